@@ -1,0 +1,67 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#pragma once
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "image/image.h"
+#include "memmap.h"
+#include "parts.h"
+
+/*
+ * The flash plan is data: the exact erases, writes and checks a job will perform. `dfusctl inspect`
+ * prints it; the engine executes it.
+ */
+
+typedef struct PlanErase {
+        uint32_t address; /* sector start */
+        uint32_t size;
+        /* With skip options the engine reads the sector first; these tell it what may be skipped. */
+        uint32_t write_offset; /* first byte of the sector the image writes (for identical checks) */
+} PlanErase;
+
+/* One contiguous run written with one set-address and consecutive block numbers. */
+typedef struct PlanRun {
+        uint32_t address; /* start of the run; blocks are at address + k * transfer_size */
+        uint32_t size;    /* bytes, padded with 0xFF only inside the last block's words */
+        uint8_t *data;    /* owned */
+        unsigned alt_setting;
+} PlanRun;
+
+typedef enum PlanSkip {
+        PLAN_SKIP_NONE = 0,
+        PLAN_SKIP_IDENTICAL = 1 << 0, /* read first; sectors already equal to the image need nothing */
+        PLAN_SKIP_BLANK = 1 << 1,     /* sectors that read blank need no erase: non-ECC parts only */
+} PlanSkip;
+
+typedef struct PlanOptions {
+        bool mass_erase;
+        bool verify;
+        bool leave;
+        unsigned skip; /* PlanSkip bits */
+        unsigned alt_setting;
+} PlanOptions;
+
+typedef struct Plan {
+        unsigned alt_setting;
+        uint16_t transfer_size;
+        bool mass_erase;
+        bool verify;
+        bool leave;
+        unsigned skip; /* effective: PLAN_SKIP_BLANK is cleared on ECC parts */
+        uint32_t leave_address; /* entry point to jump to, or 0 = let the bootloader choose */
+        bool has_leave_address;
+        PlanErase *erases; /* address order, each sector once */
+        size_t n_erases;
+        PlanRun *runs; /* address order */
+        size_t n_runs;
+        uint64_t bytes_total; /* to download */
+        uint64_t blocks_total;
+        uint64_t estimate_ms; /* from the part's timing, 0 when the part is unknown */
+} Plan;
+
+/* part may be NULL (unknown board): no estimate, no ECC knowledge (then blank-skip is refused). */
+int plan_build(const Image *kept, const MemLayout *layout, uint16_t transfer_size, const PartInfo *part,
+               const PlanOptions *opts, Plan **ret, DfuError *error);
+Plan *plan_free(Plan *p);
+DEFINE_TRIVIAL_CLEANUP_FUNC(Plan *, plan_free);

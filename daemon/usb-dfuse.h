@@ -1,0 +1,87 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#pragma once
+
+#include <libusb.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "error.h"
+#include "memmap.h"
+#include "parts.h"
+#include "plan.h"
+
+/*
+ * The DfuSe protocol engine (ST AN3156) on libusb. One DfuseDevice per board and per thread; the
+ * engine holds no global state, so the daemon runs one per busy board at the same time. Calls block:
+ * the daemon runs them in a worker thread and reports through its event loop.
+ */
+
+typedef struct DfuseDevice DfuseDevice;
+
+typedef enum DfusePhase {
+        DFUSE_PHASE_CONNECT,
+        DFUSE_PHASE_READ, /* reading sectors for skip decisions */
+        DFUSE_PHASE_ERASE,
+        DFUSE_PHASE_WRITE,
+        DFUSE_PHASE_VERIFY,
+        DFUSE_PHASE_LEAVE,
+        DFUSE_PHASE_DONE,
+        _DFUSE_PHASE_MAX,
+} DfusePhase;
+
+typedef struct DfuseInfo {
+        char port_path[64]; /* "1-1.3" */
+        char serial[64];
+        char product[128];
+        uint16_t vid, pid, bcd_device;
+        uint16_t transfer_size;
+        uint8_t attributes; /* DFU functional descriptor bmAttributes */
+        uint16_t dfu_version;
+        uint8_t interface_number;
+        unsigned n_alt;
+        char **alt_strings; /* n_alt strings, as reported */
+        MemMap *map;        /* parsed; NULL-free: a string that does not parse gives an empty layout */
+        const PartInfo *part; /* best match, or NULL */
+} DfuseInfo;
+
+typedef struct DfuseProgress {
+        DfusePhase phase;
+        uint64_t bytes_done;  /* of the current phase */
+        uint64_t bytes_total; /* of the current phase */
+        uint32_t address;     /* current address */
+} DfuseProgress;
+
+typedef void (*DfuseProgressFn)(const DfuseProgress *p, void *userdata);
+
+typedef struct DfuseStats {
+        unsigned requests; /* control transfers issued */
+        unsigned polls;    /* GETSTATUS */
+        unsigned erases_done, erases_skipped;
+        uint64_t bytes_written, bytes_verified;
+        uint64_t elapsed_us;
+} DfuseStats;
+
+const char *dfuse_phase_to_string(DfusePhase p);
+const char *dfu_state_to_string(uint8_t state);
+const char *dfu_status_to_string(uint8_t status);
+
+/* Opens the DFU interface of the board at a port path ("1-1.3"); ctx is the caller's. */
+int dfuse_open(libusb_context *ctx, const char *port_path, DfuseDevice **ret, DfuError *error);
+int dfuse_open_device(libusb_device *dev, DfuseDevice **ret, DfuError *error);
+DfuseDevice *dfuse_close(DfuseDevice *d);
+DEFINE_TRIVIAL_CLEANUP_FUNC(DfuseDevice *, dfuse_close);
+
+const DfuseInfo *dfuse_get_info(const DfuseDevice *d);
+
+/*
+ * Runs the plan: bring to dfuIDLE, (read for skips,) erase, write, verify, leave. cancel is checked
+ * between any two transfers (-ECANCELED). A board that vanishes after the leave request succeeded.
+ * Failures: negative errno and a message naming phase, address, DFU state and status.
+ */
+int dfuse_execute(DfuseDevice *d, const Plan *plan, DfuseProgressFn progress, void *userdata,
+                  const atomic_bool *cancel, DfuseStats *stats, DfuError *error);
+
+/* Reads size bytes at address from alternate setting alt into buf (UPLOAD). */
+int dfuse_read(DfuseDevice *d, unsigned alt, uint32_t address, uint8_t *buf, uint32_t size,
+               const atomic_bool *cancel, DfuError *error);
