@@ -35,7 +35,11 @@ int dfu_error_prefix(DfuError *e, const char *fmt, ...) {
         (void) vsnprintf(prefix, sizeof(prefix), fmt, ap);
         va_end(ap);
 
+        /* Truncation is acceptable: the message stays a readable prefix of the whole. */
         memcpy(old, e->message, sizeof(old));
-        (void) snprintf(e->message, sizeof(e->message), "%s%s", prefix, old);
+        size_t n = strnlen(prefix, sizeof(e->message) - 1);
+        memcpy(e->message, prefix, n);
+        (void) strncpy(e->message + n, old, sizeof(e->message) - n - 1);
+        e->message[sizeof(e->message) - 1] = 0;
         return -e->code;
 }
