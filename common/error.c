@@ -37,7 +37,7 @@ int dfu_error_prefix(DfuError *e, const char *fmt, ...) {
 
         /* Truncation is acceptable: the message stays a readable prefix of the whole. */
         memcpy(old, e->message, sizeof(old));
-        size_t n = strnlen(prefix, sizeof(e->message) - 1);
+        size_t n = strnlen(prefix, sizeof(prefix) - 1);
         memcpy(e->message, prefix, n);
         (void) strncpy(e->message + n, old, sizeof(e->message) - n - 1);
         e->message[sizeof(e->message) - 1] = 0;
