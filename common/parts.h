@@ -32,10 +32,10 @@ typedef struct PartInfo {
         const char *name;        /* short, lower-case: "f405", "h743", "g431" */
         const char *description; /* "STM32F405/F407 (1 MB)" */
         uint16_t vid, pid;
-        uint16_t bcd_device;     /* 0x2200 older generations, 0x0200 G0/G4/H7/U5 */
-        uint16_t transfer_size;  /* wTransferSize */
-        const char *product;     /* iProduct string */
-        const char *serial;      /* constant serial the part reports, or NULL for the unique-ID form */
+        uint16_t bcd_device;    /* 0x2200 older generations, 0x0200 G0/G4/H7/U5 */
+        uint16_t transfer_size; /* wTransferSize */
+        const char *product;    /* iProduct string */
+        const char *serial;     /* constant serial the part reports, or NULL for the unique-ID form */
         const char *const *alt_strings; /* NULL-terminated, index = alternate setting */
         unsigned ecc_word; /* bytes per ECC-protected flash word (0: no ECC, bits AND on rewrite) */
         bool dual_core;
@@ -44,6 +44,7 @@ typedef struct PartInfo {
         unsigned erase_ms_per_kib_x100; /* sector erase time per KiB, in 1/100 ms */
         unsigned erase_ms_min;          /* floor for small sectors/pages */
         unsigned mass_erase_ms;
+        unsigned mass_erase_max_ms; /* worst case: how long the engine waits for a mass erase */
         unsigned program_us_per_kib;
         unsigned poll_timeout_ms;       /* bwPollTimeout reported for writes */
         unsigned erase_poll_timeout_ms; /* bwPollTimeout reported for erases */
@@ -63,6 +64,9 @@ const PartInfo *part_match(const char *const *alt_strings, unsigned n_alt, uint1
 /* Erase time of one sector of the given size, per the part's timing. */
 unsigned part_sector_erase_ms(const PartInfo *p, uint32_t sector_size);
 unsigned part_program_us(const PartInfo *p, uint32_t bytes);
+
+/* Whole-chip erase time, typical (for estimates). */
+unsigned part_mass_erase_ms(const PartInfo *p);
 
 /* Builds the MemMap of the part from its alt strings. */
 int part_memmap(const PartInfo *p, MemMap **ret, DfuError *error);
