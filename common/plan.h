@@ -48,8 +48,10 @@ typedef struct Plan {
         bool mass_erase;
         bool verify;
         bool leave;
-        unsigned skip; /* effective: PLAN_SKIP_BLANK is cleared on ECC parts */
-        uint32_t leave_address; /* entry point to jump to, or 0 = let the bootloader choose */
+        unsigned skip;            /* effective: PLAN_SKIP_BLANK is cleared on ECC parts */
+        const char *skip_refused; /* static: why a requested skip was cleared, or NULL */
+        unsigned flash_word;      /* bytes: runs end padded with 0xFF to a multiple of this */
+        uint32_t leave_address;   /* entry point to jump to, or 0 = let the bootloader choose */
         bool has_leave_address;
         PlanErase *erases; /* address order, each sector once */
         size_t n_erases;
