@@ -40,8 +40,8 @@ typedef struct DfuseInfo {
         uint16_t dfu_version;
         uint8_t interface_number;
         unsigned n_alt;
-        char **alt_strings; /* n_alt strings, as reported */
-        MemMap *map;        /* parsed; NULL-free: a string that does not parse gives an empty layout */
+        char **alt_strings;   /* n_alt strings, as reported */
+        MemMap *map;          /* parsed; NULL-free: a string that does not parse gives an empty layout */
         const PartInfo *part; /* best match, or NULL */
 } DfuseInfo;
 
@@ -60,6 +60,11 @@ typedef struct DfuseStats {
         unsigned erases_done, erases_skipped;
         uint64_t bytes_written, bytes_verified;
         uint64_t elapsed_us;
+        /* Appended: how the run went, for benchmarks and the job report. */
+        unsigned set_addresses;    /* set-address commands sent */
+        unsigned stalls_tolerated; /* stalled polls taken as "busy" (quirk) */
+        unsigned stuck_released;   /* commands stuck in dfuDNBUSY released by CLRSTATUS (quirk) */
+        uint64_t bytes_read;       /* uploaded, for skip decisions and verify */
 } DfuseStats;
 
 const char *dfuse_phase_to_string(DfusePhase p);
@@ -73,6 +78,12 @@ DfuseDevice *dfuse_close(DfuseDevice *d);
 DEFINE_TRIVIAL_CLEANUP_FUNC(DfuseDevice *, dfuse_close);
 
 const DfuseInfo *dfuse_get_info(const DfuseDevice *d);
+
+/* Overrides the per-request USB timeout the quirk table chose (default 5 s), e.g. from configuration. */
+void dfuse_set_timeout(DfuseDevice *d, unsigned timeout_ms);
+
+/* The PartQuirk bits in effect for this board (the part's own plus the quirk table's). */
+unsigned dfuse_get_quirks(const DfuseDevice *d);
 
 /*
  * Runs the plan: bring to dfuIDLE, (read for skips,) erase, write, verify, leave. cancel is checked
