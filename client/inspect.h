@@ -1,0 +1,23 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#pragma once
+
+#include "dfusctl.h"
+#include "image/image.h"
+#include "memmap.h"
+#include "parts.h"
+#include "plan.h"
+#include "sanitize.h"
+
+/* Everything `dfusctl inspect` found, for the text and JSON printers. */
+typedef struct InspectResult {
+        char **images; /* the file names, in command-line order */
+        size_t n_images;
+        const PartInfo *part; /* --family, or NULL */
+        const MemMap *map;
+        SanitizeReport *report;
+        Plan **plans; /* one per alternate setting that has kept bytes, in alt order */
+        size_t n_plans;
+} InspectResult;
+
+void inspect_print_text(const InspectResult *r, const DfusctlContext *ctx);
+int inspect_print_json(const InspectResult *r);
