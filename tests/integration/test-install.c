@@ -1,0 +1,171 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * `cmake --install` into a DESTDIR: every system integration file lands where the distribution's
+ * service manager, udev and bus look for it, the files agree with each other (names, user, paths),
+ * and systemd accepts the unit. The security exposure score is printed, not asserted.
+ */
+#include <stdio.h>
+#include <string.h>
+
+#include "harness.h"
+
+typedef struct Installed {
+        char *destdir;
+} Installed;
+
+/* One installation serves every test of this program. */
+static void install(Installed *f) {
+        g_autoptr(GError) error = NULL;
+        g_autofree char *out = NULL, *err = NULL;
+        int status = 0;
+        const char *build = g_getenv("DFUSD_BUILD_DIR");
+        g_auto(GStrv) env = g_get_environ();
+
+        g_assert_nonnull(build);
+        f->destdir = g_dir_make_tmp("dfusd-install-XXXXXX", &error);
+        g_assert_no_error(error);
+        env = g_environ_setenv(env, "DESTDIR", f->destdir, TRUE);
+        g_spawn_sync(NULL, (char *[]){"cmake", "--install", (char *)build, NULL}, env, G_SPAWN_SEARCH_PATH,
+                     NULL, NULL, &out, &err, &status, &error);
+        g_assert_no_error(error);
+        if (!g_spawn_check_wait_status(status, NULL))
+                g_error("cmake --install failed:\n%s%s", out, err);
+}
+
+static void uninstall(Installed *f) {
+        g_autofree char *cmd = g_strdup_printf("rm -rf '%s'", f->destdir);
+        if (!g_test_failed())
+                g_assert_cmpint(system(cmd), ==, 0);
+        g_free(f->destdir);
+}
+
+static char *installed_path(Installed *f, const char *dir_var, const char *name) {
+        const char *dir = g_getenv(dir_var);
+        g_assert_nonnull(dir);
+        g_assert_true(g_path_is_absolute(dir));
+        return g_build_filename(f->destdir, dir, name, NULL);
+}
+
+static char *read_installed(Installed *f, const char *dir_var, const char *name) {
+        g_autofree char *path = installed_path(f, dir_var, name);
+        char *text = NULL;
+
+        if (!g_file_get_contents(path, &text, NULL, NULL))
+                g_error("%s was not installed", path);
+        return text;
+}
+
+/* The value of the first "key=" line. */
+static char *ini_value(const char *text, const char *key) {
+        g_auto(GStrv) lines = g_strsplit(text, "\n", -1);
+        size_t klen = strlen(key);
+
+        for (char **l = lines; *l; l++)
+                if (strncmp(*l, key, klen) == 0 && (*l)[klen] == '=')
+                        return g_strstrip(g_strdup(*l + klen + 1));
+        return NULL;
+}
+
+static void assert_ini(const char *text, const char *key, const char *expected) {
+        g_autofree char *v = ini_value(text, key);
+        g_assert_cmpstr(v, ==, expected);
+}
+
+static void assert_executable(Installed *f, const char *path) {
+        g_autofree char *p = g_build_filename(f->destdir, path, NULL);
+        g_assert_true(g_path_is_absolute(path));
+        if (!g_file_test(p, G_FILE_TEST_IS_EXECUTABLE))
+                g_error("%s names %s, which was not installed as an executable", "a unit or activation file",
+                        path);
+}
+
+static void test_layout(gconstpointer data) {
+        Installed *f = (Installed *)data;
+        g_autofree char *unit = read_installed(f, "DFUSD_SYSTEMD_UNIT_DIR", "dfusd.service");
+        g_autofree char *activation =
+                read_installed(f, "DFUSD_DBUS_SYSTEM_SERVICES_DIR", "org.dfusd.Flash1.service");
+        g_autofree char *policy = read_installed(f, "DFUSD_DBUS_SYSTEM_POLICY_DIR", "org.dfusd.Flash1.conf");
+        g_autofree char *xml = read_installed(f, "DFUSD_DBUS_INTERFACES_DIR", "org.dfusd.Flash1.xml");
+        g_autofree char *rules = read_installed(f, "DFUSD_UDEV_RULES_DIR", "70-dfusd.rules");
+        g_autofree char *sysusers = read_installed(f, "DFUSD_SYSUSERS_DIR", "dfusd.conf");
+        g_autofree char *tmpfiles = read_installed(f, "DFUSD_TMPFILES_DIR", "dfusd.conf");
+        g_autofree char *conf = read_installed(f, "DFUSD_SYSCONF_DIR", "dfusd/dfusd.conf");
+        g_autofree char *exec_start = ini_value(unit, "ExecStart"), *exec = ini_value(activation, "Exec");
+
+        /* both ways of starting the daemon name the binary that was installed */
+        g_assert_nonnull(exec_start);
+        assert_executable(f, exec_start);
+        g_assert_cmpstr(exec, ==, exec_start);
+
+        /* one bus name, one unit, one user everywhere */
+        assert_ini(unit, "BusName", "org.dfusd.Flash1");
+        assert_ini(activation, "Name", "org.dfusd.Flash1");
+        assert_ini(activation, "SystemdService", "dfusd.service");
+        assert_ini(activation, "User", "dfusd");
+        assert_ini(unit, "User", "dfusd");
+        assert_ini(unit, "StateDirectory", "dfusd");
+        g_assert_nonnull(strstr(policy, "<allow own=\"org.dfusd.Flash1\"/>"));
+        g_assert_nonnull(strstr(policy, "<policy group=\"dfusd\">"));
+        g_assert_nonnull(strstr(xml, "<interface name=\"org.dfusd.Flash1.Manager\">"));
+        g_assert_true(g_str_has_prefix(sysusers, "#") && strstr(sysusers, "\nu dfusd "));
+        g_assert_nonnull(strstr(tmpfiles, "\nd /var/lib/dfusd 0700 dfusd dfusd"));
+        g_assert_nonnull(strstr(rules, "GROUP=\"dfusd\""));
+        g_assert_nonnull(strstr(rules, "ENV{SYSTEMD_WANTS}+=\"dfusd.service\""));
+        g_assert_nonnull(strstr(conf, "[Daemon]"));
+}
+
+/* systemd-analyze verify on a copy of the installed unit whose ExecStart points into the DESTDIR. */
+static void test_verify(gconstpointer data) {
+        Installed *f = (Installed *)data;
+        g_autofree char *unit = read_installed(f, "DFUSD_SYSTEMD_UNIT_DIR", "dfusd.service");
+        g_autofree char *exec_start = ini_value(unit, "ExecStart");
+        g_autofree char *dir = g_build_filename(f->destdir, "verify", NULL);
+        g_autofree char *copy = g_build_filename(dir, "dfusd.service", NULL);
+        g_autofree char *installed_exec = g_build_filename(f->destdir, exec_start, NULL);
+        g_autofree char *out = NULL, *err = NULL, *old = g_strconcat("ExecStart=", exec_start, NULL);
+        g_autofree char *new = g_strconcat("ExecStart=", installed_exec, NULL);
+        g_auto(GStrv) parts = g_strsplit(unit, old, 2);
+        g_autofree char *text = g_strjoinv(new, parts);
+        g_autoptr(GError) error = NULL;
+        int status = 0;
+
+        g_assert_cmpint(g_mkdir_with_parents(dir, 0755), ==, 0);
+        g_assert_true(g_file_set_contents(copy, text, -1, NULL));
+        g_spawn_sync(NULL, (char *[]){"systemd-analyze", "verify", "--man=no", copy, NULL}, NULL,
+                     G_SPAWN_SEARCH_PATH, NULL, NULL, &out, &err, &status, &error);
+        g_assert_no_error(error);
+        if (!g_spawn_check_wait_status(status, NULL) || (err && *err))
+                g_error("systemd-analyze verify %s:\n%s%s", copy, out, err);
+}
+
+static void test_security(gconstpointer data) {
+        Installed *f = (Installed *)data;
+        g_autofree char *unit = installed_path(f, "DFUSD_SYSTEMD_UNIT_DIR", "dfusd.service");
+        g_autofree char *out = NULL, *err = NULL;
+        g_autoptr(GError) error = NULL;
+        const char *overall;
+        int status = 0;
+
+        g_spawn_sync(NULL,
+                     (char *[]){"systemd-analyze", "security", "--offline=true", "--no-pager", unit, NULL},
+                     NULL, G_SPAWN_SEARCH_PATH, NULL, NULL, &out, &err, &status, &error);
+        g_assert_no_error(error);
+        overall = strstr(out, "Overall exposure level");
+        g_assert_nonnull(overall);
+        /* the score itself is a figure to read, not a pass mark */
+        printf("# %.*s\n", (int)strcspn(overall, "\n"), overall);
+}
+
+int main(int argc, char **argv) {
+        Installed f = {0};
+        int r;
+
+        g_test_init(&argc, &argv, NULL);
+        install(&f);
+        g_test_add_data_func("/install/layout", &f, test_layout);
+        g_test_add_data_func("/install/systemd-verify", &f, test_verify);
+        g_test_add_data_func("/install/systemd-security", &f, test_security);
+        r = g_test_run();
+        uninstall(&f);
+        return r;
+}

@@ -1,0 +1,240 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* Flashing through the daemon: bytes on the simulated boards, the Report, signals, cancellation. */
+#include <string.h>
+
+#include "harness.h"
+
+#define FLASH_BASE 0x08000000u
+
+/* The PortPath of every attached board, sorted. */
+static GPtrArray *device_ports(Integ *t) {
+        g_autoptr(GVariant) devices = integ_get(t, DFUSD_PATH, DFUSD_MANAGER, "Devices", NULL);
+        GPtrArray *ports = g_ptr_array_new_with_free_func(g_free);
+        GVariantIter it;
+        const char *path;
+
+        g_assert_nonnull(devices);
+        g_variant_iter_init(&it, devices);
+        while (g_variant_iter_next(&it, "&o", &path))
+                g_ptr_array_add(ports, integ_get_string(t, path, DFUSD_DEVICE, "PortPath"));
+        g_ptr_array_sort_values(ports, (GCompareFunc)g_strcmp0);
+        return ports;
+}
+
+/* Finds the Report entry at address; returns its verdict. */
+static char *report_verdict(GVariant *report, uint32_t address) {
+        GVariantIter it;
+        GVariant *entry;
+
+        g_variant_iter_init(&it, report);
+        while ((entry = g_variant_iter_next_value(&it))) {
+                g_autoptr(GVariant) e = entry;
+                guint32 a;
+                const char *verdict;
+                if (g_variant_lookup(e, "address", "u", &a) && a == address &&
+                    g_variant_lookup(e, "verdict", "&s", &verdict))
+                        return g_strdup(verdict);
+        }
+        return NULL;
+}
+
+static void test_dualcore(Integ *t, gconstpointer data) {
+        const char *parts[] = {"h747", NULL};
+        g_autofree uint8_t *cm7 = integ_pattern(6000, 7), *cm4 = integ_pattern(3000, 4);
+        g_autofree uint8_t *mailbox = integ_pattern(64, 1), *flag = integ_pattern(256, 2);
+        /* The CM7 image carries a boot flag at the top of DTCM, the CM4 image an SRAM4 mailbox. */
+        IntegSegment cm7_segs[] = {{FLASH_BASE, cm7, 6000}, {0x2001FF00, flag, 256}};
+        IntegSegment cm4_segs[] = {{0x08100000, cm4, 3000}, {0x38000000, mailbox, 64}};
+        g_autofree char *f7 = NULL, *f4 = NULL, *job = NULL, *state = NULL, *v = NULL;
+        g_autoptr(GError) error = NULL;
+        g_autoptr(GVariant) report = NULL;
+        g_autoptr(GBytes) dump = NULL;
+        g_autoptr(GPtrArray) ports = NULL;
+
+        f7 = integ_write_ihex(t, "cm7.hex", cm7_segs, G_N_ELEMENTS(cm7_segs));
+        f4 = integ_write_ihex(t, "cm4.hex", cm4_segs, G_N_ELEMENTS(cm4_segs));
+        integ_start(t, &(IntegRun){.boards = 1, .parts = parts});
+        integ_wait_devices(t, 1, 10);
+        ports = device_ports(t);
+
+        job = integ_submit(t, (const char *[]){f7, f4, NULL}, NULL, &error);
+        g_assert_no_error(error);
+        state = integ_wait_job(t, job, 60);
+        g_assert_cmpstr(state, ==, "done");
+
+        report = integ_get(t, job, DFUSD_JOB, "Report", &error);
+        g_assert_no_error(error);
+        g_assert_cmpuint(g_variant_n_children(report), ==, 4);
+        v = report_verdict(report, FLASH_BASE);
+        g_assert_cmpstr(v, ==, "keep");
+        g_free(v);
+        v = report_verdict(report, 0x08100000);
+        g_assert_cmpstr(v, ==, "keep");
+        g_free(v);
+        v = report_verdict(report, 0x38000000);
+        g_assert_cmpstr(v, ==, "drop");
+        g_free(v);
+        v = report_verdict(report, 0x2001FF00);
+        g_assert_cmpstr(v, ==, "drop");
+
+        integ_stop(t);
+        dump = integ_dump(t, ports->pdata[0]);
+        g_assert_nonnull(dump);
+        integ_assert_flash(dump, FLASH_BASE, FLASH_BASE, cm7, 6000);
+        integ_assert_flash(dump, FLASH_BASE, 0x08100000, cm4, 3000);
+        /* the rest of both sectors was erased and not written */
+        integ_assert_blank(dump, FLASH_BASE, FLASH_BASE + 6000, 128 * 1024 - 6000);
+        integ_assert_blank(dump, FLASH_BASE, 0x08100000 + 3000, 128 * 1024 - 3000);
+}
+
+static void test_four_boards(Integ *t, gconstpointer data) {
+        enum { N = 4, SIZE = 20000 };
+        g_autoptr(GPtrArray) ports = NULL;
+        uint8_t *img[N];
+        char *jobs[N];
+
+        integ_start(t, &(IntegRun){.boards = N, .parts = (const char *[]){"f405", NULL}});
+        integ_wait_devices(t, N, 10);
+        ports = device_ports(t);
+        g_assert_cmpuint(ports->len, ==, N);
+
+        for (unsigned i = 0; i < N; i++) {
+                g_autoptr(GError) error = NULL;
+                g_autofree char *name = g_strdup_printf("board%u.hex", i);
+                g_autofree char *file = NULL;
+                img[i] = integ_pattern(SIZE, 100 + i);
+                file = integ_write_ihex(t, name, &(IntegSegment){FLASH_BASE, img[i], SIZE}, 1);
+                jobs[i] = integ_submit(t, (const char *[]){file, NULL},
+                                       integ_options("port", g_variant_new_string(ports->pdata[i]), NULL),
+                                       &error);
+                g_assert_no_error(error);
+        }
+        for (unsigned i = 0; i < N; i++) {
+                g_autofree char *state = integ_wait_job(t, jobs[i], 60);
+                g_assert_cmpstr(state, ==, "done");
+        }
+        integ_stop(t);
+        for (unsigned i = 0; i < N; i++) {
+                g_autoptr(GBytes) dump = integ_dump(t, ports->pdata[i]);
+                integ_assert_flash(dump, FLASH_BASE, FLASH_BASE, img[i], SIZE);
+                g_free(img[i]);
+                g_free(jobs[i]);
+        }
+}
+
+typedef struct Signals {
+        unsigned job_new, job_removed, completed;
+        char *new_path, *removed_path, *removed_result;
+        gboolean success;
+        char *message;
+} Signals;
+
+static void on_signal(GDBusConnection *c, const char *sender, const char *path, const char *iface,
+                      const char *name, GVariant *params, gpointer userdata) {
+        Signals *s = userdata;
+        guint32 id;
+
+        if (g_str_equal(name, "JobNew")) {
+                s->job_new++;
+                g_free(s->new_path);
+                g_variant_get(params, "(uo)", &id, &s->new_path);
+        } else if (g_str_equal(name, "JobRemoved")) {
+                s->job_removed++;
+                g_free(s->removed_path);
+                g_free(s->removed_result);
+                g_variant_get(params, "(uos)", &id, &s->removed_path, &s->removed_result);
+        } else if (g_str_equal(name, "Completed")) {
+                s->completed++;
+                g_free(s->message);
+                g_variant_get(params, "(bs)", &s->success, &s->message);
+        }
+}
+
+static void test_signals(Integ *t, gconstpointer data) {
+        g_autofree uint8_t *img = integ_pattern(4096, 9);
+        g_autofree char *file = NULL, *job = NULL, *state = NULL;
+        g_autoptr(GError) error = NULL;
+        Signals s = {0};
+        guint sub_new, sub_removed, sub_completed;
+
+        file = integ_write_ihex(t, "app.hex", &(IntegSegment){FLASH_BASE, img, 4096}, 1);
+        integ_start(t, &(IntegRun){.boards = 1});
+        integ_wait_devices(t, 1, 10);
+        sub_new = g_dbus_connection_signal_subscribe(t->conn, DFUSD_BUS_NAME, DFUSD_MANAGER, "JobNew",
+                                                     DFUSD_PATH, NULL, G_DBUS_SIGNAL_FLAGS_NONE, on_signal,
+                                                     &s, NULL);
+        sub_removed = g_dbus_connection_signal_subscribe(t->conn, DFUSD_BUS_NAME, DFUSD_MANAGER,
+                                                         "JobRemoved", DFUSD_PATH, NULL,
+                                                         G_DBUS_SIGNAL_FLAGS_NONE, on_signal, &s, NULL);
+        sub_completed =
+                g_dbus_connection_signal_subscribe(t->conn, DFUSD_BUS_NAME, DFUSD_JOB, "Completed", NULL,
+                                                   NULL, G_DBUS_SIGNAL_FLAGS_NONE, on_signal, &s, NULL);
+        /* the match rules reach the bus before the call below goes out on the same connection */
+        job = integ_submit(t, (const char *[]){file, NULL}, NULL, &error);
+        g_assert_no_error(error);
+        state = integ_wait_job(t, job, 60);
+        g_assert_cmpstr(state, ==, "done");
+
+        for (unsigned i = 0; i < 1000 && (s.job_new == 0 || s.completed == 0 || s.job_removed == 0); i++) {
+                while (g_main_context_iteration(NULL, FALSE))
+                        ;
+                g_usleep(10 * 1000);
+        }
+        g_assert_cmpuint(s.job_new, ==, 1);
+        g_assert_cmpstr(s.new_path, ==, job);
+        g_assert_cmpuint(s.completed, ==, 1);
+        g_assert_true(s.success);
+        g_assert_cmpuint(s.job_removed, ==, 1);
+        g_assert_cmpstr(s.removed_path, ==, job);
+        g_assert_cmpstr(s.removed_result, ==, "done");
+
+        g_dbus_connection_signal_unsubscribe(t->conn, sub_new);
+        g_dbus_connection_signal_unsubscribe(t->conn, sub_removed);
+        g_dbus_connection_signal_unsubscribe(t->conn, sub_completed);
+        g_free(s.new_path);
+        g_free(s.removed_path);
+        g_free(s.removed_result);
+        g_free(s.message);
+}
+
+static void test_cancel(Integ *t, gconstpointer data) {
+        enum { SIZE = 512 * 1024 };
+        g_autofree uint8_t *img = integ_pattern(SIZE, 11);
+        g_autofree char *file = NULL, *job = NULL, *state = NULL, *err = NULL;
+        g_autoptr(GError) error = NULL;
+        g_autoptr(GVariant) r = NULL;
+
+        file = integ_write_ihex(t, "big.hex", &(IntegSegment){FLASH_BASE, img, SIZE}, 1);
+        /* real-time erases (about 1 s per 128 KiB sector) leave time to cancel mid-job */
+        integ_start(t, &(IntegRun){.boards = 1, .parts = (const char *[]){"h743", NULL}, .time_scale = "1"});
+        integ_wait_devices(t, 1, 10);
+        job = integ_submit(t, (const char *[]){file, NULL}, NULL, &error);
+        g_assert_no_error(error);
+        state = integ_wait_job_state(t, job, "erasing", 30);
+        g_assert_cmpstr(state, ==, "erasing");
+        r = integ_call(t, job, DFUSD_JOB, "Cancel", NULL, NULL, &error);
+        g_assert_no_error(error);
+        g_free(state);
+        state = integ_wait_job(t, job, 30);
+        g_assert_cmpstr(state, ==, "cancelled");
+        err = integ_get_string(t, job, DFUSD_JOB, "Error");
+        g_test_message("cancelled job's Error: %s", err);
+        /* a finished job cannot be cancelled again, and the daemon still answers */
+        g_clear_pointer(&r, g_variant_unref);
+        r = integ_call(t, job, DFUSD_JOB, "Cancel", NULL, NULL, &error);
+        g_assert_nonnull(error);
+        g_test_message("second Cancel: %s", error->message);
+        g_clear_error(&error);
+        g_clear_pointer(&r, g_variant_unref);
+        r = integ_get(t, DFUSD_PATH, DFUSD_MANAGER, "Version", &error);
+        g_assert_no_error(error);
+}
+
+int main(int argc, char **argv) {
+        g_test_init(&argc, &argv, NULL);
+        g_test_add("/integ/flash/dualcore", Integ, NULL, integ_setup, test_dualcore, integ_teardown);
+        g_test_add("/integ/flash/four-boards", Integ, NULL, integ_setup, test_four_boards, integ_teardown);
+        g_test_add("/integ/flash/signals", Integ, NULL, integ_setup, test_signals, integ_teardown);
+        g_test_add("/integ/flash/cancel", Integ, NULL, integ_setup, test_cancel, integ_teardown);
+        return g_test_run();
+}
