@@ -80,6 +80,6 @@ void dfuse_quirks_lookup(uint16_t vid, uint16_t pid, uint16_t bcd_device, const 
 
         /* The part table knows the real mass erase duration better than a family-wide figure. */
         if ((ret->part_quirks & PART_QUIRK_MASS_ERASE_LIES) && part &&
-            part->mass_erase_ms > ret->mass_erase_ms)
-                ret->mass_erase_ms = part->mass_erase_ms;
+            part->mass_erase_max_ms > ret->mass_erase_ms)
+                ret->mass_erase_ms = part->mass_erase_max_ms;
 }

@@ -1,0 +1,250 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * engine-flash: drives the DfuSe engine the way the daemon does (image -> sanitize -> plan -> execute),
+ * one thread per board on one shared libusb context. The engine tests and benchmarks run it under
+ * dfusd-sim; it prints one line per board:
+ *   PORT ok|failed requests=N polls=N set_addresses=N erases=N skipped=N written=N elapsed_us=N [message]
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "sanitize.h"
+#include "usb-dfuse.h"
+
+typedef struct Job {
+        const char *port;
+        const char *image;
+        pthread_t thread;
+        int r;
+        DfuseStats stats;
+        DfuError error;
+        atomic_bool cancel;
+        atomic_uint blocks;
+        atomic_bool done;
+        unsigned last_phase;
+} Job;
+
+typedef struct Args {
+        uint32_t base;
+        bool verify, leave, mass_erase, retry, info;
+        unsigned skip;
+        unsigned timeout_ms;
+        unsigned cancel_after; /* write blocks; 0 = never */
+        libusb_context *ctx;
+} Args;
+
+static Args args = {.base = 0x08000000, .leave = true};
+
+static void on_progress(const DfuseProgress *p, void *userdata) {
+        Job *job = userdata;
+
+        if (p->phase == DFUSE_PHASE_WRITE)
+                atomic_fetch_add(&job->blocks, 1);
+        job->last_phase = p->phase;
+}
+
+static int prepare(Job *job, DfuseDevice *d, Plan **ret) {
+        _cleanup_(image_freep) Image *image = NULL;
+        _cleanup_(sanitize_report_freep) SanitizeReport *report = NULL;
+        const DfuseInfo *info = dfuse_get_info(d);
+        ImageLoadOptions lo = {.has_base = true, .base = args.base};
+        SanitizeOptions so = {};
+        PlanOptions po = {.mass_erase = args.mass_erase,
+                          .verify = args.verify,
+                          .leave = args.leave,
+                          .skip = args.skip};
+        int r;
+
+        r = image_load_path(job->image, &lo, &image, &job->error);
+        if (r < 0)
+                return r;
+        r = sanitize_image(image, info->map, &so, &report, &job->error);
+        if (r < 0)
+                return r;
+        if (report->rejected)
+                return dfu_error_set(&job->error, EINVAL, "image rejected: %s", report->reject_reason);
+        if (info->map->n_layouts == 0)
+                return dfu_error_set(&job->error, EINVAL, "the board reports no memory map");
+        return plan_build(report->kept, &info->map->layouts[0], info->transfer_size, info->part, &po, ret,
+                          &job->error);
+}
+
+static int run_once(Job *job) {
+        _cleanup_(dfuse_closep) DfuseDevice *d = NULL;
+        _cleanup_(plan_freep) Plan *plan = NULL;
+        int r;
+
+        r = dfuse_open(args.ctx, job->port, &d, &job->error);
+        if (r < 0)
+                return r;
+        if (args.timeout_ms)
+                dfuse_set_timeout(d, args.timeout_ms);
+        if (args.info) {
+                const DfuseInfo *info = dfuse_get_info(d);
+                printf("%s info vid=%04x pid=%04x bcd=%04x transfer_size=%u attributes=0x%02x dfu=%04x "
+                       "part=%s serial=%s quirks=0x%x alts=%u\n",
+                       job->port, info->vid, info->pid, info->bcd_device, info->transfer_size,
+                       info->attributes, info->dfu_version, info->part ? info->part->name : "-",
+                       info->serial, dfuse_get_quirks(d), info->n_alt);
+                for (unsigned a = 0; a < info->n_alt; a++)
+                        printf("%s alt%u \"%s\"\n", job->port, a, info->alt_strings[a]);
+        }
+        r = prepare(job, d, &plan);
+        if (r < 0)
+                return r;
+        return dfuse_execute(d, plan, on_progress, job, &job->cancel, &job->stats, &job->error);
+}
+
+static void *job_thread(void *p) {
+        Job *job = p;
+
+        job->r = run_once(job);
+        /* A board that failed must take the next job: reopen (after its reset) and flash again. */
+        if (job->r < 0 && args.retry) {
+                fprintf(stderr, "%s: first attempt failed: %s\n", job->port, dfu_error_message(&job->error));
+                for (unsigned i = 0; i < 200; i++) {
+                        job->error = (DfuError)DFU_ERROR_INIT;
+                        atomic_store(&job->cancel, false);
+                        job->r = run_once(job);
+                        if (job->r != -ENODEV)
+                                break;
+                        nanosleep(&(struct timespec){0, 10 * 1000 * 1000}, NULL);
+                }
+        }
+        atomic_store(&job->done, true);
+        return NULL;
+}
+
+static int parse_skip(const char *s) {
+        if (streq(s, "identical"))
+                args.skip = PLAN_SKIP_IDENTICAL;
+        else if (streq(s, "blank"))
+                args.skip = PLAN_SKIP_BLANK;
+        else if (streq(s, "both"))
+                args.skip = PLAN_SKIP_IDENTICAL | PLAN_SKIP_BLANK;
+        else
+                return -EINVAL;
+        return 0;
+}
+
+static int parse_args(int argc, char **argv) {
+        static const struct option options[] = {
+                {"base", required_argument, NULL, 'b'},
+                {"verify", no_argument, NULL, 'v'},
+                {"no-leave", no_argument, NULL, 'n'},
+                {"mass-erase", no_argument, NULL, 'm'},
+                {"skip", required_argument, NULL, 's'},
+                {"timeout", required_argument, NULL, 't'},
+                {"cancel-after", required_argument, NULL, 'c'},
+                {"retry", no_argument, NULL, 'r'},
+                {"info", no_argument, NULL, 'i'},
+                {},
+        };
+        int c;
+
+        while ((c = getopt_long(argc, argv, "", options, NULL)) >= 0) {
+                switch (c) {
+                case 'b':
+                        args.base = (uint32_t)strtoul(optarg, NULL, 0);
+                        break;
+                case 'v':
+                        args.verify = true;
+                        break;
+                case 'n':
+                        args.leave = false;
+                        break;
+                case 'm':
+                        args.mass_erase = true;
+                        break;
+                case 's':
+                        if (parse_skip(optarg) < 0)
+                                return -EINVAL;
+                        break;
+                case 't':
+                        args.timeout_ms = (unsigned)strtoul(optarg, NULL, 0);
+                        break;
+                case 'c':
+                        args.cancel_after = (unsigned)strtoul(optarg, NULL, 0);
+                        break;
+                case 'r':
+                        args.retry = true;
+                        break;
+                case 'i':
+                        args.info = true;
+                        break;
+                default:
+                        return -EINVAL;
+                }
+        }
+        return optind;
+}
+
+/* Cancels from outside the worker, as the daemon's bus thread would, once enough blocks went out. */
+static void cancel_watch(Job *jobs, int n) {
+        for (bool pending = true; pending;) {
+                pending = false;
+                for (int i = 0; i < n; i++) {
+                        if (atomic_load(&jobs[i].done) || atomic_load(&jobs[i].cancel))
+                                continue;
+                        if (atomic_load(&jobs[i].blocks) >= args.cancel_after)
+                                atomic_store(&jobs[i].cancel, true);
+                        else
+                                pending = true;
+                }
+                nanosleep(&(struct timespec){0, 200 * 1000}, NULL);
+        }
+}
+
+int main(int argc, char **argv) {
+        int first = parse_args(argc, argv), n, failed = 0;
+
+        if (first < 0 || first >= argc) {
+                fprintf(stderr,
+                        "usage: engine-flash [--base ADDR] [--verify] [--no-leave] [--mass-erase] "
+                        "[--skip identical|blank|both] [--timeout MS] [--cancel-after BLOCKS] [--retry] "
+                        "[--info] PORT=IMAGE...\n");
+                return 2;
+        }
+        n = argc - first;
+        Job *jobs = calloc((size_t)n, sizeof(Job));
+        if (!jobs || libusb_init(&args.ctx) < 0)
+                return 1;
+
+        for (int i = 0; i < n; i++) {
+                char *eq = strchr(argv[first + i], '=');
+                if (!eq) {
+                        fprintf(stderr, "engine-flash: expected PORT=IMAGE, got \"%s\"\n", argv[first + i]);
+                        return 2;
+                }
+                *eq = 0;
+                jobs[i].port = argv[first + i];
+                jobs[i].image = eq + 1;
+        }
+        for (int i = 0; i < n; i++)
+                if (pthread_create(&jobs[i].thread, NULL, job_thread, &jobs[i]) != 0)
+                        return 1;
+        if (args.cancel_after)
+                cancel_watch(jobs, n);
+        for (int i = 0; i < n; i++) {
+                Job *j = &jobs[i];
+                (void)pthread_join(j->thread, NULL);
+                printf("%s %s requests=%u polls=%u set_addresses=%u erases=%u skipped=%u written=%llu "
+                       "verified=%llu stalls=%u stuck=%u elapsed_us=%llu%s%s\n",
+                       j->port, j->r < 0 ? "failed" : "ok", j->stats.requests, j->stats.polls,
+                       j->stats.set_addresses, j->stats.erases_done, j->stats.erases_skipped,
+                       (unsigned long long)j->stats.bytes_written,
+                       (unsigned long long)j->stats.bytes_verified, j->stats.stalls_tolerated,
+                       j->stats.stuck_released, (unsigned long long)j->stats.elapsed_us, j->r < 0 ? " " : "",
+                       j->r < 0 ? dfu_error_message(&j->error) : "");
+                failed += j->r < 0;
+        }
+        fflush(stdout);
+        libusb_exit(args.ctx);
+        free(jobs);
+        return failed ? 1 : 0;
+}
