@@ -1,0 +1,542 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * The testbed: boards as USB devices in sysfs and /dev, their arrival and departure, and the thread
+ * that completes their URBs on time.
+ */
+#include "testbed-private.h" /* first: see testbed.h */
+
+#include <errno.h>
+#include <fcntl.h>
+#include <glib-unix.h>
+#include <glib/gstdio.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/timerfd.h>
+
+#define SYSFS_BUS  "/devices/pci0000:00/0000:00:14.0/usb1"
+#define MAX_DEVNUM 127
+
+struct Testbed {
+        UMockdevTestbed *umockdev;
+        char *root_dir;
+        GMainContext *main_context;
+        double time_scale;
+        GPtrArray *boards;  /* TestbedBoard*, in order of creation */
+        GHashTable *hubs;   /* port path of the hubs created so far */
+        GMutex devnum_lock; /* devnums are taken on the main context, freed from any thread */
+        bool devnum_used[MAX_DEVNUM + 1];
+        unsigned devnum_next;
+        GMainContext *timer_context;
+        GMainLoop *timer_loop;
+        GThread *timer_thread;
+};
+
+uint64_t testbed_now_us(void) {
+        return (uint64_t)g_get_monotonic_time();
+}
+
+GMainContext *testbed_timer_context(Testbed *t) {
+        return t->timer_context;
+}
+
+const char *testbed_root_dir(const Testbed *t) {
+        return t->root_dir;
+}
+
+bool testbed_port_valid(const char *port) {
+        const char *p = port;
+        unsigned tiers = 0;
+
+        if (strncmp(p, "1-", 2) != 0)
+                return false;
+        p += 2;
+        for (;;) {
+                char *end;
+                errno = 0;
+                unsigned long n = strtoul(p, &end, 10);
+                if (errno || end == p || *p == '0' || *p == '+' || *p == '-' || n < 1 || n > 15)
+                        return false;
+                tiers++;
+                p = end;
+                if (*p == '\0')
+                        return tiers <= 4;
+                if (*p != '.')
+                        return false;
+                p++;
+        }
+}
+
+/* /devices/.../usb1/1-9/1-9.2 for "1-9.2": every hub on the way is a directory level. */
+static char *port_syspath(const char *port) {
+        GString *s = g_string_new(SYSFS_BUS);
+        const char *dot = port;
+
+        while ((dot = strchr(dot, '.'))) {
+                g_string_append_c(s, '/');
+                g_string_append_len(s, port, dot - port);
+                dot++;
+        }
+        g_string_append_printf(s, "/%s", port);
+        return g_string_free(s, FALSE);
+}
+
+static unsigned devnum_take(Testbed *t) {
+        g_mutex_lock(&t->devnum_lock);
+        unsigned n = 0;
+        for (unsigned i = 0; i < MAX_DEVNUM - 1; i++) {
+                unsigned c = t->devnum_next;
+                t->devnum_next = c >= MAX_DEVNUM ? 2 : c + 1;
+                if (!t->devnum_used[c]) {
+                        t->devnum_used[c] = true;
+                        n = c;
+                        break;
+                }
+        }
+        g_mutex_unlock(&t->devnum_lock);
+        return n;
+}
+
+static void devnum_release(Testbed *t, unsigned n) {
+        g_mutex_lock(&t->devnum_lock);
+        if (n <= MAX_DEVNUM)
+                t->devnum_used[n] = false;
+        g_mutex_unlock(&t->devnum_lock);
+}
+
+static void append_hex(GString *s, const uint8_t *p, size_t n) {
+        for (size_t i = 0; i < n; i++)
+                g_string_append_printf(s, "%02x", p[i]);
+}
+
+/* The attributes and properties libusb and libudev read, as umockdev-record writes them. */
+static char *device_description(const char *syspath, unsigned devnum, uint16_t vid, uint16_t pid,
+                                uint16_t bcd, const char *product, const char *serial, const uint8_t *desc,
+                                size_t desc_len) {
+        GString *s = g_string_new(NULL);
+
+        g_string_append_printf(s, "P: %s\nN: bus/usb/001/%03u\n", syspath, devnum);
+        g_string_append_printf(
+                s,
+                "E: SUBSYSTEM=usb\nE: DEVTYPE=usb_device\nE: DRIVER=usb\n"
+                "E: DEVNAME=/dev/bus/usb/001/%03u\nE: BUSNUM=001\nE: DEVNUM=%03u\n"
+                "E: MAJOR=189\nE: MINOR=%u\nE: PRODUCT=%x/%x/%x\n"
+                "E: ID_VENDOR_ID=%04x\nE: ID_MODEL_ID=%04x\nE: ID_REVISION=%04x\nE: ID_BUS=usb\n",
+                devnum, devnum, devnum - 1, vid, pid, bcd, vid, pid, bcd);
+        if (serial)
+                g_string_append_printf(s, "E: ID_SERIAL_SHORT=%s\n", serial);
+        g_string_append_printf(
+                s,
+                "A: busnum=1\\n\nA: devnum=%u\\n\nA: speed=12\\n\nA: bConfigurationValue=1\\n\n"
+                "A: bNumConfigurations=1\\n\nA: dev=189:%u\\n\nA: idVendor=%04x\\n\n"
+                "A: idProduct=%04x\\n\nA: bcdDevice=%04x\\n\nA: version= 2.00\\n\n",
+                devnum, devnum - 1, vid, pid, bcd);
+        if (product)
+                g_string_append_printf(s, "A: product=%s\\n\n", product);
+        if (serial)
+                g_string_append_printf(s, "A: serial=%s\\n\n", serial);
+        g_string_append(s, "H: descriptors=");
+        append_hex(s, desc, desc_len);
+        g_string_append(s, "\n");
+        return g_string_free(s, FALSE);
+}
+
+/* A plain 7-port full-speed hub, so that libusb finds the parent of "1-9.2" and reports that path. */
+static int testbed_ensure_hub(Testbed *t, const char *hub_port, DfuError *error) {
+        static const uint8_t desc[] = {
+                0x12, 0x01, 0x00, 0x02, 0x09, 0x00, 0x00, 0x40, 0xe3, 0x05,
+                0x08, 0x06, 0x00, 0x01, 0x00, 0x00, 0x00, 0x01, /* device: class hub, VID 05e3 PID 0608 */
+                0x09, 0x02, 0x19, 0x00, 0x01, 0x01, 0x00, 0xe0, 0x32, /* configuration */
+                0x09, 0x04, 0x00, 0x00, 0x01, 0x09, 0x00, 0x00, 0x00, /* interface: hub */
+                0x07, 0x05, 0x81, 0x03, 0x01, 0x00, 0x0c,             /* status change endpoint */
+        };
+        g_autoptr(GError) gerror = NULL;
+
+        if (g_hash_table_contains(t->hubs, hub_port))
+                return 0;
+        const char *dot = strrchr(hub_port, '.');
+        if (dot) {
+                g_autofree char *parent = g_strndup(hub_port, dot - hub_port);
+                int r = testbed_ensure_hub(t, parent, error);
+                if (r < 0)
+                        return r;
+        }
+
+        unsigned devnum = devnum_take(t);
+        if (devnum == 0)
+                return dfu_error_set(error, ENOSPC, "No USB address left on bus 1 for the hub at %s",
+                                     hub_port);
+        g_autofree char *syspath = port_syspath(hub_port);
+        g_autofree char *d = device_description(syspath, devnum, 0x05e3, 0x0608, 0x0100, "USB2.0 Hub", NULL,
+                                                desc, sizeof(desc));
+        if (!umockdev_testbed_add_from_string(t->umockdev, d, &gerror))
+                return dfu_error_set(error, EINVAL, "Cannot add the hub at %s: %s", hub_port,
+                                     gerror->message);
+        g_hash_table_add(t->hubs, g_strdup(hub_port));
+        return 0;
+}
+
+/* umockdev creates the node as a regular file; see testbed-usbfs.c for why it must be a FIFO. */
+static int board_make_fifo(TestbedBoard *b) {
+        g_autofree char *path = g_build_filename(b->testbed->root_dir, b->devnode, NULL);
+
+        if (unlink(path) < 0 || mkfifo(path, 0666) < 0)
+                return negative_errno();
+        int fd = open(path, O_RDWR | O_NONBLOCK | O_CLOEXEC);
+        if (fd < 0)
+                return negative_errno();
+        (void)fcntl(fd, F_SETPIPE_SZ, 4096);
+        b->fifo = fd;
+        b->fifo_full = false;
+        board_fifo_update_locked(b);
+        return 0;
+}
+
+/* Main context. Puts the board on the bus under a fresh address and announces it when asked to. */
+static int board_plug(TestbedBoard *b, bool announce, DfuError *error) {
+        Testbed *t = b->testbed;
+        uint8_t desc[1024];
+        g_autoptr(GError) gerror = NULL;
+
+        const char *dot = strrchr(b->port, '.');
+        if (dot) {
+                g_autofree char *hub = g_strndup(b->port, dot - b->port);
+                int r = testbed_ensure_hub(t, hub, error);
+                if (r < 0)
+                        return r;
+        }
+        unsigned devnum = devnum_take(t);
+        if (devnum == 0)
+                return dfu_error_set(error, ENOSPC, "No USB address left on bus 1 for the board at %s",
+                                     b->port);
+
+        g_mutex_lock(&b->lock);
+        size_t n = sim_board_descriptors(b->sim, desc, sizeof(desc));
+        const char *serial = sim_board_serial(b->sim);
+        g_autofree char *syspath = port_syspath(b->port);
+        g_autofree char *d =
+                device_description(syspath, devnum, b->part->vid, b->part->pid, b->part->bcd_device,
+                                   b->part->product, serial, desc, MIN(n, sizeof(desc)));
+        g_mutex_unlock(&b->lock);
+
+        g_autofree char *devnode = g_strdup_printf("/dev/bus/usb/001/%03u", devnum);
+        /* The handler goes first, so that a client reacting to "add" can already open the node. */
+        if (!umockdev_testbed_attach_ioctl(t->umockdev, devnode, b->handler, &gerror)) {
+                devnum_release(t, devnum);
+                return dfu_error_set(error, EIO, "Cannot attach usbfs to %s: %s", devnode, gerror->message);
+        }
+        if (!umockdev_testbed_add_from_string(t->umockdev, d, &gerror)) {
+                (void)umockdev_testbed_detach_ioctl(t->umockdev, devnode, NULL);
+                devnum_release(t, devnum);
+                return dfu_error_set(error, EINVAL, "Cannot add the board at %s: %s", b->port,
+                                     gerror->message);
+        }
+
+        g_mutex_lock(&b->lock);
+        b->fifo = safe_close(b->fifo);
+        g_free(b->devnode);
+        b->devnode = TAKE_PTR(devnode);
+        g_free(b->syspath);
+        b->syspath = g_build_filename("/sys", syspath, NULL);
+        b->devnum = devnum;
+        int r = board_make_fifo(b);
+        b->plugged = true;
+        b->plug_count++;
+        g_mutex_unlock(&b->lock);
+        if (r < 0)
+                return dfu_error_set(error, -r, "Cannot make the node of %s a FIFO: %s", b->port,
+                                     g_strerror(-r));
+
+        if (announce)
+                umockdev_testbed_uevent(t->umockdev, b->syspath, "add");
+        return 0;
+}
+
+/* Main context. "remove" must go out while the sysfs entry still exists. */
+static void board_remove_device(TestbedBoard *b) {
+        Testbed *t = b->testbed;
+
+        g_mutex_lock(&b->lock);
+        g_autofree char *syspath = g_strdup(b->syspath);
+        g_autofree char *devnode = g_strdup(b->devnode);
+        unsigned devnum = b->devnum;
+        b->devnum = 0;
+        g_mutex_unlock(&b->lock);
+        if (!syspath || devnum == 0)
+                return;
+
+        umockdev_testbed_uevent(t->umockdev, syspath, "remove");
+        umockdev_testbed_remove_device(t->umockdev, syspath);
+        (void)umockdev_testbed_detach_ioctl(t->umockdev, devnode, NULL);
+        devnum_release(t, devnum);
+}
+
+static gboolean board_replug_cb(gpointer userdata) {
+        TestbedBoard *b = userdata;
+        DfuError error = DFU_ERROR_INIT;
+
+        g_mutex_lock(&b->lock);
+        bool gone = b->gone;
+        g_mutex_unlock(&b->lock);
+        if (gone)
+                return G_SOURCE_REMOVE;
+        if (board_plug(b, true, &error) < 0)
+                g_printerr("dfusd-sim: %s\n", dfu_error_message(&error));
+        return G_SOURCE_REMOVE;
+}
+
+static gboolean board_drop_cb(gpointer userdata) {
+        TestbedBoard *b = userdata;
+
+        board_remove_device(b);
+        g_mutex_lock(&b->lock);
+        bool comes_back = b->comes_back;
+        b->comes_back = false;
+        g_mutex_unlock(&b->lock);
+        if (comes_back) {
+                /* A bootloader takes a moment to reset and enumerate again. */
+                unsigned ms = (unsigned)CLAMP(200.0 * b->testbed->time_scale, 10.0, 200.0);
+                GSource *s = g_timeout_source_new(ms);
+                g_source_set_callback(s, board_replug_cb, b, NULL);
+                g_source_attach(s, b->testbed->main_context);
+                g_source_unref(s);
+        }
+        return G_SOURCE_REMOVE;
+}
+
+void board_schedule_drop_locked(TestbedBoard *b) {
+        if (!b->plugged)
+                return;
+        b->plugged = false;
+        board_kill_urbs_locked(b, -ESHUTDOWN);
+        g_main_context_invoke(b->testbed->main_context, board_drop_cb, b);
+}
+
+static gboolean board_timer_cb(gint fd, GIOCondition condition, gpointer userdata) {
+        TestbedBoard *b = userdata;
+        uint64_t expirations;
+
+        (void)read(fd, &expirations, sizeof(expirations));
+        g_mutex_lock(&b->lock);
+        board_run_timers_locked(b, testbed_now_us());
+        g_mutex_unlock(&b->lock);
+        return G_SOURCE_CONTINUE;
+}
+
+static TestbedBoard *board_free(TestbedBoard *b) {
+        if (!b)
+                return NULL;
+        if (b->timer_source) {
+                g_source_destroy(b->timer_source);
+                g_source_unref(b->timer_source);
+        }
+        board_detach_handler(b);
+        Urb *u;
+        while ((u = g_queue_pop_head(&b->pending)))
+                urb_free(u);
+        while ((u = g_queue_pop_head(&b->done)))
+                urb_free(u);
+        UMockdevIoctlClient *c;
+        while ((c = g_queue_pop_head(&b->blocked_reaps)))
+                g_object_unref(c);
+        g_clear_object(&b->claimed_by);
+        safe_close(b->timer_fd);
+        safe_close(b->fifo);
+        sim_board_free(b->sim);
+        g_mutex_clear(&b->lock);
+        g_free(b->port);
+        g_free(b->syspath);
+        g_free(b->devnode);
+        return mfree(b);
+}
+DEFINE_TRIVIAL_CLEANUP_FUNC(TestbedBoard *, board_free);
+
+int testbed_add_board(Testbed *t, const char *port, const PartInfo *part, SimBoard *sim, bool announce,
+                      DfuError *error) {
+        if (!testbed_port_valid(port)) {
+                sim_board_free(sim);
+                return dfu_error_set(error, EINVAL,
+                                     "Invalid port path \"%s\": expected 1-N[.N]... with N in 1..15", port);
+        }
+        if (testbed_find(t, port) || g_hash_table_contains(t->hubs, port)) {
+                sim_board_free(sim);
+                return dfu_error_set(error, EEXIST, "Port %s is already taken", port);
+        }
+
+        _cleanup_(board_freep) TestbedBoard *b = g_new0(TestbedBoard, 1);
+        b->testbed = t;
+        b->port = g_strdup(port);
+        b->part = part;
+        b->sim = sim;
+        b->fifo = -EBADF;
+        b->drop_at = UINT64_MAX;
+        g_mutex_init(&b->lock);
+        b->timer_fd = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
+        if (b->timer_fd < 0)
+                return dfu_error_set(error, errno, "Cannot create a timer for %s: %m", port);
+        b->timer_source = g_unix_fd_source_new(b->timer_fd, G_IO_IN);
+        g_source_set_callback(b->timer_source, G_SOURCE_FUNC(board_timer_cb), b, NULL);
+        g_source_set_priority(b->timer_source, G_PRIORITY_HIGH);
+        g_source_attach(b->timer_source, t->timer_context);
+        board_attach_handler(b);
+
+        int r = board_plug(b, announce, error);
+        if (r < 0)
+                return r;
+        g_ptr_array_add(t->boards, TAKE_PTR(b));
+        return 0;
+}
+
+int testbed_unplug(Testbed *t, const char *port) {
+        TestbedBoard *b = testbed_find(t, port);
+        if (!b)
+                return -ENOENT;
+
+        g_mutex_lock(&b->lock);
+        bool was_plugged = b->plugged;
+        b->plugged = false;
+        b->gone = true;
+        b->drop_at = UINT64_MAX;
+        b->comes_back = false;
+        board_kill_urbs_locked(b, -ESHUTDOWN);
+        g_mutex_unlock(&b->lock);
+        if (!was_plugged)
+                return 0; /* already off the bus (or about to be, and then for good) */
+        board_remove_device(b);
+        return 1;
+}
+
+int testbed_replug(Testbed *t, const char *port, DfuError *error) {
+        TestbedBoard *b = testbed_find(t, port);
+        if (!b)
+                return dfu_error_set(error, ENOENT, "No board at %s", port);
+
+        g_mutex_lock(&b->lock);
+        bool busy = b->plugged || b->devnum != 0;
+        if (!busy) {
+                b->gone = false;
+                b->comes_back = false;
+                b->drop_at = UINT64_MAX;
+                sim_board_reset(b->sim);
+        }
+        g_mutex_unlock(&b->lock);
+        if (busy)
+                return dfu_error_set(error, EBUSY, "The board at %s is still on the bus", port);
+        return board_plug(b, true, error);
+}
+
+int testbed_inject(Testbed *t, const char *port, const SimFaultSpec *f) {
+        TestbedBoard *b = testbed_find(t, port);
+        if (!b)
+                return -ENOENT;
+        g_mutex_lock(&b->lock);
+        int r = sim_board_inject(b->sim, f);
+        g_mutex_unlock(&b->lock);
+        return r;
+}
+
+TestbedBoard *testbed_find(Testbed *t, const char *port) {
+        for (unsigned i = 0; i < t->boards->len; i++) {
+                TestbedBoard *b = g_ptr_array_index(t->boards, i);
+                if (streq(b->port, port))
+                        return b;
+        }
+        return NULL;
+}
+
+unsigned testbed_n_boards(const Testbed *t) {
+        return t->boards->len;
+}
+
+TestbedBoard *testbed_board(Testbed *t, unsigned i) {
+        return i < t->boards->len ? g_ptr_array_index(t->boards, i) : NULL;
+}
+
+const char *testbed_board_port(const TestbedBoard *b) {
+        return b->port;
+}
+
+const PartInfo *testbed_board_part(const TestbedBoard *b) {
+        return b->part;
+}
+
+bool testbed_board_plugged(TestbedBoard *b) {
+        g_mutex_lock(&b->lock);
+        bool r = b->plugged;
+        g_mutex_unlock(&b->lock);
+        return r;
+}
+
+unsigned testbed_board_plug_count(TestbedBoard *b) {
+        g_mutex_lock(&b->lock);
+        unsigned r = b->plug_count;
+        g_mutex_unlock(&b->lock);
+        return r;
+}
+
+const SimBoard *testbed_board_sim(const TestbedBoard *b) {
+        return b->sim;
+}
+
+static gpointer timer_thread(gpointer userdata) {
+        Testbed *t = userdata;
+
+        g_main_context_push_thread_default(t->timer_context);
+        g_main_loop_run(t->timer_loop);
+        g_main_context_pop_thread_default(t->timer_context);
+        return NULL;
+}
+
+int testbed_new(GMainContext *main_context, double time_scale, Testbed **ret, DfuError *error) {
+        _cleanup_(testbed_freep) Testbed *t = g_new0(Testbed, 1);
+
+        const char *preload = g_getenv("LD_PRELOAD");
+        if (!preload || !strstr(preload, "libumockdev-preload"))
+                return dfu_error_set(
+                        error, ENXIO,
+                        "Not running under the umockdev preload (LD_PRELOAD=libumockdev-preload.so.0)");
+        t->umockdev = umockdev_testbed_new();
+        t->root_dir = umockdev_testbed_get_root_dir(t->umockdev);
+        t->main_context = g_main_context_ref(main_context);
+        t->time_scale = time_scale;
+        t->boards = g_ptr_array_new();
+        t->hubs = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
+        g_mutex_init(&t->devnum_lock);
+        t->devnum_used[1] = true; /* the root hub's */
+        t->devnum_next = 2;
+        t->timer_context = g_main_context_new();
+        t->timer_loop = g_main_loop_new(t->timer_context, FALSE);
+        t->timer_thread = g_thread_new("sim-timers", timer_thread, t);
+        *ret = TAKE_PTR(t);
+        return 0;
+}
+
+static gboolean quit_cb(gpointer userdata) {
+        g_main_loop_quit(userdata);
+        return G_SOURCE_REMOVE;
+}
+
+Testbed *testbed_free(Testbed *t) {
+        if (!t)
+                return NULL;
+        if (t->timer_thread) {
+                g_main_context_invoke(t->timer_context, quit_cb, t->timer_loop);
+                g_thread_join(t->timer_thread);
+        }
+        if (t->boards) {
+                for (unsigned i = 0; i < t->boards->len; i++)
+                        board_free(g_ptr_array_index(t->boards, i));
+                g_ptr_array_free(t->boards, TRUE);
+        }
+        if (t->hubs)
+                g_hash_table_destroy(t->hubs);
+        g_clear_object(&t->umockdev);
+        g_free(t->root_dir);
+        if (t->timer_loop)
+                g_main_loop_unref(t->timer_loop);
+        if (t->timer_context)
+                g_main_context_unref(t->timer_context);
+        if (t->main_context)
+                g_main_context_unref(t->main_context);
+        g_mutex_clear(&t->devnum_lock);
+        return mfree(t);
+}

@@ -1,0 +1,63 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#pragma once
+
+#include "testbed.h" /* first: see there */
+
+#include <umockdev.h>
+
+/* A control URB (or a synchronous USBDEVFS_CONTROL) between submission and reaping. */
+typedef struct Urb {
+        UMockdevIoctlClient *client; /* the open file that submitted it (reference) */
+        UMockdevIoctlData *data;     /* struct usbdevfs_urb / usbdevfs_ctrltransfer (reference) */
+        UMockdevIoctlData *buffer;   /* its data buffer (reference), NULL without one */
+        uint64_t ready_us;           /* completes at this monotonic time; UINT64_MAX: never */
+        int status;                  /* 0 or a negative errno, as the kernel reports it */
+        size_t length;               /* data bytes transferred */
+        size_t offset;               /* where the data stage starts in buffer (8 for URBs) */
+        uint8_t *answer;             /* IN data from the model (length bytes) */
+        bool sync;                   /* USBDEVFS_CONTROL: complete the ioctl itself */
+        bool discarded;
+} Urb;
+
+struct TestbedBoard {
+        Testbed *testbed;
+        char *port;
+        const PartInfo *part;
+        UMockdevIoctlBase *handler;
+        gulong handler_id;
+
+        GMutex lock; /* guards everything below, including the model */
+        SimBoard *sim;
+        bool plugged;        /* has a device in sysfs that clients may talk to */
+        unsigned plug_count; /* times it appeared on the bus */
+        unsigned devnum;
+        char *syspath;    /* /sys/devices/... as umockdev names it */
+        char *devnode;    /* /dev/bus/usb/001/NNN */
+        uint64_t drop_at; /* leaves the bus at this time (UINT64_MAX: not scheduled) */
+        bool comes_back;  /* the drop is a reset: re-enumerate afterwards */
+        bool gone;        /* unplugged by the user: never comes back */
+        int fifo;         /* our end of the device node (a FIFO, see testbed-usbfs.c) */
+        bool fifo_full;
+        GQueue pending;       /* Urb*: submitted, not completed */
+        GQueue done;          /* Urb*: completed, not reaped */
+        GQueue blocked_reaps; /* UMockdevIoctlClient*: waiting in a blocking REAPURB */
+        UMockdevIoctlClient *claimed_by;
+        int timer_fd;
+        GSource *timer_source;
+};
+
+/* testbed-usbfs.c */
+void board_attach_handler(TestbedBoard *b);
+void board_detach_handler(TestbedBoard *b);
+/* With the lock held: move URBs whose time has come to the done queue, then re-arm the timer. */
+void board_run_timers_locked(TestbedBoard *b, uint64_t now);
+/* With the lock held: fail every pending URB (the device is gone). */
+void board_kill_urbs_locked(TestbedBoard *b, int status);
+void board_fifo_update_locked(TestbedBoard *b);
+void urb_free(Urb *u);
+
+/* testbed-core.c */
+GMainContext *testbed_timer_context(Testbed *t);
+/* Called with the lock held when the board must leave the bus (now or at drop_at). */
+void board_schedule_drop_locked(TestbedBoard *b);
+uint64_t testbed_now_us(void);
