@@ -6,6 +6,10 @@
 
 #define FLASH_BASE 0x08000000u
 
+static int compare_strings(gconstpointer a, gconstpointer b) {
+        return g_strcmp0(*(char *const *) a, *(char *const *) b);
+}
+
 /* The PortPath of every attached board, sorted. */
 static GPtrArray *device_ports(Integ *t) {
         g_autoptr(GVariant) devices = integ_get(t, DFUSD_PATH, DFUSD_MANAGER, "Devices", NULL);
@@ -38,21 +42,23 @@ static char *report_verdict(GVariant *report, uint32_t address) {
         return NULL;
 }
 
-static void test_dualcore(Integ *t, gconstpointer data) {
+/*
+ * Flashes the CM7 and CM4 images of a dual-core H747 in one job: the SRAM4 mailbox and the DTCM boot
+ * flag are dropped (and say so in the Report), the flash bytes land exactly.
+ */
+static void flash_dualcore(Integ *t, const char *f7, const char *f4, GBytes *expect7, GBytes *expect4) {
         const char *parts[] = {"h747", NULL};
-        g_autofree uint8_t *cm7 = integ_pattern(6000, 7), *cm4 = integ_pattern(3000, 4);
-        g_autofree uint8_t *mailbox = integ_pattern(64, 1), *flag = integ_pattern(256, 2);
-        /* The CM7 image carries a boot flag at the top of DTCM, the CM4 image an SRAM4 mailbox. */
-        IntegSegment cm7_segs[] = {{FLASH_BASE, cm7, 6000}, {0x2001FF00, flag, 256}};
-        IntegSegment cm4_segs[] = {{0x08100000, cm4, 3000}, {0x38000000, mailbox, 64}};
-        g_autofree char *f7 = NULL, *f4 = NULL, *job = NULL, *state = NULL, *v = NULL;
+        g_autofree char *job = NULL, *state = NULL, *v = NULL;
         g_autoptr(GError) error = NULL;
         g_autoptr(GVariant) report = NULL;
         g_autoptr(GBytes) dump = NULL;
         g_autoptr(GPtrArray) ports = NULL;
+        const char *keep[] = {"keep", NULL}, *drop[] = {"drop", NULL};
+        struct {
+                uint32_t address;
+                const char *const *verdict;
+        } expect[] = {{FLASH_BASE, keep}, {0x08100000, keep}, {0x38000000, drop}, {0x2001FF00, drop}};
 
-        f7 = integ_write_ihex(t, "cm7.hex", cm7_segs, G_N_ELEMENTS(cm7_segs));
-        f4 = integ_write_ihex(t, "cm4.hex", cm4_segs, G_N_ELEMENTS(cm4_segs));
         integ_start(t, &(IntegRun){.boards = 1, .parts = parts});
         integ_wait_devices(t, 1, 10);
         ports = device_ports(t);
@@ -64,27 +70,72 @@ static void test_dualcore(Integ *t, gconstpointer data) {
 
         report = integ_get(t, job, DFUSD_JOB, "Report", &error);
         g_assert_no_error(error);
-        g_assert_cmpuint(g_variant_n_children(report), ==, 4);
-        v = report_verdict(report, FLASH_BASE);
-        g_assert_cmpstr(v, ==, "keep");
-        g_free(v);
-        v = report_verdict(report, 0x08100000);
-        g_assert_cmpstr(v, ==, "keep");
-        g_free(v);
-        v = report_verdict(report, 0x38000000);
-        g_assert_cmpstr(v, ==, "drop");
-        g_free(v);
-        v = report_verdict(report, 0x2001FF00);
-        g_assert_cmpstr(v, ==, "drop");
+        g_assert_cmpuint(g_variant_n_children(report), ==, G_N_ELEMENTS(expect));
+        for (size_t i = 0; i < G_N_ELEMENTS(expect); i++) {
+                g_autofree char *verdict = report_verdict(report, expect[i].address);
+                g_test_message("0x%08x: %s", expect[i].address, verdict);
+                g_assert_cmpstr(verdict, ==, expect[i].verdict[0]);
+        }
 
         integ_stop(t);
         dump = integ_dump(t, ports->pdata[0]);
         g_assert_nonnull(dump);
-        integ_assert_flash(dump, FLASH_BASE, FLASH_BASE, cm7, 6000);
-        integ_assert_flash(dump, FLASH_BASE, 0x08100000, cm4, 3000);
-        /* the rest of both sectors was erased and not written */
-        integ_assert_blank(dump, FLASH_BASE, FLASH_BASE + 6000, 128 * 1024 - 6000);
-        integ_assert_blank(dump, FLASH_BASE, 0x08100000 + 3000, 128 * 1024 - 3000);
+        integ_assert_flash(dump, FLASH_BASE, FLASH_BASE, g_bytes_get_data(expect7, NULL),
+                           g_bytes_get_size(expect7));
+        integ_assert_flash(dump, FLASH_BASE, 0x08100000, g_bytes_get_data(expect4, NULL),
+                           g_bytes_get_size(expect4));
+        /* the rest of both 128 KiB sectors was erased and left blank */
+        integ_assert_blank(dump, FLASH_BASE, FLASH_BASE + g_bytes_get_size(expect7),
+                           128 * 1024 - g_bytes_get_size(expect7));
+        integ_assert_blank(dump, FLASH_BASE, 0x08100000 + g_bytes_get_size(expect4),
+                           128 * 1024 - g_bytes_get_size(expect4));
+}
+
+static GBytes *read_bytes(const char *path) {
+        char *data = NULL;
+        gsize size = 0;
+        g_autoptr(GError) error = NULL;
+
+        g_file_get_contents(path, &data, &size, &error);
+        g_assert_no_error(error);
+        return g_bytes_new_take(data, size);
+}
+
+/* The committed fixture built from sources; objcopy, a peer, gives the CM4's expected flash bytes. */
+static void test_dualcore_fixture(Integ *t, gconstpointer data) {
+        const char *dir = g_getenv("DFUSD_FIXTURES");
+        g_autofree char *f7 = NULL, *f4 = NULL, *bin7 = NULL, *bin4 = NULL, *out = NULL, *err = NULL;
+        g_autoptr(GBytes) expect7 = NULL, expect4 = NULL;
+        g_autoptr(GError) error = NULL;
+        int status = 0;
+
+        g_assert_nonnull(dir);
+        f7 = g_build_filename(dir, "dualcore", "cm7.hex", NULL);
+        f4 = g_build_filename(dir, "dualcore", "cm4.hex", NULL);
+        bin7 = g_build_filename(dir, "dualcore", "cm7-flash-only.bin", NULL);
+        bin4 = g_build_filename(t->dir, "cm4.bin", NULL);
+        g_spawn_sync(NULL, (char *[]){"arm-none-eabi-objcopy", "-I", "ihex", "-O", "binary", f4, bin4, NULL},
+                     NULL, G_SPAWN_SEARCH_PATH, NULL, NULL, &out, &err, &status, &error);
+        g_assert_no_error(error);
+        if (!g_spawn_check_wait_status(status, NULL))
+                g_error("objcopy failed: %s%s", out, err);
+        expect7 = read_bytes(bin7);
+        expect4 = read_bytes(bin4);
+        g_assert_cmpuint(g_bytes_get_size(expect4), >, 0);
+        flash_dualcore(t, f7, f4, expect7, expect4);
+}
+
+/* The same shape with larger generated images: several blocks per core, RAM pieces in both. */
+static void test_dualcore_generated(Integ *t, gconstpointer data) {
+        g_autofree uint8_t *cm7 = integ_pattern(6000, 7), *cm4 = integ_pattern(3000, 4);
+        g_autofree uint8_t *mailbox = integ_pattern(64, 1), *flag = integ_pattern(256, 2);
+        IntegSegment cm7_segs[] = {{FLASH_BASE, cm7, 6000}, {0x2001FF00, flag, 256}};
+        IntegSegment cm4_segs[] = {{0x08100000, cm4, 3000}, {0x38000000, mailbox, 64}};
+        g_autofree char *f7 = integ_write_ihex(t, "cm7.hex", cm7_segs, G_N_ELEMENTS(cm7_segs));
+        g_autofree char *f4 = integ_write_ihex(t, "cm4.hex", cm4_segs, G_N_ELEMENTS(cm4_segs));
+        g_autoptr(GBytes) expect7 = g_bytes_new(cm7, 6000), expect4 = g_bytes_new(cm4, 3000);
+
+        flash_dualcore(t, f7, f4, expect7, expect4);
 }
 
 static void test_four_boards(Integ *t, gconstpointer data) {
@@ -232,7 +283,10 @@ static void test_cancel(Integ *t, gconstpointer data) {
 
 int main(int argc, char **argv) {
         g_test_init(&argc, &argv, NULL);
-        g_test_add("/integ/flash/dualcore", Integ, NULL, integ_setup, test_dualcore, integ_teardown);
+        g_test_add("/integ/flash/dualcore-fixture", Integ, NULL, integ_setup, test_dualcore_fixture,
+                   integ_teardown);
+        g_test_add("/integ/flash/dualcore-generated", Integ, NULL, integ_setup, test_dualcore_generated,
+                   integ_teardown);
         g_test_add("/integ/flash/four-boards", Integ, NULL, integ_setup, test_four_boards, integ_teardown);
         g_test_add("/integ/flash/signals", Integ, NULL, integ_setup, test_signals, integ_teardown);
         g_test_add("/integ/flash/cancel", Integ, NULL, integ_setup, test_cancel, integ_teardown);

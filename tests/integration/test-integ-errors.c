@@ -1,0 +1,163 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* Bad calls get one clean error reply each, and the daemon keeps answering. */
+#include <fcntl.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "harness.h"
+
+#define FLASH_BASE 0x08000000u
+
+static char *small_image(Integ *t) {
+        g_autofree uint8_t *img = integ_pattern(1024, 5);
+        return integ_write_ihex(t, "small.hex", &(IntegSegment){FLASH_BASE, img, 1024}, 1);
+}
+
+static void assert_still_answering(Integ *t) {
+        g_autoptr(GError) error = NULL;
+        g_autoptr(GVariant) v = integ_get(t, DFUSD_PATH, DFUSD_MANAGER, "Version", &error);
+        g_assert_no_error(error);
+}
+
+/* Asserts the error's D-Bus name is one of the NULL-terminated list, and that it says something. */
+static void assert_error(GError *error, const char *const *names) {
+        g_autofree char *name = NULL;
+
+        g_assert_nonnull(error);
+        name = g_dbus_error_get_remote_error(error);
+        g_test_message("%s: %s", name, error->message);
+        g_assert_nonnull(name);
+        g_assert_true(g_strv_contains(names, name));
+        g_dbus_error_strip_remote_error(error);
+        g_assert_cmpstr(error->message, !=, "");
+}
+
+#define INVALID_ARGS   "org.freedesktop.DBus.Error.InvalidArgs"
+#define IMAGE_REJECTED "org.dfusd.Flash1.Error.ImageRejected"
+#define NO_DEVICE      "org.dfusd.Flash1.Error.NoDevice"
+
+static void submit_expect(Integ *t, const char *const *images, GVariant *options, const char *const *names) {
+        g_autoptr(GError) error = NULL;
+        g_autofree char *job = integ_submit(t, images, options, &error);
+
+        g_assert_null(job);
+        assert_error(error, names);
+        assert_still_answering(t);
+}
+
+static void submit_fd_expect(Integ *t, int fd, const char *const *names) {
+        g_autoptr(GError) error = NULL;
+        g_autoptr(GVariant) r = integ_call_fds(t, "Submit", &fd, 1, NULL, "(o)", &error);
+
+        g_assert_null(r);
+        assert_error(error, names);
+        assert_still_answering(t);
+}
+
+static void test_options(Integ *t, gconstpointer data) {
+        g_autofree char *file = small_image(t);
+        const char *images[] = {file, NULL};
+        const char *invalid[] = {INVALID_ARGS, NULL};
+        g_autoptr(GVariant) jobs = NULL;
+
+        integ_start(t, &(IntegRun){.boards = 1});
+        integ_wait_devices(t, 1, 10);
+        submit_expect(t, images, integ_options("no-such-option", g_variant_new_boolean(TRUE), NULL),
+                      invalid);
+        submit_expect(t, images, integ_options("verify", g_variant_new_string("yes"), NULL), invalid);
+        submit_expect(t, images, integ_options("base", g_variant_new_uint32(FLASH_BASE), NULL), invalid);
+        submit_expect(t, images, integ_options("port", g_variant_new_uint32(1), NULL), invalid);
+        submit_expect(t, images,
+                      integ_options("port", g_variant_new_string("1-1"), "serial", g_variant_new_string("x"),
+                                    NULL),
+                      invalid);
+        /* no image at all */
+        submit_expect(t, (const char *[]){NULL}, NULL, (const char *[]){INVALID_ARGS, IMAGE_REJECTED, NULL});
+        /* a board that is not there, without waiting */
+        submit_expect(t, images, integ_options("port", g_variant_new_string("1-15"), NULL),
+                      (const char *[]){NO_DEVICE, NULL});
+
+        /* none of these left a job behind */
+        jobs = integ_get(t, DFUSD_PATH, DFUSD_MANAGER, "Jobs", NULL);
+        g_assert_nonnull(jobs);
+        g_assert_cmpuint(g_variant_n_children(jobs), ==, 0);
+}
+
+static void test_bad_fds(Integ *t, gconstpointer data) {
+        const char *rejected[] = {IMAGE_REJECTED, INVALID_ARGS, NULL};
+        int dir, sv[2];
+
+        integ_start(t, &(IntegRun){.boards = 1});
+        integ_wait_devices(t, 1, 10);
+
+        dir = open(t->dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        g_assert_cmpint(dir, >=, 0);
+        submit_fd_expect(t, dir, rejected);
+        close(dir);
+
+        g_assert_cmpint(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv), ==, 0);
+        submit_fd_expect(t, sv[0], rejected);
+        close(sv[0]);
+        close(sv[1]);
+}
+
+static void test_bad_images(Integ *t, gconstpointer data) {
+        const char *rejected[] = {IMAGE_REJECTED, NULL};
+        g_autofree char *garbage = integ_write_file(t, "garbage.hex", ":10000000ZZ\n", 12);
+        g_autofree char *empty = integ_write_file(t, "empty.hex", ":00000001FF\n", 12);
+        g_autofree char *big = integ_write_file(t, "big.bin", "", 0);
+        g_autofree uint8_t *ram = integ_pattern(256, 3);
+        g_autofree char *ram_only = NULL;
+        int fd;
+
+        /* only RAM contents: nothing left to write is a reject */
+        ram_only = integ_write_ihex(t, "ram.hex", &(IntegSegment){0x20000000, ram, 256}, 1);
+        integ_start(t, &(IntegRun){.boards = 1});
+        integ_wait_devices(t, 1, 10);
+
+        submit_expect(t, (const char *[]){garbage, NULL}, NULL, rejected);
+        submit_expect(t, (const char *[]){empty, NULL}, NULL, rejected);
+        submit_expect(t, (const char *[]){ram_only, NULL}, NULL, rejected);
+
+        /* larger than the configured cap (64 MiB by default); sparse, so cheap to make */
+        fd = open(big, O_WRONLY | O_CLOEXEC);
+        g_assert_cmpint(fd, >=, 0);
+        g_assert_cmpint(ftruncate(fd, 65 * 1024 * 1024), ==, 0);
+        close(fd);
+        submit_expect(t, (const char *[]){big, NULL},
+                      integ_options("base", g_variant_new_uint64(FLASH_BASE), NULL), rejected);
+}
+
+/* Inspect touches no board: an offline part's map, the dual-core drop verdicts. */
+static void test_inspect(Integ *t, gconstpointer data) {
+        g_autofree uint8_t *app = integ_pattern(2048, 8), *mailbox = integ_pattern(64, 9);
+        IntegSegment segs[] = {{FLASH_BASE, app, 2048}, {0x38000000, mailbox, 64}};
+        g_autofree char *file = integ_write_ihex(t, "app.hex", segs, 2);
+        g_autoptr(GError) error = NULL;
+        g_autoptr(GVariant) r = NULL, result = NULL, segments = NULL;
+        gboolean accepted = FALSE;
+        int fd;
+
+        integ_start(t, &(IntegRun){.boards = 0});
+        fd = open(file, O_RDONLY | O_CLOEXEC);
+        r = integ_call_fds(t, "Inspect", &fd, 1, integ_options("part", g_variant_new_string("h747"), NULL),
+                           "(a{sv})", &error);
+        close(fd);
+        g_assert_no_error(error);
+        result = g_variant_get_child_value(r, 0);
+        g_assert_true(g_variant_lookup(result, "accepted", "b", &accepted));
+        g_assert_true(accepted);
+        segments = g_variant_lookup_value(result, "segments", G_VARIANT_TYPE("aa{sv}"));
+        g_assert_nonnull(segments);
+        g_assert_cmpuint(g_variant_n_children(segments), ==, 2);
+}
+
+int main(int argc, char **argv) {
+        g_test_init(&argc, &argv, NULL);
+        g_test_add("/integ/errors/options", Integ, NULL, integ_setup, test_options, integ_teardown);
+        g_test_add("/integ/errors/fds", Integ, NULL, integ_setup, test_bad_fds, integ_teardown);
+        g_test_add("/integ/errors/images", Integ, NULL, integ_setup, test_bad_images, integ_teardown);
+        g_test_add("/integ/errors/inspect", Integ, NULL, integ_setup, test_inspect, integ_teardown);
+        return g_test_run();
+}

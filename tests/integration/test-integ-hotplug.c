@@ -1,0 +1,151 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* Boards that come and go: waiting jobs, auto-flash rules, a cable pulled mid-write. */
+#include <string.h>
+
+#include "harness.h"
+
+#define FLASH_BASE 0x08000000u
+
+static char *device_path(Integ *t, const char *port) {
+        g_autoptr(GVariant) devices = integ_get(t, DFUSD_PATH, DFUSD_MANAGER, "Devices", NULL);
+        GVariantIter it;
+        const char *path;
+
+        g_assert_nonnull(devices);
+        g_variant_iter_init(&it, devices);
+        while (g_variant_iter_next(&it, "&o", &path)) {
+                g_autofree char *p = integ_get_string(t, path, DFUSD_DEVICE, "PortPath");
+                if (g_str_equal(p, port))
+                        return g_strdup(path);
+        }
+        return NULL;
+}
+
+static void wait_device(Integ *t, const char *port, bool present, unsigned timeout_sec) {
+        for (unsigned i = 0; i < timeout_sec * 100; i++) {
+                g_autofree char *p = device_path(t, port);
+                if ((p != NULL) == present)
+                        return;
+                g_usleep(10 * 1000);
+        }
+        g_error("board %s still %s after %u s", port, present ? "absent" : "present", timeout_sec);
+}
+
+static void test_wait_for_plug(Integ *t, gconstpointer data) {
+        g_autofree uint8_t *img = integ_pattern(8192, 21);
+        g_autofree char *file = integ_write_ihex(t, "app.hex", &(IntegSegment){FLASH_BASE, img, 8192}, 1);
+        g_autofree char *job = NULL, *state = NULL;
+        g_autoptr(GError) error = NULL;
+        g_autoptr(GBytes) dump = NULL;
+
+        /* the board at 1-3 appears 3 s after dfusd starts, well after the job is queued */
+        integ_start(t, &(IntegRun){.boards = 1, .script = "at 3 plug 1-3 part=f405\n"});
+        job = integ_submit(t, (const char *[]){file, NULL},
+                           integ_options("port", g_variant_new_string("1-3"), "wait",
+                                         g_variant_new_boolean(TRUE), NULL),
+                           &error);
+        g_assert_no_error(error);
+        state = integ_get_string(t, job, DFUSD_JOB, "State");
+        g_assert_cmpstr(state, ==, "waiting");
+        g_free(state);
+        state = integ_wait_job(t, job, 60);
+        g_assert_cmpstr(state, ==, "done");
+        integ_stop(t);
+        dump = integ_dump(t, "1-3");
+        integ_assert_flash(dump, FLASH_BASE, FLASH_BASE, img, 8192);
+}
+
+static void test_unplug_mid_write(Integ *t, gconstpointer data) {
+        enum { SIZE = 64 * 1024 };
+        g_autofree uint8_t *img = integ_pattern(SIZE, 22);
+        g_autofree char *file = integ_write_ihex(t, "app.hex", &(IntegSegment){FLASH_BASE, img, SIZE}, 1);
+        g_autofree char *ok = NULL, *bad = NULL, *state = NULL, *message = NULL;
+        g_autoptr(GError) error = NULL;
+        g_autoptr(GBytes) dump = NULL;
+
+        /* 1-2 drops off the bus at its tenth write request */
+        integ_start(t, &(IntegRun){.boards = 2, .script = "board 1-2 unplug phase=write after=10\n"});
+        integ_wait_devices(t, 2, 10);
+        ok = integ_submit(t, (const char *[]){file, NULL},
+                          integ_options("port", g_variant_new_string("1-1"), NULL), &error);
+        g_assert_no_error(error);
+        bad = integ_submit(t, (const char *[]){file, NULL},
+                           integ_options("port", g_variant_new_string("1-2"), NULL), &error);
+        g_assert_no_error(error);
+
+        state = integ_wait_job(t, bad, 60);
+        g_assert_cmpstr(state, ==, "failed");
+        message = integ_get_string(t, bad, DFUSD_JOB, "Error");
+        g_test_message("the unplugged board's job: %s", message);
+        g_assert_cmpstr(message, !=, "");
+        g_free(state);
+        state = integ_wait_job(t, ok, 60);
+        g_assert_cmpstr(state, ==, "done");
+
+        integ_stop(t);
+        dump = integ_dump(t, "1-1");
+        integ_assert_flash(dump, FLASH_BASE, FLASH_BASE, img, SIZE);
+}
+
+static guint rule_boards_flashed(Integ *t, const char *rule) {
+        g_autoptr(GVariant) v = integ_get(t, rule, DFUSD_RULE, "BoardsFlashed", NULL);
+        g_assert_nonnull(v);
+        return (guint)g_variant_n_children(v);
+}
+
+static guint n_jobs(Integ *t) {
+        g_autoptr(GVariant) v = integ_get(t, DFUSD_PATH, DFUSD_MANAGER, "Jobs", NULL);
+        g_assert_nonnull(v);
+        return (guint)g_variant_n_children(v);
+}
+
+/*
+ * A rule flashes 1-3 and 1-4 as they attach; each board leaves for its application after the job.
+ * 1-3 then comes back (its application reset it into the bootloader): once=true means no second job.
+ */
+static void test_rule(Integ *t, gconstpointer data) {
+        g_autofree uint8_t *img = integ_pattern(4096, 23);
+        g_autofree char *file = integ_write_ihex(t, "app.hex", &(IntegSegment){FLASH_BASE, img, 4096}, 1);
+        g_autofree char *rule = NULL;
+        g_autoptr(GError) error = NULL;
+        guint jobs_before;
+        const char *script = "at 3 plug 1-3 part=f405\n"
+                             "at 3.2 plug 1-4 part=f405\n"
+                             "at 6 plug 1-3\n";
+
+        integ_start(t, &(IntegRun){.boards = 1, .script = script});
+        rule = integ_add_rule(t, (const char *[]){file, NULL},
+                              integ_options("match-port", g_variant_new_string("1-[34]"), NULL), &error);
+        g_assert_no_error(error);
+        /* the board at 1-1 was there before the rule and does not match */
+        for (unsigned i = 0; i < 3000 && rule_boards_flashed(t, rule) < 2; i++)
+                g_usleep(10 * 1000);
+        g_assert_cmpuint(rule_boards_flashed(t, rule), ==, 2);
+        wait_device(t, "1-3", false, 30);
+        jobs_before = n_jobs(t);
+
+        /* back again: the rule has flashed it once already */
+        wait_device(t, "1-3", true, 30);
+        g_assert_cmpuint(n_jobs(t), ==, jobs_before);
+        g_assert_cmpuint(rule_boards_flashed(t, rule), ==, 2);
+
+        integ_stop(t);
+        for (unsigned i = 0; i < 2; i++) {
+                g_autoptr(GBytes) dump = integ_dump(t, i == 0 ? "1-3" : "1-4");
+                integ_assert_flash(dump, FLASH_BASE, FLASH_BASE, img, 4096);
+        }
+        {
+                g_autoptr(GBytes) untouched = integ_dump(t, "1-1");
+                integ_assert_blank(untouched, FLASH_BASE, FLASH_BASE, 4096);
+        }
+}
+
+int main(int argc, char **argv) {
+        g_test_init(&argc, &argv, NULL);
+        g_test_add("/integ/hotplug/wait-for-plug", Integ, NULL, integ_setup, test_wait_for_plug,
+                   integ_teardown);
+        g_test_add("/integ/hotplug/unplug-mid-write", Integ, NULL, integ_setup, test_unplug_mid_write,
+                   integ_teardown);
+        g_test_add("/integ/hotplug/rule", Integ, NULL, integ_setup, test_rule, integ_teardown);
+        return g_test_run();
+}

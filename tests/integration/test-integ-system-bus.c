@@ -1,0 +1,145 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * The real system-bus policy (dbus/org.dfusd.Flash1.conf) on a system-type bus: dfusd owns the name
+ * as root; an unprivileged caller may read everything but is refused every method that changes
+ * something, by the bus itself (AccessDenied) before the daemon sees the call.
+ */
+#include <fcntl.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "harness.h"
+
+#define ACCESS_DENIED "org.freedesktop.DBus.Error.AccessDenied"
+
+/* ---- the unprivileged side, run by this same program under setpriv ---- */
+
+static int check(bool ok, const char *what, GError *error) {
+        printf("%s: %s%s%s\n", ok ? "ok" : "FAILED", what, error ? ": " : "", error ? error->message : "");
+        return ok ? 0 : 1;
+}
+
+static bool denied(GError *error) {
+        g_autofree char *name = error ? g_dbus_error_get_remote_error(error) : NULL;
+        return name && g_str_equal(name, ACCESS_DENIED);
+}
+
+static GVariant *call(GDBusConnection *c, const char *path, const char *iface, const char *method,
+                      GVariant *args, GUnixFDList *fds, GError **error) {
+        return g_dbus_connection_call_with_unix_fd_list_sync(c, DFUSD_BUS_NAME, path, iface, method, args,
+                                                             NULL, G_DBUS_CALL_FLAGS_NONE, 10000, fds, NULL,
+                                                             NULL, error);
+}
+
+static int unprivileged_client(const char *address, const char *image, const char *job) {
+        g_autoptr(GError) error = NULL;
+        g_autoptr(GDBusConnection) c = NULL;
+        int failures = 0;
+
+        c = g_dbus_connection_new_for_address_sync(address,
+                                                   G_DBUS_CONNECTION_FLAGS_AUTHENTICATION_CLIENT |
+                                                           G_DBUS_CONNECTION_FLAGS_MESSAGE_BUS_CONNECTION,
+                                                   NULL, NULL, &error);
+        if (!c)
+                return check(false, "connect", error);
+        printf("running as uid %u\n", (unsigned)getuid());
+
+        struct {
+                const char *path, *iface, *method;
+                GVariant *args;
+                bool with_fd, allowed;
+        } calls[] = {
+                {DFUSD_PATH, "org.freedesktop.DBus.Properties", "Get",
+                 g_variant_new("(ss)", DFUSD_MANAGER, "Version"), false, true},
+                {DFUSD_PATH, "org.freedesktop.DBus.Properties", "GetAll",
+                 g_variant_new("(s)", DFUSD_MANAGER), false, true},
+                {DFUSD_PATH, "org.freedesktop.DBus.ObjectManager", "GetManagedObjects", NULL, false, true},
+                {DFUSD_PATH, "org.freedesktop.DBus.Introspectable", "Introspect", NULL, false, true},
+                {DFUSD_PATH, DFUSD_MANAGER, "GetHistory", g_variant_new("(a{sv})", NULL), false, true},
+                {job, "org.freedesktop.DBus.Properties", "Get", g_variant_new("(ss)", DFUSD_JOB, "State"),
+                 false, true},
+                {DFUSD_PATH, DFUSD_MANAGER, "Submit", NULL, true, false},
+                {DFUSD_PATH, DFUSD_MANAGER, "AddRule", NULL, true, false},
+                {job, DFUSD_JOB, "Cancel", NULL, false, false},
+                {DFUSD_PATH, "org.freedesktop.DBus.Properties", "Set",
+                 g_variant_new("(ssv)", DFUSD_MANAGER, "MaxParallel", g_variant_new_uint32(1)), false,
+                 false},
+        };
+        for (size_t i = 0; i < G_N_ELEMENTS(calls); i++) {
+                g_autoptr(GError) e = NULL;
+                g_autoptr(GVariant) r = NULL;
+                g_autoptr(GUnixFDList) fds = NULL;
+                g_autofree char *what =
+                        g_strdup_printf("%s %s.%s %s", calls[i].path, calls[i].iface, calls[i].method,
+                                        calls[i].allowed ? "allowed" : "denied");
+                GVariant *args = calls[i].args;
+
+                if (calls[i].with_fd) {
+                        int fd = open(image, O_RDONLY | O_CLOEXEC);
+                        GVariantBuilder h;
+                        if (fd < 0)
+                                return check(false, "open image", NULL);
+                        fds = g_unix_fd_list_new_from_array(&fd, 1);
+                        g_variant_builder_init(&h, G_VARIANT_TYPE("ah"));
+                        g_variant_builder_add(&h, "h", 0);
+                        args = g_variant_new("(ah@a{sv})", &h,
+                                             g_variant_new_array(G_VARIANT_TYPE("{sv}"), NULL, 0));
+                }
+                r = call(c, calls[i].path, calls[i].iface, calls[i].method, args, fds, &e);
+                failures += check(calls[i].allowed ? r != NULL : denied(e), what, e);
+        }
+        return failures ? 1 : 0;
+}
+
+/* ---- the test ---- */
+
+static void test_policy(Integ *t, gconstpointer data) {
+        g_autofree uint8_t *img = integ_pattern(1024, 1);
+        g_autofree char *file = integ_write_ihex(t, "app.hex", &(IntegSegment){0x08000000, img, 1024}, 1);
+        g_autofree char *job = NULL, *out = NULL, *err = NULL, *state = NULL;
+        g_autofree char *self = g_file_read_link("/proc/self/exe", NULL);
+        g_autoptr(GError) error = NULL;
+        g_autoptr(GVariant) r = NULL;
+        int status = 0;
+
+        if (getuid() != 0) {
+                g_test_skip("needs root: the daemon owns the system-bus name as root");
+                return;
+        }
+        integ_start(t, &(IntegRun){.boards = 1, .system_bus = true});
+
+        /* root may submit: a job that waits for a board that never comes */
+        job = integ_submit(t, (const char *[]){file, NULL},
+                           integ_options("port", g_variant_new_string("1-15"), "wait",
+                                         g_variant_new_boolean(TRUE), NULL),
+                           &error);
+        g_assert_no_error(error);
+
+        g_spawn_sync(NULL,
+                     (char *[]){"setpriv", "--reuid=nobody", "--regid=nogroup", "--clear-groups", self,
+                                "--client", t->bus_address, file, job, NULL},
+                     NULL, G_SPAWN_SEARCH_PATH, NULL, NULL, &out, &err, &status, &error);
+        g_assert_no_error(error);
+        g_test_message("unprivileged client:\n%s%s", out, err);
+        if (!g_spawn_check_wait_status(status, NULL))
+                g_error("the unprivileged client saw the wrong answers:\n%s%s", out, err);
+
+        /* the job the unprivileged caller tried to cancel is still there; root may cancel it */
+        state = integ_get_string(t, job, DFUSD_JOB, "State");
+        g_assert_cmpstr(state, ==, "waiting");
+        r = integ_call(t, job, DFUSD_JOB, "Cancel", NULL, NULL, &error);
+        g_assert_no_error(error);
+        g_free(state);
+        state = integ_wait_job(t, job, 10);
+        g_assert_cmpstr(state, ==, "cancelled");
+}
+
+int main(int argc, char **argv) {
+        if (argc == 5 && g_str_equal(argv[1], "--client"))
+                return unprivileged_client(argv[2], argv[3], argv[4]);
+
+        g_test_init(&argc, &argv, NULL);
+        g_test_add("/integ/system-bus/policy", Integ, NULL, integ_setup, test_policy, integ_teardown);
+        return g_test_run();
+}
