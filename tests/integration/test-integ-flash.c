@@ -21,7 +21,7 @@ static GPtrArray *device_ports(Integ *t) {
         g_variant_iter_init(&it, devices);
         while (g_variant_iter_next(&it, "&o", &path))
                 g_ptr_array_add(ports, integ_get_string(t, path, DFUSD_DEVICE, "PortPath"));
-        g_ptr_array_sort_values(ports, (GCompareFunc)g_strcmp0);
+        g_ptr_array_sort(ports, compare_strings);
         return ports;
 }
 
