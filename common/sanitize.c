@@ -118,22 +118,39 @@ static char *strdup_printf(const char *fmt, ...) {
         return s;
 }
 
-static const char *drop_hint(AddressKind k) {
+/* Which RAM an address most likely is, by the STM32 families' maps (H7 names where they differ). */
+static const char *ram_name(uint32_t a) {
+        if (a < 0x20000000)
+                return "CCM RAM";
+        if (a < 0x20020000)
+                return "SRAM or DTCM";
+        if (a >= 0x24000000 && a < 0x24100000)
+                return "AXI SRAM";
+        if (a >= 0x30000000 && a < 0x30050000)
+                return "SRAM1-3";
+        if (a >= 0x38000000 && a < 0x38010000)
+                return "SRAM4";
+        return "SRAM";
+}
+
+static char *drop_hint(uint32_t address, AddressKind k) {
         switch (k) {
         case ADDRESS_RAM:
-                return "an initialised RAM section (SRAM, DTCM or SRAM4); the bootloader cannot keep it "
-                       "across "
-                       "the reset anyway: mark the section NOLOAD in the linker script";
+                return strdup_printf(
+                        "an initialised RAM section (%s; RAM is 0x20000000-0x3FFFFFFF), which the "
+                        "bootloader cannot program: mark the section NOLOAD in the linker script",
+                        ram_name(address));
         case ADDRESS_PERIPHERAL:
-                return "peripheral registers, which cannot be flashed: remove the section or mark it NOLOAD "
-                       "in "
-                       "the linker script";
+                return strdup("peripheral registers, which cannot be flashed: remove the section or mark it "
+                              "NOLOAD "
+                              "in the linker script");
         case ADDRESS_EXTERNAL:
-                return "external memory (FMC, QSPI/OCTOSPI) that the ROM bootloader cannot program: flash "
-                       "it "
-                       "with an external loader and mark the section NOLOAD in the linker script";
+                return strdup("external memory (FMC, QSPI/OCTOSPI) that the ROM bootloader cannot program: "
+                              "flash it "
+                              "with an external loader and mark the section NOLOAD in the linker script");
         default:
-                return "memory the bootloader does not report: mark the section NOLOAD in the linker script";
+                return strdup("memory the bootloader does not report: mark the section NOLOAD in the linker "
+                              "script");
         }
 }
 
@@ -207,12 +224,14 @@ static int judge(const Segment *s, const MemMap *map, const SanitizeOptions *o, 
                 }
         }
 
+        _cleanup_free_ char *hint = drop_hint(s->address, v->kind);
+        if (!hint)
+                return -ENOMEM;
         v->verdict = o->strict ? VERDICT_REJECT : VERDICT_DROP;
-        v->reason = strdup_printf("0x%08" PRIX32 "-0x%08" PRIX32 " (%" PRIu32
-                                  " bytes) lies outside every memory "
-                                  "the device reports; it looks like %s%s",
-                                  s->address, last, s->size, drop_hint(v->kind),
-                                  o->strict ? " (strict mode rejects the image)" : "");
+        v->reason = strdup_printf(
+                "0x%08" PRIX32 "-0x%08" PRIX32 " (%" PRIu32 " bytes) lies outside every memory "
+                "the device reports; it looks like %s%s",
+                s->address, last, s->size, hint, o->strict ? " (strict mode rejects the image)" : "");
         return v->reason ? 0 : -ENOMEM;
 }
 
