@@ -6,6 +6,7 @@
 
 #include "dfusctl.h"
 #include "output.h"
+#include "verbs-bus.h"
 
 /*
  * One entry per verb; a verb lives in client/<verb>.c. Verbs that talk to the daemon go inside the
@@ -15,6 +16,15 @@ static const DfusctlVerb verbs[] = {
         {"inspect", "[OPTIONS] IMAGE...", "Show what a board would get: verdicts per segment and the plan",
          verb_inspect, verb_inspect_help},
 #ifdef DFUSCTL_HAVE_BUS
+        {"devices", "", "List the attached boards", verb_devices, verb_devices_help},
+        {"flash", "IMAGE... [OPTIONS]", "Write images to one or more boards", verb_flash, verb_flash_help},
+        {"jobs", "[--all]", "List the jobs", verb_jobs, verb_jobs_help},
+        {"job", "ID", "Show one job with its report", verb_job, verb_job_help},
+        {"cancel", "ID", "Cancel a job", verb_cancel, verb_cancel_help},
+        {"watch", "", "Follow every board and job live", verb_watch, verb_watch_help},
+        {"rule", "add|list|remove ...", "Flash boards automatically when they attach", verb_rule,
+         verb_rule_help},
+        {"history", "[OPTIONS]", "Show the job journal", verb_history, verb_history_help},
 #endif
 };
 
@@ -39,6 +49,7 @@ static void help(void) {
                "  4  no board matched\n"
                "  5  a board failed its job\n"
                "  6  the daemon could not be reached\n"
+               "  7  a job was cancelled\n"
                "\nColour is used on a terminal only, never when NO_COLOR is set.\n"
                "The JSON keys of each command are listed in its --help and stay stable.\n");
 }

@@ -13,4 +13,5 @@ enum {
         EXIT_NO_BOARD = 4,     /* no board matched */
         EXIT_BOARD_FAILED = 5, /* a board failed its job */
         EXIT_NO_DAEMON = 6,    /* the daemon could not be reached */
+        EXIT_CANCELLED = 7,    /* a job was cancelled */
 };

@@ -1,0 +1,355 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#ifdef DFUSCTL_HAVE_BUS
+
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "bus.h"
+#include "exit-codes.h"
+#include "output.h"
+
+int bus_connect(const DfusctlContext *args, sd_bus **ret) {
+        sd_bus *bus = NULL;
+        const char *which;
+        int r;
+
+        if (args->host) {
+                which = "remote system bus";
+                r = sd_bus_open_system_remote(&bus, args->host);
+        } else if (args->user) {
+                which = "session bus";
+                r = sd_bus_open_user(&bus);
+        } else {
+                which = "system bus";
+                r = sd_bus_open_system(&bus);
+        }
+        if (r < 0) {
+                fprintf(stderr, "dfusctl: Failed to connect to the %s%s%s: %s\n", which,
+                        args->host ? " of " : "", args->host ?: "", strerror(-r));
+                if (args->host)
+                        fprintf(stderr,
+                                "dfusctl: -H runs \"ssh %s systemd-stdio-bridge\"; check that it works.\n",
+                                args->host);
+                return EXIT_NO_DAEMON;
+        }
+        /* Flashing a large image may keep the daemon reading for a while before it replies. */
+        (void)sd_bus_set_method_call_timeout(bus, 120 * 1000000ULL);
+        *ret = bus;
+        return EXIT_ACCEPTED;
+}
+
+static bool error_means_not_running(const sd_bus_error *error, int r) {
+        if (sd_bus_error_has_names(error, SD_BUS_ERROR_SERVICE_UNKNOWN, SD_BUS_ERROR_NAME_HAS_NO_OWNER))
+                return true;
+        return !sd_bus_error_is_set(error) && (r == -ECONNREFUSED || r == -ENOENT || r == -ECONNRESET);
+}
+
+int bus_error_exit_status(const sd_bus_error *error, int r) {
+        static const struct {
+                const char *name;
+                int status;
+        } map[] = {
+                {"org.dfusd.Flash1.Error.ImageRejected", EXIT_REJECTED},
+                {"org.dfusd.Flash1.Error.NoDevice", EXIT_NO_BOARD},
+                {"org.dfusd.Flash1.Error.Cancelled", EXIT_CANCELLED},
+                {"org.dfusd.Flash1.Error.Failed", EXIT_BOARD_FAILED},
+                {"org.dfusd.Flash1.Error.Busy", EXIT_BOARD_FAILED},
+                /* The command line named a job or rule that does not exist. */
+                {"org.dfusd.Flash1.Error.NotFound", EXIT_USAGE},
+                {SD_BUS_ERROR_UNKNOWN_OBJECT, EXIT_USAGE},
+                {SD_BUS_ERROR_INVALID_ARGS, EXIT_USAGE},
+        };
+
+        if (error_means_not_running(error, r))
+                return EXIT_NO_DAEMON;
+        for (size_t i = 0; i < ELEMENTSOF(map); i++)
+                if (sd_bus_error_has_name(error, map[i].name))
+                        return map[i].status;
+        return EXIT_IO;
+}
+
+int bus_log_error(const DfusctlContext *args, const char *what, const sd_bus_error *error, int r) {
+        const char *message = sd_bus_error_is_set(error) && error->message ? error->message : strerror(-r);
+        int status = bus_error_exit_status(error, r);
+
+        if (sd_bus_error_is_set(error))
+                fprintf(stderr, "dfusctl: Failed to %s: %s (%s)\n", what, message, error->name);
+        else
+                fprintf(stderr, "dfusctl: Failed to %s: %s\n", what, message);
+
+        if (status == EXIT_NO_DAEMON) {
+                if (args->user)
+                        fprintf(stderr, "dfusctl: dfusd is not running on the session bus; start it with "
+                                        "\"dfusd --user\".\n");
+                else
+                        fprintf(stderr,
+                                "dfusctl: dfusd is not running%s%s; start it with "
+                                "\"systemctl start dfusd\" (it also starts when a bootloader is "
+                                "plugged in).\n",
+                                args->host ? " on " : "", args->host ?: "");
+        }
+
+        if (args->json) {
+                _cleanup_(json_object_putp) json_object *o = json_object_new_object();
+                json_object_object_add(
+                        o, "error",
+                        json_object_new_string(sd_bus_error_is_set(error) ? error->name : "errno"));
+                json_object_object_add(o, "message", json_object_new_string(message));
+                json_object_object_add(o, "exit_status", json_object_new_int(status));
+                (void)output_json(o, stdout);
+        }
+        return status;
+}
+
+static int read_basic_json(sd_bus_message *m, char type, json_object **ret) {
+        union {
+                uint8_t y;
+                int16_t n;
+                uint16_t q;
+                int32_t i;
+                uint32_t u;
+                int64_t x;
+                uint64_t t;
+                double d;
+                int b;
+                const char *s;
+                int h;
+        } v;
+        int r;
+
+        r = sd_bus_message_read_basic(m, type, &v);
+        if (r < 0)
+                return r;
+        switch (type) {
+        case SD_BUS_TYPE_BYTE:
+                *ret = json_object_new_int(v.y);
+                break;
+        case SD_BUS_TYPE_INT16:
+                *ret = json_object_new_int(v.n);
+                break;
+        case SD_BUS_TYPE_UINT16:
+                *ret = json_object_new_int(v.q);
+                break;
+        case SD_BUS_TYPE_INT32:
+        case SD_BUS_TYPE_UNIX_FD:
+                *ret = json_object_new_int(v.i);
+                break;
+        case SD_BUS_TYPE_UINT32:
+                *ret = json_object_new_int64(v.u);
+                break;
+        case SD_BUS_TYPE_INT64:
+                *ret = json_object_new_int64(v.x);
+                break;
+        case SD_BUS_TYPE_UINT64:
+                *ret = json_object_new_uint64(v.t);
+                break;
+        case SD_BUS_TYPE_DOUBLE:
+                *ret = json_object_new_double(v.d);
+                break;
+        case SD_BUS_TYPE_BOOLEAN:
+                *ret = json_object_new_boolean(v.b);
+                break;
+        default: /* s, o, g */
+                *ret = json_object_new_string(v.s);
+        }
+        return *ret ? 0 : -ENOMEM;
+}
+
+static int read_dict_json(sd_bus_message *m, const char *contents, json_object **ret) {
+        _cleanup_(json_object_putp) json_object *o = json_object_new_object();
+        int r;
+
+        if (!o)
+                return -ENOMEM;
+        r = sd_bus_message_enter_container(m, SD_BUS_TYPE_ARRAY, contents);
+        if (r < 0)
+                return r;
+        /* contents is "{kv}": the entry's own signature is what lies between the braces. */
+        _cleanup_free_ char *entry = strndup(contents + 1, strlen(contents) - 2);
+        if (!entry)
+                return -ENOMEM;
+        while ((r = sd_bus_message_enter_container(m, SD_BUS_TYPE_DICT_ENTRY, entry)) > 0) {
+                _cleanup_(json_object_putp) json_object *key = NULL, *value = NULL;
+
+                r = read_basic_json(m, entry[0], &key);
+                if (r < 0)
+                        return r;
+                r = bus_message_read_json(m, &value);
+                if (r < 0)
+                        return r;
+                json_object_object_add(o, json_object_get_string(key), TAKE_PTR(value));
+                r = sd_bus_message_exit_container(m);
+                if (r < 0)
+                        return r;
+        }
+        if (r < 0)
+                return r;
+        r = sd_bus_message_exit_container(m);
+        if (r < 0)
+                return r;
+        *ret = TAKE_PTR(o);
+        return 0;
+}
+
+static int read_container_json(sd_bus_message *m, char type, const char *contents, json_object **ret) {
+        _cleanup_(json_object_putp) json_object *a = NULL;
+        int r;
+
+        if (type == SD_BUS_TYPE_ARRAY && contents[0] == SD_BUS_TYPE_DICT_ENTRY_BEGIN)
+                return read_dict_json(m, contents, ret);
+
+        r = sd_bus_message_enter_container(m, type, contents);
+        if (r < 0)
+                return r;
+        if (type == SD_BUS_TYPE_VARIANT) {
+                r = bus_message_read_json(m, ret);
+                if (r < 0)
+                        return r;
+                return sd_bus_message_exit_container(m);
+        }
+        a = json_object_new_array();
+        if (!a)
+                return -ENOMEM;
+        for (;;) {
+                json_object *item = NULL;
+
+                r = sd_bus_message_at_end(m, false);
+                if (r < 0)
+                        return r;
+                if (r > 0)
+                        break;
+                r = bus_message_read_json(m, &item);
+                if (r < 0)
+                        return r;
+                json_object_array_add(a, item);
+        }
+        r = sd_bus_message_exit_container(m);
+        if (r < 0)
+                return r;
+        *ret = TAKE_PTR(a);
+        return 0;
+}
+
+int bus_message_read_json(sd_bus_message *m, json_object **ret) {
+        const char *contents = NULL;
+        char type;
+        int r;
+
+        r = sd_bus_message_peek_type(m, &type, &contents);
+        if (r < 0)
+                return r;
+        if (r == 0)
+                return -ENXIO;
+        if (type == SD_BUS_TYPE_ARRAY || type == SD_BUS_TYPE_VARIANT || type == SD_BUS_TYPE_STRUCT)
+                return read_container_json(m, type, contents, ret);
+        return read_basic_json(m, type, ret);
+}
+
+int bus_get_all(sd_bus *bus, const char *path, const char *iface, sd_bus_error *error, json_object **ret) {
+        _cleanup_(sd_bus_message_unrefp) sd_bus_message *reply = NULL;
+        int r;
+
+        r = sd_bus_call_method(bus, DFUSD_BUS_NAME, path, "org.freedesktop.DBus.Properties", "GetAll", error,
+                               &reply, "s", iface);
+        if (r < 0)
+                return r;
+        return bus_message_read_json(reply, ret);
+}
+
+int bus_get_managed_objects(sd_bus *bus, sd_bus_error *error, json_object **ret) {
+        _cleanup_(sd_bus_message_unrefp) sd_bus_message *reply = NULL;
+        int r;
+
+        r = sd_bus_call_method(bus, DFUSD_BUS_NAME, DFUSD_PATH, "org.freedesktop.DBus.ObjectManager",
+                               "GetManagedObjects", error, &reply, NULL);
+        if (r < 0)
+                return r;
+        return bus_message_read_json(reply, ret);
+}
+
+int bus_object_path_from_arg(const char *prefix, const char *arg, char **ret) {
+        char *p;
+
+        if (arg[0] == '/') {
+                if (!sd_bus_object_path_is_valid(arg) || strncmp(arg, prefix, strlen(prefix)) != 0)
+                        return -EINVAL;
+                p = strdup(arg);
+        } else {
+                if (arg[0] == '\0' || strspn(arg, "0123456789") != strlen(arg))
+                        return -EINVAL;
+                if (asprintf(&p, "%s%s", prefix, arg) < 0)
+                        p = NULL;
+        }
+        if (!p)
+                return -ENOMEM;
+        *ret = p;
+        return 0;
+}
+
+static int compare_paths(const void *a, const void *b) {
+        json_object *const *x = a, *const *y = b;
+
+        return strverscmp(json_get_str(*x, "path", ""), json_get_str(*y, "path", ""));
+}
+
+json_object *managed_objects_filter(json_object *objects, const char *iface) {
+        json_object *array = json_object_new_array();
+
+        if (!array || !json_object_is_type(objects, json_type_object))
+                return array;
+        json_object_object_foreach(objects, path, ifaces) {
+                json_object *props;
+
+                if (!json_object_object_get_ex(ifaces, iface, &props))
+                        continue;
+                props = json_object_get(props);
+                json_object_object_add(props, "path", json_object_new_string(path));
+                json_object_array_add(array, props);
+        }
+        json_object_array_sort(array, compare_paths);
+        return array;
+}
+
+const char *object_path_id(const char *path) {
+        const char *slash;
+
+        if (!path || streq(path, "/") || !path[0])
+                return "-";
+        slash = strrchr(path, '/');
+        return slash ? slash + 1 : path;
+}
+
+const char *json_get_str(json_object *o, const char *key, const char *def) {
+        json_object *v;
+
+        if (!o || !json_object_object_get_ex(o, key, &v) || !json_object_is_type(v, json_type_string))
+                return def;
+        return json_object_get_string(v);
+}
+
+uint64_t json_get_u64(json_object *o, const char *key) {
+        json_object *v;
+
+        if (!o || !json_object_object_get_ex(o, key, &v) || !json_object_is_type(v, json_type_int))
+                return 0;
+        return json_object_get_uint64(v);
+}
+
+double json_get_double(json_object *o, const char *key) {
+        json_object *v;
+
+        if (!o || !json_object_object_get_ex(o, key, &v))
+                return 0;
+        return json_object_get_double(v);
+}
+
+bool json_get_bool(json_object *o, const char *key) {
+        json_object *v;
+
+        return o && json_object_object_get_ex(o, key, &v) && json_object_get_boolean(v);
+}
+
+#endif

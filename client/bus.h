@@ -1,0 +1,66 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#pragma once
+
+/*
+ * What every verb that talks to dfusd shares: how to reach the bus (system, session, or a remote
+ * system bus over ssh), how to turn a D-Bus error into a message and an exit status, and a generic
+ * reader that turns any D-Bus value into JSON, so the human and the --json output come from one
+ * parse of the reply.
+ */
+
+#include <stdbool.h>
+
+#include <json-c/json.h>
+#include <systemd/sd-bus.h>
+
+#include "dfusctl.h"
+#include "macro.h"
+
+#define DFUSD_BUS_NAME     "org.dfusd.Flash1"
+#define DFUSD_PATH         "/org/dfusd/Flash1"
+#define DFUSD_JOB_PREFIX   "/org/dfusd/Flash1/job/"
+#define DFUSD_RULE_PREFIX  "/org/dfusd/Flash1/rule/"
+#define DFUSD_IFACE_MGR    "org.dfusd.Flash1.Manager"
+#define DFUSD_IFACE_DEVICE "org.dfusd.Flash1.Device"
+#define DFUSD_IFACE_JOB    "org.dfusd.Flash1.Job"
+#define DFUSD_IFACE_RULE   "org.dfusd.Flash1.Rule"
+
+DEFINE_TRIVIAL_CLEANUP_FUNC(json_object *, json_object_put);
+#define _cleanup_bus_error_ _cleanup_(sd_bus_error_free)
+
+/* Connects as the options say; prints why on failure. Returns an exit status (0 when connected). */
+int bus_connect(const DfusctlContext *args, sd_bus **ret);
+
+/* Prints "Failed to WHAT: message (error name)" (and, with --json, an error document on stdout),
+ * adds how to start dfusd when it is not running, and returns the matching exit status. */
+int bus_log_error(const DfusctlContext *args, const char *what, const sd_bus_error *error, int r);
+
+/* Exit status for a D-Bus error name, for callers that report the error themselves. */
+int bus_error_exit_status(const sd_bus_error *error, int r);
+
+/* Reads the complete value at the message's read position into JSON: integers, booleans, doubles,
+ * strings and object paths map directly, arrays to arrays, dictionaries to objects (keys as
+ * strings), variants to their contents, structs to arrays. */
+int bus_message_read_json(sd_bus_message *m, json_object **ret);
+
+/* org.freedesktop.DBus.Properties.GetAll as a JSON object. */
+int bus_get_all(sd_bus *bus, const char *path, const char *iface, sd_bus_error *error, json_object **ret);
+
+/* ObjectManager.GetManagedObjects on the manager: { path: { interface: { property: value } } }. */
+int bus_get_managed_objects(sd_bus *bus, sd_bus_error *error, json_object **ret);
+
+/* "3" or a full object path; ret is the object path under prefix. Returns -EINVAL for junk. */
+int bus_object_path_from_arg(const char *prefix, const char *arg, char **ret);
+
+/* Convenience getters on a property object; defaults when absent or of another type. */
+const char *json_get_str(json_object *o, const char *key, const char *def);
+uint64_t json_get_u64(json_object *o, const char *key);
+double json_get_double(json_object *o, const char *key);
+bool json_get_bool(json_object *o, const char *key);
+
+/* From a GetManagedObjects result: the property objects of every object implementing iface, each
+ * with a "path" key added, sorted by path in natural order ("job/9" before "job/10"). */
+json_object *managed_objects_filter(json_object *objects, const char *iface);
+
+/* The last component of an object path ("3" for /org/dfusd/Flash1/job/3), "-" for "/". */
+const char *object_path_id(const char *path);

@@ -1,0 +1,96 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#ifdef DFUSCTL_HAVE_BUS
+
+#include <stdio.h>
+#include <string.h>
+
+#include "bus.h"
+#include "exit-codes.h"
+#include "output.h"
+#include "verbs-bus.h"
+
+void verb_devices_help(void) {
+        printf("dfusctl devices\n\n"
+               "List the boards attached in bootloader mode: USB port path, station, part, serial (marked\n"
+               "\"(duplicate)\" when another attached board reports the same one), state and current "
+               "job.\n\n"
+               "With --json: {\"devices\": [{\"path\", and the Device properties: \"PortPath\", "
+               "\"Station\",\n"
+               "\"Serial\", \"SerialDuplicated\", \"VendorId\", \"ProductId\", \"BcdDevice\", "
+               "\"TransferSize\",\n"
+               "\"MemoryMap\", \"Part\", \"State\", \"CurrentJob\"}]}.\n");
+}
+
+static OutputColor device_state_color(const char *state) {
+        if (streq(state, "idle"))
+                return OUTPUT_COLOR_GREEN;
+        if (streq(state, "error"))
+                return OUTPUT_COLOR_RED;
+        return OUTPUT_COLOR_YELLOW;
+}
+
+static int print_devices(json_object *devices, const DfusctlContext *ctx) {
+        static const char *const headers[] = {"PORT", "STATION", "PART", "SERIAL", "STATE", "JOB"};
+        _cleanup_(table_freep) Table *t = table_new(ELEMENTSOF(headers), headers);
+        size_t n = json_object_array_length(devices);
+
+        if (!t)
+                return EXIT_IO;
+        for (size_t i = 0; i < n; i++) {
+                json_object *d = json_object_array_get_idx(devices, i);
+                const char *state = json_get_str(d, "State", "?");
+                char serial[256];
+                const char *cells[ELEMENTSOF(headers)];
+
+                snprintf(serial, sizeof serial, "%s%s", json_get_str(d, "Serial", "-"),
+                         json_get_bool(d, "SerialDuplicated") ? " (duplicate)" : "");
+                cells[0] = json_get_str(d, "PortPath", "?");
+                cells[1] = json_get_str(d, "Station", "")[0] ? json_get_str(d, "Station", "") : "-";
+                cells[2] = json_get_str(d, "Part", "")[0] ? json_get_str(d, "Part", "") : "unknown";
+                cells[3] = serial;
+                cells[4] = state;
+                cells[5] = object_path_id(json_get_str(d, "CurrentJob", "/"));
+                if (table_add_row(t, cells, 4, device_state_color(state)) < 0)
+                        return EXIT_IO;
+        }
+        if (n == 0) {
+                if (!ctx->no_legend)
+                        printf("No boards attached.\n");
+                return EXIT_ACCEPTED;
+        }
+        if (table_print(t, stdout, !ctx->no_legend, ctx->color) < 0)
+                return EXIT_IO;
+        if (!ctx->no_legend)
+                printf("\n%zu board%s attached.\n", n, n == 1 ? "" : "s");
+        return EXIT_ACCEPTED;
+}
+
+int verb_devices(int argc, char *argv[], const DfusctlContext *ctx) {
+        _cleanup_(sd_bus_flush_close_unrefp) sd_bus *bus = NULL;
+        _cleanup_bus_error_ sd_bus_error error = SD_BUS_ERROR_NULL;
+        _cleanup_(json_object_putp) json_object *objects = NULL, *devices = NULL;
+        int r;
+
+        if (argc > 1) {
+                fprintf(stderr, "dfusctl devices: unexpected argument \"%s\".\n", argv[1]);
+                return EXIT_USAGE;
+        }
+        r = bus_connect(ctx, &bus);
+        if (r != EXIT_ACCEPTED)
+                return r;
+        r = bus_get_managed_objects(bus, &error, &objects);
+        if (r < 0)
+                return bus_log_error(ctx, "list boards", &error, r);
+        devices = managed_objects_filter(objects, DFUSD_IFACE_DEVICE);
+        if (!devices)
+                return EXIT_IO;
+        if (ctx->json) {
+                _cleanup_(json_object_putp) json_object *doc = json_object_new_object();
+
+                json_object_object_add(doc, "devices", json_object_get(devices));
+                return output_json(doc, stdout) < 0 ? EXIT_IO : EXIT_ACCEPTED;
+        }
+        return print_devices(devices, ctx);
+}
+
+#endif

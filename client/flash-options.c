@@ -1,0 +1,197 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#ifdef DFUSCTL_HAVE_BUS
+
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "exit-codes.h"
+#include "flash.h"
+
+bool parse_u64(const char *s, uint64_t max, uint64_t *ret) {
+        unsigned long long v;
+        char *end;
+
+        if (!s || !s[0] || s[0] == '-')
+                return false;
+        errno = 0;
+        v = strtoull(s, &end, 0);
+        if (errno != 0 || *end != '\0' || v > max)
+                return false;
+        *ret = v;
+        return true;
+}
+
+static int parse_number(const char *option, const char *arg, uint64_t max, uint64_t *ret) {
+        if (parse_u64(arg, max, ret))
+                return 1;
+        fprintf(stderr, "dfusctl: --%s: expected a number up to 0x%" PRIx64 ", got \"%s\".\n", option, max,
+                arg);
+        return -EINVAL;
+}
+
+int flash_options_parse_option(int c, const char *arg, FlashOptions *o) {
+        switch (c) {
+        case OPT_PORT:
+                o->port = arg;
+                break;
+        case OPT_SERIAL:
+                o->serial = arg;
+                break;
+        case OPT_STATION:
+                o->station = arg;
+                break;
+        case OPT_ALL:
+                o->all = true;
+                break;
+        case OPT_WAIT:
+                o->wait = true;
+                break;
+        case OPT_NO_BLOCK:
+                o->no_block = true;
+                break;
+        case OPT_PART:
+                o->part = arg;
+                break;
+        case OPT_STRICT:
+                o->strict = true;
+                break;
+        case OPT_VERIFY:
+        case OPT_NO_VERIFY:
+                o->verify = c == OPT_VERIFY;
+                break;
+        case OPT_NO_LEAVE:
+                o->no_leave = true;
+                break;
+        case OPT_MASS_ERASE:
+                o->mass_erase = true;
+                break;
+        case OPT_SKIP_IDENTICAL:
+                o->skip_identical = true;
+                break;
+        case OPT_SKIP_BLANK:
+                o->skip_blank = true;
+                break;
+        case OPT_ALLOW_OPTION_BYTES:
+                o->allow_option_bytes = true;
+                break;
+        case OPT_BASE:
+                o->have_base = true;
+                return parse_number("base", arg, UINT32_MAX, &o->base);
+        case OPT_TIMEOUT:
+                o->have_timeout = true;
+                return parse_number("timeout", arg, UINT32_MAX, &o->timeout);
+        default:
+                return 0;
+        }
+        return 1;
+}
+
+static int append_bool(sd_bus_message *m, const char *key, bool value) {
+        return sd_bus_message_append(m, "{sv}", key, "b", (int)value);
+}
+
+static int append_str(sd_bus_message *m, const char *key, const char *value) {
+        return value ? sd_bus_message_append(m, "{sv}", key, "s", value) : 0;
+}
+
+int flash_options_append(sd_bus_message *m, const FlashOptions *o, bool targets) {
+        int r = 0;
+
+        if (targets) {
+                if (r >= 0)
+                        r = append_str(m, "port", o->port);
+                if (r >= 0)
+                        r = append_str(m, "serial", o->serial);
+                if (r >= 0)
+                        r = append_str(m, "station", o->station);
+                if (r >= 0 && o->wait)
+                        r = append_bool(m, "wait", true);
+                if (r >= 0 && o->have_timeout)
+                        r = sd_bus_message_append(m, "{sv}", "timeout", "t", o->timeout);
+        }
+        if (r >= 0)
+                r = append_str(m, "part", o->part);
+        if (r >= 0 && o->strict)
+                r = append_bool(m, "strict", true);
+        if (r >= 0 && o->verify >= 0)
+                r = append_bool(m, "verify", o->verify);
+        if (r >= 0 && o->no_leave)
+                r = append_bool(m, "leave", false);
+        if (r >= 0 && o->mass_erase)
+                r = append_bool(m, "mass-erase", true);
+        if (r >= 0 && o->skip_identical)
+                r = append_bool(m, "skip-identical", true);
+        if (r >= 0 && o->skip_blank)
+                r = append_bool(m, "skip-blank", true);
+        if (r >= 0 && o->allow_option_bytes)
+                r = append_bool(m, "allow-option-bytes", true);
+        if (r >= 0 && o->have_base)
+                r = sd_bus_message_append(m, "{sv}", "base", "t", o->base);
+        return r < 0 ? r : 0;
+}
+
+void images_close(int *fds, size_t n) {
+        for (size_t i = 0; fds && i < n; i++)
+                safe_close(fds[i]);
+        free(fds);
+}
+
+int images_open(char **paths, size_t n, int **ret_fds) {
+        int *fds = calloc(n, sizeof(int));
+
+        if (!fds)
+                return EXIT_IO;
+        for (size_t i = 0; i < n; i++)
+                fds[i] = -EBADF;
+        for (size_t i = 0; i < n; i++) {
+                /* The daemon never opens a caller's path: it reads what we hand it. */
+                if (streq(paths[i], "-"))
+                        fds[i] = fcntl(STDIN_FILENO, F_DUPFD_CLOEXEC, 3);
+                else
+                        fds[i] = open(paths[i], O_RDONLY | O_CLOEXEC | O_NOCTTY);
+                if (fds[i] < 0) {
+                        fprintf(stderr, "dfusctl: Failed to open image %s: %s\n", paths[i], strerror(errno));
+                        images_close(fds, n);
+                        return EXIT_IO;
+                }
+        }
+        *ret_fds = fds;
+        return EXIT_ACCEPTED;
+}
+
+int images_append(sd_bus_message *m, const int *fds, size_t n) {
+        int r;
+
+        r = sd_bus_message_open_container(m, SD_BUS_TYPE_ARRAY, "h");
+        for (size_t i = 0; r >= 0 && i < n; i++)
+                r = sd_bus_message_append_basic(m, SD_BUS_TYPE_UNIX_FD, fds + i);
+        if (r >= 0)
+                r = sd_bus_message_close_container(m);
+        return r;
+}
+
+void report_print_warnings(json_object *report, const char *label) {
+        size_t n = report && json_object_is_type(report, json_type_array) ? json_object_array_length(report)
+                                                                          : 0;
+
+        for (size_t i = 0; i < n; i++) {
+                json_object *e = json_object_array_get_idx(report, i);
+                const char *verdict = json_get_str(e, "verdict", "keep");
+                uint64_t address = json_get_u64(e, "address"), size = json_get_u64(e, "size");
+
+                if (streq(verdict, "keep"))
+                        continue;
+                fprintf(stderr,
+                        "%s: %s: %s 0x%08" PRIx64 "-0x%08" PRIx64 " (%" PRIu64 " bytes, %s)%s%s: %s\n",
+                        label, streq(verdict, "drop") ? "warning" : "error",
+                        streq(verdict, "drop") ? "dropped" : "rejected", address,
+                        address + size - (size > 0), size, json_get_str(e, "kind", "?"),
+                        json_get_str(e, "source", "")[0] ? " from " : "", json_get_str(e, "source", ""),
+                        json_get_str(e, "reason", "no reason given"));
+        }
+}
+
+#endif

@@ -1,0 +1,264 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#ifdef DFUSCTL_HAVE_BUS
+
+#include <getopt.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "exit-codes.h"
+#include "flash.h"
+#include "output.h"
+#include "progress.h"
+#include "verbs-bus.h"
+
+void verb_flash_help(void) {
+        printf("dfusctl flash IMAGE... [OPTIONS]\n\n"
+               "Write one or more images (merged) to a board and follow the job to its end.\n\n"
+               "Which board (default: the only one attached):\n"
+               "  --port PATH        the board on this USB port path (\"1-1.3\")\n"
+               "  --serial SERIAL    the board reporting this serial\n"
+               "  --station NAME     the board on this station (dfusd.conf)\n"
+               "  --all              every attached board, one job each\n"
+               "  --wait             wait for a matching board to appear\n"
+               "  --timeout SEC      give up waiting after SEC seconds\n\n"
+               "How:\n"
+               "  --part NAME        sanitize against this part's map while waiting\n"
+               "  --strict           reject instead of dropping segments outside flash\n"
+               "  --verify, --no-verify  read back after writing\n"
+               "  --no-leave         stay in the bootloader afterwards\n"
+               "  --mass-erase       erase the whole flash first\n"
+               "  --skip-identical   skip sectors that already hold the image\n"
+               "  --skip-blank       skip erasing sectors that read blank (parts without ECC)\n"
+               "  --allow-option-bytes  write segments in option bytes / OTP\n"
+               "  --base ADDR        load address of raw binaries\n"
+               "  --no-block         print the job paths and return at once\n\n"
+               "With --json: {\"jobs\": [{\"path\", \"success\", \"message\", and the Job properties}]}.\n");
+}
+
+static int parse_flash_args(int argc, char *argv[], FlashOptions *o) {
+        static const struct option options[] = {
+                WRITE_LONG_OPTIONS,
+                {"port", required_argument, NULL, OPT_PORT},
+                {"serial", required_argument, NULL, OPT_SERIAL},
+                {"station", required_argument, NULL, OPT_STATION},
+                {"all", no_argument, NULL, OPT_ALL},
+                {"wait", no_argument, NULL, OPT_WAIT},
+                {"no-block", no_argument, NULL, OPT_NO_BLOCK},
+                {"timeout", required_argument, NULL, OPT_TIMEOUT},
+                {},
+        };
+        int c, r, targets;
+
+        optind = 0;
+        while ((c = getopt_long(argc, argv, "", options, NULL)) >= 0) {
+                r = flash_options_parse_option(c, optarg, o);
+                if (r < 0 || r == 0)
+                        return EXIT_USAGE;
+        }
+        if (optind >= argc) {
+                fprintf(stderr, "dfusctl flash: expected at least one image (see dfusctl flash --help).\n");
+                return EXIT_USAGE;
+        }
+        targets = !!o->port + !!o->serial + !!o->station + o->all;
+        if (targets > 1 || (o->all && o->wait)) {
+                fprintf(stderr, "dfusctl flash: --port, --serial, --station, --all and --wait --all "
+                                "exclude each other.\n");
+                return EXIT_USAGE;
+        }
+        return EXIT_ACCEPTED;
+}
+
+/* The port paths of every attached board, for --all. */
+static int list_ports(sd_bus *bus, const DfusctlContext *args, char ***ret, size_t *ret_n) {
+        _cleanup_bus_error_ sd_bus_error error = SD_BUS_ERROR_NULL;
+        _cleanup_(json_object_putp) json_object *objects = NULL;
+        char **ports = NULL;
+        size_t n = 0;
+        int r;
+
+        r = bus_get_managed_objects(bus, &error, &objects);
+        if (r < 0)
+                return bus_log_error(args, "list boards", &error, r);
+        json_object_object_foreach(objects, path, ifaces) {
+                json_object *dev;
+
+                (void)path;
+                if (!json_object_object_get_ex(ifaces, DFUSD_IFACE_DEVICE, &dev))
+                        continue;
+                ports = reallocarray(ports, n + 1, sizeof(char *));
+                if (!ports)
+                        return EXIT_IO;
+                ports[n++] = strdup(json_get_str(dev, "PortPath", ""));
+        }
+        *ret = ports;
+        *ret_n = n;
+        return EXIT_ACCEPTED;
+}
+
+static int submit_one(sd_bus *bus, const DfusctlContext *args, const int *fds, size_t n_fds,
+                      const FlashOptions *o, const char *port, char **ret_path) {
+        _cleanup_(sd_bus_message_unrefp) sd_bus_message *m = NULL, *reply = NULL;
+        _cleanup_bus_error_ sd_bus_error error = SD_BUS_ERROR_NULL;
+        FlashOptions one = *o;
+        const char *path;
+        int r;
+
+        if (port)
+                one.port = port;
+        r = sd_bus_message_new_method_call(bus, &m, DFUSD_BUS_NAME, DFUSD_PATH, DFUSD_IFACE_MGR, "Submit");
+        if (r >= 0)
+                r = images_append(m, fds, n_fds);
+        if (r >= 0)
+                r = sd_bus_message_open_container(m, SD_BUS_TYPE_ARRAY, "{sv}");
+        if (r >= 0)
+                r = flash_options_append(m, &one, true);
+        if (r >= 0)
+                r = sd_bus_message_close_container(m);
+        if (r < 0)
+                return bus_log_error(args, "build the request", &error, r);
+        r = sd_bus_call(bus, m, 0, &error, &reply);
+        if (r < 0) {
+                char what[128];
+
+                snprintf(what, sizeof what, "submit the job%s%s", port ? " for " : "", port ?: "");
+                return bus_log_error(args, what, &error, r);
+        }
+        r = sd_bus_message_read(reply, "o", &path);
+        if (r < 0 || !(*ret_path = strdup(path)))
+                return bus_log_error(args, "read the job path", &error, r < 0 ? r : -ENOMEM);
+        return EXIT_ACCEPTED;
+}
+
+static json_object *jobs_json(JobView *jobs, size_t n) {
+        json_object *doc = json_object_new_object(), *array = json_object_new_array();
+
+        for (size_t i = 0; i < n; i++) {
+                json_object *o = json_object_get(jobs[i].props);
+
+                json_object_object_add(o, "path", json_object_new_string(jobs[i].path));
+                if (jobs[i].completed) {
+                        json_object_object_add(o, "success", json_object_new_boolean(jobs[i].success));
+                        json_object_object_add(o, "message", json_object_new_string(jobs[i].message ?: ""));
+                }
+                json_object_array_add(array, o);
+        }
+        json_object_object_add(doc, "jobs", array);
+        return doc;
+}
+
+static int jobs_exit_status(JobView *jobs, size_t n, int submit_status) {
+        bool cancelled = false;
+
+        for (size_t i = 0; i < n; i++) {
+                if (!jobs[i].completed)
+                        continue;
+                if (streq(json_get_str(jobs[i].props, "State", ""), "cancelled"))
+                        cancelled = true;
+                else if (!jobs[i].success)
+                        return EXIT_BOARD_FAILED;
+        }
+        if (submit_status != EXIT_ACCEPTED)
+                return submit_status;
+        return cancelled ? EXIT_CANCELLED : EXIT_ACCEPTED;
+}
+
+static int submit_all(sd_bus *bus, const DfusctlContext *args, const FlashOptions *o, const int *fds,
+                      size_t n_fds, Follow *f) {
+        char **ports = NULL, *path = NULL;
+        size_t n_ports = 0;
+        int status = EXIT_ACCEPTED, r;
+
+        if (o->all) {
+                r = list_ports(bus, args, &ports, &n_ports);
+                if (r != EXIT_ACCEPTED)
+                        return r;
+                if (n_ports == 0) {
+                        fprintf(stderr, "dfusctl: No board attached.\n");
+                        return EXIT_NO_BOARD;
+                }
+        }
+        for (size_t i = 0; i < MAX(n_ports, (size_t)1); i++) {
+                r = submit_one(bus, args, fds, n_fds, o, ports ? ports[i] : NULL, &path);
+                if (r != EXIT_ACCEPTED) {
+                        if (status == EXIT_ACCEPTED)
+                                status = r;
+                        continue;
+                }
+                r = follow_add_job(f, path);
+                free(path);
+                if (r < 0)
+                        return EXIT_IO;
+        }
+        for (size_t i = 0; i < n_ports; i++)
+                free(ports[i]);
+        free(ports);
+        return status;
+}
+
+int verb_flash(int argc, char *argv[], const DfusctlContext *ctx) {
+        _cleanup_(sd_bus_flush_close_unrefp) sd_bus *bus = NULL;
+        _cleanup_(follow_freep) Follow *f = NULL;
+        FlashOptions o = FLASH_OPTIONS_INIT;
+        Progress progress;
+        int *fds = NULL, status, r;
+        JobView *jobs;
+        size_t n;
+
+        r = parse_flash_args(argc, argv, &o);
+        if (r != EXIT_ACCEPTED)
+                return r;
+        r = images_open(argv + optind, argc - optind, &fds);
+        if (r != EXIT_ACCEPTED)
+                return r;
+        r = bus_connect(ctx, &bus);
+        if (r != EXIT_ACCEPTED)
+                goto finish;
+        /* Matches go in before Submit, so that no signal of a short job can be missed. */
+        r = follow_new(bus, &f);
+        if (r < 0) {
+                r = bus_log_error(ctx, "subscribe to job signals", NULL, r);
+                goto finish;
+        }
+        status = submit_all(bus, ctx, &o, fds, argc - optind, f);
+        images_close(fds, argc - optind);
+        fds = NULL;
+
+        jobs = follow_jobs(f, &n);
+        for (size_t i = 0; i < n; i++) {
+                json_object *report;
+
+                if (json_object_object_get_ex(jobs[i].props, "Report", &report))
+                        report_print_warnings(report, job_label(jobs[i].props));
+        }
+        if (n == 0)
+                return status;
+        if (o.no_block) {
+                if (ctx->json) {
+                        _cleanup_(json_object_putp) json_object *doc = jobs_json(jobs, n);
+                        (void)output_json(doc, stdout);
+                } else
+                        for (size_t i = 0; i < n; i++)
+                                printf("%s\n", jobs[i].path);
+                return status;
+        }
+
+        progress_init(&progress, stdout);
+        r = follow_run(f, ctx->json ? NULL : &progress);
+        if (r < 0)
+                return bus_log_error(ctx, "follow the jobs", NULL, r);
+        jobs = follow_jobs(f, &n);
+        if (ctx->json) {
+                _cleanup_(json_object_putp) json_object *doc = jobs_json(jobs, n);
+                (void)output_json(doc, stdout);
+        } else
+                progress_finish(&progress, jobs, n);
+        if (r != EXIT_ACCEPTED)
+                return r;
+        return jobs_exit_status(jobs, n, status);
+
+finish:
+        images_close(fds, argc - optind);
+        return r;
+}
+
+#endif

@@ -1,0 +1,83 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#pragma once
+
+/* The options `flash` and `rule add` share: how to write an image, and what to send for it. */
+
+#include <getopt.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include <systemd/sd-bus.h>
+
+#include "bus.h"
+
+typedef struct FlashOptions {
+        const char *port, *serial, *station, *part;
+        bool all, wait, no_block;
+        int verify; /* -1: the daemon's default */
+        bool no_leave, strict, mass_erase, skip_identical, skip_blank, allow_option_bytes;
+        bool have_base, have_timeout;
+        uint64_t base, timeout;
+} FlashOptions;
+
+#define FLASH_OPTIONS_INIT \
+        { .verify = -1 }
+
+enum {
+        OPT_PORT = 0x100,
+        OPT_SERIAL,
+        OPT_STATION,
+        OPT_ALL,
+        OPT_WAIT,
+        OPT_PART,
+        OPT_STRICT,
+        OPT_VERIFY,
+        OPT_NO_VERIFY,
+        OPT_NO_LEAVE,
+        OPT_MASS_ERASE,
+        OPT_SKIP_IDENTICAL,
+        OPT_SKIP_BLANK,
+        OPT_ALLOW_OPTION_BYTES,
+        OPT_BASE,
+        OPT_NO_BLOCK,
+        OPT_TIMEOUT,
+        OPT_MATCH,
+        OPT_EVERY_TIME,
+        OPT_SINCE,
+        OPT_LIMIT,
+        OPT_HELP,
+};
+
+/* How to write: shared by flash and rule add. */
+// clang-format off
+#define WRITE_LONG_OPTIONS                                                       \
+        {"part", required_argument, NULL, OPT_PART},                             \
+        {"strict", no_argument, NULL, OPT_STRICT},                               \
+        {"verify", no_argument, NULL, OPT_VERIFY},                               \
+        {"no-verify", no_argument, NULL, OPT_NO_VERIFY},                         \
+        {"no-leave", no_argument, NULL, OPT_NO_LEAVE},                           \
+        {"mass-erase", no_argument, NULL, OPT_MASS_ERASE},                       \
+        {"skip-identical", no_argument, NULL, OPT_SKIP_IDENTICAL},               \
+        {"skip-blank", no_argument, NULL, OPT_SKIP_BLANK},                       \
+        {"allow-option-bytes", no_argument, NULL, OPT_ALLOW_OPTION_BYTES},       \
+        {"base", required_argument, NULL, OPT_BASE}
+// clang-format on
+
+/* Handles one option of WRITE_LONG_OPTIONS or flash's targets: 1 when it was one, 0 when it was
+ * not, -EINVAL for a bad argument (already printed). */
+int flash_options_parse_option(int c, const char *arg, FlashOptions *o);
+
+/* Appends the a{sv} entries (inside an open array) for the options; targets: also port, serial,
+ * station, wait and timeout. */
+int flash_options_append(sd_bus_message *m, const FlashOptions *o, bool targets);
+
+/* Opens every image ("-" is standard input); prints which one failed. Returns an exit status. */
+int images_open(char **paths, size_t n, int **ret_fds);
+void images_close(int *fds, size_t n);
+int images_append(sd_bus_message *m, const int *fds, size_t n);
+
+/* Prints the segments that were dropped or rejected, with their reasons, on stderr. */
+void report_print_warnings(json_object *report, const char *label);
+
+/* Parses "0x08000000" style numbers; false on junk or above max. */
+bool parse_u64(const char *s, uint64_t max, uint64_t *ret);
