@@ -72,7 +72,7 @@ static int add_to_runs(Plan *p, const Segment *s, unsigned alt, DfuError *error)
         uint64_t start = s->address;
 
         if (last && last->alt_setting == alt &&
-            align_up((uint64_t)last->address + last->size, p->flash_word) > start) {
+            align_up((uint64_t)last->address + last->size, p->flash_word) >= start) {
                 uint32_t old = last->size, size = (uint32_t)(start + s->size - last->address);
                 uint8_t *d = realloc(last->data, size);
                 if (!d)
