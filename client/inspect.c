@@ -9,6 +9,7 @@
 #include <strings.h>
 #include <unistd.h>
 
+#include "inspect-device.h"
 #include "inspect.h"
 
 /* `dfusctl inspect`: runs the daemon's image pipeline locally, touching no board. */
@@ -34,6 +35,7 @@ void verb_inspect_help(void) {
                "Options:\n"
                "     --family=NAME        Take the memory map and timing of a known part (e.g. h743)\n"
                "     --layout=STRING      A DfuSe memory map string, once per alternate setting, in order\n"
+               "     --device=PORT        Ask dfusd, with the map of the live board on this port\n"
                "     --base=ADDR          Load address of raw binary images\n"
                "     --transfer-size=N    wTransferSize (default: the part's, else 2048)\n"
                "     --strict             Reject images with segments outside the device's memory\n"
@@ -301,6 +303,9 @@ int verb_inspect(int argc, char *argv[], const DfusctlContext *ctx) {
         DfuError error = DFU_ERROR_INIT;
         int k;
 
+        /* A live board's map comes from the daemon: a separate path, with flash's options. */
+        if (inspect_wants_device(argc, argv))
+                return inspect_device(argc, argv, ctx);
         k = parse_args(argc, argv, &a);
         layouts = a.layouts;
         if (k >= 0)

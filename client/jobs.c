@@ -9,6 +9,7 @@
 
 #include "bus.h"
 #include "exit-codes.h"
+#include "flash.h"
 #include "output.h"
 #include "progress.h"
 #include "verbs-bus.h"
@@ -118,7 +119,7 @@ int verb_jobs(int argc, char *argv[], const DfusctlContext *ctx) {
         return print_jobs(shown, ctx);
 }
 
-static void print_report(json_object *report, const DfusctlContext *ctx) {
+void report_print_table(json_object *report, const DfusctlContext *ctx) {
         static const char *const headers[] = {"ADDRESS", "SIZE", "VERDICT", "KIND", "SOURCE", "REASON"};
         _cleanup_(table_freep) Table *t = table_new(ELEMENTSOF(headers), headers);
         size_t n = json_object_is_type(report, json_type_array) ? json_object_array_length(report) : 0;
@@ -178,7 +179,7 @@ static void print_job(json_object *j, const DfusctlContext *ctx) {
                 printf("%14s: %s%s%s\n", "Error", output_color_on(ctx->color, OUTPUT_COLOR_RED),
                        json_get_str(j, "Error", ""), output_color_off(ctx->color));
         if (json_object_object_get_ex(j, "Report", &report))
-                print_report(report, ctx);
+                report_print_table(report, ctx);
 }
 
 static int job_path_arg(int argc, char *argv[], char **ret) {

@@ -1,0 +1,165 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#include <getopt.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "exit-codes.h"
+#include "inspect-device.h"
+#include "macro.h"
+
+/*
+ * `dfusctl inspect --device PORT IMAGE...`: the same question as the offline inspect, answered by
+ * dfusd with the map the live board reports (Manager.Inspect), touching nothing on the board.
+ */
+
+bool inspect_wants_device(int argc, char *argv[]) {
+        for (int i = 1; i < argc && !streq(argv[i], "--"); i++)
+                if (streq(argv[i], "--device") || strncmp(argv[i], "--device=", 9) == 0)
+                        return true;
+        return false;
+}
+
+#ifndef DFUSCTL_HAVE_BUS
+
+int inspect_device(int argc, char *argv[], const DfusctlContext *ctx) {
+        fprintf(stderr, "dfusctl inspect: --device needs dfusd, and this dfusctl was built without D-Bus "
+                        "support.\n");
+        return EXIT_USAGE;
+}
+
+#else
+
+#include "bus.h"
+#include "flash.h"
+#include "output.h"
+
+enum { OPT_DEVICE = OPT_HELP + 1 };
+
+static void print_plan(json_object *plan) {
+        static const char *const keys[] = {"transfer-size", "mass-erase",   "verify",
+                                           "leave",         "erases",       "runs",
+                                           "bytes-total",   "blocks-total", "estimate-ms"};
+        json_object *v;
+
+        if (!json_object_is_type(plan, json_type_object))
+                return;
+        printf("\nPlan:\n");
+        for (size_t i = 0; i < ELEMENTSOF(keys); i++)
+                if (json_object_object_get_ex(plan, keys[i], &v))
+                        printf("  %-13s %s\n", keys[i], json_object_get_string(v));
+        if (json_object_object_get_ex(plan, "erase-list", &v))
+                for (size_t i = 0; i < json_object_array_length(v); i++) {
+                        json_object *e = json_object_array_get_idx(v, i);
+                        uint64_t a = json_object_get_uint64(json_object_array_get_idx(e, 0));
+                        char size[32];
+
+                        format_bytes(json_object_get_uint64(json_object_array_get_idx(e, 1)), size);
+                        printf("  erase         0x%08" PRIx64 " %s\n", a, size);
+                }
+        if (json_object_object_get_ex(plan, "run-list", &v))
+                for (size_t i = 0; i < json_object_array_length(v); i++) {
+                        json_object *e = json_object_array_get_idx(v, i);
+                        uint64_t a = json_object_get_uint64(json_object_array_get_idx(e, 0));
+                        char size[32];
+
+                        format_bytes(json_object_get_uint64(json_object_array_get_idx(e, 1)), size);
+                        printf("  write         0x%08" PRIx64 " %s\n", a, size);
+                }
+}
+
+static void print_result(json_object *result, const char *port, const DfusctlContext *ctx) {
+        json_object *segments = NULL, *plan = NULL;
+        char kept[32], dropped[32];
+        bool accepted = json_get_bool(result, "accepted");
+
+        format_bytes(json_get_u64(result, "bytes-kept"), kept);
+        format_bytes(json_get_u64(result, "bytes-dropped"), dropped);
+        printf("Board:    %s (%s)\n", port,
+               json_get_str(result, "part", "")[0] ? json_get_str(result, "part", "") : "unknown part");
+        printf("Image:    %s\n", json_get_str(result, "image-sha256", "-"));
+        printf("Verdict:  %s%s%s, %s kept, %s dropped\n",
+               output_color_on(ctx->color, accepted ? OUTPUT_COLOR_GREEN : OUTPUT_COLOR_RED),
+               accepted ? "accepted" : "rejected", output_color_off(ctx->color), kept, dropped);
+        if (!accepted)
+                printf("Reason:   %s\n", json_get_str(result, "reason", "-"));
+        if (json_object_object_get_ex(result, "segments", &segments))
+                report_print_table(segments, ctx);
+        if (json_object_object_get_ex(result, "plan", &plan))
+                print_plan(plan);
+}
+
+static int inspect_call(sd_bus *bus, const DfusctlContext *ctx, const char *port, const FlashOptions *o,
+                        const int *fds, size_t n_fds, json_object **ret) {
+        _cleanup_(sd_bus_message_unrefp) sd_bus_message *m = NULL, *reply = NULL;
+        _cleanup_bus_error_ sd_bus_error error = SD_BUS_ERROR_NULL;
+        int r;
+
+        r = sd_bus_message_new_method_call(bus, &m, DFUSD_BUS_NAME, DFUSD_PATH, DFUSD_IFACE_MGR, "Inspect");
+        if (r >= 0)
+                r = images_append(m, fds, n_fds);
+        if (r >= 0)
+                r = sd_bus_message_open_container(m, SD_BUS_TYPE_ARRAY, "{sv}");
+        if (r >= 0)
+                r = sd_bus_message_append(m, "{sv}", "port", "s", port);
+        if (r >= 0)
+                r = flash_options_append(m, o, false);
+        if (r >= 0)
+                r = sd_bus_message_close_container(m);
+        if (r >= 0)
+                r = sd_bus_call(bus, m, 0, &error, &reply);
+        if (r >= 0)
+                r = bus_message_read_json(reply, ret);
+        return r < 0 ? bus_log_error(ctx, "inspect the image against the board", &error, r) : EXIT_ACCEPTED;
+}
+
+int inspect_device(int argc, char *argv[], const DfusctlContext *ctx) {
+        static const struct option options[] = {
+                WRITE_LONG_OPTIONS,
+                {"device", required_argument, NULL, OPT_DEVICE},
+                {},
+        };
+        _cleanup_(sd_bus_flush_close_unrefp) sd_bus *bus = NULL;
+        _cleanup_(json_object_putp) json_object *result = NULL;
+        FlashOptions o = FLASH_OPTIONS_INIT;
+        const char *port = NULL;
+        int *fds = NULL, c, r;
+        size_t n_fds;
+
+        optind = 0;
+        while ((c = getopt_long(argc, argv, "", options, NULL)) >= 0) {
+                if (c == OPT_DEVICE)
+                        port = optarg;
+                else if (flash_options_parse_option(c, optarg, &o) <= 0) {
+                        if (c != '?')
+                                fprintf(stderr,
+                                        "dfusctl inspect: --device takes the options of dfusctl flash "
+                                        "that say how to write, not --family, --layout or --export.\n");
+                        return EXIT_USAGE;
+                }
+        }
+        if (!port || optind >= argc) {
+                fprintf(stderr, "dfusctl inspect: expected --device PORT and at least one image.\n");
+                return EXIT_USAGE;
+        }
+        n_fds = argc - optind;
+        r = images_open(argv + optind, n_fds, &fds);
+        if (r != EXIT_ACCEPTED)
+                return r;
+        r = bus_connect(ctx, &bus);
+        if (r == EXIT_ACCEPTED)
+                r = inspect_call(bus, ctx, port, &o, fds, n_fds, &result);
+        images_close(fds, n_fds);
+        if (r != EXIT_ACCEPTED)
+                return r;
+
+        json_object_object_add(result, "port", json_object_new_string(port));
+        if (ctx->json) {
+                if (output_json(result, stdout) < 0)
+                        return EXIT_IO;
+        } else
+                print_result(result, port, ctx);
+        return json_get_bool(result, "accepted") ? EXIT_ACCEPTED : EXIT_REJECTED;
+}
+
+#endif
