@@ -230,6 +230,7 @@ static SimResult start_op(SimBoard *b, uint64_t t, uint8_t *data, size_t *len, u
         status_answer(b, data, len, SIM_STATE_DNBUSY, poll_ms);
         if (b->op_reset) {
                 *events |= SIM_EVENT_RESET;
+                sim_mem_power_cycle(b);
                 sim_dfu_power_on(b);
         }
         return SIM_OK;
