@@ -148,6 +148,7 @@ static bool tolerate_error(DfuseDevice *d, PollState *ps, int r, uint64_t t) {
         if (ps->lying_mass_erase && (r == -ETIMEDOUT || r == -EPIPE) &&
             t - ps->start_us < (uint64_t)d->quirks.mass_erase_ms * 1000)
                 return true;
+        /* L4: polls stall while the operation runs; a few in a row mean "busy", more mean trouble. */
         if (r == -EPIPE && ps->stalls < d->quirks.poll_stalls) {
                 ps->stalls++;
                 d->stats->stalls_tolerated++;
@@ -184,10 +185,11 @@ static int poll_until_done(DfuseDevice *d, const DfuseOp *op, DfuError *error) {
                 if (st.state != DFU_STATE_DNBUSY && st.state != DFU_STATE_DNLOAD_SYNC)
                         return dfuse_fail(d, -EPROTO, op, &st, error);
 
+                ps.stalls = 0;
                 if (ps.busy++ == 0)
                         ps.first_wait_ms = st.poll_timeout_ms;
-                if (d->quirks.double_clrstatus && ps.busy >= 3 &&
-                    t - ps.start_us >= 2 * (uint64_t)MAX(ps.first_wait_ms, 1u) * 1000)
+                else if (d->quirks.double_clrstatus && t - ps.start_us >= (uint64_t)ps.first_wait_ms * 1000)
+                        /* Still busy after the whole asked wait, with the answer held back to the end. */
                         return release_stuck(d, op, error);
                 if (st.poll_timeout_ms == 0 && ++ps.zero_waits > MAX_ZERO_TIMEOUT_POLLS)
                         return dfuse_fail(d, -ETIMEDOUT, op, &st, error);

@@ -77,12 +77,13 @@ static int find_dfu_interface(const struct libusb_config_descriptor *cfg, DfuseI
         return dfu_error_set(error, ENODEV, "the device has no DFU interface (class FE, subclass 01)");
 }
 
-static void read_string(libusb_device_handle *h, uint8_t index, char *buf, size_t size) {
+static int read_string(libusb_device_handle *h, uint8_t index, char *buf, size_t size) {
         buf[0] = 0;
         if (index == 0)
-                return;
+                return 0;
         int r = libusb_get_string_descriptor_ascii(h, index, (unsigned char *)buf, (int)size);
         buf[r > 0 ? MIN((size_t)r, size - 1) : 0] = 0;
+        return r < 0 ? libusb_error_to_errno(r) : 0;
 }
 
 /* A string that does not parse still takes its alternate setting's index, as an empty layout. */
@@ -106,15 +107,21 @@ static int read_strings(DfuseDevice *d, const struct libusb_device_descriptor *d
         DfuseInfo *info = &d->info;
         char buf[256];
 
-        read_string(d->handle, dd->iSerialNumber, info->serial, sizeof(info->serial));
-        read_string(d->handle, dd->iProduct, info->product, sizeof(info->product));
+        /* Serial and product are for people; a board that cannot tell them is still usable. */
+        (void)read_string(d->handle, dd->iSerialNumber, info->serial, sizeof(info->serial));
+        (void)read_string(d->handle, dd->iProduct, info->product, sizeof(info->product));
 
         info->alt_strings = calloc(info->n_alt + 1, sizeof(char *));
         info->map = memmap_new();
         if (!info->alt_strings || !info->map)
                 return dfu_error_set(error, ENOMEM, "out of memory");
         for (unsigned a = 0; a < info->n_alt; a++) {
-                read_string(d->handle, alt_index[a], buf, sizeof(buf));
+                /* Without its memory map nothing can be planned. */
+                int r = read_string(d->handle, alt_index[a], buf, sizeof(buf));
+                if (r < 0)
+                        return dfu_error_set(error, -r,
+                                             "%s: cannot read the name of alternate setting %u: %s",
+                                             info->port_path, a, strerror(-r));
                 info->alt_strings[a] = strdup(buf);
                 if (!info->alt_strings[a] || add_layout(info->map, buf) < 0)
                         return dfu_error_set(error, ENOMEM, "out of memory");

@@ -104,17 +104,21 @@ static void *job_thread(void *p) {
         Job *job = p;
 
         job->r = run_once(job);
-        /* A board that failed must take the next job: reopen (after its reset) and flash again. */
+        /*
+         * A board that failed must take the next job: open it again (once the simulator has replugged or
+         * released it) and flash it completely.
+         */
         if (job->r < 0 && args.retry) {
+                struct timespec start, now;
+                clock_gettime(CLOCK_MONOTONIC, &start);
                 fprintf(stderr, "%s: first attempt failed: %s\n", job->port, dfu_error_message(&job->error));
-                for (unsigned i = 0; i < 200; i++) {
+                do {
+                        nanosleep(&(struct timespec){0, 50 * 1000 * 1000}, NULL);
                         job->error = (DfuError)DFU_ERROR_INIT;
                         atomic_store(&job->cancel, false);
                         job->r = run_once(job);
-                        if (job->r != -ENODEV)
-                                break;
-                        nanosleep(&(struct timespec){0, 10 * 1000 * 1000}, NULL);
-                }
+                        clock_gettime(CLOCK_MONOTONIC, &now);
+                } while (job->r < 0 && now.tv_sec - start.tv_sec < 8);
         }
         atomic_store(&job->done, true);
         return NULL;

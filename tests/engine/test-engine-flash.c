@@ -1,0 +1,414 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * The DfuSe engine against simulated bootloaders: every test runs engine-flash (image -> sanitize ->
+ * plan -> dfuse_execute, one thread per board) under dfusd-sim, then reads the flash the simulator
+ * dumped and its request counters. Flash contents are compared byte for byte.
+ */
+#include <errno.h>
+#include <json-c/json.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <string.h>
+
+#include "macro.h"
+
+#include <glib.h>
+#include <glib/gstdio.h>
+
+#define FLASH_BASE 0x08000000u
+#define SCALE      "0.01"
+
+typedef struct Run {
+        char *dir;
+        char *out, *err;
+        int status;
+        const char *scale; /* --time-scale, SCALE when NULL */
+} Run;
+
+static void run_clear(Run *r) {
+        if (r->dir) {
+                g_autofree char *cmd = g_strdup_printf("rm -rf '%s'", r->dir);
+                g_assert_cmpint(system(cmd), ==, 0);
+        }
+        g_free(r->dir);
+        g_free(r->out);
+        g_free(r->err);
+        *r = (Run){};
+}
+
+/* Random image of size bytes, deterministic per seed. */
+static GBytes *make_image(uint32_t size, guint32 seed) {
+        g_autoptr(GRand) rand = g_rand_new_with_seed(seed);
+        uint8_t *p = g_malloc(size);
+        for (uint32_t i = 0; i < size; i++)
+                p[i] = (uint8_t)g_rand_int(rand);
+        return g_bytes_new_take(p, size);
+}
+
+static char *write_image(Run *r, const char *name, GBytes *image) {
+        char *path = g_build_filename(r->dir, name, NULL);
+        g_autoptr(GError) e = NULL;
+        gsize n;
+        const void *p = g_bytes_get_data(image, &n);
+        g_assert_true(g_file_set_contents(path, p, (gssize)n, &e));
+        return path;
+}
+
+static char *write_text(Run *r, const char *name, const char *text) {
+        char *path = g_build_filename(r->dir, name, NULL);
+        g_assert_true(g_file_set_contents(path, text, -1, NULL));
+        return path;
+}
+
+/* sim_args and flash_args are NULL-terminated; the run's dump goes to r->dir/dump. */
+static void run_sim(Run *r, const char *const *sim_args, const char *const *flash_args) {
+        g_autoptr(GPtrArray) argv = g_ptr_array_new_with_free_func(g_free);
+        g_autoptr(GError) e = NULL;
+
+        g_ptr_array_add(argv, g_strdup(DFUSD_SIM));
+        g_ptr_array_add(argv, g_strdup("--time-scale"));
+        g_ptr_array_add(argv, g_strdup(r->scale ?: SCALE));
+        g_ptr_array_add(argv, g_strdup("--dump-dir"));
+        g_ptr_array_add(argv, g_build_filename(r->dir, "dump", NULL));
+        for (; sim_args && *sim_args; sim_args++)
+                g_ptr_array_add(argv, g_strdup(*sim_args));
+        g_ptr_array_add(argv, g_strdup("--"));
+        g_ptr_array_add(argv, g_strdup(ENGINE_FLASH));
+        for (; flash_args && *flash_args; flash_args++)
+                g_ptr_array_add(argv, g_strdup(*flash_args));
+        g_ptr_array_add(argv, NULL);
+
+        g_autofree char *dump = g_build_filename(r->dir, "dump", NULL);
+        g_assert_cmpint(g_mkdir(dump, 0700), ==, 0);
+        g_assert_true(g_spawn_sync(NULL, (char **)argv->pdata, NULL, G_SPAWN_DEFAULT, NULL, NULL, &r->out,
+                                   &r->err, &r->status, &e));
+        g_test_message("stdout:\n%s\nstderr:\n%s", r->out, r->err);
+}
+
+static void run_init(Run *r) {
+        g_autoptr(GError) e = NULL;
+        r->dir = g_dir_make_tmp("engine-XXXXXX", &e);
+        g_assert_no_error(e);
+}
+
+static bool exited_ok(const Run *r) {
+        return g_spawn_check_wait_status(r->status, NULL);
+}
+
+/* The value of key=N in the line engine-flash printed for port. */
+static guint64 stat_of(const Run *r, const char *port, const char *key) {
+        g_autofree char *prefix = g_strdup_printf("%s ", port);
+        g_autofree char *needle = g_strdup_printf(" %s=", key);
+        g_auto(GStrv) lines = g_strsplit(r->out, "\n", -1);
+
+        for (char **l = lines; *l; l++) {
+                if (!g_str_has_prefix(*l, prefix) || strstr(*l, " info ") || strstr(*l, " alt"))
+                        continue;
+                const char *p = strstr(*l, needle);
+                g_assert_nonnull(p);
+                return g_ascii_strtoull(p + strlen(needle), NULL, 10);
+        }
+        g_assert_not_reached();
+}
+
+static json_object *load_json(const Run *r, const char *port) {
+        g_autofree char *path = g_strdup_printf("%s/dump/%s.json", r->dir, port);
+        json_object *o = json_object_from_file(path);
+        g_assert_nonnull(o);
+        return o;
+}
+
+static guint64 counter(const Run *r, const char *port, const char *key) {
+        json_object *o = load_json(r, port), *c, *v;
+        g_assert_true(json_object_object_get_ex(o, "counters", &c));
+        g_assert_true(json_object_object_get_ex(c, key, &v));
+        guint64 n = json_object_get_uint64(v);
+        json_object_put(o);
+        return n;
+}
+
+/* No sector erased twice in one job: the plan erases each once, in address order. */
+static void assert_erased_at_most_once(const Run *r, const char *port) {
+        json_object *o = load_json(r, port), *c, *a;
+        g_assert_true(json_object_object_get_ex(o, "counters", &c));
+        g_assert_true(json_object_object_get_ex(c, "erases_per_sector", &a));
+        for (size_t i = 0; i < json_object_array_length(a); i++)
+                g_assert_cmpuint(json_object_get_uint64(json_object_array_get_idx(a, i)), <=, 1);
+        json_object_put(o);
+}
+
+/* The dumped flash is the image at FLASH_BASE + offset, and erased (0xFF) or untouched elsewhere. */
+static void assert_flash(const Run *r, const char *port, GBytes *image, uint32_t offset) {
+        g_autofree char *path = g_strdup_printf("%s/dump/%s.bin", r->dir, port);
+        g_autofree char *flash = NULL;
+        gsize n, len;
+        const uint8_t *img = g_bytes_get_data(image, &n);
+
+        g_assert_true(g_file_get_contents(path, &flash, &len, NULL));
+        g_assert_cmpuint(len, >=, offset + n);
+        g_assert_cmpmem(flash + offset, n, img, n);
+        for (gsize i = 0; i < offset; i++)
+                g_assert_cmphex((uint8_t)flash[i], ==, 0xff);
+        for (gsize i = offset + n; i < len; i++)
+                g_assert_cmphex((uint8_t)flash[i], ==, 0xff);
+}
+
+static void assert_line(const Run *r, const char *port, const char *word) {
+        g_autofree char *needle = g_strdup_printf("%s %s ", port, word);
+        g_assert_nonnull(strstr(r->out, needle));
+}
+
+/* Full flash of a part: image, verify, leave; the board must end with the image and have left. */
+static void flash_part(const char *part, uint32_t size, bool expect_stalls, bool expect_stuck) {
+        /* Stalls need real timing: the emulated bus is slower than a page program at a small scale. */
+        Run r = {.scale = expect_stalls ? "1.0" : NULL};
+        run_init(&r);
+        g_autoptr(GBytes) image = make_image(size, size ^ 0x5eed);
+        g_autofree char *img = write_image(&r, "fw.bin", image);
+        g_autofree char *job = g_strdup_printf("1-1=%s", img);
+        const char *sim[] = {"--part", part, NULL};
+        const char *flash[] = {"--verify", "--info", job, NULL};
+
+        run_sim(&r, sim, flash);
+        g_assert_true(exited_ok(&r));
+        assert_line(&r, "1-1", "ok");
+        /* Recognised from its strings (H747 and H743 report the same ones, so either may be named). */
+        g_assert_null(strstr(r.out, "part=- "));
+        assert_flash(&r, "1-1", image, 0);
+        assert_erased_at_most_once(&r, "1-1");
+        /* The last block is padded to whole flash words. */
+        g_assert_cmpuint(stat_of(&r, "1-1", "written"), >=, size);
+        g_assert_cmpuint(stat_of(&r, "1-1", "written"), <, size + 32);
+        g_assert_cmpuint(stat_of(&r, "1-1", "verified"), ==, stat_of(&r, "1-1", "written"));
+        g_assert_cmpuint(counter(&r, "1-1", "leave"), ==, 1);
+        /* One set-address for the write run, one for the verify read, none per block. */
+        g_assert_cmpuint(stat_of(&r, "1-1", "set_addresses"), ==, 2);
+        if (expect_stalls)
+                g_assert_cmpuint(stat_of(&r, "1-1", "stalls"), >, 0);
+        if (expect_stuck)
+                g_assert_cmpuint(stat_of(&r, "1-1", "stuck"), >, 0);
+        else
+                g_assert_cmpuint(stat_of(&r, "1-1", "stuck"), ==, 0);
+        run_clear(&r);
+}
+
+/* F405: arrives in dfuERROR/errFIRMWARE; sectors of 16, 64 and 128 KB. */
+static void test_f405(void) {
+        flash_part("f405", 256 * 1024 + 300, false, false);
+}
+
+/* L4: polls stall while a page is programmed. */
+static void test_l476(void) {
+        flash_part("l476", 12 * 1024 + 100, true, false);
+}
+
+/* G4: 1 KB transfers, resets instead of answering the leave GETSTATUS. */
+static void test_g431(void) {
+        flash_part("g431", 40 * 1024 + 10, false, false);
+}
+
+/* H743: sectors past 1 MB leave it stuck in dfuDNBUSY until two CLRSTATUS. */
+static void test_h743(void) {
+        flash_part("h743", 1024 * 1024 + 200 * 1024, false, true);
+}
+
+static void test_h747(void) {
+        flash_part("h747", 300 * 1024, false, false);
+}
+
+/* G0B1 names every alternate setting alike: the engine must go by index. */
+static void test_same_alt_strings(void) {
+        flash_part("g0b1", 20 * 1024, false, false);
+}
+
+/* F405 mass erase: the bootloader says 100 ms and takes seconds; the engine waits it out. */
+static void test_f405_mass_erase(void) {
+        Run r = {};
+        run_init(&r);
+        g_autoptr(GBytes) image = make_image(64 * 1024, 7);
+        g_autofree char *img = write_image(&r, "fw.bin", image);
+        g_autofree char *job = g_strdup_printf("1-1=%s", img);
+        const char *sim[] = {"--part", "f405", NULL};
+        const char *flash[] = {"--mass-erase", "--no-leave", job, NULL};
+
+        run_sim(&r, sim, flash);
+        g_assert_true(exited_ok(&r));
+        assert_flash(&r, "1-1", image, 0);
+        g_assert_cmpuint(counter(&r, "1-1", "mass_erase"), ==, 1);
+        g_assert_cmpuint(counter(&r, "1-1", "erase"), ==, 0);
+        g_assert_cmpuint(counter(&r, "1-1", "leave"), ==, 0);
+        run_clear(&r);
+}
+
+/*
+ * A fault during the job: the job fails with msg in its message; with `retry` engine-flash then opens
+ * the board again (after the script replugs it, where it was unplugged) and must flash it completely.
+ */
+static void fault_case(const char *part, const char *script, const char *msg, bool retry,
+                       const char *timeout) {
+        Run r = {};
+        run_init(&r);
+        g_autoptr(GBytes) image = make_image(96 * 1024, 11);
+        g_autofree char *img = write_image(&r, "fw.bin", image);
+        g_autofree char *scr = write_text(&r, "script", script);
+        g_autofree char *job = g_strdup_printf("1-1=%s", img);
+        const char *sim[] = {"--part", part, "--script", scr, NULL};
+        const char *flash[] = {"--verify", "--timeout", timeout, retry ? "--retry" : "--verify", job, NULL};
+
+        run_sim(&r, sim, flash);
+        g_assert_nonnull(strstr(retry ? r.err : r.out, msg));
+        if (retry) {
+                g_assert_true(exited_ok(&r));
+                assert_line(&r, "1-1", "ok");
+                assert_flash(&r, "1-1", image, 0);
+        } else {
+                g_assert_false(exited_ok(&r));
+                assert_line(&r, "1-1", "failed");
+        }
+        run_clear(&r);
+}
+
+static void test_fault_unplug(void) {
+        fault_case("h743", "board 1-1 unplug phase=write after=40\nat 1.5 plug 1-1\n",
+                   "failed: the board disconnected (phase write", true, "2000");
+}
+
+static void test_fault_stall(void) {
+        fault_case("f405", "board 1-1 stall phase=write after=30\n",
+                   "failed: the board stalled the request (phase write", true, "2000");
+}
+
+static void test_fault_status(void) {
+        fault_case("l476", "board 1-1 status errPROG phase=write after=30\n", "write of block at 0x080",
+                   true, "2000");
+        fault_case("f405", "board 1-1 status errERASE phase=erase after=4\n",
+                   "erase of sector 0x08004000 failed: device reports errERASE in state dfuERROR", false,
+                   "2000");
+}
+
+static void test_fault_hang(void) {
+        fault_case("g431", "board 1-1 hang phase=write after=20\nat 2.0 unplug 1-1\nat 2.5 plug 1-1\n",
+                   "failed: the board did not answer within 300 ms (phase write", true, "300");
+}
+
+static void test_read_protection(void) {
+        Run r = {};
+        run_init(&r);
+        g_autoptr(GBytes) image = make_image(16 * 1024, 3);
+        g_autofree char *img = write_image(&r, "fw.bin", image);
+        g_autofree char *job = g_strdup_printf("1-1=%s", img);
+        const char *sim[] = {"--part", "f405", "--protected", NULL};
+        const char *flash[] = {job, NULL};
+
+        run_sim(&r, sim, flash);
+        g_assert_false(exited_ok(&r));
+        g_assert_nonnull(strstr(
+                r.out, "erase of sector 0x08000000 failed: device reports errVENDOR in state dfuERROR"));
+        g_assert_nonnull(strstr(r.out, "read-out protection"));
+        run_clear(&r);
+}
+
+/* Cancelled from another thread after 20 blocks: -ECANCELED, the board back in dfuIDLE, usable. */
+static void test_cancel(void) {
+        Run r = {};
+        run_init(&r);
+        g_autoptr(GBytes) image = make_image(128 * 1024, 5);
+        g_autofree char *img = write_image(&r, "fw.bin", image);
+        g_autofree char *job = g_strdup_printf("1-1=%s", img);
+        const char *sim[] = {"--part", "h747", NULL};
+        const char *flash[] = {"--cancel-after", "20", "--retry", "--verify", job, NULL};
+
+        run_sim(&r, sim, flash);
+        g_assert_nonnull(strstr(r.err, "first attempt failed: cancelled during write at 0x080"));
+        g_assert_true(exited_ok(&r));
+        assert_flash(&r, "1-1", image, 0);
+        /* The second attempt found the board idle: no CLRSTATUS was needed anywhere. */
+        g_assert_cmpuint(counter(&r, "1-1", "clrstatus"), ==, 0);
+        g_assert_cmpuint(counter(&r, "1-1", "abort"), >=, 1);
+        run_clear(&r);
+}
+
+/* Sectors already holding the image are neither erased nor written again. */
+static void test_skip_identical(void) {
+        Run r = {};
+        run_init(&r);
+        g_autoptr(GBytes) image = make_image(64 * 1024, 9);
+        g_autofree char *img = write_image(&r, "fw.bin", image);
+        g_autofree char *job = g_strdup_printf("1-1=%s", img);
+        /* Two jobs on one board in one simulator session: the second finds the image in place. */
+        g_autofree char *twice = g_strdup_printf("%s --no-leave --skip identical %s && %s --no-leave --skip "
+                                                 "identical --verify %s",
+                                                 ENGINE_FLASH, job, ENGINE_FLASH, job);
+        const char *sh[] = {"/bin/sh", "-c", twice, NULL};
+        g_autoptr(GPtrArray) argv = g_ptr_array_new();
+        g_autofree char *dump = g_build_filename(r.dir, "dump", NULL);
+        g_assert_cmpint(g_mkdir(dump, 0700), ==, 0);
+        const char *pre[] = {DFUSD_SIM, "--time-scale", SCALE, "--dump-dir", dump, "--part", "f405", "--"};
+        for (size_t i = 0; i < G_N_ELEMENTS(pre); i++)
+                g_ptr_array_add(argv, (char *)pre[i]);
+        for (size_t i = 0; sh[i]; i++)
+                g_ptr_array_add(argv, (char *)sh[i]);
+        g_ptr_array_add(argv, NULL);
+        g_assert_true(g_spawn_sync(NULL, (char **)argv->pdata, NULL, G_SPAWN_DEFAULT, NULL, NULL, &r.out,
+                                   &r.err, &r.status, NULL));
+        g_test_message("stdout:\n%s\nstderr:\n%s", r.out, r.err);
+        g_assert_true(exited_ok(&r));
+        assert_flash(&r, "1-1", image, 0);
+        /* 64 KB = four 16 KB sectors: erased once by the first job, skipped by the second. */
+        assert_erased_at_most_once(&r, "1-1");
+        g_assert_cmpuint(counter(&r, "1-1", "erase"), ==, 4);
+        g_assert_cmpuint(counter(&r, "1-1", "bytes_written"), ==, 64 * 1024);
+        g_assert_nonnull(strstr(r.out, "skipped=4 written=0 verified=65536"));
+        run_clear(&r);
+}
+
+/* Four boards of different families at once, one thread each, one libusb context. */
+static void test_parallel(void) {
+        Run r = {};
+        run_init(&r);
+        const char *parts[] = {"h743", "f405", "l476", "g431"};
+        const uint32_t sizes[] = {200 * 1024, 100 * 1024, 30 * 1024, 20 * 1024};
+        GBytes *images[4];
+        char *jobs[4];
+
+        for (unsigned i = 0; i < 4; i++) {
+                g_autofree char *name = g_strdup_printf("fw%u.bin", i);
+                images[i] = make_image(sizes[i], 100 + i);
+                g_autofree char *img = write_image(&r, name, images[i]);
+                jobs[i] = g_strdup_printf("1-%u=%s", i + 1, img);
+        }
+        const char *sim[] = {"--boards", "4",      "--part", parts[0], "--part", parts[1],
+                             "--part",   parts[2], "--part", parts[3], NULL};
+        const char *flash[] = {"--verify", jobs[0], jobs[1], jobs[2], jobs[3], NULL};
+
+        run_sim(&r, sim, flash);
+        g_assert_true(exited_ok(&r));
+        for (unsigned i = 0; i < 4; i++) {
+                g_autofree char *port = g_strdup_printf("1-%u", i + 1);
+                assert_line(&r, port, "ok");
+                assert_flash(&r, port, images[i], 0);
+                g_bytes_unref(images[i]);
+                g_free(jobs[i]);
+        }
+        run_clear(&r);
+}
+
+int main(int argc, char **argv) {
+        g_test_init(&argc, &argv, NULL);
+        g_test_add_func("/engine/flash/f405", test_f405);
+        g_test_add_func("/engine/flash/l476", test_l476);
+        g_test_add_func("/engine/flash/g431", test_g431);
+        g_test_add_func("/engine/flash/h743", test_h743);
+        g_test_add_func("/engine/flash/h747", test_h747);
+        g_test_add_func("/engine/flash/same-alt-strings", test_same_alt_strings);
+        g_test_add_func("/engine/flash/f405-mass-erase", test_f405_mass_erase);
+        g_test_add_func("/engine/flash/skip-identical", test_skip_identical);
+        g_test_add_func("/engine/flash/parallel", test_parallel);
+        g_test_add_func("/engine/fault/unplug", test_fault_unplug);
+        g_test_add_func("/engine/fault/stall", test_fault_stall);
+        g_test_add_func("/engine/fault/status", test_fault_status);
+        g_test_add_func("/engine/fault/hang", test_fault_hang);
+        g_test_add_func("/engine/fault/read-protection", test_read_protection);
+        g_test_add_func("/engine/cancel", test_cancel);
+        return g_test_run();
+}
