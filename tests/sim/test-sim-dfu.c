@@ -266,7 +266,7 @@ static void test_and_without_ecc(void) {
 
 static void check_ecc(const char *part, unsigned word) {
         _cleanup_(sim_board_freep) SimBoard *b = test_board(part, 0, PART_QUIRK_POLL_STALLS);
-        uint8_t data[64], buf[64];
+        uint8_t data[128], buf[128];
         TestHost h;
 
         g_assert_cmpuint(sim_board_part(b)->ecc_word, ==, word);
