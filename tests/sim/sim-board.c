@@ -164,8 +164,10 @@ SimResult sim_board_control(SimBoard *b, const SimSetup *setup, uint8_t *data, s
                 b->counters.stalls++;
                 *len = 0;
         }
-        if (r == SIM_OK || r == SIM_STALL)
-                b->counters.device_min_us +=
-                        sim_usb_transfer_us(setup->bmRequestType & 0x80 ? *len : setup->wLength);
+        if (r == SIM_OK || r == SIM_STALL) {
+                uint64_t bus = sim_usb_transfer_us(setup->bmRequestType & 0x80 ? *len : setup->wLength);
+                b->counters.bus_us += bus;
+                b->counters.device_min_us += bus;
+        }
         return r;
 }

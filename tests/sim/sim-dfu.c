@@ -226,6 +226,7 @@ static SimResult start_op(SimBoard *b, uint64_t t, uint8_t *data, size_t *len, u
         b->poll_deadline = t + (uint64_t)poll_ms * 1000;
         b->early_polls = 0;
         b->counters.device_min_us += MAX(op_us, (uint64_t)poll_ms * 1000);
+        b->counters.op_us += op_us;
         b->state = SIM_STATE_DNBUSY;
         status_answer(b, data, len, SIM_STATE_DNBUSY, poll_ms);
         if (b->op_reset) {

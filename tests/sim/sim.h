@@ -189,6 +189,8 @@ typedef struct SimCounters {
          * sooner) plus the full-speed bus time of every control transfer, see sim_usb_transfer_us().
          */
         uint64_t device_min_us;
+        uint64_t op_us;  /* operation times alone (erase, program), at the board's time scale */
+        uint64_t bus_us; /* full-speed bus time alone */
         unsigned errors; /* requests answered with a DFU error status */
 } SimCounters;
 

@@ -64,6 +64,9 @@ static void check_erase_timing(double scale, unsigned expect_poll_ms) {
         uint64_t expect = sim_usb_transfer_us(5) + 3 * sim_usb_transfer_us(6) +
                           MAX(op_us, (uint64_t)expect_poll_ms * 1000);
         g_assert_cmpuint(sim_board_counters(b)->device_min_us, ==, expect);
+        g_assert_cmpuint(sim_board_counters(b)->op_us, ==, op_us);
+        g_assert_cmpuint(sim_board_counters(b)->bus_us, ==,
+                         sim_usb_transfer_us(5) + 3 * sim_usb_transfer_us(6));
 }
 
 static void test_erase_timing(void) {
