@@ -1,0 +1,309 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "context.h"
+#include "log.h"
+
+/*
+ * Boards come and go through libudev: an initial enumeration and a netlink monitor on the event loop.
+ * A board is known by its port path. Its descriptors are read by opening it briefly with the engine on
+ * a thread; only then is its Device object published. Adds are idempotent (udev may repeat them),
+ * removals are trusted at once (a re-scan right after one may still show the board).
+ */
+
+typedef struct Probe {
+        Device *device;
+        bool initial;
+        /* filled on the thread */
+        int result;
+        DfuError error;
+        char serial[64];
+        uint16_t vid, pid, bcd_device, transfer_size;
+        char **alt_strings;
+        const PartInfo *part;
+} Probe;
+
+Device *device_find(Context *ctx, const char *port_path) {
+        LIST_FOREACH (devices, d, ctx->devices)
+                if (streq(d->port_path, port_path))
+                        return d;
+        return NULL;
+}
+
+Device *device_free(Device *d) {
+        if (!d)
+                return NULL;
+        if (d->ctx) {
+                LIST_REMOVE(devices, d->ctx->devices, d);
+                d->ctx->n_devices--;
+        }
+        free(d->port_path);
+        free(d->object_path);
+        free(d->syspath);
+        free(d->serial);
+        strv_free(d->alt_strings);
+        memmap_free(d->map);
+        free(d);
+        return NULL;
+}
+
+const char *device_state(const Device *d) {
+        if (d->failed)
+                return "error";
+        return d->current_job ? "busy" : "idle";
+}
+
+void device_update_duplicates(Context *ctx) {
+        LIST_FOREACH (devices, d, ctx->devices) {
+                bool dup = false;
+                if (!d->published || !d->serial || !*d->serial)
+                        continue;
+                LIST_FOREACH (devices, o, ctx->devices)
+                        if (o != d && o->published && o->serial && streq(o->serial, d->serial))
+                                dup = true;
+                if (dup != d->serial_duplicated) {
+                        d->serial_duplicated = dup;
+                        if (dup)
+                                log_warning(
+                                        "Serial '%s' is reported by more than one board (one on port %s); "
+                                        "name boards by port.",
+                                        d->serial, d->port_path);
+                        (void)bus_device_emit_changed(d, "SerialDuplicated");
+                }
+        }
+}
+
+static void probe_run(void *userdata) {
+        Probe *p = userdata;
+        Context *ctx = p->device->ctx;
+        _cleanup_(dfuse_closep) DfuseDevice *dev = NULL;
+
+        /* The node can lag behind the uevent by a moment; a few tries cover it. */
+        for (unsigned attempt = 0;; attempt++) {
+                p->error = (DfuError)DFU_ERROR_INIT;
+                p->result = dfuse_open(ctx->usb, p->device->port_path, &dev, &p->error);
+                if (p->result >= 0 || attempt >= 4)
+                        break;
+                struct timespec ts = {0, 50 * 1000 * 1000};
+                nanosleep(&ts, NULL);
+        }
+        if (p->result < 0)
+                return;
+
+        const DfuseInfo *info = dfuse_get_info(dev);
+        memcpy(p->serial, info->serial, sizeof(p->serial));
+        p->serial[sizeof(p->serial) - 1] = 0;
+        p->vid = info->vid;
+        p->pid = info->pid;
+        p->bcd_device = info->bcd_device;
+        p->transfer_size = info->transfer_size;
+        p->part = info->part;
+        p->alt_strings = calloc(1, sizeof(char *));
+        for (unsigned i = 0; p->alt_strings && i < info->n_alt; i++)
+                if (strv_extend(&p->alt_strings, info->alt_strings[i] ? info->alt_strings[i] : "") < 0)
+                        p->alt_strings = strv_free(p->alt_strings);
+        if (!p->alt_strings)
+                p->result = dfu_error_set(&p->error, ENOMEM, "Out of memory.");
+}
+
+static int device_take_probe(Device *d, Probe *p) {
+        DfuError error = DFU_ERROR_INIT;
+
+        d->serial = strdup(p->serial);
+        if (!d->serial)
+                return -ENOMEM;
+        d->vid = p->vid;
+        d->pid = p->pid;
+        d->bcd_device = p->bcd_device;
+        d->transfer_size = p->transfer_size;
+        d->part = p->part;
+        d->alt_strings = TAKE_PTR(p->alt_strings);
+        d->map = memmap_new();
+        if (!d->map)
+                return -ENOMEM;
+        /* A string that does not parse leaves an empty layout: the board is listed, jobs get rejected. */
+        for (char **s = d->alt_strings; *s; s++)
+                if (memmap_add(d->map, *s, &error) < 0) {
+                        log_warning("Board on port %s: %s", d->port_path, dfu_error_message(&error));
+                        error = (DfuError)DFU_ERROR_INIT;
+                        MemLayout *n = realloc(d->map->layouts, sizeof(MemLayout) * (d->map->n_layouts + 1));
+                        if (!n)
+                                return -ENOMEM;
+                        d->map->layouts = n;
+                        n[d->map->n_layouts] = (MemLayout){.alt_setting = (unsigned)d->map->n_layouts};
+                        d->map->n_layouts++;
+                }
+        return 0;
+}
+
+static void probe_done(Context *ctx, void *userdata) {
+        Probe *p = userdata;
+        Device *d = p->device;
+        int r;
+
+        if (p->initial && ctx->probes_pending > 0)
+                ctx->probes_pending--;
+
+        if (d->removed)
+                device_free(d);
+        else if (p->result < 0) {
+                log_warning("Failed to read the bootloader on port %s: %s", d->port_path,
+                            dfu_error_message(&p->error));
+                device_free(d);
+        } else if ((r = device_take_probe(d, p)) < 0) {
+                log_error_errno(r, "Failed to set up the board on port %s: %m", d->port_path);
+                device_free(d);
+        } else {
+                log_info("Board attached on port %s: %04x:%04x serial '%s', part %s.", d->port_path, d->vid,
+                         d->pid, d->serial, d->part ? d->part->name : "unknown");
+                d->published = true;
+                (void)bus_device_add(d);
+                device_update_duplicates(ctx);
+                rules_device_added(ctx, d);
+                queue_dispatch(ctx);
+        }
+
+        strv_free(p->alt_strings);
+        free(p);
+        if (!ctx->ready && ctx->probes_pending == 0)
+                (void)bus_ready(ctx);
+}
+
+static uint16_t sysattr_hex(struct udev_device *dev, const char *name) {
+        const char *v = udev_device_get_sysattr_value(dev, name);
+        return v ? (uint16_t)strtoul(v, NULL, 16) : 0;
+}
+
+static int device_added(Context *ctx, struct udev_device *dev, bool initial) {
+        const char *devtype = udev_device_get_devtype(dev), *port = udev_device_get_sysname(dev);
+        Device *d;
+        Probe *p;
+        int r;
+
+        if (!devtype || !streq(devtype, "usb_device") || !port)
+                return 0;
+        if (!config_wants_id(&ctx->config, sysattr_hex(dev, "idVendor"), sysattr_hex(dev, "idProduct")))
+                return 0;
+        d = device_find(ctx, port);
+        if (d && !d->removed)
+                return 0; /* a repeated add */
+
+        d = calloc(1, sizeof(Device));
+        if (!d)
+                return log_oom();
+        d->port_path = strdup(port);
+        d->syspath = strdup(udev_device_get_syspath(dev));
+        d->station = config_station(&ctx->config, port);
+        r = sd_bus_path_encode(DFUSD_DEVICE_PREFIX, port, &d->object_path);
+        if (!d->port_path || !d->syspath || r < 0) {
+                free(d->port_path);
+                free(d->syspath);
+                free(d->object_path);
+                free(d);
+                return log_oom();
+        }
+        d->ctx = ctx;
+        d->generation = ++ctx->device_generation;
+        LIST_APPEND(devices, ctx->devices, d);
+        ctx->n_devices++;
+
+        p = calloc(1, sizeof(Probe));
+        if (!p) {
+                device_free(d);
+                return log_oom();
+        }
+        *p = (Probe){.device = d, .initial = initial};
+        r = task_start(ctx, probe_run, probe_done, p);
+        if (r < 0) {
+                free(p);
+                device_free(d);
+                return log_error_errno(r, "Failed to start reading the board on port %s: %m", port);
+        }
+        if (initial)
+                ctx->probes_pending++;
+        return 0;
+}
+
+static void device_removed(Context *ctx, struct udev_device *dev) {
+        const char *port = udev_device_get_sysname(dev);
+        Device *d;
+
+        if (!port)
+                return;
+        d = device_find(ctx, port);
+        if (!d || d->removed)
+                return;
+        if (!d->published) {
+                d->removed = true; /* freed when its probe returns */
+                return;
+        }
+        log_info("Board detached from port %s.", d->port_path);
+        /* A running job keeps going on its own handle: the engine reports the loss, or the leave. */
+        if (d->current_job)
+                d->current_job = NULL;
+        (void)bus_device_remove(d);
+        device_free(d);
+        device_update_duplicates(ctx);
+}
+
+static int on_monitor(sd_event_source *s, int fd, uint32_t revents, void *userdata) {
+        Context *ctx = userdata;
+        struct udev_device *dev;
+
+        while ((dev = udev_monitor_receive_device(ctx->monitor))) {
+                const char *action = udev_device_get_action(dev);
+                if (action && streq(action, "remove"))
+                        device_removed(ctx, dev);
+                else if (action &&
+                         (streq(action, "add") || streq(action, "change") || streq(action, "bind")))
+                        (void)device_added(ctx, dev, false);
+                udev_device_unref(dev);
+        }
+        return 0;
+}
+
+static int enumerate(Context *ctx) {
+        struct udev_enumerate *e = udev_enumerate_new(ctx->udev);
+        struct udev_list_entry *entry;
+
+        if (!e)
+                return log_oom();
+        (void)udev_enumerate_add_match_subsystem(e, "usb");
+        (void)udev_enumerate_add_match_property(e, "DEVTYPE", "usb_device");
+        if (udev_enumerate_scan_devices(e) < 0)
+                log_warning("Failed to enumerate USB devices; relying on hotplug events.");
+        udev_list_entry_foreach(entry, udev_enumerate_get_list_entry(e)) {
+                struct udev_device *dev =
+                        udev_device_new_from_syspath(ctx->udev, udev_list_entry_get_name(entry));
+                if (!dev)
+                        continue;
+                (void)device_added(ctx, dev, true);
+                udev_device_unref(dev);
+        }
+        udev_enumerate_unref(e);
+        return 0;
+}
+
+int hotplug_setup(Context *ctx) {
+        int r;
+
+        ctx->udev = udev_new();
+        if (!ctx->udev)
+                return log_error_errno(errno ? errno : ENOMEM, "Failed to create udev context: %m");
+        ctx->monitor = udev_monitor_new_from_netlink(ctx->udev, "udev");
+        if (!ctx->monitor)
+                return log_error_errno(errno ? errno : ENOMEM, "Failed to create udev monitor: %m");
+        r = udev_monitor_filter_add_match_subsystem_devtype(ctx->monitor, "usb", "usb_device");
+        if (r < 0)
+                return log_error_errno(r, "Failed to filter udev monitor: %m");
+        r = udev_monitor_enable_receiving(ctx->monitor);
+        if (r < 0)
+                return log_error_errno(r, "Failed to enable udev monitor: %m");
+        r = sd_event_add_io(ctx->event, &ctx->monitor_source, udev_monitor_get_fd(ctx->monitor), EPOLLIN,
+                            on_monitor, ctx);
+        if (r < 0)
+                return log_error_errno(r, "Failed to watch udev monitor: %m");
+        return enumerate(ctx);
+}

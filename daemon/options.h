@@ -1,0 +1,68 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#pragma once
+
+#include <json-c/json.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <systemd/sd-bus.h>
+
+#include "plan.h"
+#include "sanitize.h"
+
+/* The a{sv} options of Submit, Inspect and AddRule, parsed once and kept with the job or rule. */
+
+typedef enum OptionScope {
+        OPTION_SCOPE_SUBMIT = 1 << 0,
+        OPTION_SCOPE_INSPECT = 1 << 1,
+        OPTION_SCOPE_RULE = 1 << 2,
+} OptionScope;
+
+typedef struct JobOptions {
+        /* target */
+        char *port, *serial, *station;
+        bool any;
+        char *part;
+        bool wait;
+        uint64_t timeout_sec;
+        /* image handling */
+        bool strict, allow_option_bytes;
+        bool has_base;
+        uint32_t base;
+        /* plan */
+        int verify; /* -1: the configured default */
+        bool leave, mass_erase, skip_identical, skip_blank;
+        /* Inspect only */
+        char **layouts;
+        /* AddRule only */
+        char *match_port, *match_serial, *match_station, *match_part;
+        bool once;
+} JobOptions;
+
+void job_options_init(JobOptions *o);
+void job_options_done(JobOptions *o);
+
+/* Reads an a{sv} array; unknown keys and wrong types are InvalidArgs naming the key. */
+int job_options_parse(sd_bus_message *m, OptionScope scope, JobOptions *ret, sd_bus_error *error);
+
+int job_options_to_json(const JobOptions *o, json_object **ret);
+int job_options_from_json(json_object *j, JobOptions *ret);
+/* Appends the options that differ from the defaults as a{sv}. */
+int job_options_append(sd_bus_message *m, const JobOptions *o);
+
+/* "port=1-1.3", "serial=...", "station=A", "any", or NULL when no target was named. */
+char *job_options_target(const JobOptions *o);
+
+void job_options_sanitize(const JobOptions *o, SanitizeOptions *ret);
+void job_options_plan(const JobOptions *o, bool default_verify, PlanOptions *ret);
+
+/* The strv helpers the daemon needs. */
+char **strv_free(char **l);
+size_t strv_length(char *const *l);
+int strv_extend(char ***l, const char *s);
+bool strv_contains(char *const *l, const char *s);
+char **strv_copy(char *const *l);
+char *strv_join(char *const *l, const char *sep);
+static inline void strv_freep(char ***l) {
+        strv_free(*l);
+}
+#define _cleanup_strv_free_ _cleanup_(strv_freep)
