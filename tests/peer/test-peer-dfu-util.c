@@ -1,0 +1,387 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * dfu-util, an independent DfuSe host, against the simulated bootloaders of dfusd-sim: what it lists,
+ * what it flashes (read back from the dump), what the boards refuse, and boards that come and go.
+ */
+#include "parts.h" /* first: GLib redefines MIN and MAX */
+
+#include <glib.h>
+#include <glib/gstdio.h>
+#include <json-c/json.h>
+#include <string.h>
+#include <sys/wait.h>
+
+G_DEFINE_AUTOPTR_CLEANUP_FUNC(json_object, json_object_put)
+
+#define TIME_SCALE "0.001"
+
+typedef struct Run {
+        int status; /* exit code of dfusd-sim, i.e. of the command */
+        char *out, *err;
+        char *dir; /* --dump-dir */
+} Run;
+
+static void run_clear(Run *r) {
+        g_free(r->out);
+        g_free(r->err);
+        if (r->dir) {
+                g_autoptr(GDir) d = g_dir_open(r->dir, 0, NULL);
+                const char *n;
+                while (d && (n = g_dir_read_name(d))) {
+                        g_autofree char *p = g_build_filename(r->dir, n, NULL);
+                        (void)g_unlink(p);
+                }
+                (void)g_rmdir(r->dir);
+                g_free(r->dir);
+        }
+}
+G_DEFINE_AUTO_CLEANUP_CLEAR_FUNC(Run, run_clear);
+
+static bool have_dfu_util(void) {
+        g_autofree char *p = g_find_program_in_path("dfu-util");
+        if (!p)
+                g_test_skip("dfu-util is not installed: peer tests need it (apt install dfu-util)");
+        return p != NULL;
+}
+
+/* dfusd-sim --time-scale ... --dump-dir <tmp> <sim_args> -- <command> */
+static void run_sim(Run *r, const char *const *sim_args, const char *const *command) {
+        g_autoptr(GPtrArray) argv = g_ptr_array_new();
+        g_autoptr(GError) error = NULL;
+        int wait_status;
+
+        r->dir = g_dir_make_tmp("peer-dump-XXXXXX", &error);
+        g_assert_no_error(error);
+        g_ptr_array_add(argv, (char *)DFUSD_SIM);
+        g_ptr_array_add(argv, (char *)"--time-scale=" TIME_SCALE);
+        g_ptr_array_add(argv, (char *)"--dump-dir");
+        g_ptr_array_add(argv, r->dir);
+        for (; *sim_args; sim_args++)
+                g_ptr_array_add(argv, (char *)*sim_args);
+        g_ptr_array_add(argv, (char *)"--");
+        for (; *command; command++)
+                g_ptr_array_add(argv, (char *)*command);
+        g_ptr_array_add(argv, NULL);
+
+        g_spawn_sync(NULL, (char **)argv->pdata, NULL, G_SPAWN_SEARCH_PATH, NULL, NULL, &r->out, &r->err,
+                     &wait_status, &error);
+        g_assert_no_error(error);
+        g_assert_true(WIFEXITED(wait_status));
+        r->status = WEXITSTATUS(wait_status);
+        if (g_test_verbose())
+                g_printerr("exit %d\nstdout:\n%s\nstderr:\n%s\n", r->status, r->out, r->err);
+}
+
+static json_object *load_json(const Run *r, const char *port) {
+        g_autofree char *p = g_strdup_printf("%s/%s.json", r->dir, port);
+        json_object *o = json_object_from_file(p);
+        g_assert_nonnull(o);
+        return o;
+}
+
+static json_object *get(json_object *o, const char *path) {
+        g_auto(GStrv) keys = g_strsplit(path, ".", -1);
+        for (char **k = keys; *k; k++) {
+                json_object *next = NULL;
+                if (!json_object_object_get_ex(o, *k, &next))
+                        g_error("no \"%s\" in the dump (looking for %s)", *k, path);
+                o = next;
+        }
+        return o;
+}
+
+static uint64_t get_u(json_object *o, const char *path) {
+        return (uint64_t)json_object_get_int64(get(o, path));
+}
+
+static GBytes *load_flash(const Run *r, const char *port) {
+        g_autofree char *p = g_strdup_printf("%s/%s.bin", r->dir, port);
+        g_autoptr(GError) error = NULL;
+        g_autoptr(GMappedFile) f = g_mapped_file_new(p, FALSE, &error);
+        g_assert_no_error(error);
+        return g_mapped_file_get_bytes(f);
+}
+
+static bool all_ff(const uint8_t *p, size_t n) {
+        for (size_t i = 0; i < n; i++)
+                if (p[i] != 0xFF)
+                        return false;
+        return true;
+}
+
+static char *write_image(const char *dir, const char *name, size_t size, GBytes **ret) {
+        uint8_t *data = g_malloc(size);
+        for (size_t i = 0; i < size; i++)
+                data[i] = (uint8_t)g_test_rand_int();
+        char *path = g_build_filename(dir, name, NULL);
+        g_autoptr(GError) error = NULL;
+        g_file_set_contents(path, (const char *)data, (gssize)size, &error);
+        g_assert_no_error(error);
+        *ret = g_bytes_new_take(data, size);
+        return path;
+}
+
+/* The erase counters of every sector: 1 where listed (sector indexes), 0 elsewhere. */
+static void assert_erased_exactly(json_object *dump, const unsigned *sectors, size_t n) {
+        json_object *a = get(dump, "counters.erases_per_sector");
+        for (size_t i = 0; i < json_object_array_length(a); i++) {
+                unsigned expected = 0;
+                for (size_t k = 0; k < n; k++)
+                        if (sectors[k] == i)
+                                expected = 1;
+                if ((unsigned)json_object_get_int(json_object_array_get_idx(a, i)) != expected)
+                        g_error("sector %zu erased %d times, expected %u", i,
+                                json_object_get_int(json_object_array_get_idx(a, i)), expected);
+        }
+}
+
+static void test_list(void) {
+        g_auto(Run) r = {};
+        const PartInfo *p = part_find("f405");
+        const char *const ports[] = {"1-1", "1-2", "1-3"};
+
+        if (!have_dfu_util())
+                return;
+        run_sim(&r, (const char *const[]){"--boards", "3", "--part", "f405", NULL},
+                (const char *const[]){"dfu-util", "-l", NULL});
+        g_assert_cmpint(r.status, ==, 0);
+
+        g_autoptr(GHashTable) serials = g_hash_table_new(g_str_hash, g_str_equal);
+        for (unsigned i = 0; i < G_N_ELEMENTS(ports); i++) {
+                g_autoptr(json_object) dump = load_json(&r, ports[i]);
+                const char *serial = json_object_get_string(get(dump, "serial"));
+                g_assert_false(g_hash_table_contains(serials, serial));
+                g_hash_table_add(serials, (char *)serial);
+                for (unsigned alt = 0; p->alt_strings[alt]; alt++) {
+                        g_autofree char *line = g_strdup_printf("[0483:df11] ver=%04x, devnum=%u, cfg=1, "
+                                                                "intf=0, path=\"%s\", alt=%u, name=\"%s\", "
+                                                                "serial=\"%s\"",
+                                                                p->bcd_device, i + 2, ports[i], alt,
+                                                                p->alt_strings[alt], serial);
+                        if (!strstr(r.out, line))
+                                g_error("dfu-util -l did not list %s in:\n%s", line, r.out);
+                }
+        }
+        /* 3 boards x 4 alternate settings, nothing more */
+        unsigned found = 0;
+        for (const char *s = r.out; (s = strstr(s, "Found DFU:")); s++)
+                found++;
+        g_assert_cmpuint(found, ==, 12);
+}
+
+static void test_flash_h743(void) {
+        g_auto(Run) r = {};
+        g_autoptr(GBytes) image = NULL;
+        g_autofree char *tmp = g_dir_make_tmp("peer-img-XXXXXX", NULL);
+        g_autofree char *path = write_image(tmp, "image.bin", 300000, &image);
+        const unsigned touched[] = {0, 1, 2}; /* 300000 bytes over 128 KiB sectors */
+
+        if (!have_dfu_util())
+                return;
+        run_sim(&r, (const char *const[]){"--part", "h743", NULL},
+                (const char *const[]){"dfu-util", "-a", "0", "-s", "0x08000000:leave", "-D", path, NULL});
+        g_assert_nonnull(strstr(r.out, "File downloaded successfully"));
+        /* The H7 ROM resets instead of answering the status after a leave request: dfu-util says so. */
+        g_assert_cmpint(r.status, ==, 74);
+        g_assert_nonnull(strstr(r.err, "get_status"));
+
+        g_autoptr(GBytes) flash = load_flash(&r, "1-1");
+        g_autoptr(json_object) dump = load_json(&r, "1-1");
+        g_assert_cmpuint(g_bytes_get_size(flash), ==, 2 * 1024 * 1024);
+        g_assert_cmpmem(g_bytes_get_data(flash, NULL), 300000, g_bytes_get_data(image, NULL), 300000);
+        g_assert_true(
+                all_ff((const uint8_t *)g_bytes_get_data(flash, NULL) + 300000, 2 * 1024 * 1024 - 300000));
+        assert_erased_exactly(dump, touched, G_N_ELEMENTS(touched));
+        g_assert_cmpuint(get_u(dump, "counters.bytes_written"), ==, 300000);
+        g_assert_cmpuint(get_u(dump, "counters.leave"), ==, 1);
+        g_assert_cmpuint(get_u(dump, "counters.errors"), ==, 0);
+        g_assert_cmpuint(get_u(dump, "counters.device_min_us"), >, 0);
+        g_assert_false(json_object_get_boolean(get(dump, "plugged")));
+        g_assert_cmpstr(json_object_get_string(get(dump, "part")), ==, "h743");
+
+        g_autofree char *p = g_build_filename(tmp, "image.bin", NULL);
+        (void)g_unlink(p);
+        (void)g_rmdir(tmp);
+}
+
+static void test_flash_f405_mixed(void) {
+        g_auto(Run) r = {};
+        g_autoptr(GBytes) image = NULL;
+        g_autofree char *tmp = g_dir_make_tmp("peer-img-XXXXXX", NULL);
+        g_autofree char *path = write_image(tmp, "image.bin", 40000, &image);
+        const unsigned touched[] = {0, 1, 2}; /* 40000 bytes over 16 KiB sectors */
+
+        if (!have_dfu_util())
+                return;
+        /* Two boards of different parts; dfu-util picks the F405 by its path. */
+        run_sim(&r, (const char *const[]){"--part", "g431", "--part", "f405", "--boards", "2", NULL},
+                (const char *const[]){"dfu-util", "-p", "1-2", "-a", "0", "-s", "0x08000000", "-D", path,
+                                      NULL});
+        g_assert_cmpint(r.status, ==, 0);
+
+        g_autoptr(GBytes) flash = load_flash(&r, "1-2");
+        g_autoptr(json_object) dump = load_json(&r, "1-2");
+        g_autoptr(json_object) other = load_json(&r, "1-1");
+        g_assert_cmpstr(json_object_get_string(get(dump, "part")), ==, "f405");
+        g_assert_cmpstr(json_object_get_string(get(other, "part")), ==, "g431");
+        g_assert_cmpmem(g_bytes_get_data(flash, NULL), 40000, g_bytes_get_data(image, NULL), 40000);
+        assert_erased_exactly(dump, touched, G_N_ELEMENTS(touched));
+        assert_erased_exactly(other, NULL, 0);
+        g_assert_cmpuint(get_u(other, "counters.bytes_written"), ==, 0);
+        g_assert_true(json_object_get_boolean(get(dump, "plugged")));
+
+        g_autofree char *p = g_build_filename(tmp, "image.bin", NULL);
+        (void)g_unlink(p);
+        (void)g_rmdir(tmp);
+}
+
+/* RAM at 0x38000000 is not in the map: dfu-util refuses, and when forced the ROM refuses the address. */
+static void test_refuse_ram(void) {
+        g_autoptr(GBytes) image = NULL;
+        g_autofree char *tmp = g_dir_make_tmp("peer-img-XXXXXX", NULL);
+        g_autofree char *path = write_image(tmp, "x.bin", 4096, &image);
+        const char *const targets[] = {"0x38000000", "0x38000000:force"};
+
+        if (!have_dfu_util())
+                return;
+        for (unsigned i = 0; i < G_N_ELEMENTS(targets); i++) {
+                g_auto(Run) r = {};
+                run_sim(&r, (const char *const[]){"--part", "h743", NULL},
+                        (const char *const[]){"dfu-util", "-a", "0", "-s", targets[i], "-D", path, NULL});
+                g_assert_cmpint(r.status, !=, 0);
+
+                g_autoptr(GBytes) flash = load_flash(&r, "1-1");
+                g_autoptr(json_object) dump = load_json(&r, "1-1");
+                g_assert_true(all_ff(g_bytes_get_data(flash, NULL), g_bytes_get_size(flash)));
+                g_assert_cmpuint(get_u(dump, "counters.bytes_written"), ==, 0);
+                assert_erased_exactly(dump, NULL, 0);
+                if (i == 1)
+                        g_assert_cmpuint(get_u(dump, "counters.errors"), >=, 1);
+        }
+        g_autofree char *p = g_build_filename(tmp, "x.bin", NULL);
+        (void)g_unlink(p);
+        (void)g_rmdir(tmp);
+}
+
+static char *write_script(const char *text) {
+        g_autoptr(GError) error = NULL;
+        char *path = NULL;
+        int fd = g_file_open_tmp("peer-script-XXXXXX", &path, &error);
+        g_assert_no_error(error);
+        close(fd);
+        g_file_set_contents(path, text, -1, &error);
+        g_assert_no_error(error);
+        return path;
+}
+
+/* A board plugged by the script later on shows up for a client that looks again. */
+static void test_plug_later(void) {
+        g_auto(Run) r = {};
+        g_autofree char *script = write_script("# a G4 arrives on a hub port, the first board leaves\n"
+                                               "at 0.3 plug 1-9.2 part=g431\n"
+                                               "at 0.3 unplug 1-1\n");
+        const char *const wait_cmd[] = {"sh", "-c",
+                                        "i=0; until dfu-util -l | grep -q 'path=\"1-9.2\", alt=0, "
+                                        "name=\"@Internal Flash   /0x08000000/64\\*02Kg\"'; "
+                                        "do i=$((i+1)); [ $i -gt 200 ] && exit 1; sleep 0.1; done; "
+                                        "until ! dfu-util -l | grep -q 'path=\"1-1\"'; do i=$((i+1)); [ $i "
+                                        "-gt 200 ] && exit 2; sleep 0.1; "
+                                        "done",
+                                        NULL};
+
+        if (!have_dfu_util())
+                return;
+        run_sim(&r, (const char *const[]){"--script", script, "--part", "f405", NULL}, wait_cmd);
+        g_assert_cmpint(r.status, ==, 0);
+        g_autoptr(json_object) plugged = load_json(&r, "1-9.2");
+        g_autoptr(json_object) left = load_json(&r, "1-1");
+        g_assert_cmpstr(json_object_get_string(get(plugged, "part")), ==, "g431");
+        g_assert_true(json_object_get_boolean(get(plugged, "plugged")));
+        g_assert_false(json_object_get_boolean(get(left, "plugged")));
+        (void)g_unlink(script);
+}
+
+/* A fault from the script: the board drops off the bus in the middle of the download. */
+static void test_unplug_fault(void) {
+        g_auto(Run) r = {};
+        g_autoptr(GBytes) image = NULL;
+        g_autofree char *tmp = g_dir_make_tmp("peer-img-XXXXXX", NULL);
+        g_autofree char *path = write_image(tmp, "image.bin", 65536, &image);
+        g_autofree char *script = write_script("board 1-1 unplug phase=write after=10\n");
+
+        if (!have_dfu_util())
+                return;
+        run_sim(&r, (const char *const[]){"--script", script, "--part", "f405", NULL},
+                (const char *const[]){"dfu-util", "-a", "0", "-s", "0x08000000", "-D", path, NULL});
+        g_assert_cmpint(r.status, !=, 0);
+        g_autoptr(json_object) dump = load_json(&r, "1-1");
+        g_assert_false(json_object_get_boolean(get(dump, "plugged")));
+        g_assert_cmpuint(get_u(dump, "counters.bytes_written"), <, 65536);
+        (void)g_unlink(script);
+        g_autofree char *p = g_build_filename(tmp, "image.bin", NULL);
+        (void)g_unlink(p);
+        (void)g_rmdir(tmp);
+}
+
+/* A board pulled and plugged back enumerates again, keeping its flash. */
+static void test_replug(void) {
+        g_auto(Run) r = {};
+        g_autofree char *script = write_script("at 0.1 unplug 1-2\nat 0.2 plug 1-2\n");
+        const char *const wait_cmd[] = {
+                "sh", "-c",
+                "sleep 0.4; i=0; until dfu-util -l | grep -q 'path=\"1-2\"'; do i=$((i+1)); "
+                "[ $i -gt 200 ] && exit 1; sleep 0.1; done",
+                NULL};
+
+        if (!have_dfu_util())
+                return;
+        run_sim(&r, (const char *const[]){"--script", script, "--boards", "2", "--part", "h743", NULL},
+                wait_cmd);
+        g_assert_cmpint(r.status, ==, 0);
+        g_autoptr(json_object) dump = load_json(&r, "1-2");
+        g_assert_cmpuint(get_u(dump, "enumerations"), ==, 2);
+        g_assert_true(json_object_get_boolean(get(dump, "plugged")));
+}
+
+static void test_dump_only(void) {
+        g_auto(Run) r = {};
+
+        run_sim(&r, (const char *const[]){"--ports", "1-3,1-9.1", "--part", "u585", NULL},
+                (const char *const[]){"sh", "-c", "test \"$DFUSD_SIM_PORTS\" = 1-3,1-9.1 && exit 7", NULL});
+        g_assert_cmpint(r.status, ==, 7); /* the command's own status */
+        for (unsigned i = 0; i < 2; i++) {
+                const char *port = i == 0 ? "1-3" : "1-9.1";
+                g_autoptr(json_object) dump = load_json(&r, port);
+                g_autoptr(GBytes) flash = load_flash(&r, port);
+                g_assert_cmpstr(json_object_get_string(get(dump, "port")), ==, port);
+                g_assert_cmpuint(get_u(dump, "flash_size"), ==, g_bytes_get_size(flash));
+                g_assert_cmpuint(get_u(dump, "flash_base"), ==, 0x08000000);
+                g_assert_cmpuint(get_u(dump, "counters.requests"), ==, 0);
+                g_assert_true(all_ff(g_bytes_get_data(flash, NULL), g_bytes_get_size(flash)));
+        }
+}
+
+static void test_bad_script(void) {
+        g_auto(Run) r = {};
+        g_autofree char *script = write_script("at 1 plug 1-2\n\nboard 1-1 stall phase=sometimes\n");
+
+        run_sim(&r, (const char *const[]){"--script", script, NULL}, (const char *const[]){"true", NULL});
+        g_assert_cmpint(r.status, ==, 125);
+        g_autofree char *where = g_strdup_printf("%s:3: expected phase=any|erase|write|read|leave", script);
+        g_assert_nonnull(strstr(r.err, where));
+        (void)g_unlink(script);
+}
+
+int main(int argc, char **argv) {
+        g_test_init(&argc, &argv, NULL);
+        g_test_add_func("/peer/dfu-util/list", test_list);
+        g_test_add_func("/peer/dfu-util/flash-h743", test_flash_h743);
+        g_test_add_func("/peer/dfu-util/flash-f405-mixed-rack", test_flash_f405_mixed);
+        g_test_add_func("/peer/dfu-util/refuse-ram", test_refuse_ram);
+        g_test_add_func("/peer/dfu-util/plug-later", test_plug_later);
+        g_test_add_func("/peer/dfu-util/unplug-fault", test_unplug_fault);
+        g_test_add_func("/peer/dfu-util/replug", test_replug);
+        g_test_add_func("/peer/runner/dump", test_dump_only);
+        g_test_add_func("/peer/runner/bad-script", test_bad_script);
+        return g_test_run();
+}
