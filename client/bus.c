@@ -278,10 +278,17 @@ int bus_object_path_from_arg(const char *prefix, const char *arg, char **ret) {
                         return -EINVAL;
                 p = strdup(arg);
         } else {
+                _cleanup_free_ char *base = strndup(prefix, strlen(prefix) - 1);
+                int r;
+
                 if (arg[0] == '\0' || strspn(arg, "0123456789") != strlen(arg))
                         return -EINVAL;
-                if (asprintf(&p, "%s%s", prefix, arg) < 0)
-                        p = NULL;
+                if (!base)
+                        return -ENOMEM;
+                /* The daemon names its objects as sd_bus_path_encode() does ("7" becomes "_37"). */
+                r = sd_bus_path_encode(base, arg, &p);
+                if (r < 0)
+                        return r;
         }
         if (!p)
                 return -ENOMEM;
@@ -313,13 +320,32 @@ json_object *managed_objects_filter(json_object *objects, const char *iface) {
         return array;
 }
 
-const char *object_path_id(const char *path) {
-        const char *slash;
+static int unhex(char c) {
+        return c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10 : -1;
+}
 
-        if (!path || streq(path, "/") || !path[0])
+const char *object_path_id_buf(const char *path, char *buf, size_t size) {
+        const char *slash, *p;
+        size_t n = 0;
+
+        if (!path || !path[0] || streq(path, "/"))
                 return "-";
         slash = strrchr(path, '/');
-        return slash ? slash + 1 : path;
+        /* Undo sd_bus_path_encode(): "_32" is "2". */
+        for (p = slash ? slash + 1 : path; *p && n + 1 < size; n++)
+                if (p[0] == '_' && unhex(p[1]) >= 0 && unhex(p[2]) >= 0) {
+                        buf[n] = (char)(unhex(p[1]) << 4 | unhex(p[2]));
+                        p += 3;
+                } else
+                        buf[n] = *p++;
+        buf[n] = '\0';
+        return buf;
+}
+
+void json_merge(json_object *into, json_object *from) {
+        json_object_object_foreach(from, key, value) {
+                json_object_object_add(into, key, json_object_get(value));
+        }
 }
 
 const char *json_get_str(json_object *o, const char *key, const char *def) {

@@ -52,6 +52,9 @@ int bus_get_managed_objects(sd_bus *bus, sd_bus_error *error, json_object **ret)
 /* "3" or a full object path; ret is the object path under prefix. Returns -EINVAL for junk. */
 int bus_object_path_from_arg(const char *prefix, const char *arg, char **ret);
 
+/* Sets every key of from in into (references shared). */
+void json_merge(json_object *into, json_object *from);
+
 /* Convenience getters on a property object; defaults when absent or of another type. */
 const char *json_get_str(json_object *o, const char *key, const char *def);
 uint64_t json_get_u64(json_object *o, const char *key);
@@ -62,5 +65,6 @@ bool json_get_bool(json_object *o, const char *key);
  * with a "path" key added, sorted by path in natural order ("job/9" before "job/10"). */
 json_object *managed_objects_filter(json_object *objects, const char *iface);
 
-/* The last component of an object path ("3" for /org/dfusd/Flash1/job/3), "-" for "/". */
-const char *object_path_id(const char *path);
+/* The last component of an object path, unescaped ("3" for /org/dfusd/Flash1/job/_33), "-" for "/". */
+const char *object_path_id_buf(const char *path, char *buf, size_t size);
+#define object_path_id(path) object_path_id_buf((path), (char[64]){}, 64)

@@ -4,6 +4,7 @@
 #include <getopt.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "exit-codes.h"
 #include "flash.h"
@@ -162,6 +163,26 @@ static int jobs_exit_status(JobView *jobs, size_t n, int submit_status) {
         return cancelled ? EXIT_CANCELLED : EXIT_ACCEPTED;
 }
 
+static void strv_free_n(char **v, size_t n) {
+        for (size_t i = 0; i < n; i++)
+                free(v[i]);
+        free(v);
+}
+
+/* The daemon has read every image to its end before it replies; the next board's job reads them
+ * again from the start through the same open files. */
+static int rewind_images(const int *fds, size_t n_fds) {
+        for (size_t k = 0; k < n_fds; k++)
+                if (lseek(fds[k], 0, SEEK_SET) < 0) {
+                        fprintf(stderr,
+                                "dfusctl: --all reads each image once per board, and image %zu is a "
+                                "pipe; pass a file instead.\n",
+                                k + 1);
+                        return EXIT_USAGE;
+                }
+        return EXIT_ACCEPTED;
+}
+
 static int submit_all(sd_bus *bus, const DfusctlContext *args, const FlashOptions *o, const int *fds,
                       size_t n_fds, Follow *f) {
         char **ports = NULL, *path = NULL;
@@ -178,6 +199,11 @@ static int submit_all(sd_bus *bus, const DfusctlContext *args, const FlashOption
                 }
         }
         for (size_t i = 0; i < MAX(n_ports, (size_t)1); i++) {
+                r = i > 0 ? rewind_images(fds, n_fds) : EXIT_ACCEPTED;
+                if (r != EXIT_ACCEPTED) {
+                        status = r;
+                        break;
+                }
                 r = submit_one(bus, args, fds, n_fds, o, ports ? ports[i] : NULL, &path);
                 if (r != EXIT_ACCEPTED) {
                         if (status == EXIT_ACCEPTED)
@@ -186,12 +212,12 @@ static int submit_all(sd_bus *bus, const DfusctlContext *args, const FlashOption
                 }
                 r = follow_add_job(f, path);
                 free(path);
-                if (r < 0)
-                        return EXIT_IO;
+                if (r < 0) {
+                        status = EXIT_IO;
+                        break;
+                }
         }
-        for (size_t i = 0; i < n_ports; i++)
-                free(ports[i]);
-        free(ports);
+        strv_free_n(ports, n_ports);
         return status;
 }
 

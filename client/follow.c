@@ -70,8 +70,7 @@ static int on_properties_changed(sd_bus_message *m, void *userdata, sd_bus_error
                 return 0;
         if (bus_message_read_json(m, &changed) < 0)
                 return 0;
-        json_object_object_foreach(changed, key, value)
-                json_object_object_add(j->props, key, json_object_get(value));
+        json_merge(j->props, changed);
         check_state(j);
         after_event(f);
         return 0;

@@ -110,13 +110,13 @@ static const char *entry_str(json_object *e, const char *const *keys, char *buf,
 static int print_history(json_object *entries, const DfusctlContext *ctx) {
         static const char *const headers[] = {"TIME", "JOB", "PORT", "SERIAL", "RESULT", "IMAGE", "MESSAGE"};
         static const char *const keys[][6] = {
-                {"end_time", "EndTime", "time", "timestamp", "submit_time", NULL},
+                {"end-time", "end_time", "submit-time", "time", "timestamp", NULL},
                 {"id", "Id", "job", NULL},
-                {"port", "PortPath", "port_path", NULL},
+                {"port", "port-path", NULL},
                 {"serial", "Serial", NULL},
                 {"result", "state", "State", NULL},
-                {"image_sha256", "ImageSha256", "sha256", NULL},
-                {"error", "Error", "message", NULL},
+                {"image-sha256", "image_sha256", "sha256", NULL},
+                {"error", "message", "reason", NULL},
         };
         _cleanup_(table_freep) Table *t = table_new(ELEMENTSOF(headers), headers);
         size_t n = json_object_array_length(entries);

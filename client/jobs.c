@@ -168,7 +168,10 @@ static void print_job(json_object *j, const DfusctlContext *ctx) {
                output_color_off(ctx->color), json_get_double(j, "Progress") * 100);
         printf("%14s: %s\n", "Board", job_label(j));
         printf("%14s: %s\n", "Target", json_get_str(j, "Target", "-"));
-        printf("%14s: %s of %s, %s/s\n", "Bytes", done, total, rate);
+        if (job_state_is_final(state))
+                printf("%14s: %s of %s\n", "Bytes", done, total);
+        else
+                printf("%14s: %s of %s, %s/s\n", "Bytes", done, total, rate);
         for (size_t i = 0; i < ELEMENTSOF(times); i++) {
                 format_timestamp(ts, sizeof ts, json_get_u64(j, times[i].key));
                 printf("%14s: %s\n", times[i].label, ts);

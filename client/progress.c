@@ -106,7 +106,9 @@ void progress_format_line(const Progress *p, json_object *props, char *buf, size
         bar[BAR_WIDTH] = '\0';
         format_bytes(json_get_u64(props, "BytesDone"), done);
         format_bytes(json_get_u64(props, "BytesTotal"), total);
-        if (json_get_u64(props, "Rate") > 0) {
+        /* The rate of the leave phase, or of a finished job, says nothing useful. */
+        if (json_get_u64(props, "Rate") > 0 &&
+            (streq(state, "erasing") || streq(state, "writing") || streq(state, "verifying"))) {
                 char r[32];
 
                 format_bytes(json_get_u64(props, "Rate"), r);

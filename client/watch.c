@@ -154,8 +154,7 @@ static int on_added(sd_bus_message *m, void *userdata, sd_bus_error *ret_error) 
                 known = json_object_new_object();
                 json_object_object_add(w->objects, path, known);
         }
-        json_object_object_foreach(ifaces, iface, props)
-                json_object_object_add(known, iface, json_object_get(props));
+        json_merge(known, ifaces);
         if (w->ctx->json)
                 emit_json("added", path, "interfaces", ifaces);
         else if (!w->progress.tty)
@@ -186,20 +185,21 @@ static int on_removed(sd_bus_message *m, void *userdata, sd_bus_error *ret_error
 }
 
 static void describe_change(Watch *w, const char *path, const char *iface, json_object *props,
-                            json_object *changed) {
-        json_object *state;
+                            const char *old_state) {
+        const char *state = json_get_str(props, "State", NULL);
 
-        if (!json_object_object_get_ex(changed, "State", &state))
+        /* PropertiesChanged carries State with every progress update: print transitions only. */
+        if (!state || (old_state && streq(old_state, state)))
                 return;
         if (streq(iface, DFUSD_IFACE_DEVICE))
-                line(w, "board %s: %s", json_get_str(props, "PortPath", "?"), json_object_get_string(state));
-        else if (streq(iface, DFUSD_IFACE_JOB) && !job_state_is_final(json_object_get_string(state)))
-                line(w, "job %s %s: %s", object_path_id(path), job_label(props),
-                     json_object_get_string(state));
+                line(w, "board %s: %s", json_get_str(props, "PortPath", "?"), state);
+        else if (streq(iface, DFUSD_IFACE_JOB) && !job_state_is_final(state))
+                line(w, "job %s %s: %s", object_path_id(path), job_label(props), state);
 }
 
 static int on_changed(sd_bus_message *m, void *userdata, sd_bus_error *ret_error) {
         Watch *w = userdata;
+        _cleanup_free_ char *old_state = NULL;
         _cleanup_(json_object_putp) json_object *changed = NULL;
         const char *path = sd_bus_message_get_path(m), *iface;
         json_object *known, *props;
@@ -214,8 +214,8 @@ static int on_changed(sd_bus_message *m, void *userdata, sd_bus_error *ret_error
                 props = json_object_new_object();
                 json_object_object_add(known, iface, props);
         }
-        json_object_object_foreach(changed, key, value)
-                json_object_object_add(props, key, json_object_get(value));
+        old_state = strdup(json_get_str(props, "State", ""));
+        json_merge(props, changed);
         if (w->ctx->json) {
                 _cleanup_(json_object_putp) json_object *o =
                         event_new("changed", path, "properties", changed);
@@ -223,7 +223,7 @@ static int on_changed(sd_bus_message *m, void *userdata, sd_bus_error *ret_error
                 json_object_object_add(o, "interface", json_object_new_string(iface));
                 print_json_line(o);
         } else if (!w->progress.tty)
-                describe_change(w, path, iface, props, changed);
+                describe_change(w, path, iface, props, old_state);
         after_event(w);
         return 0;
 }
@@ -246,7 +246,8 @@ static int on_completed(sd_bus_message *m, void *userdata, sd_bus_error *ret_err
                 print_json_line(o);
         } else if (!w->progress.tty)
                 line(w, "job %s %s: %s%s%s", object_path_id(path), job_label(props),
-                     success ? "done" : "failed", message[0] ? ": " : "", message);
+                     success ? "done" : "failed", streq(message, success ? "done" : "failed") ? "" : ": ",
+                     streq(message, success ? "done" : "failed") ? "" : message);
         after_event(w);
         return 0;
 }
