@@ -141,7 +141,7 @@ static int parse_run(Parser *p, uint64_t next, MemSectorRun *ret) {
 static int parse_group(Parser *p, MemRegion *ret) {
         MemSectorRun *runs = NULL;
         size_t n = 0;
-        uint32_t address;
+        uint32_t address = 0;
         uint64_t next;
         int r;
 
