@@ -343,6 +343,66 @@ static void test_replug(void) {
         g_assert_true(json_object_get_boolean(get(dump, "plugged")));
 }
 
+/* Stalls and error statuses armed by the script reach dfu-util as the real ones would. */
+static void test_faults(void) {
+        g_autoptr(GBytes) image = NULL;
+        g_autofree char *tmp = g_dir_make_tmp("peer-img-XXXXXX", NULL);
+        g_autofree char *path = write_image(tmp, "image.bin", 8192, &image);
+        const struct {
+                const char *script, *says;
+        } cases[] = {
+                {"board 1-1 stall count=2 phase=write after=0\n", "LIBUSB_ERROR_PIPE"},
+                {"board 1-1 status errVERIFY phase=write after=1\n",
+                 "Programmed memory failed verification"},
+                {"board 1-1 status errERASE phase=erase\n", "Memory erase function failed"},
+        };
+
+        if (!have_dfu_util())
+                return;
+        for (unsigned i = 0; i < G_N_ELEMENTS(cases); i++) {
+                g_auto(Run) r = {};
+                g_autofree char *script = write_script(cases[i].script);
+                run_sim(&r, (const char *const[]){"--script", script, "--part", "f405", NULL},
+                        (const char *const[]){"dfu-util", "-a", "0", "-s", "0x08000000", "-D", path, NULL});
+                g_assert_cmpint(r.status, !=, 0);
+                if (!strstr(r.err, cases[i].says) && !strstr(r.out, cases[i].says))
+                        g_error("\"%s\" did not make dfu-util say \"%s\":\n%s%s", cases[i].script,
+                                cases[i].says, r.out, r.err);
+                g_autoptr(json_object) dump = load_json(&r, "1-1");
+                g_assert_cmpuint(get_u(dump, "counters.bytes_written"), <, 8192);
+                (void)g_unlink(script);
+        }
+        g_autofree char *p = g_build_filename(tmp, "image.bin", NULL);
+        (void)g_unlink(p);
+        (void)g_rmdir(tmp);
+}
+
+/* Read unprotection erases everything and resets: the board leaves and enumerates again. */
+static void test_unprotect_resets(void) {
+        g_auto(Run) r = {};
+        g_autoptr(GBytes) image = NULL;
+        g_autofree char *tmp = g_dir_make_tmp("peer-img-XXXXXX", NULL);
+        g_autofree char *path = write_image(tmp, "x.bin", 2048, &image);
+        g_autofree char *cmd = g_strdup_printf("dfu-util -a 0 -s 0x08000000:unprotect:force -D %s; i=0; "
+                                               "until dfu-util -l | grep -q 'path=\"1-1\", alt=0'; do "
+                                               "i=$((i+1)); [ $i -gt 200 ] && exit 1; "
+                                               "sleep 0.1; done",
+                                               path);
+
+        if (!have_dfu_util())
+                return;
+        run_sim(&r, (const char *const[]){"--protected", "--part", "f405", NULL},
+                (const char *const[]){"sh", "-c", cmd, NULL});
+        g_assert_cmpint(r.status, ==, 0);
+        g_assert_nonnull(strstr(r.out, "resets now"));
+        g_autoptr(json_object) dump = load_json(&r, "1-1");
+        g_assert_cmpuint(get_u(dump, "enumerations"), ==, 2);
+        g_assert_true(json_object_get_boolean(get(dump, "plugged")));
+        g_autofree char *p = g_build_filename(tmp, "x.bin", NULL);
+        (void)g_unlink(p);
+        (void)g_rmdir(tmp);
+}
+
 static void test_dump_only(void) {
         g_auto(Run) r = {};
 
@@ -381,6 +441,8 @@ int main(int argc, char **argv) {
         g_test_add_func("/peer/dfu-util/plug-later", test_plug_later);
         g_test_add_func("/peer/dfu-util/unplug-fault", test_unplug_fault);
         g_test_add_func("/peer/dfu-util/replug", test_replug);
+        g_test_add_func("/peer/dfu-util/faults", test_faults);
+        g_test_add_func("/peer/dfu-util/unprotect-resets", test_unprotect_resets);
         g_test_add_func("/peer/runner/dump", test_dump_only);
         g_test_add_func("/peer/runner/bad-script", test_bad_script);
         return g_test_run();
