@@ -153,6 +153,9 @@ static int testbed_ensure_hub(Testbed *t, const char *hub_port, DfuError *error)
 
         if (g_hash_table_contains(t->hubs, hub_port))
                 return 0;
+        if (testbed_find(t, hub_port))
+                return dfu_error_set(error, EEXIST, "Port %s holds a board, so nothing can hang below it",
+                                     hub_port);
         const char *dot = strrchr(hub_port, '.');
         if (dot) {
                 g_autofree char *parent = g_strndup(hub_port, dot - hub_port);
@@ -522,6 +525,10 @@ Testbed *testbed_free(Testbed *t) {
                 g_main_context_invoke(t->timer_context, quit_cb, t->timer_loop);
                 g_thread_join(t->timer_thread);
         }
+        /* No ioctl may reach a board being freed: cut the handlers, then stop umockdev's worker. */
+        for (unsigned i = 0; t->boards && i < t->boards->len; i++)
+                board_detach_handler(g_ptr_array_index(t->boards, i));
+        g_clear_object(&t->umockdev);
         if (t->boards) {
                 for (unsigned i = 0; i < t->boards->len; i++)
                         board_free(g_ptr_array_index(t->boards, i));
@@ -529,7 +536,6 @@ Testbed *testbed_free(Testbed *t) {
         }
         if (t->hubs)
                 g_hash_table_destroy(t->hubs);
-        g_clear_object(&t->umockdev);
         g_free(t->root_dir);
         if (t->timer_loop)
                 g_main_loop_unref(t->timer_loop);
