@@ -261,6 +261,13 @@ static int build_plans(const InspectArgs *a, InspectResult *r) {
         return -1;
 }
 
+static bool kept_beyond_alt0(const Image *kept) {
+        for (size_t i = 0; i < kept->n_segments; i++)
+                if (kept->segments[i].alt_setting > 0)
+                        return true;
+        return false;
+}
+
 static int export_kept(const InspectArgs *a, const InspectResult *r) {
         ImageFormat f = a->export_format ?: format_from_extension(a->export_path);
         DfuError error = DFU_ERROR_INIT;
@@ -274,7 +281,14 @@ static int export_kept(const InspectArgs *a, const InspectResult *r) {
         }
         if (f == IMAGE_FORMAT_IHEX)
                 k = image_write_ihex(r->report->kept, fd, &error);
-        else if (f == IMAGE_FORMAT_DFUSE)
+        else if (f == IMAGE_FORMAT_DFUSE && kept_beyond_alt0(r->report->kept)) {
+                /* One target per file from our writer: option bytes would land in the flash target. */
+                fprintf(stderr,
+                        "dfusctl inspect: %s: a .dfu export holds the flash (alt 0) only; export "
+                        "option bytes as .hex\n",
+                        a->export_path);
+                return EXIT_IO;
+        } else if (f == IMAGE_FORMAT_DFUSE)
                 k = image_write_dfuse(r->report->kept, (uint8_t)0, r->map->layouts[0].name,
                                       r->part ? r->part->vid : 0xFFFF, r->part ? r->part->pid : 0xFFFF,
                                       0xFFFF, fd, &error);

@@ -300,6 +300,43 @@ static void test_export(void) {
         g_rmdir(dir);
 }
 
+/* Colour on a terminal only, and never with NO_COLOR: run under script(1) for a pseudo-terminal. */
+static char *run_on_tty(const char *no_color) {
+        g_autofree char *script = g_find_program_in_path("script");
+        g_autofree char *cm7 = fixture("cm7.hex");
+        g_autofree char *qd = g_shell_quote(g_getenv("DFUSCTL")), *qf = g_shell_quote(cm7);
+        g_autofree char *cmd = g_strdup_printf("%s inspect --family h747 %s", qd, qf);
+        g_auto(GStrv) env = g_environ_setenv(g_get_environ(), "TERM", "xterm", TRUE);
+        g_autoptr(GError) error = NULL;
+        char *out = NULL;
+        int status;
+
+        env = no_color ? g_environ_setenv(env, "NO_COLOR", no_color, TRUE)
+                       : g_environ_unsetenv(env, "NO_COLOR");
+        char *argv[] = {script, "-qec", cmd, "/dev/null", NULL};
+        g_assert_true(g_spawn_sync(NULL, argv, env, G_SPAWN_STDIN_FROM_DEV_NULL, NULL, NULL, &out, NULL,
+                                   &status, &error));
+        g_assert_no_error(error);
+        g_assert_true(g_spawn_check_wait_status(status, NULL));
+        return out;
+}
+
+static void test_color(void) {
+        g_autofree char *script = g_find_program_in_path("script");
+
+        if (!script) {
+                g_test_skip("script(1) is not installed (package util-linux)");
+                return;
+        }
+        g_autofree char *colored = run_on_tty(NULL), *plain = run_on_tty("1"), *empty = run_on_tty("");
+        g_assert_nonnull(strstr(colored, "\033[0;32mkeep"));
+        g_assert_nonnull(strstr(colored, "\033[0;33mdrop"));
+        g_assert_nonnull(strstr(plain, "keep"));
+        g_assert_null(strchr(plain, '\033'));
+        /* An empty NO_COLOR does not count (no-color.org). */
+        g_assert_nonnull(strchr(empty, '\033'));
+}
+
 int main(int argc, char *argv[]) {
         g_test_init(&argc, &argv, NULL);
         if (!g_getenv("DFUSCTL") || !g_getenv("FIXTURES")) {
@@ -312,5 +349,6 @@ int main(int argc, char *argv[]) {
         g_test_add_func("/inspect/usage-and-errors", test_usage_and_errors);
         g_test_add_func("/inspect/rejects", test_rejects);
         g_test_add_func("/inspect/export", test_export);
+        g_test_add_func("/inspect/color", test_color);
         return g_test_run();
 }
