@@ -217,7 +217,14 @@ static bool sysfs_matches(libusb_device *dev, const char *port_path) {
         return libusb_get_bus_number(dev) == bus && libusb_get_device_address(dev) == addr;
 }
 
+static void libusb_exitp(libusb_context **c) {
+        if (*c)
+                libusb_exit(*c);
+}
+
 int dfuse_open(libusb_context *ctx, const char *port_path, DfuseDevice **ret, DfuError *error) {
+        /* Declared first so that it is torn down last, after the device list's references. */
+        _cleanup_(libusb_exitp) libusb_context *own = NULL;
         _cleanup_(device_list_freep) libusb_device **list = NULL;
         uint8_t want[MAX_PORTS], bus;
         libusb_device *found = NULL;
@@ -229,6 +236,13 @@ int dfuse_open(libusb_context *ctx, const char *port_path, DfuseDevice **ret, Df
                 return dfu_error_set(error, EINVAL,
                                      "invalid port path \"%s\": expected BUS-PORT[.PORT...], e.g. 1-1.3",
                                      port_path ?: "");
+        if (!ctx) {
+                r = libusb_init(&own);
+                if (r < 0)
+                        return dfu_error_set(error, -libusb_error_to_errno(r),
+                                             "cannot initialise libusb: %s", libusb_strerror(r));
+                ctx = own;
+        }
         n = libusb_get_device_list(ctx, &list);
         if (n < 0)
                 return dfu_error_set(error, -libusb_error_to_errno((int)n), "cannot list USB devices: %s",
@@ -251,6 +265,7 @@ int dfuse_open(libusb_context *ctx, const char *port_path, DfuseDevice **ret, Df
         if (r < 0)
                 return r;
         (void)snprintf((*ret)->info.port_path, sizeof((*ret)->info.port_path), "%s", port_path);
+        (*ret)->own_ctx = TAKE_PTR(own);
         return 0;
 }
 
@@ -265,6 +280,8 @@ DfuseDevice *dfuse_close(DfuseDevice *d) {
         }
         if (d->dev)
                 libusb_unref_device(d->dev);
+        if (d->own_ctx)
+                libusb_exit(d->own_ctx);
         if (d->info.alt_strings)
                 for (unsigned a = 0; a < d->info.n_alt; a++)
                         free(d->info.alt_strings[a]);

@@ -71,7 +71,12 @@ const char *dfuse_phase_to_string(DfusePhase p);
 const char *dfu_state_to_string(uint8_t state);
 const char *dfu_status_to_string(uint8_t status);
 
-/* Opens the DFU interface of the board at a port path ("1-1.3"); ctx is the caller's. */
+/*
+ * Opens the DFU interface of the board at a port path ("1-1.3"). ctx is the caller's and may be shared
+ * by every board's thread; NULL gives the device a libusb context of its own, freed by dfuse_close().
+ * With many boards flashing at once, a context per board scales better: on a shared context every
+ * completed transfer wakes every thread waiting in a synchronous transfer.
+ */
 int dfuse_open(libusb_context *ctx, const char *port_path, DfuseDevice **ret, DfuError *error);
 int dfuse_open_device(libusb_device *dev, DfuseDevice **ret, DfuError *error);
 DfuseDevice *dfuse_close(DfuseDevice *d);

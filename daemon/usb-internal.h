@@ -87,7 +87,7 @@ typedef struct DfuseOp {
 } DfuseOp;
 
 struct DfuseDevice {
-        libusb_context *ctx;
+        libusb_context *own_ctx; /* dfuse_open(NULL, ...): freed with the device */
         libusb_device *dev;
         libusb_device_handle *handle;
         bool claimed;

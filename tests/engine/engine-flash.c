@@ -31,7 +31,7 @@ typedef struct Job {
 
 typedef struct Args {
         uint32_t base;
-        bool verify, leave, mass_erase, retry, info;
+        bool verify, leave, mass_erase, retry, info, own_context;
         unsigned skip;
         unsigned timeout_ms;
         unsigned cancel_after; /* write blocks; 0 = never */
@@ -79,7 +79,8 @@ static int run_once(Job *job) {
         _cleanup_(plan_freep) Plan *plan = NULL;
         int r;
 
-        r = dfuse_open(args.ctx, job->port, &d, &job->error);
+        /* NULL: the device gets a libusb context of its own. */
+        r = dfuse_open(args.own_context ? NULL : args.ctx, job->port, &d, &job->error);
         if (r < 0)
                 return r;
         if (args.timeout_ms)
@@ -147,6 +148,7 @@ static int parse_args(int argc, char **argv) {
                 {"cancel-after", required_argument, NULL, 'c'},
                 {"retry", no_argument, NULL, 'r'},
                 {"info", no_argument, NULL, 'i'},
+                {"context-per-board", no_argument, NULL, 'x'},
                 {},
         };
         int c;
@@ -181,6 +183,9 @@ static int parse_args(int argc, char **argv) {
                 case 'i':
                         args.info = true;
                         break;
+                case 'x':
+                        args.own_context = true;
+                        break;
                 default:
                         return -EINVAL;
                 }
@@ -211,7 +216,7 @@ int main(int argc, char **argv) {
                 fprintf(stderr,
                         "usage: engine-flash [--base ADDR] [--verify] [--no-leave] [--mass-erase] "
                         "[--skip identical|blank|both] [--timeout MS] [--cancel-after BLOCKS] [--retry] "
-                        "[--info] PORT=IMAGE...\n");
+                        "[--info] [--context-per-board] PORT=IMAGE...\n");
                 return 2;
         }
         n = argc - first;
