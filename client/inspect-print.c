@@ -89,7 +89,7 @@ static void print_plan(const InspectResult *r, const Plan *p, const DfusctlConte
         }
         printf("\n");
         if (p->has_leave_address)
-                printf("Leave: jump to 0x%08" PRIX32 "\n", p->leave_address);
+                printf("Leave: jump through the vector table at 0x%08" PRIX32 "\n", p->leave_address);
 }
 
 void inspect_print_text(const InspectResult *r, const DfusctlContext *ctx) {

@@ -123,6 +123,42 @@ static int pad_runs(Plan *p, const MemLayout *l, DfuError *error) {
         return 0;
 }
 
+static uint32_t read_le32(const uint8_t *b) {
+        return (uint32_t)b[0] | (uint32_t)b[1] << 8 | (uint32_t)b[2] << 16 | (uint32_t)b[3] << 24;
+}
+
+/*
+ * The vector table holding the entry point: a 4-aligned word pair (SP in RAM, reset vector ==
+ * entry with the Thumb bit) in a kept run. Tables are aligned to at least 128 bytes, so only such
+ * addresses are tried.
+ */
+static bool find_vector_table(const Plan *p, uint32_t entry, uint32_t *ret) {
+        for (size_t i = 0; i < p->n_runs; i++) {
+                const PlanRun *r = &p->runs[i];
+                for (uint32_t off = (128 - r->address % 128) % 128; (uint64_t)off + 8 <= r->size;
+                     off += 128) {
+                        uint32_t sp = read_le32(r->data + off), pc = read_le32(r->data + off + 4);
+                        if ((pc | 1) == (entry | 1) && sp >= 0x10000000 && sp < 0x40000000) {
+                                *ret = r->address + off;
+                                return true;
+                        }
+                }
+        }
+        return false;
+}
+
+static void plan_leave(Plan *p, const Image *kept) {
+        uint32_t table;
+
+        if (p->n_runs == 0)
+                return;
+        p->has_leave_address = true;
+        if (kept->has_entry && find_vector_table(p, kept->entry, &table))
+                p->leave_address = table;
+        else
+                p->leave_address = p->runs[0].address;
+}
+
 static void plan_estimate(Plan *p, const PartInfo *part) {
         uint64_t us = 0;
 
@@ -178,8 +214,6 @@ int plan_build(const Image *kept, const MemLayout *layout, uint16_t transfer_siz
         p->mass_erase = opts->mass_erase && layout->alt_setting == opts->alt_setting;
         p->verify = opts->verify;
         p->leave = opts->leave;
-        p->has_leave_address = kept->has_entry;
-        p->leave_address = kept->has_entry ? kept->entry : 0;
         /* Non-ECC STM32 flash is programmed in 32-bit words at most (F0: half-words, within that). */
         p->flash_word = part && part->ecc_word > 0 ? part->ecc_word : 4;
         plan_skips(p, part, opts->skip);
@@ -204,6 +238,8 @@ int plan_build(const Image *kept, const MemLayout *layout, uint16_t transfer_siz
                 p->blocks_total += DIV_ROUND_UP(p->runs[i].size, transfer_size);
         }
         plan_estimate(p, part);
+        if (layout->alt_setting == opts->alt_setting)
+                plan_leave(p, kept);
 
         *ret = TAKE_PTR(p);
         return 0;

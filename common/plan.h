@@ -51,7 +51,13 @@ typedef struct Plan {
         unsigned skip;            /* effective: PLAN_SKIP_BLANK is cleared on ECC parts */
         const char *skip_refused; /* static: why a requested skip was cleared, or NULL */
         unsigned flash_word;      /* bytes: runs end padded with 0xFF to a multiple of this */
-        uint32_t leave_address;   /* entry point to jump to, or 0 = let the bootloader choose */
+        /*
+         * Where the Address Pointer goes before the leave request. The ROM bootloader jumps through
+         * a vector table there (initial SP, then the reset vector), so this is the table that holds
+         * the image's entry point, not the entry point itself; without an entry, the first kept
+         * flash byte. Never left to the bootloader: after a download its pointer is the last run.
+         */
+        uint32_t leave_address;
         bool has_leave_address;
         PlanErase *erases; /* address order, each sector once */
         size_t n_erases;

@@ -115,6 +115,8 @@ static void test_json(void) {
         g_assert_cmpuint(json_object_array_length(get(p, "erases")), ==, 2);
         g_assert_cmpuint(json_object_array_length(get(p, "runs")), ==, 2);
         g_assert_cmpint(json_object_get_int64(get(p, "estimate_ms")), >, 0);
+        /* The CM7's vector table, which holds the image's entry point. */
+        g_assert_cmpint(json_object_get_int64(get(p, "leave_address")), ==, 0x08000000);
         json_object_put(doc);
         result_clear(&r);
 

@@ -173,7 +173,9 @@ static void test_estimate(void) {
         g_assert_cmpuint(p->estimate_ms, ==, DIV_ROUND_UP(1099000 + 8320 + 2000 + 2000, 1000));
         g_assert_true(p->verify);
         g_assert_true(p->leave);
-        g_assert_false(p->has_leave_address);
+        /* No entry point: the leave goes through the first kept byte, never the last run's pointer. */
+        g_assert_true(p->has_leave_address);
+        g_assert_cmphex(p->leave_address, ==, 0x08000000);
         fixture_done(&f);
 }
 
@@ -182,16 +184,24 @@ static void test_leave_address(void) {
         fixture_init(&f, "g431");
         add(&f, 0x08000000, 3000, "a", -1);
         f.img->has_entry = true;
-        f.img->entry = 0x08000199;
-        _cleanup_(plan_freep) Plan *p = build(&f, 0, NULL);
-
+        f.img->entry = 0x08000299;
+        /* No vector table points at the entry: fall back to the first kept byte. */
+        Plan *p = build(&f, 0, NULL);
         g_assert_true(p->has_leave_address);
-        g_assert_cmphex(p->leave_address, ==, 0x08000199);
+        g_assert_cmphex(p->leave_address, ==, 0x08000000);
         g_assert_cmpuint(p->transfer_size, ==, 1024);
         g_assert_cmpuint(p->blocks_total, ==, 3);
         g_assert_cmpuint(p->flash_word, ==, 8);
         g_assert_cmpuint(p->bytes_total, ==, 3000);
         g_assert_cmpuint(p->n_erases, ==, 2);
+        plan_free(p);
+
+        /* A vector table at 0x08000200 (initial SP, then the reset vector = entry): jump through it. */
+        const uint8_t table[8] = {0x00, 0x00, 0x02, 0x20, 0x99, 0x02, 0x00, 0x08};
+        memcpy(f.img->segments[0].data + 0x200, table, sizeof(table));
+        p = build(&f, 0, NULL);
+        g_assert_cmphex(p->leave_address, ==, 0x08000200);
+        plan_free(p);
         fixture_done(&f);
 }
 
