@@ -225,6 +225,7 @@ static SimResult start_op(SimBoard *b, uint64_t t, uint8_t *data, size_t *len, u
         b->busy_until = t + op_us;
         b->poll_deadline = t + (uint64_t)poll_ms * 1000;
         b->early_polls = 0;
+        b->counters.wait_us += MAX(op_us, (uint64_t)poll_ms * 1000);
         b->counters.device_min_us += MAX(op_us, (uint64_t)poll_ms * 1000);
         b->counters.op_us += op_us;
         b->state = SIM_STATE_DNBUSY;

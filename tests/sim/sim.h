@@ -189,8 +189,9 @@ typedef struct SimCounters {
          * sooner) plus the full-speed bus time of every control transfer, see sim_usb_transfer_us().
          */
         uint64_t device_min_us;
-        uint64_t op_us;  /* operation times alone (erase, program), at the board's time scale */
-        uint64_t bus_us; /* full-speed bus time alone */
+        uint64_t op_us;   /* operation times alone (erase, program), at the board's time scale */
+        uint64_t wait_us; /* sum of max(operation time, bwPollTimeout): the waits a host cannot skip */
+        uint64_t bus_us;  /* full-speed bus time alone; device_min_us = wait_us + bus_us */
         unsigned errors; /* requests answered with a DFU error status */
 } SimCounters;
 

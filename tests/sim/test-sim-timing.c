@@ -65,6 +65,7 @@ static void check_erase_timing(double scale, unsigned expect_poll_ms) {
                           MAX(op_us, (uint64_t)expect_poll_ms * 1000);
         g_assert_cmpuint(sim_board_counters(b)->device_min_us, ==, expect);
         g_assert_cmpuint(sim_board_counters(b)->op_us, ==, op_us);
+        g_assert_cmpuint(sim_board_counters(b)->wait_us, ==, MAX(op_us, (uint64_t)expect_poll_ms * 1000));
         g_assert_cmpuint(sim_board_counters(b)->bus_us, ==,
                          sim_usb_transfer_us(5) + 3 * sim_usb_transfer_us(6));
 }
