@@ -384,28 +384,29 @@ static unsigned part_n_alts(const PartInfo *p) {
 }
 
 /*
- * Every reported string must equal the part's string at the same alternate setting, and the part
- * must not list settings the board lacks. Among parts that qualify, a matching bcdDevice wins; ties
- * go to the earlier entry (H743 before H747: their bootloaders report the same map).
+ * The flash string (alternate setting 0) must equal the part's exactly, spacing included, and no
+ * other setting the two have in common may differ. Boards may report fewer or more settings than
+ * the table lists (an OTP or engineering area), so among the parts that qualify the one with the
+ * most equal strings wins, then the same number of settings, then bcdDevice; ties go to the
+ * earlier entry (H743 before H747: their bootloaders report the same map).
  */
 const PartInfo *part_match(const char *const *alt_strings, unsigned n_alt, uint16_t bcd_device) {
         const PartInfo *best = NULL;
         int best_score = -1;
 
-        if (!alt_strings || n_alt == 0)
+        if (!alt_strings || n_alt == 0 || !alt_strings[0])
                 return NULL;
         for (unsigned i = 0; i < part_table_size; i++) {
                 const PartInfo *p = &part_table[i];
+                unsigned n = part_n_alts(p), common = MIN(n, n_alt);
+                bool ok = true;
                 int score;
 
-                if (part_n_alts(p) != n_alt)
+                for (unsigned k = 0; k < common && ok; k++)
+                        ok = alt_strings[k] && streq(alt_strings[k], p->alt_strings[k]);
+                if (!ok)
                         continue;
-                bool all = true;
-                for (unsigned k = 0; k < n_alt && all; k++)
-                        all = alt_strings[k] && streq(alt_strings[k], p->alt_strings[k]);
-                if (!all)
-                        continue;
-                score = p->bcd_device == bcd_device ? 1 : 0;
+                score = (int)common * 4 + (n == n_alt ? 2 : 0) + (p->bcd_device == bcd_device ? 1 : 0);
                 if (score > best_score) {
                         best = p;
                         best_score = score;

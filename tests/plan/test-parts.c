@@ -97,10 +97,17 @@ static void test_match(void) {
 
         g_assert_true(part_match(f405, 4, 0x2200) == part_find("f405"));
         g_assert_true(part_match(f405, 4, 0x2100) == part_find("f405")); /* bcdDevice only ranks */
-        g_assert_null(part_match(f405, 3, 0x2200)); /* the part lists a setting the board lacks */
+        g_assert_true(part_match(f405, 3, 0x2200) == part_find("f405")); /* fewer settings than the table */
+        g_assert_true(part_match(f405, 1, 0x2200) == part_find("f405"));
+        const char *f405_more[] = {f405[0], f405[1], f405[2], f405[3], "@Engi bytes /0x1FFF7000/01*016 e"};
+        g_assert_true(part_match(f405_more, 5, 0x2200) == part_find("f405"));
+        const char *f405_odd[] = {f405[0], "@Option Bytes  /0x1FFFC000/01*032 e"};
+        g_assert_null(part_match(f405_odd, 2, 0x2200));                /* a setting both have differs */
         g_assert_true(part_match(h7, 2, 0x0200) == part_find("h743")); /* H747 reports the same map */
         g_assert_true(part_match(u5, 3, 0x0200) == part_find("u585"));
-        g_assert_true(part_match(h7a3, 1, 0x0200) == part_find("h7a3"));
+        g_assert_true(part_match(h7a3, 1, 0x0200) == part_find("h7a3")); /* same flash string as U585 */
+        g_assert_true(part_match(u5, 1, 0x0200) == part_find("h7a3"));
+        g_assert_true(part_match(u5, 2, 0x0200) == part_find("u585"));
         g_assert_true(part_match(g4, 2, 0x0200) == part_find("g431"));
         g_assert_null(part_match(g4_spacing, 2, 0x0200)); /* exact strings, spacing included */
         g_assert_true(part_match(g0, 3, 0x0200) == part_find("g0b1"));
