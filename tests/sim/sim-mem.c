@@ -270,14 +270,15 @@ void sim_mem_mass_erase(SimBoard *b) {
 }
 
 /*
- * ECC flash programs whole flash words and refuses a word that is not erased: RM0433 (H742/H743/H750/
- * H753) 4.3.9 "Flash programming sequence" and 4.7 (PGSERR/"programming a flash word that was already
- * programmed" raises an error and nothing is written); RM0351 (L4) 3.3.7 "Flash main memory
- * programming sequences" and 3.7.5, PROGERR: "programming a double word whose address is not erased";
- * RM0440 (G4) 3.3.7 likewise. The programmed state is kept per word, never inferred from content: a
- * word written with 0xFF reads blank but its ECC is set. The bootloader programs whole words, so a
- * partial word (short last block, unaligned start) is padded with 0xFF, and the word counts as
- * programmed. Words are programmed in order: those before the failing one stay written.
+ * ECC flash programs whole flash words, once per erase. L4 (RM0351, FLASH_SR PROGERR) and G4 (RM0440,
+ * same flag): programming a double word that is not erased fails with PROGERR and writes nothing.
+ * H7 (RM0433, "FLASH program operations"): a 256-bit flash word may be programmed only once after an
+ * erase; a second programming leaves a word whose ECC no longer matches (ECC error flags on read), so
+ * the bootloader's write fails. Both report errPROG here. A word written with 0xFF reads blank but its
+ * ECC is set, so the programmed state is kept per word, never inferred from content. Conservative
+ * choice: the parts' exception for rewriting a word to all zeros is not modelled. The bootloader
+ * programs whole words: a partial word (short last block, unaligned start) is padded with 0xFF and
+ * counts as programmed. Words go in order, so those before a failing one stay written.
  */
 static uint8_t write_flash_ecc(SimBoard *b, uint32_t off, const uint8_t *data, size_t size) {
         unsigned w = b->part->ecc_word;
