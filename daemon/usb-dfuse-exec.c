@@ -135,7 +135,9 @@ static int write_range(Exec *x, const PlanRun *run, uint32_t off, uint32_t len, 
         for (uint64_t w = 0; w < len; w += window) {
                 uint32_t base = run->address + off + (uint32_t)w, wlen = (uint32_t)MIN(window, len - w);
 
-                r = check_cancel(x) ?: dfuse_set_address(x->d, base, &op, x->error);
+                /* The set-address may be skipped (pointer already there): leave any upload state first. */
+                r = check_cancel(x) ?: dfuse_set_address(x->d, base, &op, x->error) ?:
+                                        dfuse_ready_for_dnload(x->d, &op, x->error);
                 if (r < 0)
                         return r;
                 for (uint32_t k = 0, block = 2; k < wlen; k += ts, block++) {
@@ -298,6 +300,8 @@ void dfuse_call_begin(DfuseDevice *d, DfuseStats *stats, const atomic_bool *canc
         d->stats = stats ?: &d->own_stats;
         *d->stats = (DfuseStats){};
         d->cancel = cancel;
+        /* A reset or another program may have moved it since the last call. */
+        d->pointer_valid = false;
         d->last_op = (DfuseOp){.phase = DFUSE_PHASE_CONNECT, .what = "connect", .no_address = true};
 }
 

@@ -80,6 +80,7 @@ static void op_describe(const DfuseOp *op, char *buf, size_t size) {
 int dfuse_fail(DfuseDevice *d, int r, const DfuseOp *op, const DfuStatus *st, DfuError *error) {
         char what[96];
 
+        d->pointer_valid = false;
         op_describe(op, what, sizeof(what));
         if (st) {
                 bool vendor = st->status == DFU_STATUS_ERR_VENDOR;
@@ -120,6 +121,7 @@ static int release_stuck(DfuseDevice *d, const DfuseOp *op, DfuError *error) {
         DfuStatus st;
         int r;
 
+        d->pointer_valid = false;
         for (unsigned i = 0; i < 2; i++) {
                 r = dfu_request_out(d, DFU_REQ_CLRSTATUS, 0, NULL, 0);
                 if (r < 0 && r != -EPIPE)
@@ -242,19 +244,37 @@ static int command(DfuseDevice *d, uint8_t cmd, bool with_address, uint32_t addr
         return dfuse_dnload_wait(d, 0, buf, with_address ? 5 : 1, op, error);
 }
 
+/*
+ * Blocks and uploads address relative to the pointer without moving it, so a pointer this job set is
+ * still valid for the verify read of the same run and for the leave: each skipped set-address saves a
+ * DNLOAD, two polls and the bootloader's bwPollTimeout (10 ms on H7).
+ */
 int dfuse_set_address(DfuseDevice *d, uint32_t address, const DfuseOp *op, DfuError *error) {
         DfuseOp o = {.phase = op->phase, .what = "setting the address pointer to", .address = address};
+        int r;
+
+        if (d->pointer_valid && d->pointer == address)
+                return 0;
+        d->pointer_valid = false;
         d->stats->set_addresses++;
-        return command(d, DFUSE_CMD_SET_ADDRESS, true, address, &o, error);
+        r = command(d, DFUSE_CMD_SET_ADDRESS, true, address, &o, error);
+        if (r < 0)
+                return r;
+        d->pointer = address;
+        d->pointer_valid = true;
+        return 0;
 }
 
+/* AN3156 does not say whether an erase leaves the pointer alone: assume it does not. */
 int dfuse_erase_sector(DfuseDevice *d, uint32_t address, DfuError *error) {
         DfuseOp op = {.phase = DFUSE_PHASE_ERASE, .what = "erase of sector", .address = address};
+        d->pointer_valid = false;
         return command(d, DFUSE_CMD_ERASE, true, address, &op, error);
 }
 
 int dfuse_mass_erase(DfuseDevice *d, DfuError *error) {
         DfuseOp op = {.phase = DFUSE_PHASE_ERASE, .what = "mass erase", .mass_erase = true};
+        d->pointer_valid = false;
         return command(d, DFUSE_CMD_ERASE, false, 0, &op, error);
 }
 

@@ -88,9 +88,12 @@ static int upload_window(DfuseDevice *d, uint32_t address, uint8_t *buf, uint32_
         r = dfuse_set_address(d, address, op, error);
         if (r < 0)
                 return r;
-        r = dfuse_abort(d, op, error);
-        if (r < 0)
-                return r;
+        /* UPLOAD is refused outside dfuIDLE/dfuUPLOAD-IDLE: after a set-address, go back through ABORT. */
+        if (d->last_state != DFU_STATE_IDLE && d->last_state != DFU_STATE_UPLOAD_IDLE) {
+                r = dfuse_abort(d, op, error);
+                if (r < 0)
+                        return r;
+        }
 
         for (uint32_t off = 0, block = 2; off < size; off += ts, block++) {
                 uint16_t len = (uint16_t)MIN((uint32_t)ts, size - off);

@@ -102,7 +102,9 @@ struct DfuseDevice {
         DfuseStats own_stats;
         const atomic_bool *cancel;
         uint8_t last_state; /* last state the board reported or a request implies */
-        DfuseOp last_op;    /* what ran last, for the cancellation message */
+        bool pointer_valid; /* the address pointer is known: this call set it */
+        uint32_t pointer;
+        DfuseOp last_op; /* what ran last, for the cancellation message */
 };
 
 /* Sets up the per-call fields and brings the board to dfuIDLE on the given alternate setting. */
