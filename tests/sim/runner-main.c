@@ -141,6 +141,10 @@ static int resolve_ports(Runner *r, DfuError *error) {
                 unsigned n = g_strv_length(r->ports);
                 for (unsigned i = 0; i < n; i++) {
                         g_strstrip(r->ports[i]);
+                        for (unsigned k = 0; k < i; k++)
+                                if (streq(r->ports[k], r->ports[i]))
+                                        return dfu_error_set(error, EINVAL, "--ports: %s is listed twice",
+                                                             r->ports[i]);
                         if (!testbed_port_valid(r->ports[i]))
                                 return dfu_error_set(
                                         error, EINVAL,

@@ -54,7 +54,7 @@ bool testbed_port_valid(const char *port) {
                 char *end;
                 errno = 0;
                 unsigned long n = strtoul(p, &end, 10);
-                if (errno || end == p || *p == '0' || *p == '+' || *p == '-' || n < 1 || n > 15)
+                if (errno || end == p || *p == '0' || *p == '+' || *p == '-' || n < 1 || n > 31)
                         return false;
                 tiers++;
                 p = end;
@@ -358,7 +358,7 @@ int testbed_add_board(Testbed *t, const char *port, const PartInfo *part, SimBoa
         if (!testbed_port_valid(port)) {
                 sim_board_free(sim);
                 return dfu_error_set(error, EINVAL,
-                                     "Invalid port path \"%s\": expected 1-N[.N]... with N in 1..15", port);
+                                     "Invalid port path \"%s\": expected 1-N[.N]... with N in 1..31", port);
         }
         if (testbed_find(t, port) || g_hash_table_contains(t->hubs, port)) {
                 sim_board_free(sim);

@@ -26,7 +26,7 @@ DEFINE_TRIVIAL_CLEANUP_FUNC(Testbed *, testbed_free);
 
 const char *testbed_root_dir(const Testbed *t);
 
-/* Validates a port path ("1-3", "1-9.2"): bus 1, up to 4 tiers, ports 1..15. */
+/* Validates a port path ("1-3", "1-9.2"): bus 1, up to 4 tiers, ports 1..31 (a big root hub). */
 bool testbed_port_valid(const char *port);
 
 /*
