@@ -110,8 +110,8 @@ static int image_check_overlap(const Image *image, uint32_t address, const uint8
                         while (b + 1 <= to && s->data[b + 1 - s->address] != data[b + 1 - address])
                                 b++;
                         return dfu_error_set(error, EINVAL,
-                                             "bytes at 0x%08" PRIx64 "-0x%08" PRIx64
-                                             " differ between %s and %s (0x%02X vs 0x%02X at 0x%08" PRIx64
+                                             "bytes at 0x%08" PRIX64 "-0x%08" PRIX64
+                                             " differ between %s and %s (0x%02X vs 0x%02X at 0x%08" PRIX64
                                              ")",
                                              a, b, s->source, source, old, new, a);
                 }

@@ -39,7 +39,8 @@ static int run_reserve(Run *run, size_t extra) {
         size_t need = (size_t)run->size + extra;
         if (need <= run->allocated)
                 return 0;
-        size_t n = MAX(MAX(run->allocated * 2, need), (size_t)256);
+        /* Exact at first: a file of scattered records must not cost a large block per record. */
+        size_t n = MAX(run->allocated * 2, need);
         uint8_t *d = realloc(run->data, n);
         if (!d)
                 return -ENOMEM;

@@ -89,6 +89,28 @@ static void test_pipe_load(void) {
         close(p[0]);
 }
 
+static gpointer late_writer(gpointer data) {
+        int fd = GPOINTER_TO_INT(data);
+        const char *text = ":0400000000010203F6\n:00000001FF\n";
+        g_usleep(20000);
+        g_assert_cmpint(write(fd, text, strlen(text)), ==, (ssize_t)strlen(text));
+        close(fd);
+        return NULL;
+}
+
+static void test_nonblocking_pipe(void) {
+        /* A client may hand over a non-blocking pipe whose writer is not done yet: wait, do not fail. */
+        int p[2];
+        g_assert_cmpint(pipe2(p, O_NONBLOCK | O_CLOEXEC), ==, 0);
+        GThread *t = g_thread_new("writer", late_writer, GINT_TO_POINTER(p[1]));
+        DfuError error = DFU_ERROR_INIT;
+        _cleanup_(image_freep) Image *image = NULL;
+        g_assert_cmpint(image_load_fd(p[0], "pipe", NULL, &image, &error), ==, 0);
+        g_assert_cmpuint(image_total_size(image), ==, 4);
+        g_thread_join(t);
+        close(p[0]);
+}
+
 static void test_refused_kinds(void) {
         int fd = open(".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
         g_assert_cmpint(fd, >=, 0);
@@ -123,6 +145,7 @@ int main(int argc, char **argv) {
         g_test_add_func("/load/regular-file-cap", test_regular_file_cap);
         g_test_add_func("/load/pipe-cap", test_pipe_cap);
         g_test_add_func("/load/pipe", test_pipe_load);
+        g_test_add_func("/load/nonblocking-pipe", test_nonblocking_pipe);
         g_test_add_func("/load/refused-kinds", test_refused_kinds);
         g_test_add_func("/load/buffer-cap", test_buffer_cap);
         return g_test_run();
