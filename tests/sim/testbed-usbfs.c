@@ -310,9 +310,27 @@ static int do_claim(TestbedBoard *b, UMockdevIoctlClient *client, UMockdevIoctlD
         return 0;
 }
 
+/* URBs of a process that went away would keep the FIFO drained, and every other client spinning. */
+static void board_purge_vanished_locked(TestbedBoard *b) {
+        GQueue *queues[] = {&b->done, &b->pending};
+
+        for (unsigned i = 0; i < ELEMENTSOF(queues); i++)
+                for (GList *l = queues[i]->head, *next; l; l = next) {
+                        Urb *u = l->data;
+                        next = l->next;
+                        if (umockdev_ioctl_client_get_connected(u->client))
+                                continue;
+                        g_queue_delete_link(queues[i], l);
+                        urb_free(u);
+                }
+        board_fifo_update_locked(b);
+}
+
 static int do_reap(TestbedBoard *b, UMockdevIoctlClient *client, bool block) {
         Urb *u = board_take_done_locked(b, client);
         if (!u) {
+                if (!g_queue_is_empty(&b->done))
+                        board_purge_vanished_locked(b);
                 if (board_stale(b, client))
                         return -ENODEV;
                 if (!block)
