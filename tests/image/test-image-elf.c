@@ -69,6 +69,11 @@ static void test_errors(void) {
         b[16] = 1; /* e_type = ET_REL */
         expect_load_error(b, len, "app.elf", NULL, "app.elf: a relocatable object file");
         b[16] = 2;
+        /* Move the mailbox onto the vectors: the same addresses with other bytes, from two sections. */
+        memcpy(b + 52 + 2 * 32 + 12, "\x00\x00\x00\x08", 4);
+        expect_load_error(b, len, "app.elf", NULL, "bytes at 0x08000000-0x08000003 differ between",
+                          "app.elf:.isr_vector,.text and", "app.elf:.mailbox");
+        memcpy(b + 52 + 2 * 32 + 12, "\x00\x00\x00\x38", 4);
         /* Cut inside the first segment's file data. */
         expect_load_error(b, 0x1008, "app.elf", NULL,
                           "app.elf: program header 0: file data at offset 0x1000+0x10",
