@@ -6,6 +6,7 @@
 
 #include "image-internal.h"
 
+/* Value of each hex digit character; X for every other byte. Rows of 32 characters. */
 #define X 0xFF
 const uint8_t hex_value_table[256] = {
         X, X,  X,  X,  X,  X,  X,  X, X, X, X, X, X, X, X, X, X, X, X, X, X, X, X, X, X, X, X, X, X, X, X, X,
