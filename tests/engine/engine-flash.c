@@ -35,6 +35,7 @@ typedef struct Args {
         unsigned skip;
         unsigned timeout_ms;
         unsigned cancel_after; /* write blocks; 0 = never */
+        const char *read_back; /* directory */
         libusb_context *ctx;
 } Args;
 
@@ -74,6 +75,26 @@ static int prepare(Job *job, DfuseDevice *d, Plan **ret) {
                           &job->error);
 }
 
+/* Reads the first run back with dfuse_read() into PORT.read in the --read-back directory. */
+static int read_back(Job *job, DfuseDevice *d, const Plan *plan) {
+        char path[512];
+
+        if (plan->n_runs == 0)
+                return 0;
+        const PlanRun *run = &plan->runs[0];
+        _cleanup_free_ uint8_t *buf = malloc(run->size);
+        if (!buf)
+                return -ENOMEM;
+        int r = dfuse_read(d, run->alt_setting, run->address, buf, run->size, &job->cancel, &job->error);
+        if (r < 0)
+                return r;
+        (void)snprintf(path, sizeof(path), "%s/%s.read", args.read_back, job->port);
+        _cleanup_fclose_ FILE *f = fopen(path, "we");
+        if (!f || fwrite(buf, 1, run->size, f) != run->size)
+                return dfu_error_set(&job->error, EIO, "cannot write %s", path);
+        return 0;
+}
+
 static int run_once(Job *job) {
         _cleanup_(dfuse_closep) DfuseDevice *d = NULL;
         _cleanup_(plan_freep) Plan *plan = NULL;
@@ -98,7 +119,10 @@ static int run_once(Job *job) {
         r = prepare(job, d, &plan);
         if (r < 0)
                 return r;
-        return dfuse_execute(d, plan, on_progress, job, &job->cancel, &job->stats, &job->error);
+        r = dfuse_execute(d, plan, on_progress, job, &job->cancel, &job->stats, &job->error);
+        if (r < 0 || !args.read_back)
+                return r;
+        return read_back(job, d, plan);
 }
 
 static void *job_thread(void *p) {
@@ -149,6 +173,7 @@ static int parse_args(int argc, char **argv) {
                 {"retry", no_argument, NULL, 'r'},
                 {"info", no_argument, NULL, 'i'},
                 {"context-per-board", no_argument, NULL, 'x'},
+                {"read-back", required_argument, NULL, 'R'},
                 {},
         };
         int c;
@@ -186,6 +211,9 @@ static int parse_args(int argc, char **argv) {
                 case 'x':
                         args.own_context = true;
                         break;
+                case 'R':
+                        args.read_back = optarg;
+                        break;
                 default:
                         return -EINVAL;
                 }
@@ -216,7 +244,7 @@ int main(int argc, char **argv) {
                 fprintf(stderr,
                         "usage: engine-flash [--base ADDR] [--verify] [--no-leave] [--mass-erase] "
                         "[--skip identical|blank|both] [--timeout MS] [--cancel-after BLOCKS] [--retry] "
-                        "[--info] [--context-per-board] PORT=IMAGE...\n");
+                        "[--info] [--context-per-board] [--read-back DIR] PORT=IMAGE...\n");
                 return 2;
         }
         n = argc - first;

@@ -369,6 +369,31 @@ static void test_skip_identical(void) {
         run_clear(&r);
 }
 
+/* dfuse_read() gives back what was written, on a board left in the bootloader. */
+static void test_read(void) {
+        Run r = {};
+        run_init(&r);
+        g_autoptr(GBytes) image = make_image(70 * 1024 + 6, 17);
+        g_autofree char *img = write_image(&r, "fw.bin", image);
+        g_autofree char *job = g_strdup_printf("1-1=%s", img);
+        const char *sim[] = {"--part", "g431", NULL};
+        const char *flash[] = {"--no-leave", "--read-back", r.dir, job, NULL};
+        g_autofree char *back = g_strdup_printf("%s/1-1.read", r.dir);
+        g_autofree char *data = NULL;
+        gsize n;
+
+        run_sim(&r, sim, flash);
+        g_assert_true(exited_ok(&r));
+        g_assert_true(g_file_get_contents(back, &data, &n, NULL));
+        /* The run is padded to whole flash words with 0xFF. */
+        g_assert_cmpuint(n, >=, g_bytes_get_size(image));
+        g_assert_cmpmem(data, g_bytes_get_size(image), g_bytes_get_data(image, NULL),
+                        g_bytes_get_size(image));
+        for (gsize i = g_bytes_get_size(image); i < n; i++)
+                g_assert_cmphex((uint8_t)data[i], ==, 0xff);
+        run_clear(&r);
+}
+
 /* F4 flash has no ECC: sectors that read blank are written without an erase. */
 static void test_skip_blank(void) {
         Run r = {};
@@ -429,6 +454,7 @@ int main(int argc, char **argv) {
         g_test_add_func("/engine/flash/f405-mass-erase", test_f405_mass_erase);
         g_test_add_func("/engine/flash/skip-identical", test_skip_identical);
         g_test_add_func("/engine/flash/skip-blank", test_skip_blank);
+        g_test_add_func("/engine/read", test_read);
         g_test_add_func("/engine/flash/parallel", test_parallel);
         g_test_add_func("/engine/fault/unplug", test_fault_unplug);
         g_test_add_func("/engine/fault/stall", test_fault_stall);
