@@ -323,13 +323,13 @@ static void test_unplug_fault(void) {
         (void)g_rmdir(tmp);
 }
 
-/* A board pulled and plugged back enumerates again, keeping its flash. */
+/* A board pulled and plugged back enumerates again, under the next device number. */
 static void test_replug(void) {
         g_auto(Run) r = {};
         g_autofree char *script = write_script("at 0.1 unplug 1-2\nat 0.2 plug 1-2\n");
         const char *const wait_cmd[] = {
                 "sh", "-c",
-                "sleep 0.4; i=0; until dfu-util -l | grep -q 'path=\"1-2\"'; do i=$((i+1)); "
+                "i=0; until dfu-util -l | grep -q 'devnum=4, cfg=1, intf=0, path=\"1-2\"'; do i=$((i+1)); "
                 "[ $i -gt 200 ] && exit 1; sleep 0.1; done",
                 NULL};
 
@@ -377,17 +377,21 @@ static void test_faults(void) {
         (void)g_rmdir(tmp);
 }
 
-/* Read unprotection erases everything and resets: the board leaves and enumerates again. */
+/*
+ * Read unprotection erases everything and resets: the board leaves and enumerates again, under the
+ * next device number.
+ */
 static void test_unprotect_resets(void) {
         g_auto(Run) r = {};
         g_autoptr(GBytes) image = NULL;
         g_autofree char *tmp = g_dir_make_tmp("peer-img-XXXXXX", NULL);
         g_autofree char *path = write_image(tmp, "x.bin", 2048, &image);
-        g_autofree char *cmd = g_strdup_printf("dfu-util -a 0 -s 0x08000000:unprotect:force -D %s; i=0; "
-                                               "until dfu-util -l | grep -q 'path=\"1-1\", alt=0'; do "
-                                               "i=$((i+1)); [ $i -gt 200 ] && exit 1; "
-                                               "sleep 0.1; done",
-                                               path);
+        g_autofree char *cmd = g_strdup_printf(
+                "dfu-util -a 0 -s 0x08000000:unprotect:force -D %s; i=0; "
+                "until dfu-util -l | grep -q 'devnum=3, cfg=1, intf=0, path=\"1-1\", alt=0'; do "
+                "i=$((i+1)); [ $i -gt 200 ] && exit 1; "
+                "sleep 0.1; done",
+                path);
 
         if (!have_dfu_util())
                 return;

@@ -15,7 +15,8 @@
 #include <sys/wait.h>
 #include <umockdev.h>
 
-#define PRELOAD_LIB "libumockdev-preload.so.0"
+#define PRELOAD_LIB  "libumockdev-preload.so.0"
+#define BOARDS_UNSET INT_MIN
 
 typedef struct Runner {
         /* options */
@@ -70,7 +71,8 @@ static const char help_text[] =
 
 static int parse_options(Runner *r, int *argc, char ***argv, DfuError *error) {
         const GOptionEntry entries[] = {
-                {"boards", 'n', 0, G_OPTION_ARG_INT, &r->n_boards, "Number of boards (default 1)", "N"},
+                {"boards", 'n', 0, G_OPTION_ARG_INT, &r->n_boards,
+                 "Number of boards (default 1; 0: only what the script plugs)", "N"},
                 {"part", 'p', 0, G_OPTION_ARG_STRING_ARRAY, &r->part_names,
                  "Part of the boards (default f405)", "NAME"},
                 {"time-scale", 't', 0, G_OPTION_ARG_DOUBLE, &r->time_scale,
@@ -151,13 +153,13 @@ static int resolve_ports(Runner *r, DfuError *error) {
                                         "--ports: item %u \"%s\": expected a port path such as 1-3 or 1-9.2",
                                         i + 1, r->ports[i]);
                 }
-                if (r->n_boards > 0 && (unsigned)r->n_boards != n)
+                if (r->n_boards >= 0 && (unsigned)r->n_boards != n)
                         return dfu_error_set(error, EINVAL, "--boards %d but --ports lists %u ports",
                                              r->n_boards, n);
                 r->n_boards = (int)n;
                 return 0;
         }
-        if (r->n_boards == 0)
+        if (r->n_boards == BOARDS_UNSET)
                 r->n_boards = 1;
         if (r->n_boards < 0 || r->n_boards > 100)
                 return dfu_error_set(error, EINVAL, "--boards must be between 0 and 100, got %d",
@@ -344,7 +346,7 @@ static int exit_code(int status) {
 }
 
 int main(int argc, char **argv) {
-        _cleanup_(runner_done) Runner r = {.time_scale = 1.0};
+        _cleanup_(runner_done) Runner r = {.time_scale = 1.0, .n_boards = BOARDS_UNSET};
         DfuError error = DFU_ERROR_INIT;
 
         setlocale(LC_ALL, "");
