@@ -91,13 +91,19 @@ void dfuse_set_timeout(DfuseDevice *d, unsigned timeout_ms);
 unsigned dfuse_get_quirks(const DfuseDevice *d);
 
 /*
- * Runs the plan: bring to dfuIDLE, (read for skips,) erase, write, verify, leave. cancel is checked
- * between any two transfers (-ECANCELED). A board that vanishes after the leave request succeeded.
- * Failures: negative errno and a message naming phase, address, DFU state and status.
+ * Runs the plan: bring to dfuIDLE, (read for skips,) erase, write, verify, leave. cancel (may be NULL)
+ * is checked between any two transfers (-ECANCELED, the board left in dfuIDLE). A board that vanishes
+ * after the leave request succeeded. progress (may be NULL) runs in the calling thread after every
+ * transfer that moves data or completes an erase; throttle it there. stats (may be NULL) is zeroed
+ * first. Failures: a negative errno and a message naming phase, address, DFU state and status:
+ * -EIO the board reported an error status (then it is cleared, the board stays usable), -EACCES
+ * errVENDOR (read-out protection), -ENODEV the board vanished, -ETIMEDOUT no answer within the USB
+ * timeout, -EPIPE a stalled request, -EPROTO a state the protocol does not allow, -EINVAL a plan
+ * that does not fit the board.
  */
 int dfuse_execute(DfuseDevice *d, const Plan *plan, DfuseProgressFn progress, void *userdata,
                   const atomic_bool *cancel, DfuseStats *stats, DfuError *error);
 
-/* Reads size bytes at address from alternate setting alt into buf (UPLOAD). */
+/* Reads size bytes at address from alternate setting alt into buf (UPLOAD); leaves the board in dfuIDLE. */
 int dfuse_read(DfuseDevice *d, unsigned alt, uint32_t address, uint8_t *buf, uint32_t size,
                const atomic_bool *cancel, DfuError *error);
