@@ -60,6 +60,8 @@ SimBoard *sim_board_free(SimBoard *b) {
 }
 
 void sim_board_reset(SimBoard *b) {
+        /* Power gone: a running operation stops there (its effect on memory is already done). */
+        b->busy_until = 0;
         b->gone = false;
         b->phase = SIM_PHASE_ANY;
         b->stall_left = b->silent_left = 0;

@@ -93,7 +93,8 @@ DEFINE_TRIVIAL_CLEANUP_FUNC(SimBoard *, sim_board_free);
 
 /*
  * Power cycle into the bootloader again (after a leave, an injected unplug, or to start over): RAM is
- * lost, flash, option bytes and pending injected faults are kept, the DFU state starts afresh.
+ * lost, a running operation ends, flash, option bytes and pending injected faults are kept, the DFU
+ * state starts afresh.
  */
 void sim_board_reset(SimBoard *b);
 

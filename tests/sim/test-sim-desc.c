@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* Descriptors and strings of the simulated bootloader, checked against the part table. */
 
-#include "sim-test.h"
+#include "test-sim-host.h"
 
 static uint16_t get16(const uint8_t *p) {
         return (uint16_t)(p[0] | p[1] << 8);

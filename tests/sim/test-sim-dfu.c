@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* The simulated bootloader's DFU state machine and DfuSe commands, driven request by request. */
 
-#include "sim-test.h"
+#include "test-sim-host.h"
 
 #define F4_SECTOR1 0x08004000u /* 16 KiB */
 

@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* Fault injection in the simulated bootloader: unplug, stall, error status, silence. */
 
-#include "sim-test.h"
+#include "test-sim-host.h"
 
 static const uint8_t block[64] = {0x11, 0x22, 0x33};
 

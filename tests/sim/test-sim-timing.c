@@ -4,7 +4,7 @@
  * so these are checks of arithmetic, not timed tests.
  */
 
-#include "sim-test.h"
+#include "test-sim-host.h"
 
 static SimBoard *board_scaled(const char *part, double scale, unsigned quirks, unsigned quirks_off) {
         SimBoardOptions o = {
@@ -221,11 +221,36 @@ static void test_reset_on_leave_switch(void) {
         g_assert_cmpuint(h.events, ==, SIM_EVENT_LEAVE);
 }
 
+/* A board that resets itself comes back busy until the operation that caused the reset ends. */
+static void test_reset_waits(void) {
+        _cleanup_(sim_board_freep) SimBoard *b = board_scaled("f405", 1.0, 0, PART_QUIRK_ARRIVES_IN_ERROR);
+        uint64_t mass_us = (uint64_t)part_mass_erase_ms(part_find("f405")) * 1000;
+        uint8_t cmd = 0x92, st[6];
+        SimSetup s = {0xA1, 3, 0, 0, 6};
+        uint64_t ready = 0;
+        unsigned events = 0;
+        size_t n = 0;
+
+        g_assert_cmpuint(at(b, 0, 0x21, 1, 0, 1, &cmd, SIM_OK), ==, 0);
+        g_assert_cmpint(sim_board_control(b, &s, st, &n, 10, &ready, &events), ==, SIM_OK);
+        g_assert_cmpuint(ready, ==, 10);
+        g_assert_cmpuint(events, ==, SIM_EVENT_RESET);
+        g_assert_cmpuint(at(b, 20, 0xA1, 3, 0, 6, st, SIM_OK), ==, 10 + mass_us);
+        g_assert_cmpuint(st[4], ==, SIM_STATE_IDLE);
+
+        /* A power cycle cuts the wait short. */
+        g_assert_cmpuint(at(b, 30, 0x21, 1, 0, 1, &cmd, SIM_OK), ==, 10 + mass_us);
+        g_assert_cmpuint(at(b, 40 + mass_us, 0xA1, 3, 0, 6, st, SIM_OK), ==, 40 + mass_us);
+        sim_board_reset(b);
+        g_assert_cmpuint(at(b, 50 + mass_us, 0xA1, 3, 0, 6, st, SIM_OK), ==, 50 + mass_us);
+}
+
 int main(int argc, char **argv) {
         g_test_init(&argc, &argv, NULL);
         g_test_add_func("/sim/timing/erase", test_erase_timing);
         g_test_add_func("/sim/timing/write", test_write_timing);
         g_test_add_func("/sim/timing/transfer", test_transfer_time);
+        g_test_add_func("/sim/timing/reset-waits", test_reset_waits);
         g_test_add_func("/sim/quirk/poll-stalls", test_poll_stalls);
         g_test_add_func("/sim/quirk/mass-erase-lies", test_mass_erase_lies);
         g_test_add_func("/sim/quirk/arrives-in-error", test_arrives_in_error);
