@@ -218,15 +218,20 @@ static void status_answer(SimBoard *b, uint8_t *data, size_t *len, uint8_t state
 
 /* First GETSTATUS after a DNLOAD: the operation starts now (at t) and the answer is dfuDNBUSY. */
 static SimResult start_op(SimBoard *b, uint64_t t, uint8_t *data, size_t *len, unsigned *events) {
-        uint64_t op_us = sim_scaled_us(b, run_op(b));
+        uint64_t op_us = sim_scaled_us(b, run_op(b)), wait_us;
         unsigned poll_ms = sim_scaled_poll_ms(b, b->poll_ms);
 
         b->poll_ms = poll_ms;
         b->busy_until = t + op_us;
         b->poll_deadline = t + (uint64_t)poll_ms * 1000;
         b->early_polls = 0;
-        b->counters.wait_us += MAX(op_us, (uint64_t)poll_ms * 1000);
-        b->counters.device_min_us += MAX(op_us, (uint64_t)poll_ms * 1000);
+        /*
+         * A host must wait bwPollTimeout after work it asked for, even when the work is quicker. A set
+         * address does no work: whether to send one is the host's choice, so its wait is host overhead.
+         */
+        wait_us = b->op == SIM_OP_SET_ADDRESS ? op_us : MAX(op_us, (uint64_t)poll_ms * 1000);
+        b->counters.wait_us += wait_us;
+        b->counters.device_min_us += wait_us;
         b->counters.op_us += op_us;
         b->state = SIM_STATE_DNBUSY;
         status_answer(b, data, len, SIM_STATE_DNBUSY, poll_ms);

@@ -186,12 +186,14 @@ typedef struct SimCounters {
         size_t n_sectors;
         uint64_t bytes_written, bytes_read;
         /*
-         * Sum over operations of max(operation time, reported bwPollTimeout) (a host may not poll
-         * sooner) plus the full-speed bus time of every control transfer, see sim_usb_transfer_us().
+         * Sum over erases, writes and mass erases of max(operation time, reported bwPollTimeout) (a
+         * host may not poll sooner), plus the full-speed bus time of every control transfer (see
+         * sim_usb_transfer_us()). A set address does no work: only its bus time counts, the wait a
+         * host spends after it is overhead of the host's choosing.
          */
         uint64_t device_min_us;
         uint64_t op_us;   /* operation times alone (erase, program), at the board's time scale */
-        uint64_t wait_us; /* sum of max(operation time, bwPollTimeout): the waits a host cannot skip */
+        uint64_t wait_us; /* the waits a host cannot skip, as in device_min_us */
         uint64_t bus_us;  /* full-speed bus time alone; device_min_us = wait_us + bus_us */
         unsigned errors; /* requests answered with a DFU error status */
 } SimCounters;

@@ -90,6 +90,19 @@ static void test_write_timing(void) {
         g_assert_cmpuint(at(b, 20, 0xA1, 5, 0, 1, st, SIM_STALL), ==, 10 + op_us);
 }
 
+/* A set address costs its bus time only; the poll wait after it is the host's choice. */
+static void test_set_address_costs_no_wait(void) {
+        _cleanup_(sim_board_freep) SimBoard *b = board_scaled("f405", 1.0, 0, PART_QUIRK_ARRIVES_IN_ERROR);
+        uint8_t cmd[5] = {0x21, 0, 0, 0, 0x08}, st[6];
+
+        g_assert_cmpuint(at(b, 0, 0x21, 1, 0, 5, cmd, SIM_OK), ==, 0);
+        g_assert_cmpuint(at(b, 0, 0xA1, 3, 0, 6, st, SIM_OK), ==, 0);
+        g_assert_cmpuint(poll_ms(st), ==, 100);
+        g_assert_cmpuint(sim_board_counters(b)->wait_us, ==, 0);
+        g_assert_cmpuint(sim_board_counters(b)->device_min_us, ==,
+                         sim_usb_transfer_us(5) + sim_usb_transfer_us(6));
+}
+
 static void test_transfer_time(void) {
         /* 2048 bytes at full speed with protocol overhead: about 2 ms. */
         g_assert_cmpuint(sim_usb_transfer_us(2048), >=, 1800);
@@ -250,6 +263,7 @@ int main(int argc, char **argv) {
         g_test_add_func("/sim/timing/erase", test_erase_timing);
         g_test_add_func("/sim/timing/write", test_write_timing);
         g_test_add_func("/sim/timing/transfer", test_transfer_time);
+        g_test_add_func("/sim/timing/set-address", test_set_address_costs_no_wait);
         g_test_add_func("/sim/timing/reset-waits", test_reset_waits);
         g_test_add_func("/sim/quirk/poll-stalls", test_poll_stalls);
         g_test_add_func("/sim/quirk/mass-erase-lies", test_mass_erase_lies);
