@@ -419,11 +419,12 @@ static void test_skip_blank(void) {
         run_clear(&r);
 }
 
-/* Four boards of different families at once, one thread each, one libusb context. */
+/* Four boards of different families at once, one thread each, one libusb context; two behind hubs. */
 static void test_parallel(void) {
         Run r = {};
         run_init(&r);
         const char *parts[] = {"h743", "f405", "l476", "g431"};
+        const char *ports[] = {"1-1", "1-2", "1-9.2", "1-10.3"};
         const uint32_t sizes[] = {200 * 1024, 100 * 1024, 30 * 1024, 20 * 1024};
         GBytes *images[4];
         char *jobs[4];
@@ -432,18 +433,19 @@ static void test_parallel(void) {
                 g_autofree char *name = g_strdup_printf("fw%u.bin", i);
                 images[i] = make_image(sizes[i], 100 + i);
                 g_autofree char *img = write_image(&r, name, images[i]);
-                jobs[i] = g_strdup_printf("1-%u=%s", i + 1, img);
+                jobs[i] = g_strdup_printf("%s=%s", ports[i], img);
         }
-        const char *sim[] = {"--boards", "4",      "--part", parts[0], "--part", parts[1],
-                             "--part",   parts[2], "--part", parts[3], NULL};
+        const char *sim[] = {"--boards", "4",      "--ports", "1-1,1-2,1-9.2,1-10.3",
+                             "--part",   parts[0], "--part",  parts[1],
+                             "--part",   parts[2], "--part",  parts[3],
+                             NULL};
         const char *flash[] = {"--verify", jobs[0], jobs[1], jobs[2], jobs[3], NULL};
 
         run_sim(&r, sim, flash);
         g_assert_true(exited_ok(&r));
         for (unsigned i = 0; i < 4; i++) {
-                g_autofree char *port = g_strdup_printf("1-%u", i + 1);
-                assert_line(&r, port, "ok");
-                assert_flash(&r, port, images[i], 0);
+                assert_line(&r, ports[i], "ok");
+                assert_flash(&r, ports[i], images[i], 0);
                 g_bytes_unref(images[i]);
                 g_free(jobs[i]);
         }
