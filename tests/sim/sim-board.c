@@ -153,6 +153,8 @@ SimResult sim_board_control(SimBoard *b, const SimSetup *setup, uint8_t *data, s
         *ready_us = now_us;
         if (b->gone)
                 return SIM_DISCONNECT;
+        if (!data && setup->wLength > 0)
+                return SIM_STALL;
         b->counters.requests++;
 
         phase = sim_fault_phase(setup, data);

@@ -161,7 +161,8 @@ static SimResult string_descriptor(const SimBoard *b, unsigned index, uint16_t l
                 d[1] = USB_DT_STRING;
         }
         *len = MIN(n, max);
-        memcpy(data, d, *len);
+        if (*len > 0)
+                memcpy(data, d, *len);
         return SIM_OK;
 }
 
@@ -186,7 +187,8 @@ static SimResult get_descriptor(SimBoard *b, const SimSetup *s, uint8_t *data, s
                 return SIM_STALL;
         }
         *len = MIN(n, (size_t)s->wLength);
-        memcpy(data, d, *len);
+        if (*len > 0)
+                memcpy(data, d, *len);
         return SIM_OK;
 }
 

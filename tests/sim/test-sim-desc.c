@@ -124,6 +124,10 @@ static void test_strings(void) {
         g_assert_cmpint(test_ctl(&h, 0x80, 6, 0x0340, 0x0409, sizeof(buf), buf, &n), ==, SIM_STALL);
         g_assert_cmpint(test_ctl(&h, 0x80, 6, 0x0302, 0x0407, sizeof(buf), buf, &n), ==, SIM_STALL);
         g_assert_cmpint(test_ctl(&h, 0x80, 6, 0x0600, 0, sizeof(buf), buf, &n), ==, SIM_STALL);
+        /* A zero-length read needs no buffer. */
+        g_assert_cmpint(test_ctl(&h, 0x80, 6, 0x0100, 0, 0, NULL, &n), ==, SIM_OK);
+        g_assert_cmpuint(n, ==, 0);
+        g_assert_cmpint(test_ctl(&h, 0x80, 6, 0x0300, 0, 0, NULL, &n), ==, SIM_OK);
         g_assert_cmpuint(sim_board_state(b), ==, SIM_STATE_ERROR); /* F4 arrival state, untouched */
         g_assert_cmpuint(sim_board_status(b), ==, SIM_STATUS_ERR_FIRMWARE);
 }
