@@ -28,6 +28,8 @@ static void print_segments(const InspectResult *r, const DfusctlContext *ctx) {
                 format_bytes(v->size, size);
                 if (v->region_name)
                         snprintf(where, sizeof(where), "%s (alt %d)", v->region_name, v->alt_setting);
+                else if (v->kind == ADDRESS_RAM)
+                        snprintf(where, sizeof(where), "RAM (%s)", address_ram_name(v->address));
                 else
                         snprintf(where, sizeof(where), "%s", address_kind_to_string(v->kind));
                 const char *cells[] = {verdict_to_string(v->verdict), start, end, size, where, v->source};

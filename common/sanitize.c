@@ -119,7 +119,7 @@ static char *strdup_printf(const char *fmt, ...) {
 }
 
 /* Which RAM an address most likely is, by the STM32 families' maps (H7 names where they differ). */
-static const char *ram_name(uint32_t a) {
+const char *address_ram_name(uint32_t a) {
         if (a < 0x20000000)
                 return "CCM RAM";
         if (a < 0x20020000)
@@ -139,7 +139,7 @@ static char *drop_hint(uint32_t address, AddressKind k) {
                 return strdup_printf(
                         "an initialised RAM section (%s; RAM is 0x20000000-0x3FFFFFFF), which the "
                         "bootloader cannot program: mark the section NOLOAD in the linker script",
-                        ram_name(address));
+                        address_ram_name(address));
         case ADDRESS_PERIPHERAL:
                 return strdup("peripheral registers, which cannot be flashed: remove the section or mark it "
                               "NOLOAD "

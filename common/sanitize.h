@@ -22,11 +22,11 @@ typedef enum Verdict {
 /* What an address most likely is on an STM32, for messages. */
 typedef enum AddressKind {
         ADDRESS_FLASH,
-        ADDRESS_RAM,         /* 0x20000000-0x3FFFFFFF (SRAM, DTCM, SRAM4 at 0x38000000) */
-        ADDRESS_PERIPHERAL,  /* 0x40000000-0x5FFFFFFF */
-        ADDRESS_EXTERNAL,    /* 0x60000000-0xDFFFFFFF: FMC, QSPI/OCTOSPI */
-        ADDRESS_SYSTEM,      /* system memory, option bytes, OTP */
-        ADDRESS_CODE_OTHER,  /* ITCM etc. below 0x08000000 */
+        ADDRESS_RAM,        /* 0x20000000-0x3FFFFFFF (SRAM, DTCM, SRAM4 at 0x38000000) */
+        ADDRESS_PERIPHERAL, /* 0x40000000-0x5FFFFFFF */
+        ADDRESS_EXTERNAL,   /* 0x60000000-0xDFFFFFFF: FMC, QSPI/OCTOSPI */
+        ADDRESS_SYSTEM,     /* system memory, option bytes, OTP */
+        ADDRESS_CODE_OTHER, /* ITCM etc. below 0x08000000 */
         ADDRESS_UNKNOWN,
         _ADDRESS_KIND_MAX,
 } AddressKind;
@@ -34,12 +34,12 @@ typedef enum AddressKind {
 typedef struct SegmentVerdict {
         uint32_t address;
         uint32_t size;
-        char *source;       /* owned copy of Segment.source */
+        char *source; /* owned copy of Segment.source */
         Verdict verdict;
         AddressKind kind;
-        int alt_setting;    /* the layout it was placed in, -1 if none */
-        char *region_name;  /* owned: layout name it lies in, or NULL */
-        char *reason;       /* owned: one sentence, including the fix for drops */
+        int alt_setting;   /* the layout it was placed in, -1 if none */
+        char *region_name; /* owned: layout name it lies in, or NULL */
+        char *reason;      /* owned: one sentence, including the fix for drops */
 } SegmentVerdict;
 
 typedef struct SanitizeOptions {
@@ -52,15 +52,17 @@ typedef struct SanitizeOptions {
 typedef struct SanitizeReport {
         SegmentVerdict *verdicts;
         size_t n_verdicts;
-        Image *kept;           /* owned: only the kept segments */
+        Image *kept; /* owned: only the kept segments */
         bool rejected;
-        char *reject_reason;   /* owned, first reject's reason, when rejected */
+        char *reject_reason; /* owned, first reject's reason, when rejected */
         uint64_t bytes_kept, bytes_dropped;
 } SanitizeReport;
 
 const char *verdict_to_string(Verdict v);
 const char *address_kind_to_string(AddressKind k);
 AddressKind address_kind(uint32_t address);
+/* For an ADDRESS_RAM address, which RAM it most likely is: "SRAM4", "AXI SRAM", "SRAM or DTCM"... */
+const char *address_ram_name(uint32_t address);
 
 /* Never fails for a rejected image: rejection is in the report. Fails only on bad arguments/OOM. */
 int sanitize_image(const Image *image, const MemMap *map, const SanitizeOptions *opts, SanitizeReport **ret,

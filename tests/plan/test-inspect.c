@@ -67,7 +67,8 @@ static void test_text(void) {
         g_assert_true(g_regex_match_simple("^keep +0x08000000 ", r.out, G_REGEX_MULTILINE, 0));
         g_assert_true(g_regex_match_simple("^keep +0x08100000 ", r.out, G_REGEX_MULTILINE, 0));
         g_assert_true(g_regex_match_simple("^drop +0x2001FF00 +0x2001FF03 ", r.out, G_REGEX_MULTILINE, 0));
-        g_assert_true(g_regex_match_simple("^drop +0x38000000 +0x3800000F ", r.out, G_REGEX_MULTILINE, 0));
+        g_assert_true(g_regex_match_simple("^drop +0x38000000 +0x3800000F +16 B +RAM \\(SRAM4\\) ", r.out,
+                                           G_REGEX_MULTILINE, 0));
         g_assert_nonnull(strstr(r.out, "SRAM4"));
         g_assert_nonnull(strstr(r.out, "NOLOAD"));
         g_assert_true(g_regex_match_simple("^erase +0x08000000 +128 KiB", r.out, G_REGEX_MULTILINE, 0));

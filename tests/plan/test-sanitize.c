@@ -265,6 +265,10 @@ static void test_address_kind(void) {
         for (int k = 0; k < _ADDRESS_KIND_MAX; k++)
                 g_assert_nonnull(address_kind_to_string(k));
         g_assert_null(address_kind_to_string(_ADDRESS_KIND_MAX));
+        g_assert_cmpstr(address_ram_name(0x38000000), ==, "SRAM4");
+        g_assert_cmpstr(address_ram_name(0x2001FF00), ==, "SRAM or DTCM");
+        g_assert_cmpstr(address_ram_name(0x24000000), ==, "AXI SRAM");
+        g_assert_cmpstr(address_ram_name(0x10000000), ==, "CCM RAM");
         g_assert_cmpstr(verdict_to_string(VERDICT_DROP), ==, "drop");
 }
 
