@@ -27,6 +27,8 @@ typedef struct Job {
         atomic_uint blocks;
         atomic_bool done;
         unsigned last_phase;
+        uint64_t phase_done[_DFUSE_PHASE_MAX], phase_total[_DFUSE_PHASE_MAX];
+        bool backwards;
 } Job;
 
 typedef struct Args {
@@ -36,17 +38,24 @@ typedef struct Args {
         unsigned timeout_ms;
         unsigned cancel_after; /* write blocks; 0 = never */
         const char *read_back; /* directory */
+        bool no_erase;
         libusb_context *ctx;
 } Args;
 
 static Args args = {.base = 0x08000000, .leave = true};
 
+/* Records the last report of each phase and whether the phases and their byte counts only went forward. */
 static void on_progress(const DfuseProgress *p, void *userdata) {
         Job *job = userdata;
 
         if (p->phase == DFUSE_PHASE_WRITE)
                 atomic_fetch_add(&job->blocks, 1);
+        if (p->phase < job->last_phase || p->phase >= _DFUSE_PHASE_MAX ||
+            p->bytes_done < job->phase_done[p->phase] || p->bytes_done > p->bytes_total)
+                job->backwards = true;
         job->last_phase = p->phase;
+        job->phase_done[p->phase] = p->bytes_done;
+        job->phase_total[p->phase] = p->bytes_total;
 }
 
 static int prepare(Job *job, DfuseDevice *d, Plan **ret) {
@@ -119,6 +128,12 @@ static int run_once(Job *job) {
         r = prepare(job, d, &plan);
         if (r < 0)
                 return r;
+        /* Plans are data: dropping the erases shows what the verify step says about unerased flash. */
+        if (args.no_erase)
+                plan->n_erases = 0;
+        memset(job->phase_done, 0, sizeof(job->phase_done));
+        job->last_phase = 0;
+        job->backwards = false;
         r = dfuse_execute(d, plan, on_progress, job, &job->cancel, &job->stats, &job->error);
         if (r < 0 || !args.read_back)
                 return r;
@@ -174,6 +189,7 @@ static int parse_args(int argc, char **argv) {
                 {"info", no_argument, NULL, 'i'},
                 {"context-per-board", no_argument, NULL, 'x'},
                 {"read-back", required_argument, NULL, 'R'},
+                {"no-erase", no_argument, NULL, 'E'},
                 {},
         };
         int c;
@@ -214,6 +230,9 @@ static int parse_args(int argc, char **argv) {
                 case 'R':
                         args.read_back = optarg;
                         break;
+                case 'E':
+                        args.no_erase = true;
+                        break;
                 default:
                         return -EINVAL;
                 }
@@ -244,7 +263,7 @@ int main(int argc, char **argv) {
                 fprintf(stderr,
                         "usage: engine-flash [--base ADDR] [--verify] [--no-leave] [--mass-erase] "
                         "[--skip identical|blank|both] [--timeout MS] [--cancel-after BLOCKS] [--retry] "
-                        "[--info] [--context-per-board] [--read-back DIR] PORT=IMAGE...\n");
+                        "[--info] [--context-per-board] [--read-back DIR] [--no-erase] PORT=IMAGE...\n");
                 return 2;
         }
         n = argc - first;
@@ -278,6 +297,17 @@ int main(int argc, char **argv) {
                        (unsigned long long)j->stats.bytes_verified, j->stats.stalls_tolerated,
                        j->stats.stuck_released, (unsigned long long)j->stats.elapsed_us, j->r < 0 ? " " : "",
                        j->r < 0 ? dfu_error_message(&j->error) : "");
+                printf("%s progress read=%llu/%llu erase=%llu/%llu write=%llu/%llu verify=%llu/%llu done=%s "
+                       "forward=%s\n",
+                       j->port, (unsigned long long)j->phase_done[DFUSE_PHASE_READ],
+                       (unsigned long long)j->phase_total[DFUSE_PHASE_READ],
+                       (unsigned long long)j->phase_done[DFUSE_PHASE_ERASE],
+                       (unsigned long long)j->phase_total[DFUSE_PHASE_ERASE],
+                       (unsigned long long)j->phase_done[DFUSE_PHASE_WRITE],
+                       (unsigned long long)j->phase_total[DFUSE_PHASE_WRITE],
+                       (unsigned long long)j->phase_done[DFUSE_PHASE_VERIFY],
+                       (unsigned long long)j->phase_total[DFUSE_PHASE_VERIFY],
+                       j->last_phase == DFUSE_PHASE_DONE ? "yes" : "no", j->backwards ? "no" : "yes");
                 failed += j->r < 0;
         }
         fflush(stdout);

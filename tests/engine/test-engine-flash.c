@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "macro.h"
+#include "parts.h"
 
 #include <glib.h>
 #include <glib/gstdio.h>
@@ -102,7 +103,8 @@ static guint64 stat_of(const Run *r, const char *port, const char *key) {
         g_auto(GStrv) lines = g_strsplit(r->out, "\n", -1);
 
         for (char **l = lines; *l; l++) {
-                if (!g_str_has_prefix(*l, prefix) || strstr(*l, " info ") || strstr(*l, " alt"))
+                if (!g_str_has_prefix(*l, prefix) || strstr(*l, " info ") || strstr(*l, " alt") ||
+                    strstr(*l, " progress "))
                         continue;
                 const char *p = strstr(*l, needle);
                 g_assert_nonnull(p);
@@ -125,6 +127,34 @@ static guint64 counter(const Run *r, const char *port, const char *key) {
         guint64 n = json_object_get_uint64(v);
         json_object_put(o);
         return n;
+}
+
+/* Bytes of the sectors the board erased, from its sector list. */
+static guint64 erased_bytes(const Run *r, const char *port) {
+        g_autofree char *part = NULL;
+        json_object *o = load_json(r, port), *v;
+        g_assert_true(json_object_object_get_ex(o, "part", &v));
+        part = g_strdup(json_object_get_string(v));
+        json_object_put(o);
+        const PartInfo *p = part_find(part);
+        _cleanup_(memmap_freep) MemMap *map = NULL;
+        /* erases_per_sector follows the sectors of alternate setting 0 in address order. */
+        g_assert_cmpint(part_memmap(p, &map, NULL), ==, 0);
+        o = load_json(r, port);
+        json_object *c, *a;
+        g_assert_true(json_object_object_get_ex(o, "counters", &c));
+        g_assert_true(json_object_object_get_ex(c, "erases_per_sector", &a));
+        guint64 sum = 0;
+        size_t k = 0;
+        const MemLayout *l = &map->layouts[0];
+        for (size_t ri = 0; ri < l->n_regions; ri++)
+                for (size_t u = 0; u < l->regions[ri].n_runs; u++)
+                        for (uint32_t j = 0; j < l->regions[ri].runs[u].count; j++, k++)
+                                if (k < json_object_array_length(a) &&
+                                    json_object_get_uint64(json_object_array_get_idx(a, k)) > 0)
+                                        sum += l->regions[ri].runs[u].size;
+        json_object_put(o);
+        return sum;
 }
 
 /* No sector erased twice in one job: the plan erases each once, in address order. */
@@ -181,6 +211,14 @@ static void flash_part(const char *part, uint32_t size, bool expect_stalls, bool
         g_assert_cmpuint(stat_of(&r, "1-1", "written"), <, size + 32);
         g_assert_cmpuint(stat_of(&r, "1-1", "verified"), ==, stat_of(&r, "1-1", "written"));
         g_assert_cmpuint(counter(&r, "1-1", "leave"), ==, 1);
+        /* Progress reached the end of every phase, never went back, and said so. */
+        g_autofree char *progress = g_strdup_printf(
+                "1-1 progress read=0/0 erase=%" G_GUINT64_FORMAT "/%" G_GUINT64_FORMAT
+                " write=%" G_GUINT64_FORMAT "/%" G_GUINT64_FORMAT " verify=%" G_GUINT64_FORMAT
+                "/%" G_GUINT64_FORMAT " done=yes forward=yes",
+                erased_bytes(&r, "1-1"), erased_bytes(&r, "1-1"), stat_of(&r, "1-1", "written"),
+                stat_of(&r, "1-1", "written"), stat_of(&r, "1-1", "written"), stat_of(&r, "1-1", "written"));
+        g_assert_nonnull(strstr(r.out, progress));
         /*
          * One set-address for the whole job: none per block, and the pointer set for the write run
          * still serves its verify read and the leave (the image is one run starting at the leave address).
@@ -376,6 +414,37 @@ static void test_skip_identical(void) {
         run_clear(&r);
 }
 
+/*
+ * Written over without an erase, F4 flash keeps the AND of old and new bits: the read-back differs and
+ * the verify names the first address where it does.
+ */
+static void test_verify_mismatch(void) {
+        Run r = {};
+        run_init(&r);
+        g_autoptr(GBytes) a = make_image(8 * 1024, 21), b = make_image(8 * 1024, 22);
+        g_autofree char *img_a = write_image(&r, "a.bin", a);
+        g_autofree char *img_b = write_image(&r, "b.bin", b);
+        const uint8_t *pa = g_bytes_get_data(a, NULL), *pb = g_bytes_get_data(b, NULL);
+        uint32_t first = 0;
+        while ((pa[first] & pb[first]) == pb[first])
+                first++;
+        g_autofree char *jobs = g_strdup_printf("%s --no-leave 1-1=%s && %s --no-erase --verify 1-1=%s",
+                                                ENGINE_FLASH, img_a, ENGINE_FLASH, img_b);
+        g_autofree char *dump = g_build_filename(r.dir, "dump", NULL);
+        g_assert_cmpint(g_mkdir(dump, 0700), ==, 0);
+        const char *argv[] = {DFUSD_SIM, "--time-scale", SCALE,     "--dump-dir", dump, "--part",
+                              "f405",    "--",           "/bin/sh", "-c",         jobs, NULL};
+        g_assert_true(g_spawn_sync(NULL, (char **)argv, NULL, G_SPAWN_DEFAULT, NULL, NULL, &r.out, &r.err,
+                                   &r.status, NULL));
+        g_test_message("stdout:\n%s\nstderr:\n%s", r.out, r.err);
+        g_assert_false(exited_ok(&r));
+        g_autofree char *msg =
+                g_strdup_printf("verify failed: 0x%08X reads 0x%02X where the image has 0x%02X",
+                                0x08000000u + first, pa[first] & pb[first], pb[first]);
+        g_assert_nonnull(strstr(r.out, msg));
+        run_clear(&r);
+}
+
 /* dfuse_read() gives back what was written, on a board left in the bootloader. */
 static void test_read(void) {
         Run r = {};
@@ -464,6 +533,7 @@ int main(int argc, char **argv) {
         g_test_add_func("/engine/flash/skip-identical", test_skip_identical);
         g_test_add_func("/engine/flash/skip-blank", test_skip_blank);
         g_test_add_func("/engine/read", test_read);
+        g_test_add_func("/engine/verify-mismatch", test_verify_mismatch);
         g_test_add_func("/engine/flash/parallel", test_parallel);
         g_test_add_func("/engine/fault/unplug", test_fault_unplug);
         g_test_add_func("/engine/fault/stall", test_fault_stall);
