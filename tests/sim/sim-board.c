@@ -43,6 +43,7 @@ SimBoard *sim_board_new(const SimBoardOptions *opts) {
         while (b->n_alt < SIM_ALT_MAX && b->part->alt_strings[b->n_alt])
                 b->n_alt++;
         b->read_protected = opts->read_protected;
+        b->write_protected = opts->write_protected;
 
         b->op_data = malloc(b->part->transfer_size);
         if (b->n_alt == 0 || !b->op_data || sim_mem_init(b) < 0)

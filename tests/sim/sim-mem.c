@@ -240,9 +240,16 @@ SimMemKind sim_mem_classify(const SimBoard *b, uint32_t address, uint32_t size, 
         return SIM_MEM_NONE;
 }
 
+static bool sector_protected(const SimBoard *b, size_t index) {
+        return index < 64 && (b->write_protected & (UINT64_C(1) << index));
+}
+
 static void erase_sector(SimBoard *b, size_t index) {
         const SimSector *s = &b->sectors[index];
         uint32_t off = s->address - b->flash_base;
+
+        if (sector_protected(b, index))
+                return;
 
         memset(b->flash + off, 0xFF, s->size);
         if (b->programmed) {
@@ -296,14 +303,27 @@ static uint8_t write_flash_ecc(SimBoard *b, uint32_t off, const uint8_t *data, s
 
 /* Without ECC programming only clears bits: a rewrite ANDs silently, only a verify notices. */
 static uint8_t write_flash(SimBoard *b, uint32_t address, const uint8_t *data, size_t size) {
-        uint32_t off = address - b->flash_base;
-
         if (!flash_covers(b, address, (uint32_t)size, MEM_WRITABLE))
                 return SIM_STATUS_ERR_TARGET;
-        if (b->programmed)
-                return write_flash_ecc(b, off, data, size);
-        for (size_t i = 0; i < size; i++)
-                b->flash[off + i] &= data[i];
+
+        /* Sector by sector: write-protected ones keep their bytes, silently. */
+        for (size_t done = 0; done < size;) {
+                uint32_t a = address + (uint32_t)done, off = a - b->flash_base;
+                size_t index;
+                const SimSector *s = sim_mem_find_sector(b, a, &index);
+                size_t n = (size_t)MIN((uint64_t)(size - done), (uint64_t)s->address + s->size - a);
+
+                if (!sector_protected(b, index)) {
+                        if (b->programmed) {
+                                uint8_t r = write_flash_ecc(b, off, data + done, n);
+                                if (r != SIM_STATUS_OK)
+                                        return r;
+                        } else
+                                for (size_t i = 0; i < n; i++)
+                                        b->flash[off + i] &= data[done + i];
+                }
+                done += n;
+        }
         return SIM_STATUS_OK;
 }
 

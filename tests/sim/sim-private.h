@@ -100,6 +100,7 @@ struct SimBoard {
         const SimFamily *family;
         uint8_t *ram[SIM_RAM_RANGES]; /* allocated at the first write: reads of untouched RAM give 0 */
         bool read_protected;
+        uint64_t write_protected; /* sector bits */
 
         /* DFU. */
         uint8_t state, status;

@@ -22,6 +22,12 @@ typedef struct SimBoardOptions {
         double time_scale;     /* 1.0 = datasheet timing, 0.01 = 100x faster; <= 0 is taken as 1.0 */
         bool read_protected;
         /*
+         * Bit n: sector n of the flash map (alternate setting 0, in address order) is write-protected.
+         * Erasing or programming it does nothing and reports no error, as the ROM does for erases
+         * (AN3156); only a verify notices.
+         */
+        uint64_t write_protected;
+        /*
          * The board runs with (part->quirks | quirks) & ~quirks_off: a zeroed options struct gives the
          * part's own quirks, `quirks` adds extra ones, `quirks_off` removes some of the part's.
          */

@@ -391,6 +391,31 @@ static void test_read_protection(void) {
         g_assert_cmpint(test_write(&h, 0x08000000, data, sizeof(data)), ==, SIM_STATUS_OK);
 }
 
+static void test_write_protection(void) {
+        SimBoardOptions o = {.part = part_find("l476"), .write_protected = 1u << 1, .quirks_off = ~0u};
+        _cleanup_(sim_board_freep) SimBoard *b = sim_board_new(&o);
+        uint8_t data[4096], buf[4096];
+        TestHost h;
+
+        g_assert_nonnull(b);
+        memset(data, 0x3C, sizeof(data));
+        /* Page 1 (0x08000800) is protected: the erase "succeeds" and changes nothing ... */
+        g_assert_cmpint(sim_board_write_flash(b, 0x08000800, data, 16), ==, 0);
+        test_host_init(&h, b);
+        g_assert_cmpint(test_erase(&h, 0x08000800), ==, SIM_STATUS_OK);
+        g_assert_cmpint(sim_board_read_flash(b, 0x08000800, buf, 16), ==, 0);
+        g_assert_cmpmem(buf, 16, data, 16);
+
+        /* ... and a block across pages 0 to 1 is written only in page 0, without an error. */
+        memset(data, 0x00, sizeof(data));
+        g_assert_cmpint(test_erase(&h, 0x08000000), ==, SIM_STATUS_OK);
+        g_assert_cmpint(test_write(&h, 0x08000400, data, 2048), ==, SIM_STATUS_OK);
+        g_assert_cmpint(sim_board_read_flash(b, 0x08000400, buf, 2048), ==, 0);
+        g_assert_cmpuint(buf[0x3FF], ==, 0x00);
+        g_assert_cmpuint(buf[0x400], ==, 0x3C);
+        g_assert_cmpuint(buf[0x7FF], ==, 0xFF);
+}
+
 static void test_leave(void) {
         _cleanup_(sim_board_freep) SimBoard *f4 = test_board("f405", 0, PART_QUIRK_ARRIVES_IN_ERROR);
         _cleanup_(sim_board_freep) SimBoard *h7 = test_board("h743", 0, 0);
@@ -438,6 +463,7 @@ int main(int argc, char **argv) {
         g_test_add_func("/sim/dfu/ram", test_ram);
         g_test_add_func("/sim/dfu/option-bytes", test_option_bytes);
         g_test_add_func("/sim/dfu/read-protection", test_read_protection);
+        g_test_add_func("/sim/dfu/write-protection", test_write_protection);
         g_test_add_func("/sim/dfu/leave", test_leave);
         return g_test_run();
 }
