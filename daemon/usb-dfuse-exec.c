@@ -128,7 +128,7 @@ static int erase_all(Exec *x) {
 /* One set-address, then consecutive blocks: block n lands at (n - 2) * transfer_size + address. */
 static int write_range(Exec *x, const PlanRun *run, uint32_t off, uint32_t len, ProgressCtx *pc) {
         uint16_t ts = x->plan->transfer_size;
-        uint64_t window = (uint64_t)DFUSE_MAX_BLOCKS_PER_ADDRESS * ts;
+        uint64_t window = (uint64_t)x->d->max_blocks * ts;
         DfuseOp op = {.phase = DFUSE_PHASE_WRITE, .what = "write of block at"};
         int r;
 

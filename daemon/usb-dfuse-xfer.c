@@ -124,7 +124,7 @@ void progress_add(ProgressCtx *pc, DfusePhase phase, uint32_t address, uint64_t 
 
 int dfuse_upload_range(DfuseDevice *d, uint32_t address, uint8_t *buf, uint32_t size, const DfuseOp *op,
                        ProgressCtx *pc, DfuError *error) {
-        uint64_t window = (uint64_t)DFUSE_MAX_BLOCKS_PER_ADDRESS * d->info.transfer_size;
+        uint64_t window = (uint64_t)d->max_blocks * d->info.transfer_size;
         DfuseOp o = *op;
 
         for (uint64_t off = 0; off < size; off += window) {

@@ -166,6 +166,7 @@ int dfuse_open_device(libusb_device *dev, DfuseDevice **ret, DfuError *error) {
                 return dfu_error_set(error, ENOMEM, "out of memory");
         d->dev = libusb_ref_device(dev);
         d->alt_current = -1;
+        d->max_blocks = DFUSE_MAX_BLOCKS_PER_ADDRESS;
         d->arrived = true;
         d->last_state = DFU_STATE_IDLE;
         port_path_of(dev, d->info.port_path, sizeof(d->info.port_path));

@@ -95,7 +95,8 @@ struct DfuseDevice {
         DfuseInfo info;
         DfuseQuirks quirks;
 
-        bool arrived; /* no request sent yet since open: the arrival quirks apply */
+        bool arrived;        /* no request sent yet since open: the arrival quirks apply */
+        unsigned max_blocks; /* per set-address window: DFUSE_MAX_BLOCKS_PER_ADDRESS, less in tests */
 
         /* Per call of dfuse_execute()/dfuse_read(). */
         DfuseStats *stats; /* never NULL while a call runs: the caller's or own_stats */

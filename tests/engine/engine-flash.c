@@ -14,7 +14,8 @@
 #include <time.h>
 
 #include "sanitize.h"
-#include "usb-dfuse.h"
+/* The private header too: --window shrinks the set-address window to test its wrap-around. */
+#include "usb-internal.h"
 
 typedef struct Job {
         const char *port;
@@ -39,6 +40,7 @@ typedef struct Args {
         unsigned cancel_after; /* write blocks; 0 = never */
         const char *read_back; /* directory */
         bool no_erase;
+        unsigned window; /* blocks per set-address, 0 = the engine's */
         libusb_context *ctx;
 } Args;
 
@@ -115,6 +117,8 @@ static int run_once(Job *job) {
                 return r;
         if (args.timeout_ms)
                 dfuse_set_timeout(d, args.timeout_ms);
+        if (args.window)
+                d->max_blocks = args.window;
         if (args.info) {
                 const DfuseInfo *info = dfuse_get_info(d);
                 printf("%s info vid=%04x pid=%04x bcd=%04x transfer_size=%u attributes=0x%02x dfu=%04x "
@@ -190,6 +194,7 @@ static int parse_args(int argc, char **argv) {
                 {"context-per-board", no_argument, NULL, 'x'},
                 {"read-back", required_argument, NULL, 'R'},
                 {"no-erase", no_argument, NULL, 'E'},
+                {"window", required_argument, NULL, 'w'},
                 {},
         };
         int c;
@@ -233,6 +238,9 @@ static int parse_args(int argc, char **argv) {
                 case 'E':
                         args.no_erase = true;
                         break;
+                case 'w':
+                        args.window = (unsigned)strtoul(optarg, NULL, 0);
+                        break;
                 default:
                         return -EINVAL;
                 }
@@ -263,7 +271,8 @@ int main(int argc, char **argv) {
                 fprintf(stderr,
                         "usage: engine-flash [--base ADDR] [--verify] [--no-leave] [--mass-erase] "
                         "[--skip identical|blank|both] [--timeout MS] [--cancel-after BLOCKS] [--retry] "
-                        "[--info] [--context-per-board] [--read-back DIR] [--no-erase] PORT=IMAGE...\n");
+                        "[--info] [--context-per-board] [--read-back DIR] [--no-erase] [--window BLOCKS] "
+                        "PORT=IMAGE...\n");
                 return 2;
         }
         n = argc - first;

@@ -445,6 +445,28 @@ static void test_verify_mismatch(void) {
         run_clear(&r);
 }
 
+/*
+ * Block numbers stop at 65535, so a long run needs a new set-address every (65535 - 2) blocks; shrunk
+ * to 7 blocks here, a 20-block run is written and read back in three windows each.
+ */
+static void test_window(void) {
+        Run r = {};
+        run_init(&r);
+        g_autoptr(GBytes) image = make_image(20 * 2048 - 100, 31);
+        g_autofree char *img = write_image(&r, "fw.bin", image);
+        g_autofree char *job = g_strdup_printf("1-1=%s", img);
+        const char *sim[] = {"--part", "h743", NULL};
+        const char *flash[] = {"--window", "7", "--verify", "--no-leave", job, NULL};
+
+        run_sim(&r, sim, flash);
+        g_assert_true(exited_ok(&r));
+        assert_flash(&r, "1-1", image, 0);
+        g_assert_cmpuint(stat_of(&r, "1-1", "set_addresses"), ==, 6);
+        g_assert_cmpuint(counter(&r, "1-1", "set_address"), ==, 6);
+        g_assert_cmpuint(counter(&r, "1-1", "blocks_written"), ==, 20);
+        run_clear(&r);
+}
+
 /* dfuse_read() gives back what was written, on a board left in the bootloader. */
 static void test_read(void) {
         Run r = {};
@@ -533,6 +555,7 @@ int main(int argc, char **argv) {
         g_test_add_func("/engine/flash/skip-identical", test_skip_identical);
         g_test_add_func("/engine/flash/skip-blank", test_skip_blank);
         g_test_add_func("/engine/read", test_read);
+        g_test_add_func("/engine/window", test_window);
         g_test_add_func("/engine/verify-mismatch", test_verify_mismatch);
         g_test_add_func("/engine/flash/parallel", test_parallel);
         g_test_add_func("/engine/fault/unplug", test_fault_unplug);
