@@ -336,6 +336,44 @@ static void test_ram(void) {
         test_clear(&h);
 }
 
+static void test_other_memories(void) {
+        _cleanup_(sim_board_freep) SimBoard *b = test_board("f405", 0, PART_QUIRK_ARRIVES_IN_ERROR);
+        uint8_t buf[16];
+        TestHost h;
+
+        test_host_init(&h, b);
+        /* OTP: bits only clear, and nothing erases them. */
+        g_assert_cmpint(test_write(&h, 0x1FFF7800, ((uint8_t[]){0xF0, 0x3C}), 2), ==, SIM_STATUS_OK);
+        g_assert_cmpint(test_write(&h, 0x1FFF7800, ((uint8_t[]){0x0F, 0xFF}), 2), ==, SIM_STATUS_OK);
+        g_assert_cmpint(test_erase(&h, 0x1FFF7800), ==, SIM_STATUS_ERR_TARGET);
+        test_clear(&h);
+        g_assert_cmpint(test_upload(&h, 0x1FFF7800, buf, 2), ==, 2);
+        g_assert_cmpmem(buf, 2, ((uint8_t[]){0x00, 0x3C}), 2);
+
+        /* Device feature: stored as written. */
+        g_assert_cmpint(test_write(&h, 0xFFFF0000, ((uint8_t[]){0x00, 0x00, 0x00, 0x00}), 4), ==,
+                        SIM_STATUS_OK);
+        g_assert_cmpint(test_write(&h, 0xFFFF0000, ((uint8_t[]){0x12, 0x34, 0x56, 0x78}), 4), ==,
+                        SIM_STATUS_OK);
+        g_assert_cmpint(sim_board_read_flash(b, 0xFFFF0000, buf, 4), ==, 0);
+        g_assert_cmpmem(buf, 4, ((uint8_t[]){0x12, 0x34, 0x56, 0x78}), 4);
+        g_assert_cmpint(sim_board_read_flash(b, 0xFFFF0002, buf, 4), ==, -EFAULT);
+
+        /* System memory reads (as zeros here) and never takes a write. */
+        memset(buf, 0xEE, sizeof(buf));
+        g_assert_cmpint(test_upload(&h, 0x1FFF0000, buf, sizeof(buf)), ==, sizeof(buf));
+        g_assert_cmpuint(buf[0], ==, 0);
+        g_assert_cmpint(test_write(&h, 0x1FFF0000, buf, 4), ==, SIM_STATUS_ERR_TARGET);
+        test_clear(&h);
+
+        /* Nowhere: the upload stalls with errTARGET. */
+        g_assert_cmpint(test_set_address(&h, 0x08000000), ==, SIM_STATUS_OK);
+        g_assert_cmpint(test_out(&h, 6, 0, NULL, 0), ==, SIM_OK);
+        size_t n = 0;
+        g_assert_cmpint(test_ctl(&h, 0xA1, 2, 2 + 0x100000 / 2048, 0, 16, buf, &n), ==, SIM_STALL);
+        g_assert_cmpuint(sim_board_status(b), ==, SIM_STATUS_ERR_TARGET);
+}
+
 static void test_option_bytes(void) {
         _cleanup_(sim_board_freep) SimBoard *b = test_board("f405", 0, PART_QUIRK_ARRIVES_IN_ERROR);
         uint8_t opts[16], buf[16];
@@ -461,6 +499,7 @@ int main(int argc, char **argv) {
         g_test_add_func("/sim/dfu/ecc-h7", test_ecc_h7);
         g_test_add_func("/sim/dfu/ecc-l4", test_ecc_l4);
         g_test_add_func("/sim/dfu/ram", test_ram);
+        g_test_add_func("/sim/dfu/other-memories", test_other_memories);
         g_test_add_func("/sim/dfu/option-bytes", test_option_bytes);
         g_test_add_func("/sim/dfu/read-protection", test_read_protection);
         g_test_add_func("/sim/dfu/write-protection", test_write_protection);
