@@ -1,0 +1,92 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#include <stdarg.h>
+#include <sys/wait.h>
+
+#include "ctl.h"
+
+const char *ctl_path(void) {
+        const char *p = g_getenv("DFUSCTL_BIN");
+
+        g_assert_nonnull(p);
+        return p;
+}
+
+char **ctl_environ(Integ *t) {
+        char **env = g_get_environ();
+
+        env = g_environ_setenv(env, "DBUS_SESSION_BUS_ADDRESS", t->bus_address, TRUE);
+        env = g_environ_unsetenv(env, "NO_COLOR");
+        return env;
+}
+
+int ctl_runv(Integ *t, char **envp, CtlResult *r, const char *const *args) {
+        g_autoptr(GPtrArray) argv = g_ptr_array_new();
+        g_autoptr(GError) error = NULL;
+        g_auto(GStrv) env = envp ? NULL : ctl_environ(t);
+        g_autoptr(GString) cmd = g_string_new("dfusctl --user");
+        int wait_status = 0;
+
+        g_ptr_array_add(argv, (char *)ctl_path());
+        g_ptr_array_add(argv, (char *)"--user");
+        for (const char *const *a = args; *a; a++) {
+                g_ptr_array_add(argv, (char *)*a);
+                g_string_append_printf(cmd, " %s", *a);
+        }
+        g_ptr_array_add(argv, NULL);
+        *r = (CtlResult){};
+        g_assert_true(g_spawn_sync(NULL, (char **)argv->pdata, envp ?: env, G_SPAWN_DEFAULT, NULL, NULL,
+                                   &r->out, &r->err, &wait_status, &error));
+        g_assert_no_error(error);
+        r->status = WIFEXITED(wait_status) ? WEXITSTATUS(wait_status) : 128 + WTERMSIG(wait_status);
+        g_test_message("$ %s\n-> %d\n%s%s", cmd->str, r->status, r->out, r->err);
+        return r->status;
+}
+
+int ctl_run(Integ *t, CtlResult *r, const char *first, ...) {
+        g_autoptr(GPtrArray) args = g_ptr_array_new();
+        va_list ap;
+
+        va_start(ap, first);
+        for (const char *a = first; a; a = va_arg(ap, const char *))
+                g_ptr_array_add(args, (char *)a);
+        va_end(ap);
+        g_ptr_array_add(args, NULL);
+        return ctl_runv(t, NULL, r, (const char *const *)args->pdata);
+}
+
+void ctl_result_clear(CtlResult *r) {
+        g_clear_pointer(&r->out, g_free);
+        g_clear_pointer(&r->err, g_free);
+}
+
+json_object *ctl_json(const CtlResult *r) {
+        enum json_tokener_error e = json_tokener_success;
+        json_object *o = json_tokener_parse_verbose(r->out, &e);
+
+        if (!o)
+                g_error("dfusctl's stdout is not JSON (%s): %s", json_tokener_error_desc(e), r->out);
+        return o;
+}
+
+json_object *jget(json_object *o, const char *key) {
+        json_object *v = NULL;
+
+        if (!json_object_object_get_ex(o, key, &v))
+                g_error("JSON has no key \"%s\": %s", key, json_object_to_json_string(o));
+        return v;
+}
+
+const char *jstr(json_object *o, const char *key) {
+        json_object *v = jget(o, key);
+
+        g_assert_true(json_object_is_type(v, json_type_string));
+        return json_object_get_string(v);
+}
+
+char *ctl_image(Integ *t, const char *name, size_t n, bool ram, uint32_t seed) {
+        g_autofree uint8_t *flash = integ_pattern(n, seed);
+        g_autofree uint8_t *sram = integ_pattern(256, seed + 1);
+        IntegSegment segs[] = {{0x08000000, flash, n}, {0x38000000, sram, 256}};
+
+        return integ_write_ihex(t, name, segs, ram ? 2 : 1);
+}
