@@ -10,8 +10,20 @@
 
 /*
  * A model of the STM32 system-memory DFU bootloader (AN3156), pure C, no I/O: it answers control
- * requests and says when the answer is ready. The umockdev glue (testbed.c) turns this into a USB
- * device; the unit tests drive it directly.
+ * requests and says when the answer is ready. The umockdev glue (testbed-*.c) turns this into a USB
+ * device; the unit tests (test-sim-*.c) drive it directly. Deterministic given the times passed in.
+ *
+ * What it does, where the real one leaves a choice:
+ * - DFU 1.1 states; a request the state does not allow stalls and enters dfuERROR/errSTALLEDPKT
+ *   (dfuERROR keeps its first status until CLRSTATUS). DETACH stalls: it is an application request.
+ * - Memories are found by address whatever the alternate setting: flash (alt 0), the regions of the
+ *   other alternate settings (option bytes, OTP, device feature), RAM the bootloader reaches and its
+ *   system memory (per family, sim-mem.c). Anything else is errTARGET. Flash starts erased.
+ * - ECC parts keep a programmed flag per flash word; partial words are padded with 0xFF.
+ * - Option bytes take exactly their whole area, then the board resets (SIM_EVENT_RESET with the
+ *   busy answer); read unprotect likewise after a mass erase.
+ * - Leave: DNLOAD of length 0 in dfuIDLE/dfuDNLOAD-IDLE, whatever wValue; the next GETSTATUS answers
+ *   dfuMANIFEST (or the board drops off first, PART_QUIRK_RESET_ON_LEAVE) and the board is gone.
  */
 
 typedef struct SimBoard SimBoard;
