@@ -192,6 +192,27 @@ static void test_usage_and_errors(void) {
         g_assert_nonnull(strstr(r.out, "Exit status"));
         result_clear(&r);
 
+        r = dfusctl(NULL);
+        g_assert_cmpint(r.status, ==, 2);
+        result_clear(&r);
+        r = dfusctl("frobnicate", NULL);
+        g_assert_cmpint(r.status, ==, 2);
+        g_assert_nonnull(strstr(r.err, "frobnicate"));
+        result_clear(&r);
+        r = dfusctl("--version", NULL);
+        g_assert_cmpint(r.status, ==, 0);
+        g_assert_true(g_str_has_prefix(r.out, "dfusctl "));
+        result_clear(&r);
+        /* Global options stand anywhere: before the verb, between its options, after the images. */
+        r = dfusctl("--json", "--no-legend", "inspect", "--family", "h747", cm7, NULL);
+        g_assert_cmpint(r.status, ==, 0);
+        json_object_put(parse_json(r.out));
+        result_clear(&r);
+        r = dfusctl("inspect", "--family", "h747", cm7, "--json", NULL);
+        g_assert_cmpint(r.status, ==, 0);
+        json_object_put(parse_json(r.out));
+        result_clear(&r);
+
         r = dfusctl("inspect", "--help", NULL);
         g_assert_cmpint(r.status, ==, 0);
         g_assert_nonnull(strstr(r.out, "bytes_kept"));
