@@ -332,7 +332,7 @@ static void test_fault_status(void) {
 }
 
 static void test_fault_hang(void) {
-        fault_case("g431", "board 1-1 hang phase=write after=20\nat 2.0 unplug 1-1\nat 2.5 plug 1-1\n",
+        fault_case("g431", "board 1-1 hang phase=write after=20\nat 3.0 unplug 1-1\nat 3.5 plug 1-1\n",
                    "failed: the board did not answer within 300 ms (phase write", true, "300");
 }
 
