@@ -48,7 +48,7 @@ static void print_segments(const InspectResult *r, const DfusctlContext *ctx) {
 }
 
 static void print_plan(const InspectResult *r, const Plan *p, const DfusctlContext *ctx) {
-        static const char *const headers[] = {"STEP", "ADDRESS", "SIZE", "BLOCKS"};
+        static const char *const headers[] = {"STEP", "ADDRESS", "SIZE", "UNITS"};
         _cleanup_(table_freep) Table *t = table_new(ELEMENTSOF(headers), headers);
         const MemLayout *l = &r->map->layouts[p->alt_setting];
         char size[32], addr[16], blocks[32], total[32], eta[32];
@@ -62,17 +62,29 @@ static void print_plan(const InspectResult *r, const Plan *p, const DfusctlConte
                 const char *cells[] = {"mass-erase", "-", "-", "-"};
                 (void)table_add_row(t, cells, -1, OUTPUT_COLOR_NONE);
         }
-        for (size_t i = 0; i < p->n_erases; i++) {
-                format_address(p->erases[i].address, addr);
-                format_bytes(p->erases[i].size, size);
-                const char *cells[] = {"erase", addr, size, "-"};
+        /* Consecutive sectors of one size read better as one row: 256 pages of a U5 are one line. */
+        for (size_t i = 0, n; i < p->n_erases; i += n) {
+                const PlanErase *e = &p->erases[i];
+                for (n = 1; i + n < p->n_erases && p->erases[i + n].size == e->size &&
+                            p->erases[i + n].address == e->address + n * e->size;
+                     n++)
+                        ;
+                format_address(e->address, addr);
+                format_bytes((uint64_t)n * e->size, size);
+                if (n == 1)
+                        snprintf(blocks, sizeof(blocks), "1 sector");
+                else
+                        snprintf(blocks, sizeof(blocks), "%zu sectors of %" PRIu32 " KiB", n,
+                                 e->size / 1024);
+                const char *cells[] = {"erase", addr, size, blocks};
                 (void)table_add_row(t, cells, -1, OUTPUT_COLOR_NONE);
         }
         for (size_t i = 0; i < p->n_runs; i++) {
                 format_address(p->runs[i].address, addr);
                 format_bytes(p->runs[i].size, size);
-                snprintf(blocks, sizeof(blocks), "%" PRIu64,
-                         (uint64_t)DIV_ROUND_UP(p->runs[i].size, p->transfer_size));
+                snprintf(blocks, sizeof(blocks), "%" PRIu64 " block%s",
+                         (uint64_t)DIV_ROUND_UP(p->runs[i].size, p->transfer_size),
+                         DIV_ROUND_UP(p->runs[i].size, p->transfer_size) == 1 ? "" : "s");
                 const char *cells[] = {"write", addr, size, blocks};
                 (void)table_add_row(t, cells, -1, OUTPUT_COLOR_NONE);
         }
