@@ -1,0 +1,262 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* The live displays: flash's progress on a terminal (a pty) and on a pipe, NO_COLOR, and watch in
+ * its three forms (redrawn screen, one line per event, JSON lines). */
+#include <errno.h>
+#include <poll.h>
+#include <pty.h>
+#include <signal.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "ctl.h"
+
+static const char *const h743[] = {"h743", NULL};
+
+static void start(Integ *t, unsigned boards) {
+        integ_start(t, &(IntegRun){.boards = boards, .parts = h743});
+        integ_wait_devices(t, boards, 10);
+}
+
+/* Reads what the pty's master gets until stop is seen (or, with stop NULL, until the other side is
+ * closed by every process). */
+static void read_pty(int master, GString *out, const char *stop) {
+        for (;;) {
+                struct pollfd p = {.fd = master, .events = POLLIN};
+                char buf[4096];
+                ssize_t n;
+                int r = poll(&p, 1, 60 * 1000);
+
+                if (r == 0)
+                        g_error("no output on the pty within 60 s; so far: %s", out->str);
+                if (r < 0 && errno == EINTR)
+                        continue;
+                n = read(master, buf, sizeof buf);
+                if (n < 0 && errno == EINTR)
+                        continue;
+                if (n <= 0) /* EIO: every process closed the other side */
+                        return;
+                g_string_append_len(out, buf, n);
+                if (stop && strstr(out->str, stop))
+                        return;
+        }
+}
+
+/* Starts dfusctl with stdout on a new pty; returns the master side. */
+static GSubprocess *spawn_on_pty(Integ *t, char **env, const char *const *args, int *ret_master) {
+        g_autoptr(GSubprocessLauncher) l = g_subprocess_launcher_new(G_SUBPROCESS_FLAGS_NONE);
+        g_autoptr(GPtrArray) argv = g_ptr_array_new();
+        g_autoptr(GError) error = NULL;
+        GSubprocess *p;
+        int master, slave;
+
+        g_assert_cmpint(openpty(&master, &slave, NULL, NULL, NULL), ==, 0);
+        g_ptr_array_add(argv, (char *)ctl_path());
+        g_ptr_array_add(argv, (char *)"--user");
+        for (const char *const *a = args; *a; a++)
+                g_ptr_array_add(argv, (char *)*a);
+        g_ptr_array_add(argv, NULL);
+        g_subprocess_launcher_set_environ(l, env);
+        g_subprocess_launcher_take_stdout_fd(l, slave);
+        p = g_subprocess_launcher_spawnv(l, (const char *const *)argv->pdata, &error);
+        g_assert_no_error(error);
+        *ret_master = master;
+        return p; /* the launcher closes our copy of the slave side when it goes */
+}
+
+static int run_on_pty(Integ *t, char **env, const char *const *args, GString *out) {
+        g_autoptr(GSubprocess) p = NULL;
+        g_autoptr(GError) error = NULL;
+        int master;
+
+        p = spawn_on_pty(t, env, args, &master);
+        read_pty(master, out, NULL);
+        close(master);
+        g_assert_true(g_subprocess_wait(p, NULL, &error));
+        g_assert_no_error(error);
+        g_test_message("pty output: %s", out->str);
+        return g_subprocess_get_exit_status(p);
+}
+
+static void test_progress_pty(Integ *t, gconstpointer data) {
+        g_autofree char *image = ctl_image(t, "app.hex", 128 * 1024, false, 11);
+        g_autoptr(GString) out = g_string_new(NULL), plain = g_string_new(NULL);
+        g_auto(GStrv) env = NULL, no_color = NULL;
+
+        start(t, 1);
+        env = ctl_environ(t);
+        env = g_environ_setenv(env, "TERM", "xterm", TRUE);
+        g_assert_cmpint(run_on_pty(t, env, (const char *const[]){"flash", image, "--no-leave", NULL}, out),
+                        ==, 0);
+        /* Redrawn in place (cursor up, clear line), with a bar and colour. */
+        g_assert_nonnull(strstr(out->str, "\033[1A"));
+        g_assert_nonnull(strstr(out->str, "\033[K"));
+        g_assert_nonnull(strstr(out->str, "\033[0;32m"));
+        g_assert_nonnull(strstr(out->str, "[####################] 100%"));
+        g_assert_nonnull(strstr(out->str, "1-1: "));
+
+        /* NO_COLOR: still redrawn in place, but no colour. */
+        no_color = g_environ_setenv(g_strdupv(env), "NO_COLOR", "1", TRUE);
+        g_assert_cmpint(
+                run_on_pty(t, no_color, (const char *const[]){"flash", image, "--no-leave", NULL}, plain),
+                ==, 0);
+        g_assert_nonnull(strstr(plain->str, "\033[K"));
+        g_assert_null(strstr(plain->str, "\033[0;3"));
+        g_assert_nonnull(strstr(plain->str, "done"));
+}
+
+static void test_progress_pipe(Integ *t, gconstpointer data) {
+        g_autofree char *image = ctl_image(t, "app.hex", 128 * 1024, false, 12);
+        g_auto(CtlResult) r = {};
+        g_auto(GStrv) lines = NULL;
+
+        start(t, 1);
+        g_assert_cmpint(ctl_run(t, &r, "flash", image, "--no-leave", NULL), ==, 0);
+        g_assert_null(strchr(r.out, '\033'));
+        g_assert_null(strchr(r.out, '\r'));
+        /* One line per phase, then the result. */
+        lines = g_strsplit(g_strchomp(r.out), "\n", -1);
+        g_assert_cmpstr(lines[0], ==, "1-1: erasing");
+        g_assert_cmpstr(lines[1], ==, "1-1: writing");
+        g_assert_true(g_str_has_prefix(lines[g_strv_length(lines) - 1], "1-1: done, 128 KiB written"));
+        for (guint i = 1; lines[i]; i++)
+                g_assert_cmpstr(lines[i], !=, lines[i - 1]);
+}
+
+/* Reads lines from a watch until one contains needle. */
+static void read_until(GDataInputStream *in, GPtrArray *lines, const char *needle) {
+        for (;;) {
+                g_autoptr(GError) error = NULL;
+                char *line = g_data_input_stream_read_line(in, NULL, NULL, &error);
+
+                g_assert_no_error(error);
+                if (!line)
+                        g_error("watch ended before \"%s\"", needle);
+                g_ptr_array_add(lines, line);
+                if (strstr(line, needle))
+                        return;
+        }
+}
+
+static GSubprocess *spawn_watch(Integ *t, bool json, GDataInputStream **ret_in) {
+        g_autoptr(GSubprocessLauncher) l = g_subprocess_launcher_new(G_SUBPROCESS_FLAGS_STDOUT_PIPE);
+        g_autoptr(GError) error = NULL;
+        g_auto(GStrv) env = ctl_environ(t);
+        GSubprocess *p;
+
+        g_subprocess_launcher_set_environ(l, env);
+        p = g_subprocess_launcher_spawn(l, &error, ctl_path(), "--user", "watch", json ? "--json" : NULL,
+                                        NULL);
+        g_assert_no_error(error);
+        *ret_in = g_data_input_stream_new(g_subprocess_get_stdout_pipe(p));
+        return p;
+}
+
+static void stop_watch(GSubprocess *p) {
+        g_autoptr(GError) error = NULL;
+
+        g_subprocess_send_signal(p, SIGTERM);
+        g_assert_true(g_subprocess_wait(p, NULL, &error));
+        g_assert_true(g_subprocess_get_if_exited(p));
+        g_assert_cmpint(g_subprocess_get_exit_status(p), ==, 0);
+}
+
+static void test_watch_lines(Integ *t, gconstpointer data) {
+        g_autofree char *image = ctl_image(t, "app.hex", 64 * 1024, false, 13);
+        g_autoptr(GPtrArray) lines = g_ptr_array_new_with_free_func(g_free);
+        g_autoptr(GDataInputStream) in = NULL;
+        g_autoptr(GSubprocess) p = NULL;
+        g_auto(CtlResult) r = {};
+        bool writing = false;
+
+        start(t, 2);
+        p = spawn_watch(t, false, &in);
+        read_until(in, lines, "board 1-2 present");
+        g_assert_cmpint(ctl_run(t, &r, "flash", image, "--port", "1-2", "--no-leave", NULL), ==, 0);
+        read_until(in, lines, "1-2: done");
+        stop_watch(p);
+        for (guint i = 0; i < lines->len; i++) {
+                const char *l = lines->pdata[i];
+                g_assert_null(strchr(l, '\033'));
+                writing |= strstr(l, "1-2: writing") != NULL;
+                /* Transitions only: the same line never twice in a row. */
+                if (i > 0)
+                        g_assert_cmpstr(strchr(l, ' '), !=, strchr(lines->pdata[i - 1], ' '));
+        }
+        g_assert_true(writing);
+}
+
+static void test_watch_json(Integ *t, gconstpointer data) {
+        g_autofree char *image = ctl_image(t, "app.hex", 64 * 1024, false, 14);
+        g_autoptr(GPtrArray) lines = g_ptr_array_new_with_free_func(g_free);
+        g_autoptr(GDataInputStream) in = NULL;
+        g_autoptr(GSubprocess) p = NULL;
+        g_auto(CtlResult) r = {};
+        unsigned added = 0, changed = 0, completed = 0;
+
+        start(t, 1);
+        p = spawn_watch(t, true, &in);
+        read_until(in, lines, "\"snapshot\"");
+        g_assert_cmpint(ctl_run(t, &r, "flash", image, "--no-leave", NULL), ==, 0);
+        read_until(in, lines, "\"completed\"");
+        stop_watch(p);
+        for (guint i = 0; i < lines->len; i++) {
+                g_autoptr(json_object) o = json_tokener_parse(lines->pdata[i]);
+                const char *event;
+
+                if (!o)
+                        g_error("not a JSON line: %s", (char *)lines->pdata[i]);
+                event = jstr(o, "event");
+                if (g_str_equal(event, "snapshot"))
+                        g_assert_true(json_object_is_type(jget(o, "objects"), json_type_object));
+                else if (g_str_equal(event, "added")) {
+                        added++;
+                        g_assert_true(json_object_is_type(jget(o, "interfaces"), json_type_object));
+                } else if (g_str_equal(event, "changed")) {
+                        changed++;
+                        g_assert_true(json_object_is_type(jget(o, "properties"), json_type_object));
+                        jstr(o, "interface");
+                } else if (g_str_equal(event, "completed")) {
+                        completed++;
+                        g_assert_true(json_object_get_boolean(jget(o, "success")));
+                }
+        }
+        g_assert_cmpuint(added, >=, 1);
+        g_assert_cmpuint(changed, >=, 2);
+        g_assert_cmpuint(completed, ==, 1);
+}
+
+static void test_watch_screen(Integ *t, gconstpointer data) {
+        g_autofree char *image = ctl_image(t, "app.hex", 64 * 1024, false, 15);
+        g_autoptr(GString) out = g_string_new(NULL);
+        g_autoptr(GSubprocess) p = NULL;
+        g_autoptr(GError) error = NULL;
+        g_auto(CtlResult) r = {};
+        g_auto(GStrv) env = NULL;
+        int master;
+
+        start(t, 1);
+        env = ctl_environ(t);
+        p = spawn_on_pty(t, env, (const char *const[]){"watch", NULL}, &master);
+        read_pty(master, out, "1-1");
+        g_assert_cmpint(ctl_run(t, &r, "flash", image, "--no-leave", NULL), ==, 0);
+        read_pty(master, out, "100%");
+        g_subprocess_send_signal(p, SIGTERM);
+        read_pty(master, out, NULL);
+        close(master);
+        g_assert_true(g_subprocess_wait(p, NULL, &error));
+        g_assert_cmpint(g_subprocess_get_exit_status(p), ==, 0);
+        /* Redrawn in place: home + clear screen, the boards' table and the job's bar. */
+        g_assert_nonnull(strstr(out->str, "\033[H\033[2J"));
+        g_assert_nonnull(strstr(out->str, "PORT"));
+        g_assert_nonnull(strstr(out->str, "h743"));
+}
+
+int main(int argc, char **argv) {
+        g_test_init(&argc, &argv, NULL);
+        g_test_add("/client/progress/pty", Integ, NULL, integ_setup, test_progress_pty, integ_teardown);
+        g_test_add("/client/progress/pipe", Integ, NULL, integ_setup, test_progress_pipe, integ_teardown);
+        g_test_add("/client/watch/lines", Integ, NULL, integ_setup, test_watch_lines, integ_teardown);
+        g_test_add("/client/watch/json", Integ, NULL, integ_setup, test_watch_json, integ_teardown);
+        g_test_add("/client/watch/screen", Integ, NULL, integ_setup, test_watch_screen, integ_teardown);
+        return g_test_run();
+}
