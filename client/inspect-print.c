@@ -51,7 +51,7 @@ static void print_plan(const InspectResult *r, const Plan *p, const DfusctlConte
         static const char *const headers[] = {"STEP", "ADDRESS", "SIZE", "UNITS"};
         _cleanup_(table_freep) Table *t = table_new(ELEMENTSOF(headers), headers);
         const MemLayout *l = &r->map->layouts[p->alt_setting];
-        char size[32], addr[16], blocks[32], total[32], eta[32];
+        char size[32], addr[16], blocks[64], total[32], eta[32];
 
         if (!t)
                 return;
