@@ -31,6 +31,12 @@ int sim_board_inject(SimBoard *b, const SimFaultSpec *f) {
         return 0;
 }
 
+void sim_board_clear_faults(SimBoard *b) {
+        b->n_faults = 0;
+        b->stall_left = b->silent_left = 0;
+        b->status_fault = false;
+}
+
 static SimResult fire(SimBoard *b, const SimFaultSpec *f) {
         switch (f->fault) {
         case SIM_FAULT_UNPLUG:

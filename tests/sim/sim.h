@@ -185,6 +185,8 @@ typedef struct SimFaultSpec {
 /* Queues a fault; specs fire independently, each once. -ENOSPC when SIM_FAULTS_MAX are queued. */
 #define SIM_FAULTS_MAX 16
 int sim_board_inject(SimBoard *b, const SimFaultSpec *f);
+/* Drops every queued fault and ends any stall or silence in progress. */
+void sim_board_clear_faults(SimBoard *b);
 
 /*
  * Memory access for dumps and checks: any memory the board models (flash, option bytes, OTP, RAM the

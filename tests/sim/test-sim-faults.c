@@ -129,6 +129,15 @@ static void test_queue(void) {
         g_assert_cmpint(sim_board_inject(b, &f), ==, -ENOSPC);
         f.fault = SIM_FAULT_NONE;
         g_assert_cmpint(sim_board_inject(b, &f), ==, -EINVAL);
+
+        /* Cleared, the queue takes specs again and the stall in progress ends. */
+        f.fault = SIM_FAULT_STALL;
+        f.count = 5;
+        sim_board_clear_faults(b);
+        g_assert_cmpint(sim_board_inject(b, &f), ==, 0);
+        g_assert_cmpint(test_getstatus(&h), ==, SIM_STALL);
+        sim_board_clear_faults(b);
+        g_assert_cmpint(test_getstatus(&h), ==, SIM_OK);
 }
 
 int main(int argc, char **argv) {
