@@ -7,6 +7,7 @@
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -36,6 +37,11 @@ static void print_log(const Integ *t) {
 static void kill_subprocess(GSubprocess *p) {
         if (p && g_subprocess_get_identifier(p))
                 g_subprocess_force_exit(p);
+}
+
+/* A test killed from outside (a ctest timeout) must not leave its bus and runner behind. */
+static void die_with_parent(gpointer userdata) {
+        (void)prctl(PR_SET_PDEATHSIG, SIGKILL);
 }
 
 static void on_abort(int sig) {
@@ -147,6 +153,7 @@ static void start_bus(Integ *t, bool system_bus) {
         g_autoptr(GError) error = NULL;
         g_autofree char *conf = NULL, *conf_path = NULL, *arg = NULL, *line = NULL;
         g_autoptr(GDataInputStream) in = NULL;
+        g_autoptr(GSubprocessLauncher) l = NULL;
 
         if (system_bus) {
                 const char *policy = g_getenv("DFUSD_POLICY");
@@ -157,8 +164,10 @@ static void start_bus(Integ *t, bool system_bus) {
         conf_path = g_build_filename(t->dir, "bus.conf", NULL);
         g_assert_true(g_file_set_contents(conf_path, conf, -1, NULL));
         arg = g_strconcat("--config-file=", conf_path, NULL);
-        t->bus = g_subprocess_new(G_SUBPROCESS_FLAGS_STDOUT_PIPE, &error, "dbus-daemon", arg, "--nofork",
-                                  "--print-address=1", NULL);
+        l = g_subprocess_launcher_new(G_SUBPROCESS_FLAGS_STDOUT_PIPE);
+        g_subprocess_launcher_set_child_setup(l, die_with_parent, NULL, NULL);
+        t->bus = g_subprocess_launcher_spawn(l, &error, "dbus-daemon", arg, "--nofork", "--print-address=1",
+                                             NULL);
         g_assert_no_error(error);
         in = g_data_input_stream_new(g_subprocess_get_stdout_pipe(t->bus));
         line = g_data_input_stream_read_line(in, NULL, NULL, &error);
@@ -195,6 +204,12 @@ static GPtrArray *runner_argv(Integ *t, const IntegRun *run) {
         g_ptr_array_add(argv, g_strdup(t->dump_dir));
         g_ptr_array_add(argv, g_strdup("--"));
         g_ptr_array_add(argv, g_strdup(integ_dfusd_path()));
+        g_ptr_array_add(argv, g_strdup("--config"));
+        {
+                g_autofree char *name = g_strdup_printf("dfusd-%u.conf", t->runs);
+                const char *conf = run->config ?: "";
+                g_ptr_array_add(argv, integ_write_file(t, name, conf, strlen(conf)));
+        }
         if (!run->system_bus)
                 g_ptr_array_add(argv, g_strdup("--user"));
         g_ptr_array_add(argv, NULL);
@@ -217,6 +232,7 @@ void integ_start(Integ *t, const IntegRun *run) {
         g_clear_object(&t->runner);
 
         l = g_subprocess_launcher_new(G_SUBPROCESS_FLAGS_STDERR_MERGE);
+        g_subprocess_launcher_set_child_setup(l, die_with_parent, NULL, NULL);
         g_subprocess_launcher_setenv(
                 l, run->system_bus ? "DBUS_SYSTEM_BUS_ADDRESS" : "DBUS_SESSION_BUS_ADDRESS", t->bus_address,
                 TRUE);

@@ -28,7 +28,8 @@ static void assert_error(GError *error, const char *const *names) {
         name = g_dbus_error_get_remote_error(error);
         g_test_message("%s: %s", name, error->message);
         g_assert_nonnull(name);
-        g_assert_true(g_strv_contains(names, name));
+        if (!g_strv_contains(names, name))
+                g_error("unexpected error %s: %s", name, error->message);
         g_dbus_error_strip_remote_error(error);
         g_assert_cmpstr(error->message, !=, "");
 }

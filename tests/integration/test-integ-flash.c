@@ -7,7 +7,7 @@
 #define FLASH_BASE 0x08000000u
 
 static int compare_strings(gconstpointer a, gconstpointer b) {
-        return g_strcmp0(*(char *const *) a, *(char *const *) b);
+        return g_strcmp0(*(char *const *)a, *(char *const *)b);
 }
 
 /* The PortPath of every attached board, sorted. */
@@ -209,7 +209,8 @@ static void test_signals(Integ *t, gconstpointer data) {
         guint sub_new, sub_removed, sub_completed;
 
         file = integ_write_ihex(t, "app.hex", &(IntegSegment){FLASH_BASE, img, 4096}, 1);
-        integ_start(t, &(IntegRun){.boards = 1});
+        /* finished jobs leave the bus (JobRemoved) after a second instead of five minutes */
+        integ_start(t, &(IntegRun){.boards = 1, .config = "[Daemon]\nJobLinger=1\n"});
         integ_wait_devices(t, 1, 10);
         sub_new = g_dbus_connection_signal_subscribe(t->conn, DFUSD_BUS_NAME, DFUSD_MANAGER, "JobNew",
                                                      DFUSD_PATH, NULL, G_DBUS_SIGNAL_FLAGS_NONE, on_signal,

@@ -42,7 +42,8 @@ static void test_wait_for_plug(Integ *t, gconstpointer data) {
         integ_start(t, &(IntegRun){.boards = 1, .script = "at 3 plug 1-3 part=f405\n"});
         job = integ_submit(t, (const char *[]){file, NULL},
                            integ_options("port", g_variant_new_string("1-3"), "wait",
-                                         g_variant_new_boolean(TRUE), NULL),
+                                         g_variant_new_boolean(TRUE), "part", g_variant_new_string("f405"),
+                                         NULL),
                            &error);
         g_assert_no_error(error);
         state = integ_get_string(t, job, DFUSD_JOB, "State");

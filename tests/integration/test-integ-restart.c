@@ -63,17 +63,22 @@ static void test_kill9(Integ *t, gconstpointer data) {
         /* slow enough (f405 erases at a fifth of datasheet time) to be killed mid-job */
         integ_start(t, &(IntegRun){.boards = 1, .parts = parts, .time_scale = "0.2"});
         integ_wait_devices(t, 1, 10);
+        /* a stays in the bootloader (no leave) so that b, queued behind it, finds the board */
         a = integ_submit(t, (const char *[]){fa, NULL},
-                         integ_options("port", g_variant_new_string("1-1"), NULL), &error);
+                         integ_options("port", g_variant_new_string("1-1"), "leave",
+                                       g_variant_new_boolean(FALSE), NULL),
+                         &error);
         g_assert_no_error(error);
         b = integ_submit(t, (const char *[]){fb, NULL},
                          integ_options("port", g_variant_new_string("1-1"), "wait",
-                                       g_variant_new_boolean(TRUE), NULL),
+                                       g_variant_new_boolean(TRUE), "part", g_variant_new_string("f405"),
+                                       NULL),
                          &error);
         g_assert_no_error(error);
         c = integ_submit(t, (const char *[]){fc, NULL},
                          integ_options("port", g_variant_new_string("1-5"), "wait",
-                                       g_variant_new_boolean(TRUE), NULL),
+                                       g_variant_new_boolean(TRUE), "part", g_variant_new_string("f405"),
+                                       NULL),
                          &error);
         g_assert_no_error(error);
         rule = integ_add_rule(t, (const char *[]){fc, NULL},

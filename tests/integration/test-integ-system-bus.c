@@ -112,7 +112,8 @@ static void test_policy(Integ *t, gconstpointer data) {
         /* root may submit: a job that waits for a board that never comes */
         job = integ_submit(t, (const char *[]){file, NULL},
                            integ_options("port", g_variant_new_string("1-15"), "wait",
-                                         g_variant_new_boolean(TRUE), NULL),
+                                         g_variant_new_boolean(TRUE), "part", g_variant_new_string("f405"),
+                                         NULL),
                            &error);
         g_assert_no_error(error);
 
