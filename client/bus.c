@@ -41,10 +41,28 @@ int bus_connect(const DfusctlContext *args, sd_bus **ret) {
         return EXIT_ACCEPTED;
 }
 
+int bus_check_fd_passing(sd_bus *bus, const DfusctlContext *ctx) {
+        if (sd_bus_can_send(bus, SD_BUS_TYPE_UNIX_FD) > 0)
+                return EXIT_ACCEPTED;
+        fprintf(stderr,
+                "dfusctl: Images travel to dfusd as file descriptors, which this connection%s cannot "
+                "carry; copy the images to %s and run dfusctl there (ssh %s dfusctl ...).\n",
+                ctx->host ? " over ssh" : "", ctx->host ?: "the host", ctx->host ?: "HOST");
+        return EXIT_USAGE;
+}
+
 static bool error_means_not_running(const sd_bus_error *error, int r) {
+        int e;
+
         if (sd_bus_error_has_names(error, SD_BUS_ERROR_SERVICE_UNKNOWN, SD_BUS_ERROR_NAME_HAS_NO_OWNER))
                 return true;
-        return !sd_bus_error_is_set(error) && (r == -ECONNREFUSED || r == -ENOENT || r == -ECONNRESET);
+        /* The connection itself failed (no bus socket, or the ssh bridge died): sd-bus reports the
+         * errno, either bare or as a System.Error.* name. */
+        e = sd_bus_error_is_set(error) ? sd_bus_error_get_errno(error) : -r;
+        if (sd_bus_error_is_set(error) && strncmp(error->name, "System.Error.", 13) != 0)
+                return false;
+        return e == ECONNREFUSED || e == ENOENT || e == ECONNRESET || e == ENOTCONN || e == EPIPE ||
+               e == EHOSTUNREACH;
 }
 
 int bus_error_exit_status(const sd_bus_error *error, int r) {
@@ -80,8 +98,14 @@ int bus_log_error(const DfusctlContext *args, const char *what, const sd_bus_err
         else
                 fprintf(stderr, "dfusctl: Failed to %s: %s\n", what, message);
 
-        if (status == EXIT_NO_DAEMON) {
-                if (args->user)
+        if (status == EXIT_NO_DAEMON && args->host &&
+            !sd_bus_error_has_names(error, SD_BUS_ERROR_SERVICE_UNKNOWN, SD_BUS_ERROR_NAME_HAS_NO_OWNER))
+                fprintf(stderr,
+                        "dfusctl: Could not reach the system bus of %s; check that \"ssh %s "
+                        "systemd-stdio-bridge\" works.\n",
+                        args->host, args->host);
+        else if (status == EXIT_NO_DAEMON) {
+                if (args->user && !args->host)
                         fprintf(stderr, "dfusctl: dfusd is not running on the session bus; start it with "
                                         "\"dfusd --user\".\n");
                 else

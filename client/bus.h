@@ -31,6 +31,10 @@ DEFINE_TRIVIAL_CLEANUP_FUNC(json_object *, json_object_put);
 /* Connects as the options say; prints why on failure. Returns an exit status (0 when connected). */
 int bus_connect(const DfusctlContext *args, sd_bus **ret);
 
+/* Images are passed as fds, which a connection over ssh (-H) cannot carry: says so and returns
+ * EXIT_USAGE, or EXIT_ACCEPTED when fds can be sent. */
+int bus_check_fd_passing(sd_bus *bus, const DfusctlContext *ctx);
+
 /* Prints "Failed to WHAT: message (error name)" (and, with --json, an error document on stdout),
  * adds how to start dfusd when it is not running, and returns the matching exit status. */
 int bus_log_error(const DfusctlContext *args, const char *what, const sd_bus_error *error, int r);

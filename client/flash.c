@@ -237,6 +237,8 @@ int verb_flash(int argc, char *argv[], const DfusctlContext *ctx) {
         if (r != EXIT_ACCEPTED)
                 return r;
         r = bus_connect(ctx, &bus);
+        if (r == EXIT_ACCEPTED)
+                r = bus_check_fd_passing(bus, ctx);
         if (r != EXIT_ACCEPTED)
                 goto finish;
         /* Matches go in before Submit, so that no signal of a short job can be missed. */

@@ -148,6 +148,8 @@ int inspect_device(int argc, char *argv[], const DfusctlContext *ctx) {
                 return r;
         r = bus_connect(ctx, &bus);
         if (r == EXIT_ACCEPTED)
+                r = bus_check_fd_passing(bus, ctx);
+        if (r == EXIT_ACCEPTED)
                 r = inspect_call(bus, ctx, port, &o, fds, n_fds, &result);
         images_close(fds, n_fds);
         if (r != EXIT_ACCEPTED)

@@ -104,6 +104,8 @@ static int rule_add(int argc, char *argv[], const DfusctlContext *ctx) {
         if (r != EXIT_ACCEPTED)
                 return r;
         r = bus_connect(ctx, &bus);
+        if (r == EXIT_ACCEPTED)
+                r = bus_check_fd_passing(bus, ctx);
         if (r == EXIT_ACCEPTED) {
                 r = sd_bus_message_new_method_call(bus, &m, DFUSD_BUS_NAME, DFUSD_PATH, DFUSD_IFACE_MGR,
                                                    "AddRule");

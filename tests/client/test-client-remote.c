@@ -1,0 +1,225 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * dfusctl -H root@127.0.0.1:PORT through a real sshd on loopback, started by the test with its own
+ * host key, configuration, port and a fresh client key. On the "remote" side sshd runs
+ * systemd-stdio-bridge onto the test's private bus, where dfusd serves simulated boards.
+ */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "ctl.h"
+
+#define SSHD "/usr/sbin/sshd"
+
+static const char *const h743[] = {"h743", NULL};
+
+typedef struct Remote {
+        GSubprocess *sshd;
+        char *host;    /* root@127.0.0.1:PORT */
+        char *bin_dir; /* holds the ssh wrapper that uses the test's client configuration */
+} Remote;
+
+/* Why sshd cannot run here, or NULL when it can. */
+static const char *sshd_unavailable(void) {
+        g_autofree char *ssh = g_find_program_in_path("ssh"), *keygen = g_find_program_in_path("ssh-keygen");
+        g_autofree char *bridge = g_find_program_in_path("systemd-stdio-bridge");
+
+        if (!g_file_test(SSHD, G_FILE_TEST_IS_EXECUTABLE))
+                return SSHD " is not installed";
+        if (!ssh || !keygen)
+                return "the ssh client is not installed";
+        if (!bridge)
+                return "systemd-stdio-bridge is not installed";
+        if (geteuid() != 0)
+                return "logging in as root@127.0.0.1 needs sshd running as root";
+        /* sshd's privilege separation directory; missing where sshd never ran. */
+        if (g_mkdir_with_parents("/run/sshd", 0755) < 0)
+                return "/run/sshd cannot be created";
+        return NULL;
+}
+
+static uint16_t free_port(void) {
+        struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+        socklen_t len = sizeof a;
+        int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+
+        g_assert_cmpint(fd, >=, 0);
+        g_assert_cmpint(bind(fd, (struct sockaddr *)&a, sizeof a), ==, 0);
+        g_assert_cmpint(getsockname(fd, (struct sockaddr *)&a, &len), ==, 0);
+        close(fd);
+        return ntohs(a.sin_port);
+}
+
+static bool port_open(uint16_t port) {
+        struct sockaddr_in a = {
+                .sin_family = AF_INET, .sin_port = htons(port), .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+        int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+        bool ok = connect(fd, (struct sockaddr *)&a, sizeof a) == 0;
+
+        close(fd);
+        return ok;
+}
+
+static void keygen(const char *path) {
+        g_autoptr(GError) error = NULL;
+        int status;
+
+        g_assert_true(g_spawn_sync(
+                NULL, (char *[]){"ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", (char *)path, NULL},
+                NULL, G_SPAWN_SEARCH_PATH, NULL, NULL, NULL, NULL, &status, &error));
+        g_assert_no_error(error);
+        g_assert_cmpint(status, ==, 0);
+}
+
+static char *write_in(Integ *t, const char *name, const char *text) {
+        return integ_write_file(t, name, text, strlen(text));
+}
+
+static void remote_start(Integ *t, Remote *r) {
+        g_autofree char *host_key = g_build_filename(t->dir, "ssh_host_key", NULL);
+        g_autofree char *user_key = g_build_filename(t->dir, "id_test", NULL);
+        g_autofree char *user_pub = g_strconcat(user_key, ".pub", NULL);
+        g_autofree char *pub = NULL, *sshd_config = NULL, *ssh_config = NULL, *conf_path = NULL;
+        g_autofree char *client_path = NULL, *keys_path = NULL, *pid_path = NULL, *log = NULL,
+                        *wrapper = NULL;
+        g_autofree char *wrapper_path = NULL, *ssh = g_find_program_in_path("ssh");
+        g_autoptr(GSubprocessLauncher) l = g_subprocess_launcher_new(G_SUBPROCESS_FLAGS_STDERR_MERGE);
+        g_autoptr(GError) error = NULL;
+        uint16_t port = free_port();
+
+        keygen(host_key);
+        keygen(user_key);
+        g_assert_true(g_file_get_contents(user_pub, &pub, NULL, NULL));
+        keys_path = write_in(t, "authorized_keys", pub);
+        pid_path = g_build_filename(t->dir, "sshd.pid", NULL);
+        sshd_config = g_strdup_printf("ListenAddress 127.0.0.1:%u\n"
+                                      "HostKey %s\n"
+                                      "PidFile %s\n"
+                                      "AuthorizedKeysFile %s\n"
+                                      "PermitRootLogin prohibit-password\n"
+                                      "PasswordAuthentication no\n"
+                                      "KbdInteractiveAuthentication no\n"
+                                      "UsePAM no\n"
+                                      "StrictModes no\n"
+                                      /* The test's private bus stands in for the remote system bus. */
+                                      "ForceCommand systemd-stdio-bridge '--bus-path=%s'\n",
+                                      port, host_key, pid_path, keys_path, t->bus_address);
+        conf_path = write_in(t, "sshd_config", sshd_config);
+        ssh_config = g_strdup_printf("Host *\n"
+                                     "  IdentityFile %s\n"
+                                     "  IdentitiesOnly yes\n"
+                                     "  UserKnownHostsFile /dev/null\n"
+                                     "  StrictHostKeyChecking no\n"
+                                     "  BatchMode yes\n"
+                                     "  LogLevel ERROR\n",
+                                     user_key);
+        client_path = write_in(t, "ssh_config", ssh_config);
+        /* sd-bus runs "ssh" from PATH; this one reads the test's client configuration. */
+        r->bin_dir = g_build_filename(t->dir, "bin", NULL);
+        g_assert_cmpint(g_mkdir_with_parents(r->bin_dir, 0755), ==, 0);
+        wrapper = g_strdup_printf("#!/bin/sh\nexec %s -F %s \"$@\"\n", ssh, client_path);
+        wrapper_path = g_build_filename(r->bin_dir, "ssh", NULL);
+        g_assert_true(g_file_set_contents(wrapper_path, wrapper, -1, NULL));
+        g_assert_cmpint(chmod(wrapper_path, 0755), ==, 0);
+
+        log = g_build_filename(t->dir, "sshd.log", NULL);
+        g_subprocess_launcher_set_stdout_file_path(l, log);
+        r->sshd = g_subprocess_launcher_spawn(l, &error, SSHD, "-D", "-e", "-f", conf_path, NULL);
+        g_assert_no_error(error);
+        for (unsigned i = 0; !port_open(port); i++) {
+                if (i > 500 || !g_subprocess_get_identifier(r->sshd)) {
+                        g_autofree char *text = NULL;
+                        g_file_get_contents(log, &text, NULL, NULL);
+                        g_error("sshd did not listen on port %u: %s", port, text);
+                }
+                g_usleep(10 * 1000);
+        }
+        r->host = g_strdup_printf("root@127.0.0.1:%u", port);
+}
+
+static void remote_stop(Remote *r) {
+        if (r->sshd) {
+                g_subprocess_send_signal(r->sshd, SIGTERM);
+                g_subprocess_wait(r->sshd, NULL, NULL);
+        }
+        g_clear_object(&r->sshd);
+        g_free(r->host);
+        g_free(r->bin_dir);
+}
+
+static int run_remote(Integ *t, Remote *remote, CtlResult *r, const char *const *args) {
+        g_auto(GStrv) env = ctl_environ(t);
+        g_autofree char *path = g_strconcat(remote->bin_dir, ":", g_getenv("PATH") ?: "/usr/bin:/bin", NULL);
+
+        env = g_environ_setenv(env, "PATH", path, TRUE);
+        /* Nothing local to fall back to: only the ssh connection reaches dfusd. */
+        env = g_environ_unsetenv(env, "DBUS_SESSION_BUS_ADDRESS");
+        return ctl_runv(t, env, r, args);
+}
+
+static void test_remote(Integ *t, gconstpointer data) {
+        g_autofree char *image = ctl_image(t, "app.hex", 4096, false, 21);
+        const char *why = sshd_unavailable();
+        g_autoptr(json_object) doc = NULL;
+        g_auto(CtlResult) r = {};
+        Remote remote = {};
+
+        if (why) {
+                g_test_skip(why);
+                return;
+        }
+        integ_start(t, &(IntegRun){.boards = 2, .parts = h743});
+        integ_wait_devices(t, 2, 10);
+        remote_start(t, &remote);
+
+        g_assert_cmpint(run_remote(t, &remote, &r,
+                                   (const char *const[]){"-H", remote.host, "devices", "--json", NULL}),
+                        ==, 0);
+        doc = ctl_json(&r);
+        g_assert_cmpuint(json_object_array_length(jget(doc, "devices")), ==, 2);
+        ctl_result_clear(&r);
+
+        g_assert_cmpint(
+                run_remote(t, &remote, &r, (const char *const[]){"--host", remote.host, "devices", NULL}),
+                ==, 0);
+        g_assert_nonnull(strstr(r.out, "1-2"));
+        ctl_result_clear(&r);
+
+        g_assert_cmpint(
+                run_remote(t, &remote, &r, (const char *const[]){"-H", remote.host, "jobs", "--all", NULL}),
+                ==, 0);
+        ctl_result_clear(&r);
+
+        /* Images are file descriptors, which ssh cannot carry: a clear refusal, not a failed job. */
+        g_assert_cmpint(
+                run_remote(t, &remote, &r, (const char *const[]){"-H", remote.host, "flash", image, NULL}),
+                ==, 2);
+        g_assert_nonnull(strstr(r.err, "over ssh"));
+        ctl_result_clear(&r);
+
+        /* With dfusd gone, the remote bus answers that nobody owns the name. */
+        integ_stop(t);
+        g_assert_cmpint(
+                run_remote(t, &remote, &r, (const char *const[]){"-H", remote.host, "devices", NULL}), ==,
+                6);
+        ctl_result_clear(&r);
+
+        /* Nobody listening on the port: unreachable too. */
+        remote_stop(&remote);
+        remote = (Remote){.bin_dir = g_build_filename(t->dir, "bin", NULL)};
+        g_assert_cmpint(
+                run_remote(t, &remote, &r, (const char *const[]){"-H", "root@127.0.0.1:1", "devices", NULL}),
+                ==, 6);
+        g_free(remote.bin_dir);
+}
+
+int main(int argc, char **argv) {
+        g_test_init(&argc, &argv, NULL);
+        g_test_add("/client/remote", Integ, NULL, integ_setup, test_remote, integ_teardown);
+        return g_test_run();
+}
