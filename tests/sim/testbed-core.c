@@ -311,7 +311,12 @@ void board_schedule_drop_locked(TestbedBoard *b) {
                 return;
         b->plugged = false;
         board_kill_urbs_locked(b, -ESHUTDOWN);
-        g_main_context_invoke(b->testbed->main_context, board_drop_cb, b);
+        /* Always deferred (never g_main_context_invoke(), which may run it here, under the lock). */
+        GSource *s = g_idle_source_new();
+        g_source_set_priority(s, G_PRIORITY_HIGH);
+        g_source_set_callback(s, board_drop_cb, b, NULL);
+        g_source_attach(s, b->testbed->main_context);
+        g_source_unref(s);
 }
 
 static gboolean board_timer_cb(gint fd, GIOCondition condition, gpointer userdata) {
