@@ -73,6 +73,7 @@ static int read_for_skips(Exec *x) {
                 return dfu_error_set(x->error, ENOMEM, "out of memory");
         for (size_t i = 0; i < plan->n_erases; i++)
                 pc.total += plan->erases[i].size;
+        progress_add(&pc, DFUSE_PHASE_READ, plan->erases[0].address, 0);
 
         for (size_t i = 0, j; i < plan->n_erases; i = j) {
                 uint64_t size = plan->erases[i].size;
@@ -102,6 +103,7 @@ static int erase_all(Exec *x) {
         int r;
 
         if (plan->mass_erase) {
+                progress_add(&pc, DFUSE_PHASE_ERASE, 0, 0);
                 r = check_cancel(x) ?: dfuse_mass_erase(x->d, x->error);
                 if (r < 0)
                         return r;
@@ -112,6 +114,7 @@ static int erase_all(Exec *x) {
         for (size_t i = 0; i < plan->n_erases; i++)
                 if (!x->keep || x->keep[i] == KEEP_NOTHING)
                         pc.total += plan->erases[i].size;
+        progress_add(&pc, DFUSE_PHASE_ERASE, plan->n_erases ? plan->erases[0].address : 0, 0);
         for (size_t i = 0; i < plan->n_erases; i++) {
                 const PlanErase *e = &plan->erases[i];
                 if (x->keep && x->keep[i] != KEEP_NOTHING)
@@ -221,6 +224,7 @@ static int write_all(Exec *x) {
 
         for (size_t i = 0; i < x->plan->n_runs; i++)
                 pc.total += run_bytes_to_write(x, &x->plan->runs[i]);
+        progress_add(&pc, DFUSE_PHASE_WRITE, x->plan->n_runs ? x->plan->runs[0].address : 0, 0);
         for (size_t i = 0; i < x->plan->n_runs; i++) {
                 const PlanRun *run = &x->plan->runs[i];
                 int r = dfuse_select_alt(x->d, run->alt_setting, x->error) ?: write_run(x, run, &pc);
@@ -236,6 +240,7 @@ static int verify_all(Exec *x) {
 
         for (size_t i = 0; i < x->plan->n_runs; i++)
                 pc.total += x->plan->runs[i].size;
+        progress_add(&pc, DFUSE_PHASE_VERIFY, x->plan->n_runs ? x->plan->runs[0].address : 0, 0);
         for (size_t i = 0; i < x->plan->n_runs; i++) {
                 const PlanRun *run = &x->plan->runs[i];
                 _cleanup_free_ uint8_t *buf = malloc(MAX(run->size, 1u));
@@ -285,6 +290,10 @@ static int run_plan(Exec *x) {
                         return r;
         }
         if (plan->leave) {
+                /* Reported before the request goes out: from here on the board may run its application. */
+                if (x->progress && !dfuse_cancelled(d))
+                        x->progress(&(DfuseProgress){DFUSE_PHASE_LEAVE, 0, 0, plan->leave_address},
+                                    x->userdata);
                 r = check_cancel(x) ?: dfuse_select_alt(d, plan->alt_setting, x->error) ?:
                                         dfuse_leave(d, plan->has_leave_address, plan->leave_address, x->error);
                 if (r < 0)

@@ -93,8 +93,9 @@ unsigned dfuse_get_quirks(const DfuseDevice *d);
 /*
  * Runs the plan: bring to dfuIDLE, (read for skips,) erase, write, verify, leave. cancel (may be NULL)
  * is checked between any two transfers (-ECANCELED, the board left in dfuIDLE). A board that vanishes
- * after the leave request succeeded. progress (may be NULL) runs in the calling thread after every
- * transfer that moves data or completes an erase; throttle it there. stats (may be NULL) is zeroed
+ * after the leave request succeeded. progress (may be NULL) runs in the calling thread at the start of
+ * every phase (bytes_done 0; LEAVE before the leave request is sent) and after every transfer that
+ * moves data or completes an erase; throttle it there. stats (may be NULL) is zeroed
  * first. Failures: a negative errno and a message naming phase, address, DFU state and status:
  * -EIO the board reported an error status (then it is cleared, the board stays usable), -EACCES
  * errVENDOR (read-out protection), -ENODEV the board vanished, -ETIMEDOUT no answer within the USB

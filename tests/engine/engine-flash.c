@@ -29,7 +29,7 @@ typedef struct Job {
         atomic_bool done;
         unsigned last_phase;
         uint64_t phase_done[_DFUSE_PHASE_MAX], phase_total[_DFUSE_PHASE_MAX];
-        bool backwards;
+        bool backwards, leave_announced;
 } Job;
 
 typedef struct Args {
@@ -55,6 +55,8 @@ static void on_progress(const DfuseProgress *p, void *userdata) {
         if (p->phase < job->last_phase || p->phase >= _DFUSE_PHASE_MAX ||
             p->bytes_done < job->phase_done[p->phase] || p->bytes_done > p->bytes_total)
                 job->backwards = true;
+        if (p->phase == DFUSE_PHASE_LEAVE)
+                job->leave_announced = true;
         job->last_phase = p->phase;
         job->phase_done[p->phase] = p->bytes_done;
         job->phase_total[p->phase] = p->bytes_total;
@@ -138,6 +140,7 @@ static int run_once(Job *job) {
         memset(job->phase_done, 0, sizeof(job->phase_done));
         job->last_phase = 0;
         job->backwards = false;
+        job->leave_announced = false;
         r = dfuse_execute(d, plan, on_progress, job, &job->cancel, &job->stats, &job->error);
         if (r < 0 || !args.read_back)
                 return r;
@@ -307,7 +310,7 @@ int main(int argc, char **argv) {
                        j->stats.stuck_released, (unsigned long long)j->stats.elapsed_us, j->r < 0 ? " " : "",
                        j->r < 0 ? dfu_error_message(&j->error) : "");
                 printf("%s progress read=%llu/%llu erase=%llu/%llu write=%llu/%llu verify=%llu/%llu done=%s "
-                       "forward=%s\n",
+                       "forward=%s leave=%s\n",
                        j->port, (unsigned long long)j->phase_done[DFUSE_PHASE_READ],
                        (unsigned long long)j->phase_total[DFUSE_PHASE_READ],
                        (unsigned long long)j->phase_done[DFUSE_PHASE_ERASE],
@@ -316,7 +319,8 @@ int main(int argc, char **argv) {
                        (unsigned long long)j->phase_total[DFUSE_PHASE_WRITE],
                        (unsigned long long)j->phase_done[DFUSE_PHASE_VERIFY],
                        (unsigned long long)j->phase_total[DFUSE_PHASE_VERIFY],
-                       j->last_phase == DFUSE_PHASE_DONE ? "yes" : "no", j->backwards ? "no" : "yes");
+                       j->last_phase == DFUSE_PHASE_DONE ? "yes" : "no", j->backwards ? "no" : "yes",
+                       j->leave_announced ? "yes" : "no");
                 failed += j->r < 0;
         }
         fflush(stdout);

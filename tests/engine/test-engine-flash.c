@@ -215,7 +215,7 @@ static void flash_part(const char *part, uint32_t size, bool expect_stalls, bool
         g_autofree char *progress = g_strdup_printf(
                 "1-1 progress read=0/0 erase=%" G_GUINT64_FORMAT "/%" G_GUINT64_FORMAT
                 " write=%" G_GUINT64_FORMAT "/%" G_GUINT64_FORMAT " verify=%" G_GUINT64_FORMAT
-                "/%" G_GUINT64_FORMAT " done=yes forward=yes",
+                "/%" G_GUINT64_FORMAT " done=yes forward=yes leave=yes",
                 erased_bytes(&r, "1-1"), erased_bytes(&r, "1-1"), stat_of(&r, "1-1", "written"),
                 stat_of(&r, "1-1", "written"), stat_of(&r, "1-1", "written"), stat_of(&r, "1-1", "written"));
         g_assert_nonnull(strstr(r.out, progress));
