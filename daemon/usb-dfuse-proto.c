@@ -163,6 +163,7 @@ static bool tolerate_error(DfuseDevice *d, PollState *ps, int r, uint64_t t) {
  * Polls after a DNLOAD until the board is done. The first GETSTATUS goes out at once: it is what starts
  * the operation on a DfuSe board. Later ones wait exactly the bwPollTimeout of the previous answer,
  * counted from its arrival; a board that is still busy simply answers late, which costs no request.
+ * Cancellation waits for the end of a started command: dfuDNBUSY refuses ABORT.
  */
 static int poll_until_done(DfuseDevice *d, const DfuseOp *op, DfuError *error) {
         PollState ps = {.start_us = now_us(),
