@@ -94,6 +94,10 @@ int dump_board(TestbedBoard *b, const char *dir, DfuError *error) {
         json_object_object_add(o, "serial", json_object_new_string(sim_board_serial(sim)));
         json_object_object_add(o, "plugged", json_object_new_boolean(testbed_board_plugged(b)));
         add_uint(o, "enumerations", testbed_board_plug_count(b));
+        uint64_t plugged_at, first_request;
+        testbed_board_times(b, &plugged_at, &first_request);
+        add_uint(o, "plugged_at_us", plugged_at);
+        add_uint(o, "first_dfu_request_us", first_request);
         add_uint(o, "flash_base", sim_board_flash_base(sim));
         add_uint(o, "flash_size", sim_board_flash_size(sim));
         json_object_object_add(o, "counters", counters_json(sim_board_counters(sim)));

@@ -244,6 +244,8 @@ static int board_plug(TestbedBoard *b, bool announce, DfuError *error) {
         int r = board_make_fifo(b);
         b->plugged = true;
         b->plug_count++;
+        b->plugged_at_us = testbed_now_us();
+        b->first_dfu_request_us = 0;
         g_mutex_unlock(&b->lock);
         if (r < 0)
                 return dfu_error_set(error, -r, "Cannot make the node of %s a FIFO: %s", b->port,
@@ -479,6 +481,13 @@ unsigned testbed_board_plug_count(TestbedBoard *b) {
         unsigned r = b->plug_count;
         g_mutex_unlock(&b->lock);
         return r;
+}
+
+void testbed_board_times(TestbedBoard *b, uint64_t *plugged_at_us, uint64_t *first_dfu_request_us) {
+        g_mutex_lock(&b->lock);
+        *plugged_at_us = b->plugged_at_us;
+        *first_dfu_request_us = b->first_dfu_request_us;
+        g_mutex_unlock(&b->lock);
 }
 
 const SimBoard *testbed_board_sim(const TestbedBoard *b) {

@@ -28,8 +28,10 @@ struct TestbedBoard {
 
         GMutex lock; /* guards everything below, including the model */
         SimBoard *sim;
-        bool plugged;        /* has a device in sysfs that clients may talk to */
-        unsigned plug_count; /* times it appeared on the bus */
+        bool plugged;                  /* has a device in sysfs that clients may talk to */
+        unsigned plug_count;           /* times it appeared on the bus */
+        uint64_t plugged_at_us;        /* monotonic time of the last appearance */
+        uint64_t first_dfu_request_us; /* first DFU class request since then, 0: none yet */
         unsigned devnum;
         char *syspath;    /* /sys/devices/... as umockdev names it */
         char *devnode;    /* /dev/bus/usb/001/NNN */

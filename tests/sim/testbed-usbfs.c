@@ -172,6 +172,9 @@ static void board_submit_locked(TestbedBoard *b, Urb *u, const SimSetup *s, uint
 
         if (in && s->wLength > 0)
                 u->answer = g_malloc0(s->wLength);
+        /* class requests to the interface: the host has started talking DFU (attach latency) */
+        if ((s->bmRequestType & 0x60) == 0x20 && b->first_dfu_request_us == 0)
+                b->first_dfu_request_us = now;
         SimResult r = sim_board_control(b->sim, s, in ? u->answer : data, &len, now, &ready, &events);
         ready = MAX(ready, now);
         u->ready_us = ready;

@@ -53,6 +53,8 @@ const char *testbed_board_port(const TestbedBoard *b);
 const PartInfo *testbed_board_part(const TestbedBoard *b);
 bool testbed_board_plugged(TestbedBoard *b);
 unsigned testbed_board_plug_count(TestbedBoard *b);
+/* Monotonic µs of the last appearance and of the first DFU class request after it (0: none). */
+void testbed_board_times(TestbedBoard *b, uint64_t *plugged_at_us, uint64_t *first_dfu_request_us);
 
 /* The model, for dumps after the command ended: no ioctl may run concurrently then. */
 const SimBoard *testbed_board_sim(const TestbedBoard *b);
