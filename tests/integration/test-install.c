@@ -6,6 +6,8 @@
  */
 #include <stdio.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "harness.h"
 
@@ -138,6 +140,42 @@ static void test_verify(gconstpointer data) {
                 g_error("systemd-analyze verify %s:\n%s%s", copy, out, err);
 }
 
+/* The installed sysusers.d and tmpfiles.d files, applied to the DESTDIR as to a new system image. */
+static void test_sysusers_tmpfiles(gconstpointer data) {
+        Installed *f = (Installed *)data;
+        g_autofree char *root = g_strconcat("--root=", f->destdir, NULL);
+        g_autofree char *passwd = NULL, *group = NULL, *out = NULL, *err = NULL;
+        g_autofree char *passwd_path = g_build_filename(f->destdir, "etc", "passwd", NULL);
+        g_autofree char *group_path = g_build_filename(f->destdir, "etc", "group", NULL);
+        g_autofree char *state = g_build_filename(f->destdir, "var", "lib", "dfusd", NULL);
+        g_autoptr(GError) error = NULL;
+        struct stat st;
+        int status = 0;
+
+        g_spawn_sync(NULL, (char *[]){"systemd-sysusers", root, NULL}, NULL, G_SPAWN_SEARCH_PATH, NULL, NULL,
+                     &out, &err, &status, &error);
+        g_assert_no_error(error);
+        if (!g_spawn_check_wait_status(status, NULL))
+                g_error("systemd-sysusers %s: %s%s", root, out, err);
+        g_assert_true(g_file_get_contents(passwd_path, &passwd, NULL, NULL));
+        g_assert_true(g_file_get_contents(group_path, &group, NULL, NULL));
+        g_assert_true(g_str_has_prefix(passwd, "dfusd:") || strstr(passwd, "\ndfusd:"));
+        g_assert_true(g_str_has_prefix(group, "dfusd:") || strstr(group, "\ndfusd:"));
+
+        g_clear_pointer(&out, g_free);
+        g_clear_pointer(&err, g_free);
+        g_spawn_sync(NULL, (char *[]){"systemd-tmpfiles", root, "--create", NULL}, NULL, G_SPAWN_SEARCH_PATH,
+                     NULL, NULL, &out, &err, &status, &error);
+        g_assert_no_error(error);
+        if (!g_spawn_check_wait_status(status, NULL))
+                g_error("systemd-tmpfiles %s --create: %s%s", root, out, err);
+        g_assert_cmpint(stat(state, &st), ==, 0);
+        g_assert_true(S_ISDIR(st.st_mode));
+        g_assert_cmpint(st.st_mode & 07777, ==, 0700);
+        /* owned by the user sysusers just made, not by whoever ran the install */
+        g_assert_cmpuint(st.st_uid, !=, getuid());
+}
+
 static void test_security(gconstpointer data) {
         Installed *f = (Installed *)data;
         g_autofree char *unit = installed_path(f, "DFUSD_SYSTEMD_UNIT_DIR", "dfusd.service");
@@ -164,6 +202,7 @@ int main(int argc, char **argv) {
         install(&f);
         g_test_add_data_func("/install/layout", &f, test_layout);
         g_test_add_data_func("/install/systemd-verify", &f, test_verify);
+        g_test_add_data_func("/install/sysusers-tmpfiles", &f, test_sysusers_tmpfiles);
         g_test_add_data_func("/install/systemd-security", &f, test_security);
         r = g_test_run();
         uninstall(&f);
