@@ -251,7 +251,17 @@ static int command(DfuseDevice *d, uint8_t cmd, bool with_address, uint32_t addr
  * DNLOAD, two polls and the bootloader's bwPollTimeout (10 ms on H7).
  */
 int dfuse_set_address(DfuseDevice *d, uint32_t address, const DfuseOp *op, DfuError *error) {
-        DfuseOp o = {.phase = op->phase, .what = "setting the address pointer to", .address = address};
+        static const char *const what[_DFUSE_PHASE_MAX] = {
+                [DFUSE_PHASE_READ] = "setting the read address to",
+                [DFUSE_PHASE_WRITE] = "setting the write address to",
+                [DFUSE_PHASE_VERIFY] = "setting the verify address to",
+                [DFUSE_PHASE_LEAVE] = "setting the leave address to",
+        };
+        DfuseOp o = {.phase = op->phase,
+                     .what = (unsigned)op->phase < _DFUSE_PHASE_MAX && what[op->phase]
+                                     ? what[op->phase]
+                                     : "setting the address pointer to",
+                     .address = address};
         int r;
 
         if (d->pointer_valid && d->pointer == address)
