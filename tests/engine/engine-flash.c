@@ -172,7 +172,9 @@ static void *job_thread(void *p) {
 }
 
 static int parse_skip(const char *s) {
-        if (streq(s, "identical"))
+        if (streq(s, "none"))
+                args.skip = 0;
+        else if (streq(s, "identical"))
                 args.skip = PLAN_SKIP_IDENTICAL;
         else if (streq(s, "blank"))
                 args.skip = PLAN_SKIP_BLANK;
@@ -273,7 +275,8 @@ int main(int argc, char **argv) {
         if (first < 0 || first >= argc) {
                 fprintf(stderr,
                         "usage: engine-flash [--base ADDR] [--verify] [--no-leave] [--mass-erase] "
-                        "[--skip identical|blank|both] [--timeout MS] [--cancel-after BLOCKS] [--retry] "
+                        "[--skip none|identical|blank|both] [--timeout MS] [--cancel-after BLOCKS] "
+                        "[--retry] "
                         "[--info] [--context-per-board] [--read-back DIR] [--no-erase] [--window BLOCKS] "
                         "PORT=IMAGE...\n");
                 return 2;
