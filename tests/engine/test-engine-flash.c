@@ -225,6 +225,9 @@ static void flash_part(const char *part, uint32_t size, bool expect_stalls, bool
          */
         g_assert_cmpuint(stat_of(&r, "1-1", "set_addresses"), ==, 1);
         g_assert_cmpuint(counter(&r, "1-1", "set_address"), ==, 1);
+        /* CLRSTATUS: once on arrival where the board starts in dfuERROR, twice per stuck command. */
+        guint64 arrival = (part_find(part)->quirks & PART_QUIRK_ARRIVES_IN_ERROR) ? 1 : 0;
+        g_assert_cmpuint(counter(&r, "1-1", "clrstatus"), ==, arrival + 2 * stat_of(&r, "1-1", "stuck"));
         if (expect_stalls)
                 g_assert_cmpuint(stat_of(&r, "1-1", "stalls"), >, 0);
         if (expect_stuck)
