@@ -148,19 +148,22 @@ static json_object *jobs_json(JobView *jobs, size_t n) {
 }
 
 static int jobs_exit_status(JobView *jobs, size_t n, int submit_status) {
-        bool cancelled = false;
+        bool cancelled = false, no_board = false;
 
         for (size_t i = 0; i < n; i++) {
                 if (!jobs[i].completed)
                         continue;
                 if (streq(json_get_str(jobs[i].props, "State", ""), "cancelled"))
                         cancelled = true;
+                else if (!jobs[i].success && !json_get_str(jobs[i].props, "PortPath", "")[0])
+                        /* It never got a board: --wait ran into its --timeout. */
+                        no_board = true;
                 else if (!jobs[i].success)
                         return EXIT_BOARD_FAILED;
         }
         if (submit_status != EXIT_ACCEPTED)
                 return submit_status;
-        return cancelled ? EXIT_CANCELLED : EXIT_ACCEPTED;
+        return no_board ? EXIT_NO_BOARD : cancelled ? EXIT_CANCELLED : EXIT_ACCEPTED;
 }
 
 static void strv_free_n(char **v, size_t n) {

@@ -162,6 +162,28 @@ static void test_board_fails(Integ *t, gconstpointer data) {
         g_test_message("failure message: %s", jstr(job, "message"));
 }
 
+static void test_wait(Integ *t, gconstpointer data) {
+        g_autofree char *image = ctl_image(t, "app.hex", IMAGE_SIZE, false, 10);
+        g_auto(CtlResult) r = {};
+
+        /* The board on 1-3 comes two seconds after dfusd started. */
+        start(t, 1, "at 2 plug 1-3 part=h743\n", NULL);
+        g_assert_cmpint(ctl_run(t, &r, "flash", image, "--wait", "--port", "1-3", "--part", "h743",
+                                "--no-leave", NULL),
+                        ==, 0);
+        g_assert_nonnull(strstr(r.out, "1-3: done"));
+        ctl_result_clear(&r);
+
+        /* Waiting needs a part to check the image against before a board is there. */
+        g_assert_cmpint(ctl_run(t, &r, "flash", image, "--wait", "--port", "9-9", NULL), ==, 2);
+        ctl_result_clear(&r);
+        /* Nobody comes: no board. */
+        g_assert_cmpint(ctl_run(t, &r, "flash", image, "--wait", "--port", "9-9", "--part", "h743",
+                                "--timeout", "1", NULL),
+                        ==, 4);
+        g_assert_nonnull(strstr(r.out, "port=9-9: waiting"));
+}
+
 /* Polls `dfusctl jobs --json` until a job is running; returns its Id. */
 static char *wait_running_job(Integ *t) {
         for (unsigned i = 0; i < 1000; i++) {
@@ -396,6 +418,7 @@ int main(int argc, char **argv) {
         g_test_add("/client/flash/json-all", Integ, NULL, integ_setup, test_flash_json, integ_teardown);
         g_test_add("/client/flash/exit-status", Integ, NULL, integ_setup, test_exit_status, integ_teardown);
         g_test_add("/client/flash/board-fails", Integ, NULL, integ_setup, test_board_fails, integ_teardown);
+        g_test_add("/client/flash/wait", Integ, NULL, integ_setup, test_wait, integ_teardown);
         g_test_add("/client/flash/interrupt", Integ, NULL, integ_setup, test_interrupt, integ_teardown);
         g_test_add("/client/jobs-cancel", Integ, NULL, integ_setup, test_jobs_cancel, integ_teardown);
         g_test_add("/client/rules", Integ, NULL, integ_setup, test_rules, integ_teardown);
