@@ -96,6 +96,8 @@ static void flash_many(Integ *t, unsigned n, size_t size, const char *time_scale
                 double t0 = now_s(), dt;
                 g_autoptr(GVariant) v = integ_get(t, DFUSD_PATH, DFUSD_MANAGER, "MaxParallel", NULL);
                 dt = (now_s() - t0) * 1e3;
+                if (!v)
+                        g_error("Get MaxParallel failed while %u boards flash", n);
                 g_array_append_val(lat, dt);
                 if (iter % 20 == 0 && jobs_running(t, jobs, n, &f->failed) == 0)
                         break;

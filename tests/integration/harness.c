@@ -296,8 +296,12 @@ static void signal_daemon(Integ *t, int sig) {
         wait_runner(t);
 }
 
+/* The runner exits with the command's status: a clean stop of dfusd is 0 (no crash, no leak report). */
 void integ_stop(Integ *t) {
         signal_daemon(t, SIGTERM);
+        if (!g_subprocess_get_if_exited(t->runner) || g_subprocess_get_exit_status(t->runner) != 0)
+                g_error("dfusd did not stop cleanly on SIGTERM (runner status 0x%x)",
+                        g_subprocess_get_status(t->runner));
 }
 
 void integ_crash(Integ *t) {

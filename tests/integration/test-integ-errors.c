@@ -18,6 +18,7 @@ static void assert_still_answering(Integ *t) {
         g_autoptr(GError) error = NULL;
         g_autoptr(GVariant) v = integ_get(t, DFUSD_PATH, DFUSD_MANAGER, "Version", &error);
         g_assert_no_error(error);
+        g_assert_nonnull(v);
 }
 
 /* Asserts the error's D-Bus name is one of the NULL-terminated list, and that it says something. */

@@ -14,8 +14,9 @@ static char *device_path(Integ *t, const char *port) {
         g_assert_nonnull(devices);
         g_variant_iter_init(&it, devices);
         while (g_variant_iter_next(&it, "&o", &path)) {
-                g_autofree char *p = integ_get_string(t, path, DFUSD_DEVICE, "PortPath");
-                if (g_str_equal(p, port))
+                /* a board may leave between the two calls */
+                g_autoptr(GVariant) p = integ_get(t, path, DFUSD_DEVICE, "PortPath", NULL);
+                if (p && g_str_equal(g_variant_get_string(p, NULL), port))
                         return g_strdup(path);
         }
         return NULL;
