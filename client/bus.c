@@ -4,6 +4,7 @@
 #include <errno.h>
 #include <inttypes.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -294,6 +295,16 @@ int bus_get_managed_objects(sd_bus *bus, sd_bus_error *error, json_object **ret)
         return bus_message_read_json(reply, ret);
 }
 
+static bool parse_id(const char *s, uint64_t *ret) {
+        char *end;
+
+        if (!s[0] || strspn(s, "0123456789") != strlen(s))
+                return false;
+        errno = 0;
+        *ret = strtoull(s, &end, 10);
+        return errno == 0 && *end == '\0';
+}
+
 int bus_object_path_from_arg(const char *prefix, const char *arg, char **ret) {
         char *p;
 
@@ -342,6 +353,33 @@ json_object *managed_objects_filter(json_object *objects, const char *iface) {
         }
         json_object_array_sort(array, compare_paths);
         return array;
+}
+
+int bus_resolve_id(sd_bus *bus, const char *iface, const char *arg, char **path) {
+        _cleanup_bus_error_ sd_bus_error error = SD_BUS_ERROR_NULL;
+        _cleanup_(json_object_putp) json_object *objects = NULL, *list = NULL;
+        uint64_t id;
+
+        if (arg[0] == '/' || !parse_id(arg, &id))
+                return 0;
+        /* Escaped or not, the daemon's own name for the object is the one to show and use. */
+        if (bus_get_managed_objects(bus, &error, &objects) < 0)
+                return 0;
+        list = managed_objects_filter(objects, iface);
+        for (size_t i = 0; list && i < json_object_array_length(list); i++) {
+                json_object *o = json_object_array_get_idx(list, i);
+                char *p;
+
+                if (json_get_u64(o, "Id") != id)
+                        continue;
+                p = strdup(json_get_str(o, "path", ""));
+                if (!p)
+                        return -ENOMEM;
+                free(*path);
+                *path = p;
+                return 1;
+        }
+        return 0;
 }
 
 static int unhex(char c) {

@@ -59,6 +59,10 @@ int bus_object_path_from_arg(const char *prefix, const char *arg, char **ret);
 /* Sets every key of from in into (references shared). */
 void json_merge(json_object *into, json_object *from);
 
+/* When arg is a number, replaces *path with the path of the object of iface whose Id it is
+ * (returns 1); otherwise leaves *path alone (0). */
+int bus_resolve_id(sd_bus *bus, const char *iface, const char *arg, char **path);
+
 /* Convenience getters on a property object; defaults when absent or of another type. */
 const char *json_get_str(json_object *o, const char *key, const char *def);
 uint64_t json_get_u64(json_object *o, const char *key);

@@ -211,6 +211,7 @@ int verb_job(int argc, char *argv[], const DfusctlContext *ctx) {
         r = bus_connect(ctx, &bus);
         if (r != EXIT_ACCEPTED)
                 return r;
+        (void)bus_resolve_id(bus, DFUSD_IFACE_JOB, argv[1], &path);
         r = bus_get_all(bus, path, DFUSD_IFACE_JOB, &error, &props);
         if (r < 0)
                 return bus_log_error(ctx, "read the job", &error, r);
@@ -233,6 +234,7 @@ int verb_cancel(int argc, char *argv[], const DfusctlContext *ctx) {
         r = bus_connect(ctx, &bus);
         if (r != EXIT_ACCEPTED)
                 return r;
+        (void)bus_resolve_id(bus, DFUSD_IFACE_JOB, argv[1], &path);
         r = sd_bus_call_method(bus, DFUSD_BUS_NAME, path, DFUSD_IFACE_JOB, "Cancel", &error, NULL, NULL);
         if (r < 0)
                 return bus_log_error(ctx, "cancel the job", &error, r);

@@ -219,6 +219,7 @@ static int rule_remove(int argc, char *argv[], const DfusctlContext *ctx) {
         r = bus_connect(ctx, &bus);
         if (r != EXIT_ACCEPTED)
                 return r;
+        (void)bus_resolve_id(bus, DFUSD_IFACE_RULE, argv[1], &path);
         r = sd_bus_call_method(bus, DFUSD_BUS_NAME, path, DFUSD_IFACE_RULE, "Remove", &error, NULL, NULL);
         if (r < 0)
                 return bus_log_error(ctx, "remove the rule", &error, r);
