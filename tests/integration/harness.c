@@ -73,7 +73,9 @@ void integ_setup(Integ *t, gconstpointer data) {
         g_assert_cmpint(g_mkdir(t->runtime_dir, 0700), ==, 0);
         g_assert_cmpint(g_mkdir(t->dump_dir, 0755), ==, 0);
         current = t;
+        /* g_assert*() aborts; g_error() traps */
         signal(SIGABRT, on_abort);
+        signal(SIGTRAP, on_abort);
 }
 
 static void rm_rf(const char *path) {

@@ -89,6 +89,46 @@ static void test_unplug_mid_write(Integ *t, gconstpointer data) {
         integ_assert_flash(dump, FLASH_BASE, FLASH_BASE, img, SIZE);
 }
 
+/*
+ * Two jobs for one board: the first ends with a leave, so the board is gone (its application runs)
+ * until it comes back in DFU mode. The second job waits for that instead of starting on the board
+ * that is leaving.
+ */
+static void test_queued_behind_leave(Integ *t, gconstpointer data) {
+        g_autofree uint8_t *img_a = integ_pattern(16384, 24), *img_b = integ_pattern(8192, 25);
+        g_autofree char *fa = integ_write_ihex(t, "a.hex", &(IntegSegment){FLASH_BASE, img_a, 16384}, 1);
+        g_autofree char *fb = integ_write_ihex(t, "b.hex", &(IntegSegment){FLASH_BASE, img_b, 8192}, 1);
+        g_autofree char *a = NULL, *b = NULL, *state = NULL;
+        g_autoptr(GError) error = NULL;
+        g_autoptr(GBytes) dump = NULL;
+
+        integ_start(t, &(IntegRun){.boards = 1,
+                                   .parts = (const char *[]){"f405", NULL},
+                                   .script = "at 4 plug 1-1\n"});
+        integ_wait_devices(t, 1, 10);
+        a = integ_submit(t, (const char *[]){fa, NULL},
+                         integ_options("port", g_variant_new_string("1-1"), NULL), &error);
+        g_assert_no_error(error);
+        b = integ_submit(t, (const char *[]){fb, NULL},
+                         integ_options("port", g_variant_new_string("1-1"), "wait",
+                                       g_variant_new_boolean(TRUE), "part", g_variant_new_string("f405"),
+                                       NULL),
+                         &error);
+        g_assert_no_error(error);
+        state = integ_wait_job(t, a, 60);
+        g_assert_cmpstr(state, ==, "done");
+        g_free(state);
+        state = integ_wait_job(t, b, 60);
+        if (!g_str_equal(state, "done")) {
+                g_autofree char *message = integ_get_string(t, b, DFUSD_JOB, "Error");
+                g_error("the job queued behind a leave ended %s: %s", state, message);
+        }
+        integ_stop(t);
+        dump = integ_dump(t, "1-1");
+        integ_assert_flash(dump, FLASH_BASE, FLASH_BASE, img_b, 8192);
+        integ_assert_blank(dump, FLASH_BASE, FLASH_BASE + 8192, 8192);
+}
+
 static guint rule_boards_flashed(Integ *t, const char *rule) {
         g_autoptr(GVariant) v = integ_get(t, rule, DFUSD_RULE, "BoardsFlashed", NULL);
         g_assert_nonnull(v);
@@ -147,6 +187,8 @@ int main(int argc, char **argv) {
         g_test_add("/integ/hotplug/wait-for-plug", Integ, NULL, integ_setup, test_wait_for_plug,
                    integ_teardown);
         g_test_add("/integ/hotplug/unplug-mid-write", Integ, NULL, integ_setup, test_unplug_mid_write,
+                   integ_teardown);
+        g_test_add("/integ/hotplug/queued-behind-leave", Integ, NULL, integ_setup, test_queued_behind_leave,
                    integ_teardown);
         g_test_add("/integ/hotplug/rule", Integ, NULL, integ_setup, test_rule, integ_teardown);
         return g_test_run();
