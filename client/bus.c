@@ -47,8 +47,8 @@ int bus_check_fd_passing(sd_bus *bus, const DfusctlContext *ctx) {
                 return EXIT_ACCEPTED;
         fprintf(stderr,
                 "dfusctl: Images travel to dfusd as file descriptors, which this connection%s cannot "
-                "carry; copy the images to %s and run dfusctl there (ssh %s dfusctl ...).\n",
-                ctx->host ? " over ssh" : "", ctx->host ?: "the host", ctx->host ?: "HOST");
+                "carry; copy the images to %s and run dfusctl there.\n",
+                ctx->host ? " over ssh" : "", ctx->host ?: "the daemon's host");
         return EXIT_USAGE;
 }
 
@@ -90,6 +90,18 @@ int bus_error_exit_status(const sd_bus_error *error, int r) {
         return EXIT_IO;
 }
 
+/* "ssh -p PORT USER@HOST systemd-stdio-bridge" for the [USER@]HOST[:PORT] that -H takes. */
+static const char *ssh_command(const char *host, char *buf, size_t size) {
+        const char *colon = strrchr(host, ':');
+
+        if (colon && colon[1] && strspn(colon + 1, "0123456789") == strlen(colon + 1) && !strchr(host, ']'))
+                snprintf(buf, size, "ssh -p %s %.*s systemd-stdio-bridge", colon + 1, (int)(colon - host),
+                         host);
+        else
+                snprintf(buf, size, "ssh %s systemd-stdio-bridge", host);
+        return buf;
+}
+
 int bus_log_error(const DfusctlContext *args, const char *what, const sd_bus_error *error, int r) {
         const char *message = sd_bus_error_is_set(error) && error->message ? error->message : strerror(-r);
         int status = bus_error_exit_status(error, r);
@@ -100,12 +112,12 @@ int bus_log_error(const DfusctlContext *args, const char *what, const sd_bus_err
                 fprintf(stderr, "dfusctl: Failed to %s: %s\n", what, message);
 
         if (status == EXIT_NO_DAEMON && args->host &&
-            !sd_bus_error_has_names(error, SD_BUS_ERROR_SERVICE_UNKNOWN, SD_BUS_ERROR_NAME_HAS_NO_OWNER))
-                fprintf(stderr,
-                        "dfusctl: Could not reach the system bus of %s; check that \"ssh %s "
-                        "systemd-stdio-bridge\" works.\n",
-                        args->host, args->host);
-        else if (status == EXIT_NO_DAEMON) {
+            !sd_bus_error_has_names(error, SD_BUS_ERROR_SERVICE_UNKNOWN, SD_BUS_ERROR_NAME_HAS_NO_OWNER)) {
+                char ssh[256];
+
+                fprintf(stderr, "dfusctl: Could not reach the system bus of %s; check that \"%s\" works.\n",
+                        args->host, ssh_command(args->host, ssh, sizeof ssh));
+        } else if (status == EXIT_NO_DAEMON) {
                 if (args->user && !args->host)
                         fprintf(stderr, "dfusctl: dfusd is not running on the session bus; start it with "
                                         "\"dfusd --user\".\n");

@@ -70,6 +70,10 @@ static int on_properties_changed(sd_bus_message *m, void *userdata, sd_bus_error
                 return 0;
         if (bus_message_read_json(m, &changed) < 0)
                 return 0;
+        /* Signals queued while the job's properties were read are older than what was read: once
+         * an end state is known, nothing may take it back. */
+        if (j->completed && job_state_is_final(json_get_str(j->props, "State", NULL)))
+                return 0;
         json_merge(j->props, changed);
         check_state(j);
         after_event(f);
