@@ -173,10 +173,10 @@ static void strv_free_n(char **v, size_t n) {
 }
 
 /* The daemon has read every image to its end before it replies; the next board's job reads them
- * again from the start through the same open files. */
-static int rewind_images(const int *fds, size_t n_fds) {
+ * again from the start through the same open files. With whence SEEK_CUR: only checks that it can. */
+static int rewind_images(const int *fds, size_t n_fds, int whence) {
         for (size_t k = 0; k < n_fds; k++)
-                if (lseek(fds[k], 0, SEEK_SET) < 0) {
+                if (lseek(fds[k], 0, whence) < 0) {
                         fprintf(stderr,
                                 "dfusctl: --all reads each image once per board, and image %zu is a "
                                 "pipe; pass a file instead.\n",
@@ -201,8 +201,13 @@ static int submit_all(sd_bus *bus, const DfusctlContext *args, const FlashOption
                         return EXIT_NO_BOARD;
                 }
         }
+        /* Before the first job, so that a pipe given to --all fails before anything runs. */
+        if (n_ports > 1 && rewind_images(fds, n_fds, SEEK_CUR) != EXIT_ACCEPTED) {
+                strv_free_n(ports, n_ports);
+                return EXIT_USAGE;
+        }
         for (size_t i = 0; i < MAX(n_ports, (size_t)1); i++) {
-                r = i > 0 ? rewind_images(fds, n_fds) : EXIT_ACCEPTED;
+                r = i > 0 ? rewind_images(fds, n_fds, SEEK_SET) : EXIT_ACCEPTED;
                 if (r != EXIT_ACCEPTED) {
                         status = r;
                         break;

@@ -52,6 +52,65 @@ static void test_devices(Integ *t, gconstpointer data) {
         g_assert_true(g_str_has_prefix(jstr(d, "path"), "/org/dfusd/Flash1/device/"));
 }
 
+/* Two F723 report the same serial: both are flagged, in text and in JSON. */
+static void test_devices_duplicate(Integ *t, gconstpointer data) {
+        const char *const f722[] = {"f722", NULL};
+        g_auto(CtlResult) r = {};
+        g_autoptr(json_object) doc = NULL;
+        json_object *devices;
+
+        integ_start(t, &(IntegRun){.boards = 2, .parts = f722});
+        integ_wait_devices(t, 2, 10);
+        g_assert_cmpint(ctl_run(t, &r, "devices", NULL), ==, 0);
+        g_assert_nonnull(strstr(r.out, "STM32FxSTM32 (duplicate)"));
+        ctl_result_clear(&r);
+        g_assert_cmpint(ctl_run(t, &r, "devices", "--json", NULL), ==, 0);
+        doc = ctl_json(&r);
+        devices = jget(doc, "devices");
+        for (size_t i = 0; i < json_object_array_length(devices); i++)
+                g_assert_true(json_object_get_boolean(
+                        jget(json_object_array_get_idx(devices, i), "SerialDuplicated")));
+}
+
+/* "-" is standard input, here a pipe; --all cannot read a pipe twice. */
+static void test_flash_stdin(Integ *t, gconstpointer data) {
+        g_autofree char *image = ctl_image(t, "app.hex", IMAGE_SIZE, false, 16);
+        g_autofree uint8_t *expect = integ_pattern(IMAGE_SIZE, 16);
+        g_autofree char *text = NULL;
+        g_auto(GStrv) env = NULL;
+        const char *modes[][3] = {{"--port", "1-1", NULL}, {"--all", NULL, NULL}};
+        int statuses[] = {0, 2};
+        g_autoptr(GBytes) dump = NULL;
+
+        start(t, 2, NULL, NULL);
+        env = ctl_environ(t);
+        g_assert_true(g_file_get_contents(image, &text, NULL, NULL));
+        for (size_t m = 0; m < G_N_ELEMENTS(modes); m++) {
+                g_autoptr(GSubprocessLauncher) l = g_subprocess_launcher_new(G_SUBPROCESS_FLAGS_STDIN_PIPE |
+                                                                             G_SUBPROCESS_FLAGS_STDOUT_PIPE |
+                                                                             G_SUBPROCESS_FLAGS_STDERR_PIPE);
+                g_autoptr(GSubprocess) p = NULL;
+                g_autoptr(GError) error = NULL;
+                g_autofree char *out = NULL, *err = NULL;
+
+                g_subprocess_launcher_set_environ(l, env);
+                p = g_subprocess_launcher_spawn(l, &error, ctl_path(), "--user", "flash", "-", "--no-leave",
+                                                modes[m][0], modes[m][1], NULL);
+                g_assert_no_error(error);
+                g_assert_true(g_subprocess_communicate_utf8(p, text, NULL, &out, &err, &error));
+                g_assert_no_error(error);
+                g_test_message("flash - %s: %s%s", modes[m][0], out, err);
+                g_assert_cmpint(g_subprocess_get_exit_status(p), ==, statuses[m]);
+                if (statuses[m] == 2) {
+                        g_assert_nonnull(strstr(err, "pipe"));
+                        g_assert_cmpstr(out, ==, ""); /* nothing was submitted */
+                }
+        }
+        integ_stop(t);
+        dump = integ_dump(t, "1-1");
+        integ_assert_flash(dump, FLASH_BASE, FLASH_BASE, expect, IMAGE_SIZE);
+}
+
 /* Human form on a pipe: the drop warning before anything else, one line per phase, no escapes;
  * the bytes land on the board. */
 static void test_flash_text(Integ *t, gconstpointer data) {
@@ -414,6 +473,9 @@ static void test_inspect_device(Integ *t, gconstpointer data) {
 int main(int argc, char **argv) {
         g_test_init(&argc, &argv, NULL);
         g_test_add("/client/devices", Integ, NULL, integ_setup, test_devices, integ_teardown);
+        g_test_add("/client/devices/duplicate", Integ, NULL, integ_setup, test_devices_duplicate,
+                   integ_teardown);
+        g_test_add("/client/flash/stdin", Integ, NULL, integ_setup, test_flash_stdin, integ_teardown);
         g_test_add("/client/flash/text", Integ, NULL, integ_setup, test_flash_text, integ_teardown);
         g_test_add("/client/flash/json-all", Integ, NULL, integ_setup, test_flash_json, integ_teardown);
         g_test_add("/client/flash/exit-status", Integ, NULL, integ_setup, test_exit_status, integ_teardown);
