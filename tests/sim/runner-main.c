@@ -174,23 +174,22 @@ static const PartInfo *part_for_index(const Runner *r, unsigned i) {
         return r->parts[MIN(i, r->n_parts - 1)];
 }
 
-static int runner_plug(Runner *r, const char *port, const PartInfo *part, bool prot, bool announce,
-                       DfuError *error) {
+static int runner_plug(Runner *r, const char *port, const PartInfo *part, bool prot, DfuError *error) {
         if (testbed_find(r->testbed, port))
                 return testbed_replug(r->testbed, port, error);
         SimBoard *sim = runner_make_board(part, port, r->time_scale, prot);
         if (!sim)
                 return dfu_error_set(error, ENOMEM, "Cannot build a %s board for %s", part->name, port);
-        return testbed_add_board(r->testbed, port, part, sim, announce, error);
+        return testbed_add_board(r->testbed, port, part, sim, error);
 }
 
-static int run_step(Runner *r, const ScriptStep *st, bool announce, DfuError *error) {
+static int run_step(Runner *r, const ScriptStep *st, DfuError *error) {
         int k;
 
         switch (st->action) {
         case SCRIPT_PLUG:
                 return runner_plug(r, st->port, st->part ?: part_for_index(r, UINT_MAX), st->protected_,
-                                   announce, error);
+                                   error);
         case SCRIPT_UNPLUG:
                 k = testbed_unplug(r->testbed, st->port);
                 break;
@@ -218,7 +217,7 @@ static gboolean timed_step_cb(gpointer userdata) {
         TimedStep *ts = userdata;
         DfuError error = DFU_ERROR_INIT;
 
-        if (run_step(ts->runner, ts->step, true, &error) < 0)
+        if (run_step(ts->runner, ts->step, &error) < 0)
                 g_printerr("dfusd-sim: %s\n", dfu_error_message(&error));
         return G_SOURCE_REMOVE;
 }
@@ -239,7 +238,7 @@ static int build_rack(Runner *r, DfuError *error) {
         if (k < 0)
                 return k;
         for (unsigned i = 0; r->ports[i]; i++) {
-                k = runner_plug(r, r->ports[i], part_for_index(r, i), r->read_protected, false, error);
+                k = runner_plug(r, r->ports[i], part_for_index(r, i), r->read_protected, error);
                 if (k < 0)
                         return k;
         }
@@ -249,7 +248,7 @@ static int build_rack(Runner *r, DfuError *error) {
                         return k;
                 for (size_t i = 0; i < r->script->n_steps; i++)
                         if (!r->script->steps[i].timed) {
-                                k = run_step(r, &r->script->steps[i], false, error);
+                                k = run_step(r, &r->script->steps[i], error);
                                 if (k < 0)
                                         return k;
                         }

@@ -103,18 +103,16 @@ static void devnum_release(Testbed *t, unsigned n) {
         g_mutex_unlock(&t->devnum_lock);
 }
 
-static void append_hex(GString *s, const uint8_t *p, size_t n) {
-        for (size_t i = 0; i < n; i++)
-                g_string_append_printf(s, "%02x", p[i]);
-}
-
-/* The attributes and properties libusb and libudev read, as umockdev-record writes them. */
+/*
+ * The attributes and properties libusb and libudev read, as umockdev-record writes them, but without
+ * the device node and the binary "descriptors": umockdev announces a device ("add") as soon as it has
+ * created its directory, before it would write those, so they are staged beforehand.
+ */
 static char *device_description(const char *syspath, unsigned devnum, uint16_t vid, uint16_t pid,
-                                uint16_t bcd, const char *product, const char *serial, const uint8_t *desc,
-                                size_t desc_len) {
+                                uint16_t bcd, const char *product, const char *serial) {
         GString *s = g_string_new(NULL);
 
-        g_string_append_printf(s, "P: %s\nN: bus/usb/001/%03u\n", syspath, devnum);
+        g_string_append_printf(s, "P: %s\n", syspath);
         g_string_append_printf(
                 s,
                 "E: SUBSYSTEM=usb\nE: DEVTYPE=usb_device\nE: DRIVER=usb\n"
@@ -134,10 +132,38 @@ static char *device_description(const char *syspath, unsigned devnum, uint16_t v
                 g_string_append_printf(s, "A: product=%s\\n\n", product);
         if (serial)
                 g_string_append_printf(s, "A: serial=%s\\n\n", serial);
-        g_string_append(s, "H: descriptors=");
-        append_hex(s, desc, desc_len);
-        g_string_append(s, "\n");
         return g_string_free(s, FALSE);
+}
+
+/* The sysfs "descriptors" of a device about to be added (umockdev accepts an existing directory). */
+static int stage_descriptors(Testbed *t, const char *syspath, const uint8_t *desc, size_t n) {
+        g_autofree char *dir = g_build_filename(t->root_dir, "sys", syspath, NULL);
+        g_autofree char *path = g_build_filename(dir, "descriptors", NULL);
+
+        if (g_mkdir_with_parents(dir, 0755) < 0)
+                return negative_errno();
+        if (!g_file_set_contents(path, (const char *)desc, (gssize)n, NULL))
+                return -EIO;
+        return 0;
+}
+
+/* The device node: a FIFO for a board (see testbed-usbfs.c), an empty file for a hub. */
+static int stage_node(Testbed *t, const char *devnode, bool fifo) {
+        g_autofree char *path = g_build_filename(t->root_dir, devnode, NULL);
+        g_autofree char *dir = g_path_get_dirname(path);
+
+        if (g_mkdir_with_parents(dir, 0755) < 0)
+                return negative_errno();
+        (void)unlink(path);
+        if (!fifo)
+                return g_file_set_contents(path, "", 0, NULL) ? -EBADF : -EIO;
+        if (mkfifo(path, 0666) < 0)
+                return negative_errno();
+        int fd = open(path, O_RDWR | O_NONBLOCK | O_CLOEXEC);
+        if (fd < 0)
+                return negative_errno();
+        (void)fcntl(fd, F_SETPIPE_SZ, 4096);
+        return fd;
 }
 
 /* A plain 7-port full-speed hub, so that libusb finds the parent of "1-9.2" and reports that path. */
@@ -169,8 +195,14 @@ static int testbed_ensure_hub(Testbed *t, const char *hub_port, DfuError *error)
                 return dfu_error_set(error, ENOSPC, "No USB address left on bus 1 for the hub at %s",
                                      hub_port);
         g_autofree char *syspath = port_syspath(hub_port);
-        g_autofree char *d = device_description(syspath, devnum, 0x05e3, 0x0608, 0x0100, "USB2.0 Hub", NULL,
-                                                desc, sizeof(desc));
+        g_autofree char *devnode = g_strdup_printf("/dev/bus/usb/001/%03u", devnum);
+        g_autofree char *d = device_description(syspath, devnum, 0x05e3, 0x0608, 0x0100, "USB2.0 Hub", NULL);
+        int r = stage_descriptors(t, syspath, desc, sizeof(desc));
+        if (r >= 0)
+                r = stage_node(t, devnode, false);
+        if (r < 0 && r != -EBADF)
+                return dfu_error_set(error, -r, "Cannot prepare the hub at %s: %s", hub_port,
+                                     g_strerror(-r));
         if (!umockdev_testbed_add_from_string(t->umockdev, d, &gerror))
                 return dfu_error_set(error, EINVAL, "Cannot add the hub at %s: %s", hub_port,
                                      gerror->message);
@@ -178,26 +210,42 @@ static int testbed_ensure_hub(Testbed *t, const char *hub_port, DfuError *error)
         return 0;
 }
 
-/* umockdev creates the node as a regular file; see testbed-usbfs.c for why it must be a FIFO. */
-static int board_make_fifo(TestbedBoard *b) {
-        g_autofree char *path = g_build_filename(b->testbed->root_dir, b->devnode, NULL);
+/* Everything a client may look at once it hears of the device: descriptors, node (FIFO), handler. */
+static int board_stage(TestbedBoard *b, const char *syspath, const char *devnode, DfuError *error) {
+        Testbed *t = b->testbed;
+        uint8_t desc[1024];
+        g_autoptr(GError) gerror = NULL;
 
-        if (unlink(path) < 0 || mkfifo(path, 0666) < 0)
-                return negative_errno();
-        int fd = open(path, O_RDWR | O_NONBLOCK | O_CLOEXEC);
+        g_mutex_lock(&b->lock);
+        size_t n = MIN(sim_board_descriptors(b->sim, desc, sizeof(desc)), sizeof(desc));
+        g_mutex_unlock(&b->lock);
+
+        int r = stage_descriptors(t, syspath, desc, n);
+        if (r < 0)
+                return dfu_error_set(error, -r, "Cannot write the descriptors of %s: %s", b->port,
+                                     g_strerror(-r));
+        int fd = stage_node(t, devnode, true);
         if (fd < 0)
-                return negative_errno();
-        (void)fcntl(fd, F_SETPIPE_SZ, 4096);
+                return dfu_error_set(error, -fd, "Cannot create the FIFO node of %s: %s", b->port,
+                                     g_strerror(-fd));
+        g_mutex_lock(&b->lock);
+        safe_close(b->fifo);
         b->fifo = fd;
         b->fifo_full = false;
         board_fifo_update_locked(b);
+        g_mutex_unlock(&b->lock);
+
+        if (!umockdev_testbed_attach_ioctl(t->umockdev, devnode, b->handler, &gerror))
+                return dfu_error_set(error, EIO, "Cannot attach usbfs to %s: %s", devnode, gerror->message);
         return 0;
 }
 
-/* Main context. Puts the board on the bus under a fresh address and announces it when asked to. */
-static int board_plug(TestbedBoard *b, bool announce, DfuError *error) {
+/*
+ * Main context. Puts the board on the bus under a fresh address. umockdev itself sends the "add"
+ * uevent when it creates the device, which is why everything else is in place before.
+ */
+static int board_plug(TestbedBoard *b, DfuError *error) {
         Testbed *t = b->testbed;
-        uint8_t desc[1024];
         g_autoptr(GError) gerror = NULL;
 
         const char *dot = strrchr(b->port, '.');
@@ -211,48 +259,37 @@ static int board_plug(TestbedBoard *b, bool announce, DfuError *error) {
         if (devnum == 0)
                 return dfu_error_set(error, ENOSPC, "No USB address left on bus 1 for the board at %s",
                                      b->port);
+        g_autofree char *syspath = port_syspath(b->port);
+        g_autofree char *devnode = g_strdup_printf("/dev/bus/usb/001/%03u", devnum);
+        int r = board_stage(b, syspath, devnode, error);
+        if (r < 0) {
+                devnum_release(t, devnum);
+                return r;
+        }
 
         g_mutex_lock(&b->lock);
-        size_t n = sim_board_descriptors(b->sim, desc, sizeof(desc));
-        const char *serial = sim_board_serial(b->sim);
-        g_autofree char *syspath = port_syspath(b->port);
         g_autofree char *d =
                 device_description(syspath, devnum, b->part->vid, b->part->pid, b->part->bcd_device,
-                                   b->part->product, serial, desc, MIN(n, sizeof(desc)));
-        g_mutex_unlock(&b->lock);
-
-        g_autofree char *devnode = g_strdup_printf("/dev/bus/usb/001/%03u", devnum);
-        /* The handler goes first, so that a client reacting to "add" can already open the node. */
-        if (!umockdev_testbed_attach_ioctl(t->umockdev, devnode, b->handler, &gerror)) {
-                devnum_release(t, devnum);
-                return dfu_error_set(error, EIO, "Cannot attach usbfs to %s: %s", devnode, gerror->message);
-        }
-        if (!umockdev_testbed_add_from_string(t->umockdev, d, &gerror)) {
-                (void)umockdev_testbed_detach_ioctl(t->umockdev, devnode, NULL);
-                devnum_release(t, devnum);
-                return dfu_error_set(error, EINVAL, "Cannot add the board at %s: %s", b->port,
-                                     gerror->message);
-        }
-
-        g_mutex_lock(&b->lock);
-        b->fifo = safe_close(b->fifo);
+                                   b->part->product, sim_board_serial(b->sim));
         g_free(b->devnode);
         b->devnode = TAKE_PTR(devnode);
         g_free(b->syspath);
         b->syspath = g_build_filename("/sys", syspath, NULL);
         b->devnum = devnum;
-        int r = board_make_fifo(b);
         b->plugged = true;
         b->plug_count++;
-        b->plugged_at_us = testbed_now_us();
-        b->first_dfu_request_us = 0;
         g_mutex_unlock(&b->lock);
-        if (r < 0)
-                return dfu_error_set(error, -r, "Cannot make the node of %s a FIFO: %s", b->port,
-                                     g_strerror(-r));
 
-        if (announce)
-                umockdev_testbed_uevent(t->umockdev, b->syspath, "add");
+        if (!umockdev_testbed_add_from_string(t->umockdev, d, &gerror)) {
+                g_mutex_lock(&b->lock);
+                b->plugged = false;
+                b->devnum = 0;
+                g_mutex_unlock(&b->lock);
+                (void)umockdev_testbed_detach_ioctl(t->umockdev, b->devnode, NULL);
+                devnum_release(t, devnum);
+                return dfu_error_set(error, EINVAL, "Cannot add the board at %s: %s", b->port,
+                                     gerror->message);
+        }
         return 0;
 }
 
@@ -284,7 +321,7 @@ static gboolean board_replug_cb(gpointer userdata) {
         g_mutex_unlock(&b->lock);
         if (gone)
                 return G_SOURCE_REMOVE;
-        if (board_plug(b, true, &error) < 0)
+        if (board_plug(b, &error) < 0)
                 g_printerr("dfusd-sim: %s\n", dfu_error_message(&error));
         return G_SOURCE_REMOVE;
 }
@@ -360,8 +397,7 @@ static TestbedBoard *board_free(TestbedBoard *b) {
 }
 DEFINE_TRIVIAL_CLEANUP_FUNC(TestbedBoard *, board_free);
 
-int testbed_add_board(Testbed *t, const char *port, const PartInfo *part, SimBoard *sim, bool announce,
-                      DfuError *error) {
+int testbed_add_board(Testbed *t, const char *port, const PartInfo *part, SimBoard *sim, DfuError *error) {
         if (!testbed_port_valid(port)) {
                 sim_board_free(sim);
                 return dfu_error_set(error, EINVAL,
@@ -389,7 +425,7 @@ int testbed_add_board(Testbed *t, const char *port, const PartInfo *part, SimBoa
         g_source_attach(b->timer_source, t->timer_context);
         board_attach_handler(b);
 
-        int r = board_plug(b, announce, error);
+        int r = board_plug(b, error);
         if (r < 0)
                 return r;
         g_ptr_array_add(t->boards, TAKE_PTR(b));
@@ -431,7 +467,7 @@ int testbed_replug(Testbed *t, const char *port, DfuError *error) {
         g_mutex_unlock(&b->lock);
         if (busy)
                 return dfu_error_set(error, EBUSY, "The board at %s is still on the bus", port);
-        return board_plug(b, true, error);
+        return board_plug(b, error);
 }
 
 int testbed_inject(Testbed *t, const char *port, const SimFaultSpec *f) {

@@ -30,11 +30,10 @@ const char *testbed_root_dir(const Testbed *t);
 bool testbed_port_valid(const char *port);
 
 /*
- * Creates a board at a port (which must be free) and plugs it in. Takes ownership of sim. With announce
- * an "add" uevent is sent (boards present before the command starts need none).
+ * Creates a board at a port (which must be free) and plugs it in (umockdev announces it with an "add"
+ * uevent). Takes ownership of sim.
  */
-int testbed_add_board(Testbed *t, const char *port, const PartInfo *part, SimBoard *sim, bool announce,
-                      DfuError *error);
+int testbed_add_board(Testbed *t, const char *port, const PartInfo *part, SimBoard *sim, DfuError *error);
 
 /* Brings back a board that left the bus, freshly powered up in its bootloader. Main context only. */
 int testbed_replug(Testbed *t, const char *port, DfuError *error);

@@ -1,0 +1,121 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * Hotplug as a libudev client sees it under dfusd-sim: boards plugged and unplugged by the script,
+ * announced once each, complete when announced, with the device node and serial a daemon keys on. The
+ * test runs itself under dfusd-sim in "monitor" mode and reads what the monitor printed.
+ */
+#include <glib.h>
+#include <glib/gstdio.h>
+#include <libudev.h>
+#include <poll.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+/* Prints "ACTION PORT DEVNODE SERIAL" per usb_device event until PORT's remove, at most 30 s. */
+static int monitor(const char *last_port) {
+        struct udev *u = udev_new();
+        struct udev_monitor *m = udev_monitor_new_from_netlink(u, "udev");
+        int r = 1;
+
+        if (!m || udev_monitor_filter_add_match_subsystem_devtype(m, "usb", "usb_device") < 0 ||
+            udev_monitor_enable_receiving(m) < 0) {
+                fprintf(stderr, "cannot monitor uevents\n");
+                return 2;
+        }
+        printf("ready\n");
+        fflush(stdout);
+        struct pollfd p = {udev_monitor_get_fd(m), POLLIN, 0};
+        while (r != 0 && poll(&p, 1, 30000) > 0) {
+                struct udev_device *d = udev_monitor_receive_device(m);
+                if (!d)
+                        continue;
+                const char *action = udev_device_get_action(d), *port = udev_device_get_sysname(d);
+                /* At "add" the device must be complete: its descriptors and node are there. */
+                bool complete = udev_device_get_sysattr_value(d, "descriptors") &&
+                                udev_device_get_devnode(d) &&
+                                access(udev_device_get_devnode(d), R_OK | W_OK) == 0;
+                printf("%s %s %s %s%s\n", action, port, udev_device_get_devnode(d) ?: "-",
+                       udev_device_get_property_value(d, "ID_SERIAL_SHORT") ?: "-",
+                       g_str_equal(action, "add") && !complete ? " incomplete" : "");
+                fflush(stdout);
+                if (g_str_equal(action, "remove") && g_str_equal(port, last_port))
+                        r = 0;
+                udev_device_unref(d);
+        }
+        udev_monitor_unref(m);
+        udev_unref(u);
+        return r;
+}
+
+static char *self;
+
+static char *run_monitored(const char *script_text, const char *last_port, int *status) {
+        g_autoptr(GError) error = NULL;
+        g_autofree char *script = NULL;
+        char *out = NULL;
+        int fd = g_file_open_tmp("uevents-script-XXXXXX", &script, &error);
+
+        g_assert_no_error(error);
+        close(fd);
+        g_file_set_contents(script, script_text, -1, &error);
+        g_assert_no_error(error);
+        const char *argv[] = {
+                DFUSD_SIM, "--time-scale=0.001", "--boards", "2", "--part", "f405", "--script", script, "--",
+                self,      "--monitor",          last_port,  NULL};
+        g_spawn_sync(NULL, (char **)argv, NULL, 0, NULL, NULL, &out, NULL, status, &error);
+        g_assert_no_error(error);
+        (void)g_unlink(script);
+        if (g_test_verbose())
+                g_printerr("%s", out);
+        return out;
+}
+
+/* The line of the first event of this action and port, or NULL. */
+static const char *find_event(const char *out, const char *action, const char *port) {
+        g_autofree char *prefix = g_strdup_printf("%s %s ", action, port);
+        for (const char *l = out; l && *l; l = strchr(l, '\n') ? strchr(l, '\n') + 1 : NULL)
+                if (g_str_has_prefix(l, prefix))
+                        return l;
+        return NULL;
+}
+
+static void test_plug_unplug(void) {
+        int status;
+        /* The monitor says "ready" before anything moves: the script waits a second for it. */
+        g_autofree char *out = run_monitored("at 1.0 plug 1-9.4 part=g431\n"
+                                             "at 1.3 unplug 1-1\n"
+                                             "at 1.6 unplug 1-9.4\n",
+                                             "1-9.4", &status);
+
+        g_assert_true(WIFEXITED(status));
+        g_assert_cmpint(WEXITSTATUS(status), ==, 0);
+        const char *add = find_event(out, "add", "1-9.4");
+        const char *gone = find_event(out, "remove", "1-1");
+        const char *remove = find_event(out, "remove", "1-9.4");
+        g_assert_nonnull(add);
+        g_assert_nonnull(gone);
+        g_assert_nonnull(remove);
+        g_assert_true(add < remove);
+        /* one "add" per arrival, sent when the device is complete */
+        g_assert_null(find_event(add + 1, "add", "1-9.4"));
+        g_assert_null(strstr(out, "incomplete"));
+        /* the node and serial are there in every event, "remove" included */
+        g_assert_true(g_str_has_prefix(add, "add 1-9.4 /dev/bus/usb/001/"));
+        g_assert_true(g_str_has_prefix(remove, "remove 1-9.4 /dev/bus/usb/001/"));
+        g_autofree char *gone_line = g_strndup(gone, strcspn(gone, "\n"));
+        g_assert_cmpstr(gone_line, ==, "remove 1-1 /dev/bus/usb/001/002 006A00500001");
+        g_assert_null(find_event(out, "remove", "1-2"));
+}
+
+int main(int argc, char **argv) {
+        if (argc == 3 && g_str_equal(argv[1], "--monitor"))
+                return monitor(argv[2]);
+
+        g_test_init(&argc, &argv, NULL);
+        self = g_canonicalize_filename(argv[0], NULL);
+        g_test_add_func("/peer/uevents/plug-unplug", test_plug_unplug);
+        return g_test_run();
+}
