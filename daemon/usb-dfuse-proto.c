@@ -61,7 +61,7 @@ bool dfuse_cancelled(const DfuseDevice *d) {
         return d->cancel && atomic_load(d->cancel);
 }
 
-static void sleep_until_us(uint64_t deadline) {
+void sleep_until_us(uint64_t deadline) {
         struct timespec ts = {
                 .tv_sec = (time_t)(deadline / 1000000u),
                 .tv_nsec = (long)(deadline % 1000000u) * 1000,
@@ -117,16 +117,23 @@ int dfuse_fail(DfuseDevice *d, int r, const DfuseOp *op, const DfuStatus *st, Df
 }
 
 /* H743 rev V: the command is done but the state machine stays busy; two CLRSTATUS release it. */
+int dfuse_clear_stuck(DfuseDevice *d, const DfuseOp *op, DfuError *error) {
+        d->pointer_valid = false;
+        for (unsigned i = 0; i < 2; i++) {
+                int r = dfu_request_out(d, DFU_REQ_CLRSTATUS, 0, NULL, 0);
+                if (r < 0 && r != -EPIPE)
+                        return dfuse_fail(d, r, op, NULL, error);
+        }
+        return 0;
+}
+
 static int release_stuck(DfuseDevice *d, const DfuseOp *op, DfuError *error) {
         DfuStatus st;
         int r;
 
-        d->pointer_valid = false;
-        for (unsigned i = 0; i < 2; i++) {
-                r = dfu_request_out(d, DFU_REQ_CLRSTATUS, 0, NULL, 0);
-                if (r < 0 && r != -EPIPE)
-                        return dfuse_fail(d, r, op, NULL, error);
-        }
+        r = dfuse_clear_stuck(d, op, error);
+        if (r < 0)
+                return r;
         r = dfu_get_status(d, &st, 0);
         if (r < 0)
                 return dfuse_fail(d, r, op, NULL, error);

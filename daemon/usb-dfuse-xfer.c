@@ -19,19 +19,10 @@ static int settle_step(DfuseDevice *d, const DfuStatus *st, const DfuseOp *op, D
         case DFU_STATE_MANIFEST_SYNC:
                 return dfuse_abort(d, op, error);
         case DFU_STATE_DNBUSY:
-                if (d->quirks.double_clrstatus) {
-                        for (unsigned i = 0; i < 2; i++) {
-                                int r = dfu_request_out(d, DFU_REQ_CLRSTATUS, 0, NULL, 0);
-                                if (r < 0 && r != -EPIPE)
-                                        return dfuse_fail(d, r, op, NULL, error);
-                        }
-                        return 0;
-                }
-                {
-                        struct timespec ts = {.tv_sec = st->poll_timeout_ms / 1000,
-                                              .tv_nsec = (long)(st->poll_timeout_ms % 1000) * 1000000};
-                        (void)clock_nanosleep(CLOCK_MONOTONIC, 0, &ts, NULL);
-                }
+                /* Left busy by an earlier call: a stuck board needs its release, others their time. */
+                if (d->quirks.double_clrstatus)
+                        return dfuse_clear_stuck(d, op, error);
+                sleep_until_us(now_us() + (uint64_t)st->poll_timeout_ms * 1000);
                 return 0;
         default:
                 return dfu_error_set(error, EPROTO,

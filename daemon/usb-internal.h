@@ -143,4 +143,9 @@ int dfuse_leave(DfuseDevice *d, bool has_address, uint32_t address, DfuError *er
 bool dfuse_cancelled(const DfuseDevice *d);
 int dfuse_fail(DfuseDevice *d, int r, const DfuseOp *op, const DfuStatus *st, DfuError *error);
 
+/* H743 rev V: two CLRSTATUS release a command stuck in dfuDNBUSY. */
+int dfuse_clear_stuck(DfuseDevice *d, const DfuseOp *op, DfuError *error);
+
 uint64_t now_us(void);
+/* Monotonic, absolute: never wakes before deadline (microseconds of now_us()). */
+void sleep_until_us(uint64_t deadline);
