@@ -92,7 +92,28 @@ static int unprivileged_client(const char *address, const char *image, const cha
         return failures ? 1 : 0;
 }
 
-/* ---- the test ---- */
+/* Cancels a job as whoever runs this; exit 0 when the answer is the expected one. */
+static int cancel_client(const char *address, const char *job, bool expect_allowed) {
+        g_autoptr(GError) error = NULL;
+        g_autoptr(GDBusConnection) c = NULL;
+        g_autoptr(GVariant) r = NULL;
+        g_autofree char *name = NULL;
+
+        c = g_dbus_connection_new_for_address_sync(address,
+                                                   G_DBUS_CONNECTION_FLAGS_AUTHENTICATION_CLIENT |
+                                                           G_DBUS_CONNECTION_FLAGS_MESSAGE_BUS_CONNECTION,
+                                                   NULL, NULL, &error);
+        if (!c)
+                return check(false, "connect", error);
+        r = call(c, job, DFUSD_JOB, "Cancel", NULL, NULL, &error);
+        if (expect_allowed)
+                return check(r != NULL, "Cancel allowed", error);
+        name = error ? g_dbus_error_get_remote_error(error) : NULL;
+        return check(name && g_str_equal(name, "org.dfusd.Flash1.Error.AccessDenied"),
+                     "Cancel denied by dfusd", error);
+}
+
+/* ---- the tests ---- */
 
 static void test_policy(Integ *t, gconstpointer data) {
         g_autofree uint8_t *img = integ_pattern(1024, 1);
@@ -136,11 +157,62 @@ static void test_policy(Integ *t, gconstpointer data) {
         g_assert_cmpstr(state, ==, "cancelled");
 }
 
+static void run_as(char **argv, const char *what) {
+        g_autofree char *out = NULL, *err = NULL;
+        g_autoptr(GError) error = NULL;
+        int status = 0;
+
+        g_spawn_sync(NULL, argv, NULL, G_SPAWN_SEARCH_PATH, NULL, NULL, &out, &err, &status, &error);
+        g_assert_no_error(error);
+        g_test_message("%s:\n%s%s", what, out, err);
+        if (!g_spawn_check_wait_status(status, NULL))
+                g_error("%s saw the wrong answer:\n%s%s", what, out, err);
+}
+
+/*
+ * The daemon's own check, behind the bus policy: on a bus that lets everyone through, a caller in the
+ * configured group may cancel another user's job; the same caller outside the group may not.
+ */
+static void test_group_member(Integ *t, gconstpointer data) {
+        g_autofree uint8_t *img = integ_pattern(1024, 2);
+        g_autofree char *file = integ_write_ihex(t, "app.hex", &(IntegSegment){0x08000000, img, 1024}, 1);
+        g_autofree char *self = g_file_read_link("/proc/self/exe", NULL);
+        g_autofree char *job = NULL, *state = NULL;
+        g_autoptr(GError) error = NULL;
+
+        if (getuid() != 0) {
+                g_test_skip("needs root to call as other users");
+                return;
+        }
+        integ_start(t, &(IntegRun){.boards = 1, .config = "[Daemon]\nGroup=users\n"});
+        job = integ_submit(t, (const char *[]){file, NULL},
+                           integ_options("port", g_variant_new_string("1-15"), "wait",
+                                         g_variant_new_boolean(TRUE), "part", g_variant_new_string("f405"),
+                                         NULL),
+                           &error);
+        g_assert_no_error(error);
+        run_as((char *[]){"setpriv", "--reuid=nobody", "--regid=nogroup", "--clear-groups", self,
+                          "--cancel-denied", t->bus_address, job, NULL},
+               "a caller outside group users");
+        state = integ_get_string(t, job, DFUSD_JOB, "State");
+        g_assert_cmpstr(state, ==, "waiting");
+        run_as((char *[]){"setpriv", "--reuid=nobody", "--regid=nogroup", "--groups=users", self,
+                          "--cancel-allowed", t->bus_address, job, NULL},
+               "a caller in group users");
+        g_free(state);
+        state = integ_wait_job(t, job, 10);
+        g_assert_cmpstr(state, ==, "cancelled");
+}
+
 int main(int argc, char **argv) {
         if (argc == 5 && g_str_equal(argv[1], "--client"))
                 return unprivileged_client(argv[2], argv[3], argv[4]);
+        if (argc == 4 && g_str_has_prefix(argv[1], "--cancel-"))
+                return cancel_client(argv[2], argv[3], g_str_equal(argv[1], "--cancel-allowed"));
 
         g_test_init(&argc, &argv, NULL);
         g_test_add("/integ/system-bus/policy", Integ, NULL, integ_setup, test_policy, integ_teardown);
+        g_test_add("/integ/access/group-member", Integ, NULL, integ_setup, test_group_member,
+                   integ_teardown);
         return g_test_run();
 }
