@@ -44,7 +44,8 @@ enum {
         DFUSE_CMD_READ_UNPROTECT = 0x92,
 };
 
-/* Blocks 2..65535 address one set-address window; the brief margin keeps the last one unused. */
+/* Block numbers 2..65535 follow one set-address; 65535 itself is left unused, as a margin against
+ * bootloaders that count it as a wrap to 0. */
 #define DFUSE_MAX_BLOCKS_PER_ADDRESS (65535u - 2u)
 
 /* What the quirk table says about one board. */

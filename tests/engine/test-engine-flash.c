@@ -395,7 +395,7 @@ static void test_skip_identical(void) {
                 b[i] ^= 0x5a;
         g_autoptr(GBytes) changed = g_bytes_new_take(b, 64 * 1024);
         g_autofree char *img2 = write_image(&r, "fw2.bin", changed);
-        /* Three jobs on one board in one simulator session: A, A again, then A with one sector changed. */
+        /* Three jobs on one board under one simulator run: A, A again, then A with one sector changed. */
         g_autofree char *jobs =
                 g_strdup_printf("set -e; f='%s --no-leave --skip identical --verify'; $f 1-1=%s; "
                                 "$f 1-1=%s; $f 1-1=%s",
