@@ -270,7 +270,7 @@ static void test_jobs_cancel(Integ *t, gconstpointer data) {
         const char *state = NULL;
 
         /* Slow boards, so that the job is still running when it is cancelled. */
-        start(t, 1, NULL, "0.2");
+        start(t, 1, NULL, "0.5");
         g_assert_cmpint(ctl_run(t, &r, "flash", "--no-block", image, "--no-leave", NULL), ==, 0);
         g_assert_true(g_str_has_prefix(r.out, "/org/dfusd/Flash1/job/"));
         g_assert_nonnull(strstr(r.err, "dropped 0x38000000"));
@@ -333,7 +333,7 @@ static void test_interrupt(Integ *t, gconstpointer data) {
         g_autofree char *id = NULL, *out = NULL;
         g_auto(GStrv) env = NULL;
 
-        start(t, 1, NULL, "0.2");
+        start(t, 1, NULL, "0.5");
         env = ctl_environ(t);
         g_subprocess_launcher_set_environ(l, env);
         p = g_subprocess_launcher_spawn(l, &error, ctl_path(), "--user", "flash", image, "--no-leave", NULL);
