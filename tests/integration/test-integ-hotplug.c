@@ -188,8 +188,8 @@ int main(int argc, char **argv) {
                    integ_teardown);
         g_test_add("/integ/hotplug/unplug-mid-write", Integ, NULL, integ_setup, test_unplug_mid_write,
                    integ_teardown);
+        g_test_add("/integ/hotplug/rule", Integ, NULL, integ_setup, test_rule, integ_teardown);
         g_test_add("/integ/hotplug/queued-behind-leave", Integ, NULL, integ_setup, test_queued_behind_leave,
                    integ_teardown);
-        g_test_add("/integ/hotplug/rule", Integ, NULL, integ_setup, test_rule, integ_teardown);
         return g_test_run();
 }
