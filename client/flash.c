@@ -70,27 +70,36 @@ static int parse_flash_args(int argc, char *argv[], FlashOptions *o) {
 }
 
 /* The port paths of every attached board, for --all. */
+static void strv_free_n(char **v, size_t n) {
+        for (size_t i = 0; v && i < n; i++)
+                free(v[i]);
+        free(v);
+}
+
+/* The port paths of every attached board, for --all, in port order. */
 static int list_ports(sd_bus *bus, const DfusctlContext *args, char ***ret, size_t *ret_n) {
         _cleanup_bus_error_ sd_bus_error error = SD_BUS_ERROR_NULL;
-        _cleanup_(json_object_putp) json_object *objects = NULL;
-        char **ports = NULL;
-        size_t n = 0;
+        _cleanup_(json_object_putp) json_object *objects = NULL, *devices = NULL;
+        char **ports;
+        size_t n;
         int r;
 
         r = bus_get_managed_objects(bus, &error, &objects);
         if (r < 0)
                 return bus_log_error(args, "list boards", &error, r);
-        json_object_object_foreach(objects, path, ifaces) {
-                json_object *dev;
-
-                (void)path;
-                if (!json_object_object_get_ex(ifaces, DFUSD_IFACE_DEVICE, &dev))
-                        continue;
-                ports = reallocarray(ports, n + 1, sizeof(char *));
-                if (!ports)
-                        return EXIT_IO;
-                ports[n++] = strdup(json_get_str(dev, "PortPath", ""));
+        devices = managed_objects_filter(objects, DFUSD_IFACE_DEVICE);
+        n = devices ? json_object_array_length(devices) : 0;
+        ports = calloc(n + 1, sizeof(char *));
+        if (!devices || !ports) {
+                free(ports);
+                return EXIT_IO;
         }
+        for (size_t i = 0; i < n; i++)
+                if (!(ports[i] =
+                              strdup(json_get_str(json_object_array_get_idx(devices, i), "PortPath", "")))) {
+                        strv_free_n(ports, i);
+                        return EXIT_IO;
+                }
         *ret = ports;
         *ret_n = n;
         return EXIT_ACCEPTED;
@@ -164,12 +173,6 @@ static int jobs_exit_status(JobView *jobs, size_t n, int submit_status) {
         if (submit_status != EXIT_ACCEPTED)
                 return submit_status;
         return no_board ? EXIT_NO_BOARD : cancelled ? EXIT_CANCELLED : EXIT_ACCEPTED;
-}
-
-static void strv_free_n(char **v, size_t n) {
-        for (size_t i = 0; i < n; i++)
-                free(v[i]);
-        free(v);
 }
 
 /* The daemon has read every image to its end before it replies; the next board's job reads them
