@@ -201,6 +201,7 @@ static int submit_all(sd_bus *bus, const DfusctlContext *args, const FlashOption
                         return r;
                 if (n_ports == 0) {
                         fprintf(stderr, "dfusctl: No board attached.\n");
+                        strv_free_n(ports, n_ports);
                         return EXIT_NO_BOARD;
                 }
         }
