@@ -217,6 +217,24 @@ static void test_board_fails(Integ *t, gconstpointer data) {
         g_test_message("failure message: %s", jstr(job, "message"));
 }
 
+static void test_no_board(Integ *t, gconstpointer data) {
+        g_autofree char *image = ctl_image(t, "app.hex", IMAGE_SIZE, false, 17);
+        g_auto(CtlResult) r = {};
+        g_autoptr(json_object) doc = NULL;
+
+        start(t, 0, NULL, NULL);
+        g_assert_cmpint(ctl_run(t, &r, "devices", NULL), ==, 0);
+        g_assert_nonnull(strstr(r.out, "No boards attached."));
+        ctl_result_clear(&r);
+        g_assert_cmpint(ctl_run(t, &r, "devices", "--json", NULL), ==, 0);
+        doc = ctl_json(&r);
+        g_assert_cmpuint(json_object_array_length(jget(doc, "devices")), ==, 0);
+        ctl_result_clear(&r);
+        g_assert_cmpint(ctl_run(t, &r, "flash", image, "--all", NULL), ==, 4);
+        ctl_result_clear(&r);
+        g_assert_cmpint(ctl_run(t, &r, "flash", image, NULL), ==, 4);
+}
+
 static void test_wait(Integ *t, gconstpointer data) {
         g_autofree char *image = ctl_image(t, "app.hex", IMAGE_SIZE, false, 10);
         g_auto(CtlResult) r = {};
@@ -476,6 +494,7 @@ int main(int argc, char **argv) {
         g_test_add("/client/flash/json-all", Integ, NULL, integ_setup, test_flash_json, integ_teardown);
         g_test_add("/client/flash/exit-status", Integ, NULL, integ_setup, test_exit_status, integ_teardown);
         g_test_add("/client/flash/board-fails", Integ, NULL, integ_setup, test_board_fails, integ_teardown);
+        g_test_add("/client/flash/no-board", Integ, NULL, integ_setup, test_no_board, integ_teardown);
         g_test_add("/client/flash/wait", Integ, NULL, integ_setup, test_wait, integ_teardown);
         g_test_add("/client/flash/interrupt", Integ, NULL, integ_setup, test_interrupt, integ_teardown);
         g_test_add("/client/jobs-cancel", Integ, NULL, integ_setup, test_jobs_cancel, integ_teardown);
