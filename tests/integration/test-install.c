@@ -145,13 +145,16 @@ static void test_sysusers_tmpfiles(gconstpointer data) {
         Installed *f = (Installed *)data;
         g_autofree char *root = g_strconcat("--root=", f->destdir, NULL);
         g_autofree char *passwd = NULL, *group = NULL, *out = NULL, *err = NULL;
-        g_autofree char *passwd_path = g_build_filename(f->destdir, "etc", "passwd", NULL);
+        g_autofree char *etc = g_build_filename(f->destdir, "etc", NULL);
+        g_autofree char *passwd_path = g_build_filename(etc, "passwd", NULL);
         g_autofree char *group_path = g_build_filename(f->destdir, "etc", "group", NULL);
         g_autofree char *state = g_build_filename(f->destdir, "var", "lib", "dfusd", NULL);
         g_autoptr(GError) error = NULL;
         struct stat st;
         int status = 0;
 
+        /* a new image has an /etc, even when the install put nothing there (prefix /usr/local) */
+        g_assert_cmpint(g_mkdir_with_parents(etc, 0755), ==, 0);
         g_spawn_sync(NULL, (char *[]){"systemd-sysusers", root, NULL}, NULL, G_SPAWN_SEARCH_PATH, NULL, NULL,
                      &out, &err, &status, &error);
         g_assert_no_error(error);
