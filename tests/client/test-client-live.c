@@ -225,6 +225,26 @@ static void test_watch_json(Integ *t, gconstpointer data) {
         g_assert_cmpuint(completed, ==, 1);
 }
 
+/* A station screen outlives a restart of dfusd: it says so and reads everything again. */
+static void test_watch_restart(Integ *t, gconstpointer data) {
+        g_autoptr(GPtrArray) lines = g_ptr_array_new_with_free_func(g_free);
+        g_autoptr(GDataInputStream) in = NULL;
+        g_autoptr(GSubprocess) p = NULL;
+
+        start(t, 1);
+        p = spawn_watch(t, true, &in);
+        read_until(in, lines, "\"snapshot\"");
+        integ_stop(t);
+        read_until(in, lines, "\"running\":false");
+        start(t, 2);
+        read_until(in, lines, "\"running\":true");
+        read_until(in, lines, "\"snapshot\"");
+        /* The board is in the new snapshot, or arrives right after it. */
+        if (!strstr(lines->pdata[lines->len - 1], "\"PortPath\":\"1-1\""))
+                read_until(in, lines, "\"PortPath\":\"1-1\"");
+        stop_watch(p);
+}
+
 static void test_watch_screen(Integ *t, gconstpointer data) {
         g_autofree char *image = ctl_image(t, "app.hex", 64 * 1024, false, 15);
         g_autoptr(GString) out = g_string_new(NULL);
@@ -257,6 +277,7 @@ int main(int argc, char **argv) {
         g_test_add("/client/progress/pipe", Integ, NULL, integ_setup, test_progress_pipe, integ_teardown);
         g_test_add("/client/watch/lines", Integ, NULL, integ_setup, test_watch_lines, integ_teardown);
         g_test_add("/client/watch/json", Integ, NULL, integ_setup, test_watch_json, integ_teardown);
+        g_test_add("/client/watch/restart", Integ, NULL, integ_setup, test_watch_restart, integ_teardown);
         g_test_add("/client/watch/screen", Integ, NULL, integ_setup, test_watch_screen, integ_teardown);
         return g_test_run();
 }
