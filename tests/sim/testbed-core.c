@@ -278,6 +278,8 @@ static int board_plug(TestbedBoard *b, DfuError *error) {
         b->devnum = devnum;
         b->plugged = true;
         b->plug_count++;
+        b->plugged_at_us = testbed_now_us();
+        b->first_dfu_request_us = 0;
         g_mutex_unlock(&b->lock);
 
         if (!umockdev_testbed_add_from_string(t->umockdev, d, &gerror)) {
