@@ -125,8 +125,10 @@ static bool runner_attach_us(Integ *t, const char *port, double *ret_ms) {
 
         if (o && json_object_object_get_ex(o, "plugged_at_us", &plugged) &&
             json_object_object_get_ex(o, "first_dfu_request_us", &first)) {
-                *ret_ms = (double)(json_object_get_uint64(first) - json_object_get_uint64(plugged)) / 1e3;
-                ok = json_object_get_uint64(first) > 0;
+                uint64_t p = json_object_get_uint64(plugged), f = json_object_get_uint64(first);
+                /* both stamps, in order, or the figure means nothing */
+                ok = p > 0 && f >= p;
+                *ret_ms = ok ? (double)(f - p) / 1e3 : -1;
         }
         json_object_put(o);
         return ok;
