@@ -131,6 +131,47 @@ static void test_bad_images(Integ *t, gconstpointer data) {
                       integ_options("base", g_variant_new_uint64(FLASH_BASE), NULL), rejected);
 }
 
+/* A pipe is a valid image source; one whose writer never finishes is given up after ReadTimeout=. */
+static void test_pipe(Integ *t, gconstpointer data) {
+        g_autofree uint8_t *img = integ_pattern(2048, 6);
+        g_autofree char *file = integ_write_ihex(t, "app.hex", &(IntegSegment){FLASH_BASE, img, 2048}, 1);
+        g_autofree char *text = NULL, *state = NULL, *job = NULL, *port = NULL;
+        g_autoptr(GError) error = NULL;
+        g_autoptr(GVariant) r = NULL;
+        g_autoptr(GBytes) dump = NULL;
+        gsize len = 0;
+        int p[2];
+
+        g_assert_true(g_file_get_contents(file, &text, &len, NULL));
+        g_assert_cmpuint(len, <, 65536); /* fits the pipe buffer: written before the call */
+        integ_start(t, &(IntegRun){.boards = 1, .config = "[Daemon]\nReadTimeout=1\n"});
+        integ_wait_devices(t, 1, 10);
+
+        g_assert_cmpint(pipe2(p, O_CLOEXEC), ==, 0);
+        g_assert_cmpint(write(p[1], text, len), ==, (ssize_t)len);
+        close(p[1]);
+        /* the board stays in DFU mode for the second call */
+        r = integ_call_fds(t, "Submit", &p[0], 1, integ_options("leave", g_variant_new_boolean(FALSE), NULL),
+                           "(o)", &error);
+        close(p[0]);
+        g_assert_no_error(error);
+        g_variant_get(r, "(o)", &job);
+        state = integ_wait_job(t, job, 60);
+        g_assert_cmpstr(state, ==, "done");
+        port = integ_get_string(t, job, DFUSD_JOB, "PortPath");
+
+        /* the writer stays open and silent */
+        g_assert_cmpint(pipe2(p, O_CLOEXEC), ==, 0);
+        g_assert_cmpint(write(p[1], text, 100), ==, 100);
+        submit_fd_expect(t, p[0], (const char *[]){IMAGE_REJECTED, "org.dfusd.Flash1.Error.Failed", NULL});
+        close(p[0]);
+        close(p[1]);
+
+        integ_stop(t);
+        dump = integ_dump(t, port);
+        integ_assert_flash(dump, FLASH_BASE, FLASH_BASE, img, 2048);
+}
+
 /* Inspect touches no board: an offline part's map, the dual-core drop verdicts. */
 static void test_inspect(Integ *t, gconstpointer data) {
         g_autofree uint8_t *app = integ_pattern(2048, 8), *mailbox = integ_pattern(64, 9);
@@ -160,6 +201,7 @@ int main(int argc, char **argv) {
         g_test_add("/integ/errors/options", Integ, NULL, integ_setup, test_options, integ_teardown);
         g_test_add("/integ/errors/fds", Integ, NULL, integ_setup, test_bad_fds, integ_teardown);
         g_test_add("/integ/errors/images", Integ, NULL, integ_setup, test_bad_images, integ_teardown);
+        g_test_add("/integ/errors/pipe", Integ, NULL, integ_setup, test_pipe, integ_teardown);
         g_test_add("/integ/errors/inspect", Integ, NULL, integ_setup, test_inspect, integ_teardown);
         return g_test_run();
 }
