@@ -52,7 +52,7 @@ static int monitor(const char *last_port) {
 
 static char *self;
 
-static char *run_monitored(const char *script_text, const char *last_port, int *status) {
+static char *run_monitored(const char *script_text, const char *last_port, unsigned monitors, int *status) {
         g_autoptr(GError) error = NULL;
         g_autofree char *script = NULL;
         char *out = NULL;
@@ -62,9 +62,16 @@ static char *run_monitored(const char *script_text, const char *last_port, int *
         close(fd);
         g_file_set_contents(script, script_text, -1, &error);
         g_assert_no_error(error);
-        const char *argv[] = {
-                DFUSD_SIM, "--time-scale=0.001", "--boards", "2", "--part", "f405", "--script", script, "--",
-                self,      "--monitor",          last_port,  NULL};
+        /* Each monitor in a process of its own, all started at once: same fd numbers, same moment. */
+        g_autofree char *cmd = g_strdup_printf("for i in $(seq %u); do '%s' --monitor %s & done; wait",
+                                               monitors, self, last_port);
+        const char *argv[] = {DFUSD_SIM,  "--time-scale=0.001",
+                              "--boards", "2",
+                              "--part",   "f405",
+                              "--script", script,
+                              "--",       "sh",
+                              "-c",       cmd,
+                              NULL};
         g_spawn_sync(NULL, (char **)argv, NULL, 0, NULL, NULL, &out, NULL, status, &error);
         g_assert_no_error(error);
         (void)g_unlink(script);
@@ -88,7 +95,7 @@ static void test_plug_unplug(void) {
         g_autofree char *out = run_monitored("at 1.0 plug 1-9.4 part=g431\n"
                                              "at 1.3 unplug 1-1\n"
                                              "at 1.6 unplug 1-9.4\n",
-                                             "1-9.4", &status);
+                                             "1-9.4", 1, &status);
 
         g_assert_true(WIFEXITED(status));
         g_assert_cmpint(WEXITSTATUS(status), ==, 0);
@@ -110,6 +117,22 @@ static void test_plug_unplug(void) {
         g_assert_null(find_event(out, "remove", "1-2"));
 }
 
+/* Several libudev clients at once (a daemon and dfu-util, say) each get every event. */
+static void test_many_monitors(void) {
+        int status;
+        g_autofree char *out = run_monitored("at 1.0 plug 1-5\nat 1.3 unplug 1-5\n", "1-5", 4, &status);
+        unsigned adds = 0, removes = 0;
+
+        g_assert_true(WIFEXITED(status));
+        g_assert_cmpint(WEXITSTATUS(status), ==, 0);
+        for (const char *l = out; (l = strstr(l, "add 1-5 ")); l++)
+                adds++;
+        for (const char *l = out; (l = strstr(l, "remove 1-5 ")); l++)
+                removes++;
+        g_assert_cmpuint(adds, ==, 4);
+        g_assert_cmpuint(removes, ==, 4);
+}
+
 int main(int argc, char **argv) {
         if (argc == 3 && g_str_equal(argv[1], "--monitor"))
                 return monitor(argv[2]);
@@ -117,5 +140,6 @@ int main(int argc, char **argv) {
         g_test_init(&argc, &argv, NULL);
         self = g_canonicalize_filename(argv[0], NULL);
         g_test_add_func("/peer/uevents/plug-unplug", test_plug_unplug);
+        g_test_add_func("/peer/uevents/many-monitors", test_many_monitors);
         return g_test_run();
 }

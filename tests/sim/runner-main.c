@@ -14,6 +14,7 @@
 #include <string.h>
 #include <sys/wait.h>
 #include <umockdev.h>
+#include <unistd.h>
 
 #define PRELOAD_LIB  "libumockdev-preload.so.0"
 #define BOARDS_UNSET INT_MIN
@@ -323,15 +324,46 @@ static int dump_all(Runner *r, DfuError *error) {
         return 0;
 }
 
-/* The testbed's uevents reach clients only if this process runs under the preload too. */
-static int reexec_under_preload(char **argv, DfuError *error) {
-        const char *old = g_getenv("LD_PRELOAD");
+/* Our netlink fix-up (preload-netlink.c) must come right before umockdev's preload. */
+static char *preload_list(const char *old, const char *shim) {
+        g_auto(GStrv) items = g_strsplit_set(old ?: "", ": ", -1);
+        g_autoptr(GString) s = g_string_new(NULL);
+        bool have_umockdev = false;
 
-        if (old && strstr(old, "libumockdev-preload"))
+        for (char **i = items; *i; i++) {
+                if (!**i || (shim && streq(*i, shim)))
+                        continue;
+                if (strstr(*i, "libumockdev-preload")) {
+                        have_umockdev = true;
+                        if (shim)
+                                g_string_append_printf(s, "%s%s", s->len ? ":" : "", shim);
+                }
+                g_string_append_printf(s, "%s%s", s->len ? ":" : "", *i);
+        }
+        if (!have_umockdev) {
+                g_autofree char *head =
+                        shim ? g_strdup_printf("%s:%s", shim, PRELOAD_LIB) : g_strdup(PRELOAD_LIB);
+                g_string_prepend(s, s->len ? ":" : "");
+                g_string_prepend(s, head);
+        }
+        return g_strdup(s->str);
+}
+
+/*
+ * The testbed's uevents reach clients only if this process runs under the preload too: re-execute
+ * under it. The command inherits the list.
+ */
+static int setup_preload(char **argv, DfuError *error) {
+        const char *old = g_getenv("LD_PRELOAD");
+        const char *shim = access(DFUSD_SIM_PRELOAD, R_OK) == 0 ? DFUSD_SIM_PRELOAD : NULL;
+        bool have_umockdev = old && strstr(old, "libumockdev-preload");
+        g_autofree char *preload = preload_list(old, shim);
+
+        if (old && streq(old, preload))
                 return 0;
-        g_autofree char *preload =
-                old && *old ? g_strdup_printf("%s:%s", PRELOAD_LIB, old) : g_strdup(PRELOAD_LIB);
         g_setenv("LD_PRELOAD", preload, TRUE);
+        if (have_umockdev)
+                return 0;
         execv("/proc/self/exe", argv);
         return dfu_error_set(error, errno, "Cannot re-execute under %s: %m", PRELOAD_LIB);
 }
@@ -349,7 +381,7 @@ int main(int argc, char **argv) {
         DfuError error = DFU_ERROR_INIT;
 
         setlocale(LC_ALL, "");
-        if (reexec_under_preload(argv, &error) < 0 || parse_options(&r, &argc, &argv, &error) < 0 ||
+        if (setup_preload(argv, &error) < 0 || parse_options(&r, &argc, &argv, &error) < 0 ||
             resolve_parts(&r, &error) < 0 || resolve_ports(&r, &error) < 0 || build_rack(&r, &error) < 0 ||
             run_command(&r, &error) < 0) {
                 g_printerr("dfusd-sim: %s\n", dfu_error_message(&error));
