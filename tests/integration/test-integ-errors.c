@@ -172,6 +172,51 @@ static void test_pipe(Integ *t, gconstpointer data) {
         integ_assert_flash(dump, FLASH_BASE, FLASH_BASE, img, 2048);
 }
 
+static void on_submit_reply(GObject *source, GAsyncResult *res, gpointer userdata) {
+        GVariant **reply = userdata;
+        g_autoptr(GError) error = NULL;
+
+        *reply = g_dbus_connection_call_with_unix_fd_list_finish(G_DBUS_CONNECTION(source), NULL, res,
+                                                                 &error);
+        if (!*reply)
+                *reply = g_variant_new_string(error->message);
+        g_variant_ref_sink(*reply);
+}
+
+/* While a Submit waits for a slow pipe, the daemon answers other calls: its loop never blocks on a read. */
+static void test_pipe_does_not_block(Integ *t, gconstpointer data) {
+        g_autoptr(GUnixFDList) fds = g_unix_fd_list_new();
+        g_autoptr(GVariant) version = NULL, reply = NULL;
+        g_autoptr(GError) error = NULL;
+        GVariantBuilder h;
+        int p[2];
+
+        integ_start(t, &(IntegRun){.boards = 1, .config = "[Daemon]\nReadTimeout=3\n"});
+        g_assert_cmpint(pipe2(p, O_CLOEXEC), ==, 0);
+        g_assert_cmpint(g_unix_fd_list_append(fds, p[0], NULL), ==, 0);
+        close(p[0]);
+        g_variant_builder_init(&h, G_VARIANT_TYPE("ah"));
+        g_variant_builder_add(&h, "h", 0);
+        g_dbus_connection_call_with_unix_fd_list(
+                t->conn, DFUSD_BUS_NAME, DFUSD_PATH, DFUSD_MANAGER, "Submit",
+                g_variant_new("(ah@a{sv})", &h, integ_options(NULL, NULL)), NULL, G_DBUS_CALL_FLAGS_NONE,
+                20000, fds, NULL, on_submit_reply, &reply);
+        /* the Submit went out first on this connection; this answer must not wait for it */
+        version = integ_get(t, DFUSD_PATH, DFUSD_MANAGER, "Version", &error);
+        g_assert_no_error(error);
+        while (g_main_context_iteration(NULL, FALSE))
+                ;
+        g_assert_null(reply);
+
+        close(p[1]);
+        while (!reply)
+                g_main_context_iteration(NULL, TRUE);
+        {
+                g_autofree char *text = g_variant_print(reply, FALSE);
+                g_test_message("Submit with an empty pipe: %s", text);
+        }
+}
+
 /* Inspect touches no board: an offline part's map, the dual-core drop verdicts. */
 static void test_inspect(Integ *t, gconstpointer data) {
         g_autofree uint8_t *app = integ_pattern(2048, 8), *mailbox = integ_pattern(64, 9);
@@ -202,6 +247,8 @@ int main(int argc, char **argv) {
         g_test_add("/integ/errors/fds", Integ, NULL, integ_setup, test_bad_fds, integ_teardown);
         g_test_add("/integ/errors/images", Integ, NULL, integ_setup, test_bad_images, integ_teardown);
         g_test_add("/integ/errors/pipe", Integ, NULL, integ_setup, test_pipe, integ_teardown);
+        g_test_add("/integ/errors/pipe-does-not-block", Integ, NULL, integ_setup, test_pipe_does_not_block,
+                   integ_teardown);
         g_test_add("/integ/errors/inspect", Integ, NULL, integ_setup, test_inspect, integ_teardown);
         return g_test_run();
 }

@@ -173,6 +173,52 @@ static void test_four_boards(Integ *t, gconstpointer data) {
         }
 }
 
+/* Stations from dfusd.conf name ports; a job may target a station. */
+static void test_station(Integ *t, gconstpointer data) {
+        g_autofree uint8_t *img = integ_pattern(4096, 12);
+        g_autofree char *file = integ_write_ihex(t, "app.hex", &(IntegSegment){FLASH_BASE, img, 4096}, 1);
+        g_autofree char *job = NULL, *state = NULL, *port = NULL, *dev = NULL, *station = NULL;
+        g_autoptr(GError) error = NULL;
+        g_autoptr(GBytes) d1 = NULL, d2 = NULL;
+
+        integ_start(t, &(IntegRun){.boards = 2, .config = "[Stations]\n1-2=B\n"});
+        integ_wait_devices(t, 2, 10);
+        job = integ_submit(t, (const char *[]){file, NULL},
+                           integ_options("station", g_variant_new_string("B"), NULL), &error);
+        g_assert_no_error(error);
+        port = integ_get_string(t, job, DFUSD_JOB, "PortPath");
+        g_assert_cmpstr(port, ==, "1-2");
+        dev = integ_get_string(t, job, DFUSD_JOB, "Device");
+        station = integ_get_string(t, dev, DFUSD_DEVICE, "Station");
+        g_assert_cmpstr(station, ==, "B");
+        state = integ_wait_job(t, job, 60);
+        g_assert_cmpstr(state, ==, "done");
+        integ_stop(t);
+        d1 = integ_dump(t, "1-1");
+        d2 = integ_dump(t, "1-2");
+        integ_assert_blank(d1, FLASH_BASE, FLASH_BASE, 4096);
+        integ_assert_flash(d2, FLASH_BASE, FLASH_BASE, img, 4096);
+}
+
+/* F723 bootloaders all report the same serial: both boards say so, and a serial is no target then. */
+static void test_duplicate_serial(Integ *t, gconstpointer data) {
+        g_autoptr(GVariant) devices = NULL;
+        GVariantIter it;
+        const char *path;
+
+        integ_start(t, &(IntegRun){.boards = 2, .parts = (const char *[]){"f722", NULL}});
+        integ_wait_devices(t, 2, 10);
+        devices = integ_get(t, DFUSD_PATH, DFUSD_MANAGER, "Devices", NULL);
+        g_variant_iter_init(&it, devices);
+        while (g_variant_iter_next(&it, "&o", &path)) {
+                g_autoptr(GVariant) dup = integ_get(t, path, DFUSD_DEVICE, "SerialDuplicated", NULL);
+                g_autofree char *serial = integ_get_string(t, path, DFUSD_DEVICE, "Serial");
+                g_assert_cmpstr(serial, ==, "STM32FxSTM32");
+                g_assert_nonnull(dup);
+                g_assert_true(g_variant_get_boolean(dup));
+        }
+}
+
 typedef struct Signals {
         unsigned job_new, job_removed, completed;
         char *new_path, *removed_path, *removed_result;
@@ -289,6 +335,9 @@ int main(int argc, char **argv) {
         g_test_add("/integ/flash/dualcore-generated", Integ, NULL, integ_setup, test_dualcore_generated,
                    integ_teardown);
         g_test_add("/integ/flash/four-boards", Integ, NULL, integ_setup, test_four_boards, integ_teardown);
+        g_test_add("/integ/flash/station", Integ, NULL, integ_setup, test_station, integ_teardown);
+        g_test_add("/integ/flash/duplicate-serial", Integ, NULL, integ_setup, test_duplicate_serial,
+                   integ_teardown);
         g_test_add("/integ/flash/signals", Integ, NULL, integ_setup, test_signals, integ_teardown);
         g_test_add("/integ/flash/cancel", Integ, NULL, integ_setup, test_cancel, integ_teardown);
         return g_test_run();

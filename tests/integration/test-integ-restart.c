@@ -109,6 +109,17 @@ static void test_kill9(Integ *t, gconstpointer data) {
                 g_test_message("%s: %s", job, state);
                 g_assert_cmpstr(state, ==, "done");
         }
+        {
+                /* the history read back over the bus covers the jobs of both runs */
+                g_autoptr(GVariant) h =
+                        integ_call(t, DFUSD_PATH, DFUSD_MANAGER, "GetHistory",
+                                   g_variant_new("(@a{sv})", integ_options(NULL, NULL)), "(aa{sv})", &error);
+                g_autoptr(GVariant) entries = NULL;
+                g_assert_no_error(error);
+                entries = g_variant_get_child_value(h, 0);
+                g_test_message("GetHistory: %zu entries", g_variant_n_children(entries));
+                g_assert_cmpuint(g_variant_n_children(entries), >=, 3);
+        }
         integ_stop(t);
         g_assert_cmpuint(check_journal(t), >, lines_before);
         {
