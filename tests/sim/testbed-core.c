@@ -147,7 +147,10 @@ static int stage_descriptors(Testbed *t, const char *syspath, const uint8_t *des
         return 0;
 }
 
-/* The device node: a FIFO for a board (see testbed-usbfs.c), an empty file for a hub. */
+/*
+ * The device node: a FIFO for a board (see testbed-usbfs.c), whose fd (our end) is returned; an empty
+ * file for a hub, and then -EBADF (no fd) on success.
+ */
 static int stage_node(Testbed *t, const char *devnode, bool fifo) {
         g_autofree char *path = g_build_filename(t->root_dir, devnode, NULL);
         g_autofree char *dir = g_path_get_dirname(path);
