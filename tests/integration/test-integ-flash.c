@@ -25,7 +25,7 @@ static GPtrArray *device_ports(Integ *t) {
         return ports;
 }
 
-/* Finds the Report entry at address; returns its verdict. */
+/* Finds the Report entry at address; returns its verdict. A drop must say what it dropped and why. */
 static char *report_verdict(GVariant *report, uint32_t address) {
         GVariantIter it;
         GVariant *entry;
@@ -34,10 +34,18 @@ static char *report_verdict(GVariant *report, uint32_t address) {
         while ((entry = g_variant_iter_next_value(&it))) {
                 g_autoptr(GVariant) e = entry;
                 guint32 a;
-                const char *verdict;
-                if (g_variant_lookup(e, "address", "u", &a) && a == address &&
-                    g_variant_lookup(e, "verdict", "&s", &verdict))
-                        return g_strdup(verdict);
+                const char *verdict, *kind = NULL, *reason = NULL;
+                if (!g_variant_lookup(e, "address", "u", &a) || a != address ||
+                    !g_variant_lookup(e, "verdict", "&s", &verdict))
+                        continue;
+                if (g_str_equal(verdict, "drop")) {
+                        g_assert_true(g_variant_lookup(e, "kind", "&s", &kind));
+                        g_assert_cmpstr(kind, ==, "RAM");
+                        g_assert_true(g_variant_lookup(e, "reason", "&s", &reason));
+                        g_test_message("0x%08x dropped: %s", address, reason);
+                        g_assert_cmpstr(reason, !=, "");
+                }
+                return g_strdup(verdict);
         }
         return NULL;
 }
