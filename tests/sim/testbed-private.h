@@ -16,7 +16,6 @@ typedef struct Urb {
         size_t offset;               /* where the data stage starts in buffer (8 for URBs) */
         uint8_t *answer;             /* IN data from the model (length bytes) */
         bool sync;                   /* USBDEVFS_CONTROL: complete the ioctl itself */
-        bool discarded;
 } Urb;
 
 struct TestbedBoard {
@@ -48,6 +47,24 @@ struct TestbedBoard {
         GSource *timer_source;
 };
 
+#define SYSFS_BUS  "/devices/pci0000:00/0000:00:14.0/usb1"
+#define MAX_DEVNUM 127
+
+struct Testbed {
+        UMockdevTestbed *umockdev;
+        char *root_dir;
+        GMainContext *main_context;
+        double time_scale;
+        GPtrArray *boards;  /* TestbedBoard*, in order of creation */
+        GHashTable *hubs;   /* port path of the hubs created so far */
+        GMutex devnum_lock; /* devnums are taken on the main context, freed from any thread */
+        bool devnum_used[MAX_DEVNUM + 1];
+        unsigned devnum_next;
+        GMainContext *timer_context;
+        GMainLoop *timer_loop;
+        GThread *timer_thread;
+};
+
 /* testbed-usbfs.c */
 void board_attach_handler(TestbedBoard *b);
 void board_detach_handler(TestbedBoard *b);
@@ -57,6 +74,16 @@ void board_run_timers_locked(TestbedBoard *b, uint64_t now);
 void board_kill_urbs_locked(TestbedBoard *b, int status);
 void board_fifo_update_locked(TestbedBoard *b);
 void urb_free(Urb *u);
+
+/* testbed-sysfs.c */
+char *port_syspath(const char *port);
+unsigned devnum_take(Testbed *t); /* 0 when the bus is full */
+void devnum_release(Testbed *t, unsigned n);
+char *device_description(const char *syspath, unsigned devnum, uint16_t vid, uint16_t pid, uint16_t bcd,
+                         const char *product, const char *serial);
+int stage_descriptors(Testbed *t, const char *syspath, const uint8_t *desc, size_t n);
+int stage_node(Testbed *t, const char *devnode, bool fifo);
+int testbed_ensure_hub(Testbed *t, const char *hub_port, DfuError *error);
 
 /* testbed-core.c */
 GMainContext *testbed_timer_context(Testbed *t);
