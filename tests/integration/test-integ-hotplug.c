@@ -182,6 +182,47 @@ static void test_rule(Integ *t, gconstpointer data) {
         }
 }
 
+/* A removed rule leaves the bus and flashes nothing more. */
+static void test_rule_remove(Integ *t, gconstpointer data) {
+        g_autofree uint8_t *img = integ_pattern(2048, 26);
+        g_autofree char *file = integ_write_ihex(t, "app.hex", &(IntegSegment){FLASH_BASE, img, 2048}, 1);
+        g_autofree char *rule = NULL;
+        g_autoptr(GError) error = NULL;
+        g_autoptr(GVariant) r = NULL, rules = NULL, gone = NULL;
+        g_autoptr(GBytes) d5 = NULL, d6 = NULL;
+        guint jobs_before;
+
+        integ_start(
+                t, &(IntegRun){.boards = 1, .script = "at 2 plug 1-5 part=f405\nat 5 plug 1-6 part=f405\n"});
+        rule = integ_add_rule(t, (const char *[]){file, NULL},
+                              integ_options("match-port", g_variant_new_string("1-[56]"), NULL), &error);
+        g_assert_no_error(error);
+        for (unsigned i = 0; i < 3000 && rule_boards_flashed(t, rule) < 1; i++)
+                g_usleep(10 * 1000);
+        g_assert_cmpuint(rule_boards_flashed(t, rule), ==, 1);
+
+        r = integ_call(t, rule, DFUSD_RULE, "Remove", NULL, NULL, &error);
+        g_assert_no_error(error);
+        rules = integ_get(t, DFUSD_PATH, DFUSD_MANAGER, "Rules", &error);
+        g_assert_no_error(error);
+        g_assert_cmpuint(g_variant_n_children(rules), ==, 0);
+        gone = integ_get(t, rule, DFUSD_RULE, "Match", &error);
+        g_assert_null(gone);
+        g_assert_true(g_error_matches(error, G_DBUS_ERROR, G_DBUS_ERROR_UNKNOWN_OBJECT) ||
+                      g_error_matches(error, G_DBUS_ERROR, G_DBUS_ERROR_UNKNOWN_INTERFACE) ||
+                      g_error_matches(error, G_DBUS_ERROR, G_DBUS_ERROR_UNKNOWN_METHOD));
+        g_clear_error(&error);
+
+        jobs_before = n_jobs(t);
+        wait_device(t, "1-6", true, 30);
+        g_assert_cmpuint(n_jobs(t), ==, jobs_before);
+        integ_stop(t);
+        d5 = integ_dump(t, "1-5");
+        d6 = integ_dump(t, "1-6");
+        integ_assert_flash(d5, FLASH_BASE, FLASH_BASE, img, 2048);
+        integ_assert_blank(d6, FLASH_BASE, FLASH_BASE, 2048);
+}
+
 int main(int argc, char **argv) {
         g_test_init(&argc, &argv, NULL);
         g_test_add("/integ/hotplug/wait-for-plug", Integ, NULL, integ_setup, test_wait_for_plug,
@@ -189,6 +230,7 @@ int main(int argc, char **argv) {
         g_test_add("/integ/hotplug/unplug-mid-write", Integ, NULL, integ_setup, test_unplug_mid_write,
                    integ_teardown);
         g_test_add("/integ/hotplug/rule", Integ, NULL, integ_setup, test_rule, integ_teardown);
+        g_test_add("/integ/hotplug/rule-remove", Integ, NULL, integ_setup, test_rule_remove, integ_teardown);
         g_test_add("/integ/hotplug/queued-behind-leave", Integ, NULL, integ_setup, test_queued_behind_leave,
                    integ_teardown);
         return g_test_run();

@@ -32,7 +32,7 @@ static GVariant *call(GDBusConnection *c, const char *path, const char *iface, c
                                                              NULL, error);
 }
 
-static int unprivileged_client(const char *address, const char *image, const char *job) {
+static int unprivileged_client(const char *address, const char *image, const char *job, const char *rule) {
         g_autoptr(GError) error = NULL;
         g_autoptr(GDBusConnection) c = NULL;
         int failures = 0;
@@ -59,9 +59,11 @@ static int unprivileged_client(const char *address, const char *image, const cha
                 {DFUSD_PATH, DFUSD_MANAGER, "GetHistory", g_variant_new("(a{sv})", NULL), false, true},
                 {job, "org.freedesktop.DBus.Properties", "Get", g_variant_new("(ss)", DFUSD_JOB, "State"),
                  false, true},
+                {DFUSD_PATH, DFUSD_MANAGER, "Inspect", NULL, true, true},
                 {DFUSD_PATH, DFUSD_MANAGER, "Submit", NULL, true, false},
                 {DFUSD_PATH, DFUSD_MANAGER, "AddRule", NULL, true, false},
                 {job, DFUSD_JOB, "Cancel", NULL, false, false},
+                {rule, DFUSD_RULE, "Remove", NULL, false, false},
                 {DFUSD_PATH, "org.freedesktop.DBus.Properties", "Set",
                  g_variant_new("(ssv)", DFUSD_MANAGER, "MaxParallel", g_variant_new_uint32(1)), false,
                  false},
@@ -118,10 +120,10 @@ static int cancel_client(const char *address, const char *job, bool expect_allow
 static void test_policy(Integ *t, gconstpointer data) {
         g_autofree uint8_t *img = integ_pattern(1024, 1);
         g_autofree char *file = integ_write_ihex(t, "app.hex", &(IntegSegment){0x08000000, img, 1024}, 1);
-        g_autofree char *job = NULL, *out = NULL, *err = NULL, *state = NULL;
+        g_autofree char *job = NULL, *rule = NULL, *out = NULL, *err = NULL, *state = NULL;
         g_autofree char *self = g_file_read_link("/proc/self/exe", NULL);
         g_autoptr(GError) error = NULL;
-        g_autoptr(GVariant) r = NULL;
+        g_autoptr(GVariant) r = NULL, rules = NULL;
         int status = 0;
 
         if (getuid() != 0) {
@@ -138,15 +140,23 @@ static void test_policy(Integ *t, gconstpointer data) {
                            &error);
         g_assert_no_error(error);
 
+        rule = integ_add_rule(t, (const char *[]){file, NULL},
+                              integ_options("match-port", g_variant_new_string("1-14"), NULL), &error);
+        g_assert_no_error(error);
+
         g_spawn_sync(NULL,
                      (char *[]){"setpriv", "--reuid=nobody", "--regid=nogroup", "--clear-groups", self,
-                                "--client", t->bus_address, file, job, NULL},
+                                "--client", t->bus_address, file, job, rule, NULL},
                      NULL, G_SPAWN_SEARCH_PATH, NULL, NULL, &out, &err, &status, &error);
         g_assert_no_error(error);
         g_test_message("unprivileged client:\n%s%s", out, err);
         if (!g_spawn_check_wait_status(status, NULL))
                 g_error("the unprivileged client saw the wrong answers:\n%s%s", out, err);
 
+        /* the rule is still there */
+        rules = integ_get(t, DFUSD_PATH, DFUSD_MANAGER, "Rules", &error);
+        g_assert_no_error(error);
+        g_assert_cmpuint(g_variant_n_children(rules), ==, 1);
         /* the job the unprivileged caller tried to cancel is still there; root may cancel it */
         state = integ_get_string(t, job, DFUSD_JOB, "State");
         g_assert_cmpstr(state, ==, "waiting");
@@ -205,8 +215,8 @@ static void test_group_member(Integ *t, gconstpointer data) {
 }
 
 int main(int argc, char **argv) {
-        if (argc == 5 && g_str_equal(argv[1], "--client"))
-                return unprivileged_client(argv[2], argv[3], argv[4]);
+        if (argc == 6 && g_str_equal(argv[1], "--client"))
+                return unprivileged_client(argv[2], argv[3], argv[4], argv[5]);
         if (argc == 4 && g_str_has_prefix(argv[1], "--cancel-"))
                 return cancel_client(argv[2], argv[3], g_str_equal(argv[1], "--cancel-allowed"));
 
