@@ -70,6 +70,9 @@ static json_object *counters_json(const SimCounters *c) {
         add_uint(o, "bytes_written", c->bytes_written);
         add_uint(o, "bytes_read", c->bytes_read);
         add_uint(o, "device_min_us", c->device_min_us);
+        add_uint(o, "op_us", c->op_us);
+        add_uint(o, "wait_us", c->wait_us);
+        add_uint(o, "bus_us", c->bus_us);
         add_uint(o, "errors", c->errors);
         json_object *sectors = json_object_new_array();
         for (size_t i = 0; i < c->n_sectors; i++)
