@@ -2,7 +2,10 @@
 /*
  * The unit's sandbox fits the daemon: every system call dfusd makes while it flashes, handles bad
  * input, and stops is allowed by the unit's SystemCallFilter=, and every socket it opens is of a family
- * in RestrictAddressFamilies=. The calls are traced with strace through a real job.
+ * in RestrictAddressFamilies=. The calls are traced with strace through a real job. Under umockdev
+ * the usbfs ioctls and the uevent socket go through its preload library (AF_UNIX instead of
+ * AF_NETLINK), whose own calls are traced too: the check covers the daemon's code paths, not the
+ * kernel's view of a real board.
  */
 #include <fcntl.h>
 #include <glib/gstdio.h>
