@@ -83,8 +83,10 @@ struct Device {
         const PartInfo *part;
         Job *current_job;
         bool published;
-        bool removed;        /* gone while a probe was running */
-        bool failed;         /* probe failed: State "error" */
+        bool removed; /* gone while a probe was running */
+        bool failed;  /* probe failed: State "error" */
+        bool left;    /* a job asked it to leave: it is going away, so it takes no job until it returns */
+        sd_event_source *left_source;
         uint64_t generation; /* which udev add created this device */
         LIST_FIELDS(Device, devices);
 };

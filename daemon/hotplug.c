@@ -39,6 +39,7 @@ Device *device_free(Device *d) {
                 LIST_REMOVE(devices, d->ctx->devices, d);
                 d->ctx->n_devices--;
         }
+        sd_event_source_disable_unref(d->left_source);
         free(d->port_path);
         free(d->object_path);
         free(d->syspath);
@@ -52,7 +53,7 @@ Device *device_free(Device *d) {
 const char *device_state(const Device *d) {
         if (d->failed)
                 return "error";
-        return d->current_job ? "busy" : "idle";
+        return d->current_job || d->left ? "busy" : "idle";
 }
 
 void device_update_duplicates(Context *ctx) {

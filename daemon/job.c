@@ -138,7 +138,7 @@ int job_prepare(Job *j, const Device *d, bool default_verify, DfuError *error) {
 }
 
 bool job_matches_device(const Job *j, const Device *d) {
-        if (!d->published || d->failed || d->current_job)
+        if (!d->published || d->failed || d->left || d->current_job)
                 return false;
         if (j->opts.port)
                 return streq(j->opts.port, d->port_path);

@@ -14,6 +14,7 @@
  */
 
 #define PROGRESS_INTERVAL_USEC (100 * USEC_PER_MSEC)
+#define LEAVE_GRACE_USEC       (10 * USEC_PER_SEC)
 
 static JobState phase_to_state(DfusePhase p) {
         switch (p) {
@@ -127,6 +128,25 @@ static int on_progress_timer(sd_event_source *s, uint64_t usec, void *userdata) 
         return 0;
 }
 
+/* A board that does not drop off after its leave request is still in its bootloader: usable again. */
+static int on_left_timeout(sd_event_source *s, uint64_t usec, void *userdata) {
+        Device *d = userdata;
+
+        d->left = false;
+        d->left_source = sd_event_source_disable_unref(d->left_source);
+        (void)bus_device_emit_changed(d, NULL);
+        queue_dispatch(d->ctx);
+        return 0;
+}
+
+static void device_mark_left(Device *d) {
+        d->left = true;
+        d->left_source = sd_event_source_disable_unref(d->left_source);
+        if (sd_event_add_time_relative(d->ctx->event, &d->left_source, CLOCK_MONOTONIC, LEAVE_GRACE_USEC,
+                                       USEC_PER_MSEC * 100, on_left_timeout, d) < 0)
+                d->left = false;
+}
+
 static void worker_done(Context *ctx, void *userdata) {
         Job *j = userdata;
         Device *d;
@@ -140,6 +160,8 @@ static void worker_done(Context *ctx, void *userdata) {
         d = device_find(ctx, j->port_path);
         if (d && d->current_job == j) {
                 d->current_job = NULL;
+                if (j->result >= 0 && (j->shared.leave_requested || (j->plan && j->plan->leave)))
+                        device_mark_left(d);
                 (void)bus_device_emit_changed(d, NULL);
         }
         if (j->result >= 0)
