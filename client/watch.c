@@ -26,8 +26,19 @@ typedef struct Watch {
         const DfusctlContext *ctx;
         json_object *objects;
         Progress progress;
+        sd_event_source *redraw_timer;
+        uint64_t last_redraw; /* CLOCK_MONOTONIC µs */
         int status;
 } Watch;
+
+#define REDRAW_USEC (100 * 1000ULL)
+
+static uint64_t now_usec(void) {
+        struct timespec ts;
+
+        clock_gettime(CLOCK_MONOTONIC, &ts);
+        return (uint64_t)ts.tv_sec * 1000000 + (uint64_t)ts.tv_nsec / 1000;
+}
 
 void verb_watch_help(void) {
         printf("dfusctl watch\n\n"
@@ -99,7 +110,9 @@ static void describe(Watch *w, const char *what, const char *path, json_object *
                 line(w, "rule %s %s: %s", object_path_id(path), what, json_get_str(p, "Match", "?"));
 }
 
-static void redraw(Watch *w) {
+/* The screen, composed off-screen and then written over the old one line by line: clearing the
+ * whole screen first would flicker on every update. */
+static void compose(Watch *w, FILE *f) {
         static const char *const headers[] = {"PORT", "STATION", "PART", "SERIAL", "STATE", "JOB"};
         _cleanup_(json_object_putp) json_object *devices =
                 managed_objects_filter(w->objects, DFUSD_IFACE_DEVICE);
@@ -108,10 +121,10 @@ static void redraw(Watch *w) {
         char ts[32], buf[256];
 
         format_timestamp(ts, sizeof ts, (uint64_t)time(NULL) * 1000000);
-        printf("\033[H\033[2J%s%s%s  %s: %zu boards, %zu jobs\n\n",
-               output_color_on(w->progress.color, OUTPUT_COLOR_BOLD), "dfusd",
-               output_color_off(w->progress.color), ts, json_object_array_length(devices),
-               json_object_array_length(jobs));
+        fprintf(f, "%s%s%s  %s: %zu boards, %zu jobs\n\n",
+                output_color_on(w->progress.color, OUTPUT_COLOR_BOLD), "dfusd",
+                output_color_off(w->progress.color), ts, json_object_array_length(devices),
+                json_object_array_length(jobs));
         for (size_t i = 0; t && i < json_object_array_length(devices); i++) {
                 json_object *d = json_object_array_get_idx(devices, i);
 
@@ -126,19 +139,57 @@ static void redraw(Watch *w) {
                         -1, OUTPUT_COLOR_NONE);
         }
         if (t)
-                (void)table_print(t, stdout, true, w->progress.color);
-        printf("\n");
+                (void)table_print(t, f, true, w->progress.color);
+        fprintf(f, "\n");
         for (size_t i = 0; i < json_object_array_length(jobs); i++) {
                 json_object *j = json_object_array_get_idx(jobs, i);
 
                 progress_format_line(&w->progress, j, buf, sizeof buf);
-                printf("job %-4s %s\n", object_path_id(json_get_str(j, "path", "")), buf);
+                fprintf(f, "job %-4s %s\n", object_path_id(json_get_str(j, "path", "")), buf);
         }
-        fflush(stdout);
 }
 
+static void redraw(Watch *w) {
+        _cleanup_free_ char *screen = NULL;
+        size_t size = 0;
+        FILE *f = open_memstream(&screen, &size);
+
+        if (!f)
+                return;
+        compose(w, f);
+        if (fclose(f) != 0 || !screen)
+                return;
+        /* Home, each line cleared to its end, then whatever the old screen had below. */
+        fputs("\033[H", stdout);
+        for (char *line = screen, *nl; *line; line = nl + 1) {
+                nl = strchrnul(line, '\n');
+                fprintf(stdout, "%.*s\033[K\n", (int)(nl - line), line);
+                if (!*nl)
+                        break;
+        }
+        fputs("\033[J", stdout);
+        fflush(stdout);
+        w->last_redraw = now_usec();
+}
+
+static int on_redraw_timer(sd_event_source *s, uint64_t usec, void *userdata) {
+        Watch *w = userdata;
+
+        w->redraw_timer = sd_event_source_unref(w->redraw_timer);
+        redraw(w);
+        return 0;
+}
+
+/* At most ten screens a second, however many boards report: a change within 100 ms of the last
+ * redraw waits for a timer that shows it and everything after it. */
 static void after_event(Watch *w) {
-        if (!w->ctx->json && w->progress.tty)
+        uint64_t now = now_usec();
+
+        if (w->ctx->json || !w->progress.tty || w->redraw_timer)
+                return;
+        if (!w->event || now >= w->last_redraw + REDRAW_USEC ||
+            sd_event_add_time(w->event, &w->redraw_timer, CLOCK_MONOTONIC, w->last_redraw + REDRAW_USEC, 0,
+                              on_redraw_timer, w) < 0)
                 redraw(w);
 }
 
@@ -374,6 +425,7 @@ int verb_watch(int argc, char *argv[], const DfusctlContext *ctx) {
         r = watch_loop(&w);
         if (w.progress.tty && !ctx->json)
                 printf("\n");
+        sd_event_source_unref(w.redraw_timer);
         sd_bus_detach_event(bus);
         sd_event_unref(w.event);
         json_object_put(w.objects);

@@ -265,8 +265,11 @@ static void test_watch_screen(Integ *t, gconstpointer data) {
         close(master);
         g_assert_true(g_subprocess_wait(p, NULL, &error));
         g_assert_cmpint(g_subprocess_get_exit_status(p), ==, 0);
-        /* Redrawn in place: home + clear screen, the boards' table and the job's bar. */
-        g_assert_nonnull(strstr(out->str, "\033[H\033[2J"));
+        /* Redrawn in place: home, lines cleared to their end, the rest of the old screen cleared;
+         * the boards' table and the job's bar. */
+        g_assert_nonnull(strstr(out->str, "\033[H"));
+        g_assert_nonnull(strstr(out->str, "\033[K"));
+        g_assert_nonnull(strstr(out->str, "\033[J"));
         g_assert_nonnull(strstr(out->str, "PORT"));
         g_assert_nonnull(strstr(out->str, "h743"));
 }
