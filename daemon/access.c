@@ -30,8 +30,11 @@ static int caller_uid(sd_bus_message *m, uid_t *ret_uid, sd_bus_creds **ret_cred
         _cleanup_(sd_bus_creds_unrefp) sd_bus_creds *creds = NULL;
         int r;
 
-        r = sd_bus_query_sender_creds(
-                m, SD_BUS_CREDS_EUID | SD_BUS_CREDS_EGID | SD_BUS_CREDS_SUPPLEMENTARY_GIDS, &creds);
+        /* dbus-daemon reports the uid and pid only; the groups come from /proc (AUGMENT). */
+        r = sd_bus_query_sender_creds(m,
+                                      SD_BUS_CREDS_EUID | SD_BUS_CREDS_EGID |
+                                              SD_BUS_CREDS_SUPPLEMENTARY_GIDS | SD_BUS_CREDS_AUGMENT,
+                                      &creds);
         if (r < 0)
                 return r;
         r = sd_bus_creds_get_euid(creds, ret_uid);
