@@ -4,6 +4,7 @@
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include <systemd/sd-event.h>
 
@@ -17,9 +18,21 @@ struct Follow {
         size_t n_jobs;
         sd_bus_slot *slots[4];
         Progress *progress;
+        sd_event_source *redraw_timer;
+        uint64_t last_redraw; /* CLOCK_MONOTONIC µs */
         unsigned interrupts;
         int status;
 };
+
+/* The live lines are redrawn at most ten times a second, however many boards report. */
+#define REDRAW_USEC (100 * 1000ULL)
+
+static uint64_t now_usec(void) {
+        struct timespec ts;
+
+        clock_gettime(CLOCK_MONOTONIC, &ts);
+        return (uint64_t)ts.tv_sec * 1000000 + (uint64_t)ts.tv_nsec / 1000;
+}
 
 static JobView *find_job(Follow *f, const char *path) {
         for (size_t i = 0; path && i < f->n_jobs; i++)
@@ -53,11 +66,32 @@ static void check_state(JobView *j) {
                 set_completed(j, streq(state, "done"), json_get_str(j->props, "Error", NULL));
 }
 
+static void redraw(Follow *f) {
+        progress_update(f->progress, f->jobs, f->n_jobs);
+        f->last_redraw = now_usec();
+}
+
+static int on_redraw_timer(sd_event_source *s, uint64_t usec, void *userdata) {
+        Follow *f = userdata;
+
+        f->redraw_timer = sd_event_source_unref(f->redraw_timer);
+        redraw(f);
+        return 0;
+}
+
 static void after_event(Follow *f) {
-        if (f->progress)
-                progress_update(f->progress, f->jobs, f->n_jobs);
-        if (f->event && all_completed(f))
+        if (f->event && all_completed(f)) {
+                /* progress_finish() draws the end state. */
                 (void)sd_event_exit(f->event, 0);
+                return;
+        }
+        if (!f->progress || f->redraw_timer)
+                return;
+        /* On a pipe every phase change is printed as it comes; only the terminal is throttled. */
+        if (!f->progress->tty || !f->event || now_usec() >= f->last_redraw + REDRAW_USEC ||
+            sd_event_add_time(f->event, &f->redraw_timer, CLOCK_MONOTONIC, f->last_redraw + REDRAW_USEC, 0,
+                              on_redraw_timer, f) < 0)
+                redraw(f);
 }
 
 static int on_properties_changed(sd_bus_message *m, void *userdata, sd_bus_error *ret_error) {
@@ -168,6 +202,7 @@ Follow *follow_free(Follow *f) {
         free(f->jobs);
         if (f->event) {
                 (void)sd_bus_detach_event(f->bus);
+                sd_event_source_unref(f->redraw_timer);
                 sd_event_unref(f->event);
         }
         sd_bus_unref(f->bus);
