@@ -38,6 +38,7 @@ Context *context_free(Context *c) {
 
         /* Workers stop between two transfers; their jobs stay in the journal as unfinished. */
         c->exiting = true;
+        atomic_store(&c->stopping, true);
         LIST_FOREACH (jobs, j, c->jobs)
                 atomic_store(&j->cancel, true);
         tasks_join_all(c);

@@ -202,6 +202,7 @@ struct Context {
         Task *tasks_running;
         sd_event_source *progress_timer;
         bool exiting;
+        atomic_bool stopping; /* exiting, for threads */
 };
 
 /* context.c */
@@ -301,6 +302,7 @@ typedef struct ImageSet {
         uint32_t base;
         uint64_t size_cap;
         uint64_t timeout_usec;
+        const atomic_bool *stopping; /* the daemon is stopping: give up reading */
         char *spool_dir;
         DfuError error;
         int result;
@@ -335,3 +337,6 @@ void rules_job_finished(Context *ctx, Job *j);
 
 /* journal.c */
 void journal_job_finished(const Job *j, uint64_t dropped_segments);
+
+/* main.c */
+void notify_status(Context *ctx);

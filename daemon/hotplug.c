@@ -147,7 +147,7 @@ static void probe_done(Context *ctx, void *userdata) {
         if (p->initial && ctx->probes_pending > 0)
                 ctx->probes_pending--;
 
-        if (d->removed)
+        if (d->removed || ctx->exiting)
                 device_free(d);
         else if (p->result < 0) {
                 log_warning("Failed to read the bootloader on port %s: %s", d->port_path,
@@ -168,7 +168,7 @@ static void probe_done(Context *ctx, void *userdata) {
 
         strv_free(p->alt_strings);
         free(p);
-        if (!ctx->ready && ctx->probes_pending == 0)
+        if (!ctx->ready && !ctx->exiting && ctx->probes_pending == 0)
                 (void)bus_ready(ctx);
 }
 

@@ -76,19 +76,23 @@ int image_set_new_from_message(Context *ctx, sd_bus_message *m, ImageSet **ret, 
 
         s->size_cap = ctx->config.image_size_cap;
         s->timeout_usec = ctx->config.read_timeout_usec;
+        s->stopping = &ctx->stopping;
         if (asprintf(&s->spool_dir, "%s/spool", ctx->config.state_dir) < 0)
                 return -ENOMEM;
         *ret = TAKE_PTR(s);
         return 0;
 }
 
-static int read_with_deadline(int fd, const char *name, uint64_t cap, uint64_t deadline, uint8_t **ret,
-                              size_t *ret_size, DfuError *error) {
+static int read_with_deadline(int fd, const char *name, uint64_t cap, uint64_t deadline,
+                              const atomic_bool *stopping, uint8_t **ret, size_t *ret_size,
+                              DfuError *error) {
         _cleanup_free_ uint8_t *buf = NULL;
         size_t size = 0, alloc = 0;
 
         for (;;) {
                 uint64_t now = now_monotonic_usec();
+                if (stopping && atomic_load(stopping))
+                        return dfu_error_set(error, ESHUTDOWN, "%s: the daemon is stopping.", name);
                 if (now >= deadline)
                         return dfu_error_set(
                                 error, ETIMEDOUT,
@@ -180,7 +184,8 @@ void image_set_load(void *userdata) {
                 int r;
 
                 (void)snprintf(name, sizeof(name), "image %zu", i + 1);
-                r = read_with_deadline(s->fds[i], name, s->size_cap, deadline, &buf, &size, &s->error);
+                r = read_with_deadline(s->fds[i], name, s->size_cap, deadline, s->stopping, &buf, &size,
+                                       &s->error);
                 if (r < 0)
                         goto fail;
                 s->fds[i] = safe_close(s->fds[i]);
@@ -230,7 +235,7 @@ int image_set_load_spooled(Context *ctx, char *const *hashes, const JobOptions *
                 if (fd < 0)
                         return dfu_error_set(error, errno, "Spooled %s (%s) is missing: %m", name, path);
                 r = read_with_deadline(fd, name, ctx->config.image_size_cap,
-                                       now_monotonic_usec() + 10 * USEC_PER_SEC, &buf, &size, error);
+                                       now_monotonic_usec() + 10 * USEC_PER_SEC, NULL, &buf, &size, error);
                 if (r < 0)
                         return r;
                 r = parse_and_merge(buf, size, name, &lo, &merged, error);

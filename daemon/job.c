@@ -212,6 +212,7 @@ void job_finish(Job *j, JobState s, const char *error) {
         if (r < 0)
                 log_warning_errno(r, "Failed to schedule removal of job %" PRIu32 ": %m", j->id);
         queue_dispatch(ctx);
+        notify_status(ctx);
 }
 
 int job_cancel(Job *j) {

@@ -126,11 +126,21 @@ static int on_signal(sd_event_source *s, const struct signalfd_siginfo *si, void
         log_info("Received %s, stopping.", strsignal((int)si->ssi_signo));
         (void)sd_notify(false, "STOPPING=1\nSTATUS=Stopping.");
         ctx->exiting = true;
+        atomic_store(&ctx->stopping, true);
         /* Running jobs stop between two transfers and stay unfinished in the journal: resumed next time. */
         LIST_FOREACH (jobs, j, ctx->jobs)
                 if (j->running)
                         atomic_store(&j->cancel, true);
         return sd_event_exit(ctx->event, 0);
+}
+
+void notify_status(Context *ctx) {
+        unsigned queued = 0;
+
+        LIST_FOREACH (jobs, j, ctx->jobs)
+                queued += j->state == JOB_QUEUED || j->state == JOB_WAITING;
+        (void)sd_notifyf(false, "STATUS=%u board(s), %u job(s) running, %u queued.", ctx->n_devices,
+                         ctx->n_running, queued);
 }
 
 static int run(const Args *a) {

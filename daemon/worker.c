@@ -211,6 +211,7 @@ int worker_start(Job *j, Device *d) {
         (void)bus_job_emit_changed(j, (const char *[]){"State", "Device", "PortPath", "StartTime",
                                                        "ExpectedEndTime", "Report", "BytesTotal", NULL});
         (void)bus_device_emit_changed(d, NULL);
+        notify_status(ctx);
 
         if (!ctx->progress_timer) {
                 r = sd_event_add_time_relative(ctx->event, &ctx->progress_timer, CLOCK_MONOTONIC,

@@ -1,0 +1,158 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * The daemon's own contract, beyond flashing: Inspect touches no board, GetHistory filters, the default
+ * target, and what a finished job and its board say about each other.
+ */
+#include <fcntl.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "harness.h"
+
+#define FLASH_BASE 0x08000000u
+
+static GVariant *inspect(Integ *t, const char *file, GVariant *options, GError **error) {
+        int fd = open(file, O_RDONLY | O_CLOEXEC);
+        GVariant *r;
+
+        g_assert_cmpint(fd, >=, 0);
+        r = integ_call_fds(t, "Inspect", &fd, 1, options, "(a{sv})", error);
+        close(fd);
+        return r;
+}
+
+static void test_inspect_offline(Integ *t, gconstpointer data) {
+        g_autofree uint8_t *img = integ_pattern(4096, 41), *ram = integ_pattern(64, 42);
+        const IntegSegment segs[] = {{FLASH_BASE, img, 4096}, {0x20000000, ram, 64}};
+        g_autofree char *file = integ_write_ihex(t, "app.hex", segs, 2);
+        g_autoptr(GError) error = NULL;
+        g_autoptr(GVariant) r = NULL, dict = NULL, segments = NULL, plan = NULL;
+        gboolean accepted = FALSE;
+        guint64 total = 0;
+        guint32 erases = 0;
+
+        /* no board at all: the part's map is enough */
+        integ_start(t, &(IntegRun){.boards = 0});
+        r = inspect(t, file, integ_options("part", g_variant_new_string("f405"), NULL), &error);
+        g_assert_no_error(error);
+        dict = g_variant_get_child_value(r, 0);
+        g_assert_true(g_variant_lookup(dict, "accepted", "b", &accepted));
+        g_assert_true(accepted);
+        segments = g_variant_lookup_value(dict, "segments", G_VARIANT_TYPE("aa{sv}"));
+        g_assert_nonnull(segments);
+        g_assert_cmpuint(g_variant_n_children(segments), ==, 2);
+        plan = g_variant_lookup_value(dict, "plan", G_VARIANT_TYPE("a{sv}"));
+        g_assert_nonnull(plan);
+        g_assert_true(g_variant_lookup(plan, "bytes-total", "t", &total));
+        g_assert_cmpuint(total, >=, 4096);
+        g_assert_true(g_variant_lookup(plan, "erases", "u", &erases));
+        g_assert_cmpuint(erases, ==, 1);
+        g_clear_pointer(&r, g_variant_unref);
+        g_clear_pointer(&dict, g_variant_unref);
+
+        /* strict turns the RAM drop into a rejection, reported, not raised */
+        r = inspect(
+                t, file,
+                integ_options("layouts",
+                              g_variant_new_strv(
+                                      (const char *[]){"@Internal Flash  /0x08000000/04*016Kg", NULL}, -1),
+                              "strict", g_variant_new_boolean(TRUE), NULL),
+                &error);
+        g_assert_no_error(error);
+        dict = g_variant_get_child_value(r, 0);
+        g_assert_true(g_variant_lookup(dict, "accepted", "b", &accepted));
+        g_assert_false(accepted);
+        g_clear_pointer(&r, g_variant_unref);
+
+        /* a malformed layout names the problem */
+        r = inspect(t, file,
+                    integ_options("layouts",
+                                  g_variant_new_strv((const char *[]){"@Flash /0x0800/4*16", NULL}, -1),
+                                  NULL),
+                    &error);
+        g_assert_null(r);
+        g_assert_error(error, G_DBUS_ERROR, G_DBUS_ERROR_INVALID_ARGS);
+        g_clear_error(&error);
+
+        /* nothing to inspect against */
+        r = inspect(t, file, NULL, &error);
+        g_assert_null(r);
+        g_assert_error(error, G_DBUS_ERROR, G_DBUS_ERROR_INVALID_ARGS);
+}
+
+static guint history_count(Integ *t, GVariant *filter, GError **error) {
+        g_autoptr(GVariant) r = integ_call(t, DFUSD_PATH, DFUSD_MANAGER, "GetHistory",
+                                           g_variant_new("(@a{sv})", filter), "(aa{sv})", error);
+        g_autoptr(GVariant) entries = NULL;
+
+        if (!r)
+                return G_MAXUINT;
+        entries = g_variant_get_child_value(r, 0);
+        return (guint)g_variant_n_children(entries);
+}
+
+static void test_default_target_and_history(Integ *t, gconstpointer data) {
+        g_autofree uint8_t *img = integ_pattern(2048, 43);
+        g_autofree char *file = integ_write_ihex(t, "app.hex", &(IntegSegment){FLASH_BASE, img, 2048}, 1);
+        g_autofree char *a = NULL, *b = NULL, *state = NULL, *dev = NULL, *dev_state = NULL, *current = NULL;
+        g_autoptr(GError) error = NULL;
+        g_autoptr(GVariant) report = NULL;
+
+        integ_start(t, &(IntegRun){.boards = 2});
+        integ_wait_devices(t, 2, 10);
+
+        /* two boards and no target: refused, with the way out in the message */
+        a = integ_submit(t, (const char *[]){file, NULL}, NULL, &error);
+        g_assert_null(a);
+        g_assert_error(error, G_DBUS_ERROR, G_DBUS_ERROR_INVALID_ARGS);
+        g_assert_nonnull(strstr(error->message, "several boards")
+                                 ?: strstr(error->message, "Several boards"));
+        g_clear_error(&error);
+
+        /* the board stays (no leave): afterwards it is idle again and the job names it */
+        a = integ_submit(t, (const char *[]){file, NULL},
+                         integ_options("port", g_variant_new_string("1-1"), "leave",
+                                       g_variant_new_boolean(FALSE), NULL),
+                         &error);
+        g_assert_no_error(error);
+        state = integ_wait_job(t, a, 60);
+        g_assert_cmpstr(state, ==, "done");
+        dev = integ_get_string(t, a, DFUSD_JOB, "Device");
+        g_assert_cmpstr(dev, !=, "/");
+        dev_state = integ_get_string(t, dev, DFUSD_DEVICE, "State");
+        g_assert_cmpstr(dev_state, ==, "idle");
+        current = integ_get_string(t, dev, DFUSD_DEVICE, "CurrentJob");
+        g_assert_cmpstr(current, ==, "/");
+        report = integ_get(t, a, DFUSD_JOB, "Report", &error);
+        g_assert_no_error(error);
+        g_assert_cmpuint(g_variant_n_children(report), ==, 1);
+
+        b = integ_submit(t, (const char *[]){file, NULL},
+                         integ_options("port", g_variant_new_string("1-2"), NULL), &error);
+        g_assert_no_error(error);
+        g_free(state);
+        state = integ_wait_job(t, b, 60);
+        g_assert_cmpstr(state, ==, "done");
+
+        g_assert_cmpuint(history_count(t, integ_options(NULL, NULL), &error), ==, 2);
+        g_assert_cmpuint(history_count(t, integ_options("port", g_variant_new_string("1-2"), NULL), &error),
+                         ==, 1);
+        g_assert_cmpuint(history_count(t, integ_options("limit", g_variant_new_uint32(1), NULL), &error), ==,
+                         1);
+        g_assert_cmpuint(
+                history_count(t, integ_options("since", g_variant_new_uint64(G_MAXUINT64), NULL), &error),
+                ==, 0);
+        g_assert_no_error(error);
+        g_assert_cmpuint(history_count(t, integ_options("color", g_variant_new_string("red"), NULL), &error),
+                         ==, G_MAXUINT);
+        g_assert_error(error, G_DBUS_ERROR, G_DBUS_ERROR_INVALID_ARGS);
+}
+
+int main(int argc, char *argv[]) {
+        g_test_init(&argc, &argv, NULL);
+        g_test_add("/daemon-core/inspect-offline", Integ, NULL, integ_setup, test_inspect_offline,
+                   integ_teardown);
+        g_test_add("/daemon-core/default-target-and-history", Integ, NULL, integ_setup,
+                   test_default_target_and_history, integ_teardown);
+        return g_test_run();
+}
