@@ -44,7 +44,7 @@ GVariant *integ_call_fds(Integ *t, const char *method, const int *fds, size_t n_
 static char *call_images(Integ *t, const char *method, const char *const *images, GVariant *options,
                          GError **error) {
         g_autoptr(GVariant) r = NULL;
-        int fds[8] = { -1, -1, -1, -1, -1, -1, -1, -1 };
+        int fds[8] = {-1, -1, -1, -1, -1, -1, -1, -1};
         size_t n = 0;
         char *path = NULL;
 

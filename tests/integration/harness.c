@@ -4,6 +4,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <glib/gstdio.h>
+#include <pwd.h>
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
@@ -194,6 +195,18 @@ static void start_bus(Integ *t, bool system_bus) {
 static GPtrArray *runner_argv(Integ *t, const IntegRun *run) {
         GPtrArray *argv = g_ptr_array_new_with_free_func(g_free);
 
+        if (run->user) {
+                /* as a service user would: the directories it writes must let it */
+                g_ptr_array_add(argv, g_strdup("setpriv"));
+                struct passwd *pw = getpwnam(run->user);
+                g_assert_nonnull(pw);
+                g_ptr_array_add(argv, g_strdup_printf("--reuid=%u", (unsigned)pw->pw_uid));
+                g_ptr_array_add(argv, g_strdup_printf("--regid=%u", (unsigned)pw->pw_gid));
+                g_ptr_array_add(argv, g_strdup("--clear-groups"));
+                g_assert_cmpint(chmod(t->state_dir, 0777), ==, 0);
+                g_assert_cmpint(chmod(t->runtime_dir, 0777), ==, 0);
+                g_assert_cmpint(chmod(t->dump_dir, 0777), ==, 0);
+        }
         g_ptr_array_add(argv, g_strdup(integ_sim_path()));
         g_ptr_array_add(argv, g_strdup("--boards"));
         g_ptr_array_add(argv, g_strdup_printf("%u", run->boards));

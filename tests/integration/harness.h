@@ -27,6 +27,7 @@ typedef struct IntegRun {
         const char *script;       /* text of the runner's --script file, or NULL */
         const char *time_scale;   /* NULL: INTEG_TIME_SCALE */
         bool system_bus;          /* run `dfusd` on a system-type bus instead of `dfusd --user` */
+        const char *user;         /* run the runner and dfusd as this user (from root); NULL: as is */
         const char *config;       /* text of dfusd.conf; NULL: empty (the host's file never counts) */
 } IntegRun;
 

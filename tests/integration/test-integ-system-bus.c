@@ -5,8 +5,10 @@
  * something, by the bus itself (AccessDenied) before the daemon sees the call.
  */
 #include <fcntl.h>
+#include <pwd.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "harness.h"
@@ -181,7 +183,8 @@ static void run_as(char **argv, const char *what) {
 
 /*
  * The daemon's own check, behind the bus policy: on a bus that lets everyone through, a caller in the
- * configured group may cancel another user's job; the same caller outside the group may not.
+ * configured group may cancel another user's job; the same caller outside the group may not. dfusd
+ * runs as an unprivileged user, as in its unit, so it learns the caller's groups as it would there.
  */
 static void test_group_member(Integ *t, gconstpointer data) {
         g_autofree uint8_t *img = integ_pattern(1024, 2);
@@ -194,19 +197,25 @@ static void test_group_member(Integ *t, gconstpointer data) {
                 g_test_skip("needs root to call as other users");
                 return;
         }
-        integ_start(t, &(IntegRun){.boards = 1, .config = "[Daemon]\nGroup=users\n"});
+        integ_start(t, &(IntegRun){.boards = 1, .config = "[Daemon]\nGroup=users\n", .user = "nobody"});
+        {
+                g_autofree char *proc = g_strdup_printf("/proc/%d", (int)integ_daemon_pid(t));
+                struct stat st;
+                g_assert_cmpint(stat(proc, &st), ==, 0);
+                g_assert_cmpuint(st.st_uid, ==, getpwnam("nobody")->pw_uid);
+        }
         job = integ_submit(t, (const char *[]){file, NULL},
                            integ_options("port", g_variant_new_string("1-15"), "wait",
                                          g_variant_new_boolean(TRUE), "part", g_variant_new_string("f405"),
                                          NULL),
                            &error);
         g_assert_no_error(error);
-        run_as((char *[]){"setpriv", "--reuid=nobody", "--regid=nogroup", "--clear-groups", self,
+        run_as((char *[]){"setpriv", "--reuid=daemon", "--regid=daemon", "--clear-groups", self,
                           "--cancel-denied", t->bus_address, job, NULL},
                "a caller outside group users");
         state = integ_get_string(t, job, DFUSD_JOB, "State");
         g_assert_cmpstr(state, ==, "waiting");
-        run_as((char *[]){"setpriv", "--reuid=nobody", "--regid=nogroup", "--groups=users", self,
+        run_as((char *[]){"setpriv", "--reuid=daemon", "--regid=daemon", "--groups=users", self,
                           "--cancel-allowed", t->bus_address, job, NULL},
                "a caller in group users");
         g_free(state);
