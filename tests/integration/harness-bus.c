@@ -158,3 +158,29 @@ void integ_assert_blank(GBytes *dump, uint32_t flash_base, uint32_t address, siz
         memset(ff, 0xff, size);
         integ_assert_flash(dump, flash_base, address, ff, size);
 }
+
+char *integ_device_path(Integ *t, const char *port) {
+        g_autoptr(GVariant) devices = integ_get(t, DFUSD_PATH, DFUSD_MANAGER, "Devices", NULL);
+        GVariantIter it;
+        const char *path;
+
+        g_assert_nonnull(devices);
+        g_variant_iter_init(&it, devices);
+        while (g_variant_iter_next(&it, "&o", &path)) {
+                /* a board may leave between the two calls */
+                g_autoptr(GVariant) p = integ_get(t, path, DFUSD_DEVICE, "PortPath", NULL);
+                if (p && g_str_equal(g_variant_get_string(p, NULL), port))
+                        return g_strdup(path);
+        }
+        return NULL;
+}
+
+void integ_wait_device(Integ *t, const char *port, bool present, unsigned timeout_sec) {
+        for (unsigned i = 0; i < timeout_sec * 100; i++) {
+                g_autofree char *p = integ_device_path(t, port);
+                if ((p != NULL) == present)
+                        return;
+                g_usleep(10 * 1000);
+        }
+        g_error("board %s still %s after %u s", port, present ? "absent" : "present", timeout_sec);
+}

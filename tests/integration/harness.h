@@ -93,6 +93,9 @@ char *integ_get_string(Integ *t, const char *path, const char *iface, const char
 char *integ_wait_job(Integ *t, const char *job, unsigned timeout_sec);
 /* Polls until the job's State equals state (or is final); returns the state seen. */
 char *integ_wait_job_state(Integ *t, const char *job, const char *state, unsigned timeout_sec);
+/* The object path of the board at a port, or NULL; polls until it is (not) there. */
+char *integ_device_path(Integ *t, const char *port);
+void integ_wait_device(Integ *t, const char *port, bool present, unsigned timeout_sec);
 /* Polls until the Manager's Devices has n entries. */
 void integ_wait_devices(Integ *t, unsigned n, unsigned timeout_sec);
 
