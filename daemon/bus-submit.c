@@ -154,7 +154,11 @@ static int submit_finish(Pending *p) {
                 log_warning_errno(r, "Failed to reply to Submit: %m");
         log_info("Job %" PRIu32 " submitted by uid %u for %s, image %s.", j->id, (unsigned)j->owner,
                  j->target ? j->target : "any board", j->image_sha256);
-        return queue_add(ctx, j);
+        /* Replied already: a failure from here on is the job's, never a second reply. */
+        r = queue_add(ctx, j);
+        if (r < 0)
+                log_error_errno(r, "Failed to queue job %" PRIu32 ": %m", j->id);
+        return 0;
 }
 
 static int inspect_map(Pending *p, MemMap **ret_map, const Device **ret_dev, const PartInfo **ret_part,
@@ -317,7 +321,6 @@ static int rule_finish(Pending *p) {
         rule->owner = p->uid;
         rule->opts = p->opts;
         job_options_init(&p->opts);
-        rule->image = TAKE_PTR(p->set->merged);
         rule->image_hashes = TAKE_PTR(p->set->hashes);
         rule->image_sha256 = images_sha256_summary(rule->image_hashes);
         r = rules_save(ctx);
@@ -335,7 +338,9 @@ static int rule_finish(Pending *p) {
                 if (d->published)
                         rules_device_added(ctx, d);
         queue_dispatch(ctx);
-        return r;
+        if (r < 0)
+                log_warning_errno(r, "Failed to reply to AddRule: %m");
+        return 0;
 }
 
 static void pending_done(Context *ctx, void *userdata) {

@@ -160,7 +160,6 @@ struct Rule {
         uid_t owner;
         char **image_hashes;
         char *image_sha256;
-        Image *image;
         char **flashed; /* "port serial" keys of boards flashed under this rule */
         LIST_FIELDS(Rule, rules);
 };

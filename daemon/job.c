@@ -187,6 +187,9 @@ void job_finish(Job *j, JobState s, const char *error) {
         j->timeout_source = sd_event_source_disable_unref(j->timeout_source);
         if (s == JOB_DONE)
                 j->progress = 1.0;
+        /* The plan holds a copy of every byte written; a finished job lingering on the bus needs none. */
+        if (!j->running)
+                j->plan = plan_free(j->plan);
 
         /* The record is on disk before anyone hears of the outcome. */
         j->state = s;

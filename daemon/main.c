@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 #include <getopt.h>
+#include <malloc.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -206,6 +207,10 @@ static int run(const Args *a) {
 int main(int argc, char *argv[]) {
         Args a = {};
         int r;
+
+        /* One malloc arena per worker thread would keep freed image buffers resident: 32 boards at once
+         * must stay within a small RSS budget. */
+        (void)mallopt(M_ARENA_MAX, 2);
 
         r = parse_args(argc, argv, &a);
         if (r <= 0)

@@ -43,7 +43,6 @@ Rule *rule_free(Rule *r) {
         job_options_done(&r->opts);
         strv_free(r->image_hashes);
         strv_free(r->flashed);
-        image_free(r->image);
         free(r->image_sha256);
         free(r->object_path);
         free(r);
@@ -248,7 +247,10 @@ static void rule_load_one(Context *ctx, json_object *o) {
                         (void)strv_extend(&rule->flashed,
                                           json_object_get_string(json_object_array_get_idx(flashed, i)));
         rule->image_sha256 = images_sha256_summary(rule->image_hashes);
-        if (image_set_load_spooled(ctx, rule->image_hashes, &rule->opts, &rule->image, &error) < 0) {
+        /* Checked now so that a rule whose image went missing is dropped at once; jobs load their own copy.
+         */
+        _cleanup_(image_freep) Image *image = NULL;
+        if (image_set_load_spooled(ctx, rule->image_hashes, &rule->opts, &image, &error) < 0) {
                 log_error("Dropping rule %" PRIu32 ": %s", rule->id, dfu_error_message(&error));
                 rule_free(rule);
                 return;

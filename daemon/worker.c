@@ -196,6 +196,11 @@ int worker_start(Job *j, Device *d) {
         if (r < 0)
                 log_warning_errno(r, "Failed to record the start of job %" PRIu32 ": %m", j->id);
 
+        /* From here on only the plan is needed: with 32 boards busy, the copies would add up. */
+        j->image = image_free(j->image);
+        if (j->report)
+                j->report->kept = image_free(j->report->kept);
+
         j->running = true;
         ctx->n_running++;
         d->current_job = j;
