@@ -52,7 +52,9 @@ static int method_remove(sd_bus_message *m, void *userdata, sd_bus_error *error)
                 return r;
         log_info("Rule %" PRIu32 " removed.", rule->id);
         (void)bus_rule_remove(rule);
+        _cleanup_strv_free_ char **hashes = TAKE_PTR(rule->image_hashes);
         rule_free(rule);
+        spool_release(ctx, hashes);
         (void)bus_manager_emit_changed(ctx, "Rules");
         r = rules_save(ctx);
         if (r < 0)

@@ -347,6 +347,7 @@ static void pending_done(Context *ctx, void *userdata) {
         _cleanup_(pending_freep) Pending *p = userdata;
         int r;
 
+        ctx->calls_pending--;
         if (ctx->exiting)
                 return;
         if (p->set->result < 0)
@@ -403,6 +404,7 @@ static int method_with_images(sd_bus_message *m, Context *ctx, PendingKind kind,
         if (r < 0)
                 return sd_bus_error_set_errnof(error, r, "Failed to start reading the images: %m");
         TAKE_PTR(p);
+        ctx->calls_pending++;
         return 1;
 }
 

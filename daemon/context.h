@@ -179,6 +179,7 @@ struct Context {
         struct udev_monitor *monitor;
         sd_event_source *monitor_source;
         unsigned probes_pending; /* of the initial enumeration */
+        unsigned calls_pending;  /* Submit/Inspect/AddRule calls reading their images */
         uint64_t device_generation;
         libusb_context *usb;
 
@@ -313,6 +314,8 @@ void image_set_load(void *userdata); /* a TaskRunFn */
 int image_set_load_spooled(Context *ctx, char *const *hashes, const JobOptions *o, Image **ret,
                            DfuError *error);
 char *images_sha256_summary(char *const *hashes);
+/* Removes spooled images no queued job or rule needs any more (all of them, or those of hashes). */
+void spool_release(Context *ctx, char *const *hashes);
 
 /* store.c */
 int store_open(Context *ctx);

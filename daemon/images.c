@@ -1,4 +1,5 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
+#include <dirent.h>
 #include <fcntl.h>
 #include <poll.h>
 #include <stdio.h>
@@ -250,4 +251,39 @@ int image_set_load_spooled(Context *ctx, char *const *hashes, const JobOptions *
 
 char *images_sha256_summary(char *const *hashes) {
         return strv_join(hashes, ",");
+}
+
+static bool spool_needed(Context *ctx, const char *hash) {
+        LIST_FOREACH (jobs, j, ctx->jobs)
+                if (!job_state_is_final(j->state) && strv_contains(j->image_hashes, hash))
+                        return true;
+        LIST_FOREACH (rules, r, ctx->rules)
+                if (strv_contains(r->image_hashes, hash))
+                        return true;
+        return false;
+}
+
+/*
+ * The spool only serves restarts: queued jobs and rules. A call still reading its images may have
+ * spooled a file that no job references yet, so nothing is removed while one is in flight.
+ */
+void spool_release(Context *ctx, char *const *hashes) {
+        _cleanup_free_ char *dir = NULL;
+        DIR *d;
+        struct dirent *de;
+
+        if (ctx->calls_pending > 0 || asprintf(&dir, "%s/spool", ctx->config.state_dir) < 0)
+                return;
+        d = opendir(dir);
+        if (!d)
+                return;
+        while ((de = readdir(d))) {
+                if (de->d_name[0] == '.' || strlen(de->d_name) != 64)
+                        continue;
+                if (hashes && !strv_contains(hashes, de->d_name))
+                        continue;
+                if (!spool_needed(ctx, de->d_name) && unlinkat(dirfd(d), de->d_name, 0) < 0)
+                        log_debug_errno(errno, "Failed to remove %s/%s: %m", dir, de->d_name);
+        }
+        closedir(d);
 }

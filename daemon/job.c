@@ -204,6 +204,7 @@ void job_finish(Job *j, JobState s, const char *error) {
                         (void)bus_device_emit_changed(d, NULL);
                 }
         rules_job_finished(ctx, j);
+        spool_release(ctx, j->image_hashes);
 
         (void)bus_job_emit_changed(j, (const char *[]){"State", "Progress", "EndTime", "Error", NULL});
         (void)bus_job_emit_completed(j);

@@ -192,6 +192,7 @@ static int run(const Args *a) {
                 return r;
         (void)rules_load(ctx);
         (void)store_resume(ctx);
+        spool_release(ctx, NULL);
         r = hotplug_setup(ctx);
         if (r < 0)
                 return r;
