@@ -79,16 +79,24 @@ static int add_station(Config *c, const char *port, const char *name) {
         return 0;
 }
 
-static int add_id(Config *c, const char *s) {
+/* "VID:PID = description"; inih splits the line at the ':', so the two halves are joined again here. */
+static int add_id(Config *c, const char *key, const char *value) {
+        char buf[256];
         unsigned vid, pid;
-        char tail;
-        if (sscanf(s, "%x:%x%c", &vid, &pid, &tail) != 2 || vid > 0xFFFF || pid > 0xFFFF)
+        int n = 0;
+
+        if (strchr(key, ':'))
+                (void)snprintf(buf, sizeof(buf), "%s", key);
+        else
+                (void)snprintf(buf, sizeof(buf), "%s:%s", key, value);
+        if (sscanf(buf, "%x:%x%n", &vid, &pid, &n) != 2 || vid > 0xFFFF || pid > 0xFFFF ||
+            !strchr("= \t", buf[n]))
                 return -EINVAL;
-        UsbId *n = realloc(c->ids, sizeof(UsbId) * (c->n_ids + 1));
-        if (!n)
+        UsbId *ids = realloc(c->ids, sizeof(UsbId) * (c->n_ids + 1));
+        if (!ids)
                 return -ENOMEM;
-        c->ids = n;
-        n[c->n_ids++] = (UsbId){(uint16_t)vid, (uint16_t)pid};
+        c->ids = ids;
+        ids[c->n_ids++] = (UsbId){(uint16_t)vid, (uint16_t)pid};
         return 0;
 }
 
@@ -98,15 +106,21 @@ static int set_string(char **p, const char *v) {
         return *p ? 0 : -ENOMEM;
 }
 
+typedef struct ConfigParse {
+        Config *config;
+        const char *path;
+} ConfigParse;
+
 static int config_handler(void *userdata, const char *section, const char *key, const char *value) {
-        Config *c = userdata;
+        ConfigParse *p = userdata;
+        Config *c = p->config;
         uint64_t u;
         int r = 0;
 
         if (!strcasecmp(section, "Stations"))
                 r = add_station(c, key, value);
         else if (!strcasecmp(section, "Devices"))
-                r = add_id(c, key);
+                r = add_id(c, key, value);
         else if (strcasecmp(section, "Daemon"))
                 r = -EINVAL;
         else if (!strcasecmp(key, "MaxParallel")) {
@@ -138,7 +152,7 @@ static int config_handler(void *userdata, const char *section, const char *key, 
         if (r == -ENOMEM)
                 return 0;
         if (r < 0)
-                log_warning("Ignoring [%s] %s=%s: %s.", section, key, value,
+                log_warning("%s: ignoring [%s] %s=%s: %s.", p->path, section, key, value,
                             r == -ERANGE ? "out of range" : "not understood");
         return 1;
 }
@@ -150,7 +164,7 @@ int config_load(Config *c, const char *path) {
                         return 0;
                 return log_error_errno(errno, "Failed to open %s: %m", path);
         }
-        int line = ini_parse_file(f, config_handler, c);
+        int line = ini_parse_file(f, config_handler, &(ConfigParse){c, path});
         if (line != 0)
                 return log_error_errno(EINVAL, "Failed to parse %s, line %d.", path, line);
         return 0;
