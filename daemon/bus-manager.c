@@ -182,6 +182,10 @@ int bus_setup(Context *ctx) {
         r = sd_bus_add_object_manager(ctx->bus, NULL, DFUSD_MANAGER_PATH);
         if (r < 0)
                 return log_error_errno(r, "Failed to add the object manager: %m");
+        /* Without the bus there is nobody to serve: stop, and let the service manager decide. */
+        r = sd_bus_set_exit_on_disconnect(ctx->bus, true);
+        if (r < 0)
+                return log_error_errno(r, "Failed to set exit on disconnect: %m");
         r = sd_bus_attach_event(ctx->bus, ctx->event, SD_EVENT_PRIORITY_NORMAL);
         if (r < 0)
                 return log_error_errno(r, "Failed to attach the bus to the event loop: %m");

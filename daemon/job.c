@@ -119,6 +119,15 @@ static int job_prepare_map(Job *j, const MemMap *map, uint16_t transfer_size, co
 
 int job_prepare(Job *j, const Device *d, bool default_verify, DfuError *error) {
         if (d) {
+                /* A DfuSe file names the device it was made for; 0xFFFF means any. */
+                if (j->image->suffix_vid && j->image->suffix_vid != 0xFFFF &&
+                    (j->image->suffix_vid != d->vid ||
+                     (j->image->suffix_pid != 0xFFFF && j->image->suffix_pid != d->pid)))
+                        return dfu_error_set(
+                                error, EMEDIUMTYPE,
+                                "%s is made for USB device %04x:%04x, the board on port %s is %04x:%04x.",
+                                j->image->name ? j->image->name : "The image", j->image->suffix_vid,
+                                j->image->suffix_pid, d->port_path, d->vid, d->pid);
                 j->part = d->part;
                 return job_prepare_map(j, d->map, d->transfer_size, d->part, default_verify, error);
         }
