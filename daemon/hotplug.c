@@ -18,6 +18,7 @@ typedef struct Probe {
         bool initial;
         /* filled on the thread */
         int result;
+        unsigned attempts;
         DfuError error;
         char serial[64];
         uint16_t vid, pid, bcd_device, transfer_size;
@@ -81,15 +82,17 @@ static void probe_run(void *userdata) {
         Context *ctx = p->device->ctx;
         _cleanup_(dfuse_closep) DfuseDevice *dev = NULL;
 
-        /* The node can lag behind the uevent by a moment; a few tries cover it. */
-        for (unsigned attempt = 0;; attempt++) {
+        /* The node can lag behind the uevent by a moment: retry briefly, quickly at first. */
+        unsigned attempt;
+        for (attempt = 0;; attempt++) {
                 p->error = (DfuError)DFU_ERROR_INIT;
                 p->result = dfuse_open(ctx->usb, p->device->port_path, &dev, &p->error);
-                if (p->result >= 0 || attempt >= 4)
+                if (p->result >= 0 || attempt >= 12)
                         break;
-                struct timespec ts = {0, 50 * 1000 * 1000};
+                struct timespec ts = {0, (attempt < 5 ? 5 : 50) * 1000 * 1000};
                 nanosleep(&ts, NULL);
         }
+        p->attempts = attempt + 1;
         if (p->result < 0)
                 return;
 
@@ -157,6 +160,7 @@ static void probe_done(Context *ctx, void *userdata) {
                 log_error_errno(r, "Failed to set up the board on port %s: %m", d->port_path);
                 device_free(d);
         } else {
+                log_debug("Board on port %s read in %u attempt(s).", d->port_path, p->attempts);
                 log_info("Board attached on port %s: %04x:%04x serial '%s', part %s.", d->port_path, d->vid,
                          d->pid, d->serial, d->part ? d->part->name : "unknown");
                 d->published = true;
