@@ -205,39 +205,10 @@ static int inspect_map(Pending *p, MemMap **ret_map, const Device **ret_dev, con
         return 0;
 }
 
-static int inspect_finish(Pending *p) {
-        _cleanup_(sd_bus_error_free) sd_bus_error error = SD_BUS_ERROR_NULL;
+/* Inspect's answer: the verdicts always, the plan when there is one. */
+static int inspect_reply(Pending *p, const SanitizeReport *report, const Plan *plan, const PartInfo *part) {
         _cleanup_(sd_bus_message_unrefp) sd_bus_message *reply = NULL;
-        _cleanup_(memmap_freep) MemMap *own_map = NULL;
-        _cleanup_(sanitize_report_freep) SanitizeReport *report = NULL;
-        _cleanup_(plan_freep) Plan *plan = NULL;
-        DfuError derr = DFU_ERROR_INIT;
-        const Device *dev = NULL;
-        const PartInfo *part = NULL;
-        SanitizeOptions so;
-        PlanOptions po;
         int r;
-
-        r = inspect_map(p, &own_map, &dev, &part, &error);
-        if (r < 0)
-                return sd_bus_error_is_set(&error) ? sd_bus_reply_method_error(p->message, &error) : r;
-        const MemMap *map = dev ? dev->map : own_map;
-
-        job_options_sanitize(&p->opts, &so);
-        r = sanitize_image(p->set->merged, map, &so, &report, &derr);
-        if (r < 0)
-                return sd_bus_reply_method_errorf(p->message, DFUSD_ERROR_FAILED, "%s",
-                                                  dfu_error_message(&derr));
-        if (!report->rejected && map->n_layouts > 0) {
-                job_options_plan(&p->opts, p->ctx->config.default_verify, &po);
-                uint16_t ts = dev ? dev->transfer_size : part ? part->transfer_size : 2048;
-                r = plan_build(report->kept, &map->layouts[0], ts, part, &po, &plan, &derr);
-                if (r < 0 && r != -ENOMEM) {
-                        report->rejected = true;
-                        free(report->reject_reason);
-                        report->reject_reason = strdup(dfu_error_message(&derr));
-                }
-        }
 
         r = sd_bus_message_new_method_return(p->message, &reply);
         if (r >= 0)
@@ -288,6 +259,42 @@ static int inspect_finish(Pending *p) {
         if (r < 0)
                 return r;
         return sd_bus_send(NULL, reply, NULL);
+}
+
+static int inspect_finish(Pending *p) {
+        _cleanup_(sd_bus_error_free) sd_bus_error error = SD_BUS_ERROR_NULL;
+        _cleanup_(memmap_freep) MemMap *own_map = NULL;
+        _cleanup_(sanitize_report_freep) SanitizeReport *report = NULL;
+        _cleanup_(plan_freep) Plan *plan = NULL;
+        DfuError derr = DFU_ERROR_INIT;
+        const Device *dev = NULL;
+        const PartInfo *part = NULL;
+        SanitizeOptions so;
+        PlanOptions po;
+        int r;
+
+        r = inspect_map(p, &own_map, &dev, &part, &error);
+        if (r < 0)
+                return sd_bus_error_is_set(&error) ? sd_bus_reply_method_error(p->message, &error) : r;
+        const MemMap *map = dev ? dev->map : own_map;
+
+        job_options_sanitize(&p->opts, &so);
+        r = sanitize_image(p->set->merged, map, &so, &report, &derr);
+        if (r < 0)
+                return sd_bus_reply_method_errorf(p->message, DFUSD_ERROR_FAILED, "%s",
+                                                  dfu_error_message(&derr));
+        if (!report->rejected && map->n_layouts > 0) {
+                job_options_plan(&p->opts, p->ctx->config.default_verify, &po);
+                uint16_t ts = dev ? dev->transfer_size : part ? part->transfer_size : 2048;
+                r = plan_build(report->kept, &map->layouts[0], ts, part, &po, &plan, &derr);
+                if (r < 0 && r != -ENOMEM) {
+                        report->rejected = true;
+                        free(report->reject_reason);
+                        report->reject_reason = strdup(dfu_error_message(&derr));
+                }
+        }
+
+        return inspect_reply(p, report, plan, part);
 }
 
 static int rule_finish(Pending *p) {
