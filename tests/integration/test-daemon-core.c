@@ -148,11 +148,53 @@ static void test_default_target_and_history(Integ *t, gconstpointer data) {
         g_assert_error(error, G_DBUS_ERROR, G_DBUS_ERROR_INVALID_ARGS);
 }
 
+/* MaxParallel=1: the second board's job waits its turn, and gets it once the first is cancelled. */
+static void test_max_parallel(Integ *t, gconstpointer data) {
+        g_autofree uint8_t *img = integ_pattern(64 * 1024, 44);
+        g_autofree char *file =
+                integ_write_ihex(t, "app.hex", &(IntegSegment){FLASH_BASE, img, 64 * 1024}, 1);
+        g_autofree char *a = NULL, *b = NULL, *state = NULL;
+        g_autoptr(GError) error = NULL;
+        g_autoptr(GVariant) r = NULL, max = NULL;
+
+        /* datasheet timing: the first job is surely still erasing when the second is looked at */
+        integ_start(t, &(IntegRun){.boards = 2,
+                                   .parts = (const char *[]){"f405", NULL},
+                                   .time_scale = "1",
+                                   .config = "[Daemon]\nMaxParallel=1\n"});
+        integ_wait_devices(t, 2, 10);
+        max = integ_get(t, DFUSD_PATH, DFUSD_MANAGER, "MaxParallel", &error);
+        g_assert_no_error(error);
+        g_assert_cmpuint(g_variant_get_uint32(max), ==, 1);
+
+        a = integ_submit(t, (const char *[]){file, NULL},
+                         integ_options("port", g_variant_new_string("1-1"), NULL), &error);
+        g_assert_no_error(error);
+        b = integ_submit(t, (const char *[]){file, NULL},
+                         integ_options("port", g_variant_new_string("1-2"), NULL), &error);
+        g_assert_no_error(error);
+        state = integ_wait_job_state(t, a, "erasing", 30);
+        g_assert_cmpstr(state, ==, "erasing");
+        g_free(state);
+        state = integ_get_string(t, b, DFUSD_JOB, "State");
+        g_assert_cmpstr(state, ==, "queued");
+        g_free(state);
+
+        r = integ_call(t, a, DFUSD_JOB, "Cancel", NULL, NULL, &error);
+        g_assert_no_error(error);
+        state = integ_wait_job(t, a, 30);
+        g_assert_cmpstr(state, ==, "cancelled");
+        g_free(state);
+        state = integ_wait_job(t, b, 60);
+        g_assert_cmpstr(state, ==, "done");
+}
+
 int main(int argc, char *argv[]) {
         g_test_init(&argc, &argv, NULL);
         g_test_add("/daemon-core/inspect-offline", Integ, NULL, integ_setup, test_inspect_offline,
                    integ_teardown);
         g_test_add("/daemon-core/default-target-and-history", Integ, NULL, integ_setup,
                    test_default_target_and_history, integ_teardown);
+        g_test_add("/daemon-core/max-parallel", Integ, NULL, integ_setup, test_max_parallel, integ_teardown);
         return g_test_run();
 }
