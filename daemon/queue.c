@@ -62,7 +62,7 @@ void queue_dispatch(Context *ctx) {
                 if (j->running || (j->state != JOB_QUEUED && j->state != JOB_WAITING))
                         continue;
                 if (ctx->n_running >= ctx->config.max_parallel) {
-                        job_set_state(j, JOB_QUEUED);
+                        job_set_state(j, job_has_any_board(ctx, j) ? JOB_QUEUED : JOB_WAITING);
                         continue;
                 }
                 queue_try_start(ctx, j);
