@@ -47,9 +47,9 @@ static void die_with_parent(gpointer userdata) {
 
 static void on_abort(int sig) {
         if (current) {
-                pid_t pid = current->conn ? integ_daemon_pid(current) : 0;
-                if (pid > 0)
-                        (void)kill(pid, SIGKILL);
+                /* no bus call here: the assertion may have fired inside GDBus */
+                if (current->daemon_pid > 0)
+                        (void)kill(current->daemon_pid, SIGKILL);
                 print_log(current);
                 kill_subprocess(current->runner);
                 kill_subprocess(current->bus);
@@ -272,8 +272,10 @@ void integ_start(Integ *t, const IntegRun *run) {
         for (unsigned i = 0; i < 2000; i++) {
                 g_autoptr(GError) e = NULL;
                 g_autoptr(GVariant) v = integ_get(t, DFUSD_PATH, DFUSD_MANAGER, "Version", &e);
-                if (v)
+                if (v) {
+                        t->daemon_pid = integ_daemon_pid(t);
                         return;
+                }
                 if (!runner_alive(t))
                         g_error("the runner exited before dfusd answered on the bus");
                 g_usleep(10 * 1000);

@@ -40,6 +40,7 @@ typedef struct Integ {
         GSubprocess *runner;
         GDBusConnection *conn;
         unsigned runs;
+        pid_t daemon_pid; /* of the last start, for cleaning up after a failed assertion */
         bool system_bus;
 } Integ;
 
