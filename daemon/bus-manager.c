@@ -59,7 +59,6 @@ static int property_get_rules(sd_bus *bus, const char *path, const char *interfa
 }
 
 static int method_get_history(sd_bus_message *m, void *userdata, sd_bus_error *error) {
-        _cleanup_(sd_bus_message_unrefp) sd_bus_message *reply = NULL;
         Context *ctx = userdata;
         const char *port = NULL, *serial = NULL;
         uint64_t since = 0;
@@ -115,13 +114,11 @@ static int method_get_history(sd_bus_message *m, void *userdata, sd_bus_error *e
         if (r < 0)
                 return r;
 
-        r = sd_bus_message_new_method_return(m, &reply);
-        if (r < 0)
-                return r;
-        r = store_history(ctx, reply, since, port, serial, limit);
+        /* The journal may be long: it is read on a thread and the reply sent from there. */
+        r = store_history(ctx, m, since, port, serial, limit);
         if (r < 0)
                 return sd_bus_error_set_errnof(error, r, "Failed to read the job journal: %m");
-        return sd_bus_send(NULL, reply, NULL);
+        return 1;
 }
 
 const sd_bus_vtable manager_vtable[] = {

@@ -324,7 +324,8 @@ int store_record_start(Context *ctx, const Job *j);
 int store_record_leave(Context *ctx, const Job *j);
 int store_record_end(Context *ctx, const Job *j, uint64_t dropped_segments);
 int store_resume(Context *ctx);
-int store_history(Context *ctx, sd_bus_message *reply, uint64_t since, const char *port, const char *serial,
+/* Answers a GetHistory call m later, from a thread's completion. */
+int store_history(Context *ctx, sd_bus_message *m, uint64_t since, const char *port, const char *serial,
                   uint32_t limit);
 
 /* rules.c */

@@ -292,25 +292,47 @@ int store_resume(Context *ctx) {
         return r < 0 ? r : 0;
 }
 
-typedef struct HistoryFilter {
+/* A GetHistory call: the journal is read and filtered on a thread, the reply built on the loop. */
+typedef struct HistoryQuery {
+        Context *ctx;
+        sd_bus_message *message;
         uint64_t since;
-        const char *port, *serial;
+        char *port, *serial;
+        uint32_t limit;
         json_object *matches; /* array */
-} HistoryFilter;
+        int result;
+} HistoryQuery;
+
+static HistoryQuery *history_query_free(HistoryQuery *q) {
+        if (!q)
+                return NULL;
+        sd_bus_message_unref(q->message);
+        free(q->port);
+        free(q->serial);
+        json_object_put(q->matches);
+        free(q);
+        return NULL;
+}
+DEFINE_TRIVIAL_CLEANUP_FUNC(HistoryQuery *, history_query_free);
 
 static int history_record(Context *ctx, json_object *o, void *userdata) {
-        HistoryFilter *f = userdata;
+        HistoryQuery *q = userdata;
         const char *event = get_str(o, "event"), *v;
+        size_t n;
 
         if (!event || !streq(event, "end"))
                 return 0;
-        if (f->since && get_u64(o, "end-time") < f->since)
+        if (q->since && get_u64(o, "end-time") < q->since)
                 return 0;
-        if (f->port && (!(v = get_str(o, "port")) || !streq(v, f->port)))
+        if (q->port && (!(v = get_str(o, "port")) || !streq(v, q->port)))
                 return 0;
-        if (f->serial && (!(v = get_str(o, "serial")) || !streq(v, f->serial)))
+        if (q->serial && (!(v = get_str(o, "serial")) || !streq(v, q->serial)))
                 return 0;
-        json_object_array_add(f->matches, json_object_get(o));
+        json_object_array_add(q->matches, json_object_get(o));
+        /* Newest last: with a limit only the tail is kept, so a long journal costs no memory. */
+        n = json_object_array_length(q->matches);
+        if (q->limit && n >= 2 * (size_t)q->limit)
+                json_object_array_del_idx(q->matches, 0, n - q->limit);
         return 0;
 }
 
@@ -338,22 +360,52 @@ static int append_entry(sd_bus_message *m, json_object *o) {
         return sd_bus_message_close_container(m);
 }
 
-int store_history(Context *ctx, sd_bus_message *reply, uint64_t since, const char *port, const char *serial,
-                  uint32_t limit) {
-        HistoryFilter f = {
-                .since = since, .port = port, .serial = serial, .matches = json_object_new_array()};
+static void history_run(void *userdata) {
+        HistoryQuery *q = userdata;
+        q->result = store_foreach(q->ctx, history_record, q);
+}
+
+static int history_reply(HistoryQuery *q) {
+        _cleanup_(sd_bus_message_unrefp) sd_bus_message *reply = NULL;
+        size_t n = json_object_array_length(q->matches), first = q->limit && n > q->limit ? n - q->limit : 0;
         int r;
 
-        if (!f.matches)
-                return -ENOMEM;
-        r = store_foreach(ctx, history_record, &f);
-        size_t n = json_object_array_length(f.matches), first = limit && n > limit ? n - limit : 0;
+        if (q->result < 0)
+                return sd_bus_reply_method_errnof(q->message, q->result,
+                                                  "Failed to read the job journal: %m");
+        r = sd_bus_message_new_method_return(q->message, &reply);
         if (r >= 0)
                 r = sd_bus_message_open_container(reply, 'a', "a{sv}");
         for (size_t i = first; r >= 0 && i < n; i++)
-                r = append_entry(reply, json_object_array_get_idx(f.matches, i));
+                r = append_entry(reply, json_object_array_get_idx(q->matches, i));
         if (r >= 0)
                 r = sd_bus_message_close_container(reply);
-        json_object_put(f.matches);
-        return r;
+        if (r < 0)
+                return sd_bus_reply_method_errnof(q->message, r, "Failed to build the history: %m");
+        return sd_bus_send(NULL, reply, NULL);
+}
+
+static void history_done(Context *ctx, void *userdata) {
+        _cleanup_(history_query_freep) HistoryQuery *q = userdata;
+
+        if (!ctx->exiting)
+                (void)history_reply(q);
+}
+
+int store_history(Context *ctx, sd_bus_message *m, uint64_t since, const char *port, const char *serial,
+                  uint32_t limit) {
+        _cleanup_(history_query_freep) HistoryQuery *q = calloc(1, sizeof(HistoryQuery));
+        int r;
+
+        if (!q)
+                return -ENOMEM;
+        *q = (HistoryQuery){.ctx = ctx, .since = since, .limit = limit, .matches = json_object_new_array()};
+        if (!q->matches || (port && !(q->port = strdup(port))) || (serial && !(q->serial = strdup(serial))))
+                return -ENOMEM;
+        q->message = sd_bus_message_ref(m);
+        r = task_start(ctx, history_run, history_done, q);
+        if (r < 0)
+                return r;
+        TAKE_PTR(q);
+        return 1;
 }
