@@ -11,6 +11,7 @@
 #include <limits.h>
 #include <locale.h>
 #include <signal.h>
+#include <sys/prctl.h>
 #include <string.h>
 #include <sys/wait.h>
 #include <umockdev.h>
@@ -288,6 +289,11 @@ static gboolean forward_signal(gpointer userdata) {
         return G_SOURCE_CONTINUE;
 }
 
+/* A runner killed without a chance to forward the signal must not leave its command behind. */
+static void child_setup(gpointer user_data) {
+        (void)prctl(PR_SET_PDEATHSIG, SIGTERM);
+}
+
 static int run_command(Runner *r, DfuError *error) {
         static const int signals[] = {SIGTERM, SIGINT, SIGHUP};
         SignalForward fwd[ELEMENTSOF(signals)];
@@ -297,7 +303,7 @@ static int run_command(Runner *r, DfuError *error) {
         r->loop = g_main_loop_new(NULL, FALSE);
         if (!g_spawn_async(NULL, r->command, NULL,
                            G_SPAWN_SEARCH_PATH | G_SPAWN_DO_NOT_REAP_CHILD | G_SPAWN_CHILD_INHERITS_STDIN,
-                           NULL, NULL, &r->child, &gerror))
+                           child_setup, NULL, &r->child, &gerror))
                 return dfu_error_set(error, ENOEXEC, "Cannot run %s: %s", r->command[0], gerror->message);
         g_child_watch_add(r->child, child_exited, r);
         for (unsigned i = 0; i < ELEMENTSOF(signals); i++) {
