@@ -167,7 +167,8 @@ static Job *job_from_path(Context *ctx, const char *path) {
         unsigned long v = strtoul(id, &end, 10);
         if (*end || v == 0 || v > UINT32_MAX)
                 return NULL;
-        return job_find(ctx, (uint32_t)v);
+        Job *j = job_find(ctx, (uint32_t)v);
+        return j && j->accepted ? j : NULL;
 }
 
 int job_object_find(sd_bus *bus, const char *path, const char *iface, void *userdata, void **found,
@@ -186,7 +187,7 @@ int job_node_enumerator(sd_bus *bus, const char *path, void *userdata, char ***n
         if (!l)
                 return -ENOMEM;
         LIST_FOREACH (jobs, j, ctx->jobs)
-                if (strv_extend(&l, j->object_path) < 0) {
+                if (j->accepted && strv_extend(&l, j->object_path) < 0) {
                         strv_free(l);
                         return -ENOMEM;
                 }

@@ -29,7 +29,7 @@ static int property_get_jobs(sd_bus *bus, const char *path, const char *interfac
         if (r < 0)
                 return r;
         LIST_FOREACH (jobs, j, ctx->jobs)
-                if (j->object_path && (r = sd_bus_message_append(reply, "o", j->object_path)) < 0)
+                if (j->accepted && (r = sd_bus_message_append(reply, "o", j->object_path)) < 0)
                         return r;
         return sd_bus_message_close_container(reply);
 }

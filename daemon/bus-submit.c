@@ -106,6 +106,32 @@ static int reply_load_error(Pending *p) {
         return sd_bus_reply_method_errorf(p->message, name, "%s", dfu_error_message(e));
 }
 
+static void submit_recorded(Context *ctx, int result, void *userdata) {
+        Job *j = userdata;
+        _cleanup_(sd_bus_message_unrefp) sd_bus_message *m = TAKE_PTR(j->submit_call);
+        int r;
+
+        if (ctx->exiting)
+                return;
+        if (result < 0) {
+                (void)sd_bus_reply_method_errorf(m, DFUSD_ERROR_FAILED,
+                                                 "Failed to record the job in the journal: %s",
+                                                 strerror(-result));
+                job_free(j);
+                return;
+        }
+        j->accepted = true;
+        r = sd_bus_reply_method_return(m, "o", j->object_path);
+        if (r < 0)
+                log_warning_errno(r, "Failed to reply to Submit: %m");
+        log_info("Job %" PRIu32 " submitted by uid %u for %s, image %s.", j->id, (unsigned)j->owner,
+                 j->target ? j->target : "any board", j->image_sha256);
+        /* Replied already: a failure from here on is the job's, never a second reply. */
+        r = queue_add(ctx, j);
+        if (r < 0)
+                log_error_errno(r, "Failed to queue job %" PRIu32 ": %m", j->id);
+}
+
 static int submit_finish(Pending *p) {
         Context *ctx = p->ctx;
         _cleanup_(sd_bus_error_free) sd_bus_error error = SD_BUS_ERROR_NULL;
@@ -142,22 +168,16 @@ static int submit_finish(Pending *p) {
         }
         j->prepared_generation = d ? d->generation : 0;
 
-        r = store_record_submit(ctx, j);
+        /* Answered once the job is on disk (submit_recorded): an acknowledged job survives a crash. */
+        j->submit_call = sd_bus_message_ref(p->message);
+        r = store_record_submit(ctx, j, submit_recorded, j);
         if (r < 0) {
+                j->submit_call = sd_bus_message_unref(j->submit_call);
                 job_free(j);
                 return sd_bus_reply_method_errorf(p->message, DFUSD_ERROR_FAILED,
                                                   "Failed to record the job in the journal: %s",
                                                   strerror(-r));
         }
-        r = sd_bus_reply_method_return(p->message, "o", j->object_path);
-        if (r < 0)
-                log_warning_errno(r, "Failed to reply to Submit: %m");
-        log_info("Job %" PRIu32 " submitted by uid %u for %s, image %s.", j->id, (unsigned)j->owner,
-                 j->target ? j->target : "any board", j->image_sha256);
-        /* Replied already: a failure from here on is the job's, never a second reply. */
-        r = queue_add(ctx, j);
-        if (r < 0)
-                log_error_errno(r, "Failed to queue job %" PRIu32 ": %m", j->id);
         return 0;
 }
 

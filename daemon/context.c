@@ -27,6 +27,7 @@ int context_new(Context **ret) {
         c->next_rule_id = 1;
         pthread_mutex_init(&c->tasks_lock, NULL);
         pthread_mutex_init(&c->store_lock, NULL);
+        pthread_cond_init(&c->store_cond, NULL);
         config_init(&c->config);
         *ret = c;
         return 0;
@@ -42,6 +43,7 @@ Context *context_free(Context *c) {
         LIST_FOREACH (jobs, j, c->jobs)
                 atomic_store(&j->cancel, true);
         tasks_join_all(c);
+        store_writer_stop(c);
 
         LIST_FOREACH_SAFE(jobs, j, n, c->jobs)
         job_free(j);
@@ -65,6 +67,7 @@ Context *context_free(Context *c) {
         safe_close(c->store_fd);
         pthread_mutex_destroy(&c->tasks_lock);
         pthread_mutex_destroy(&c->store_lock);
+        pthread_cond_destroy(&c->store_cond);
         config_done(&c->config);
         free(c->config_path);
         free(c->runtime_dir);

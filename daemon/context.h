@@ -134,6 +134,10 @@ struct Job {
         uint32_t rule_id;
         uint64_t prepared_generation; /* the Device.generation the plan was built for, 0: none */
         bool interrupted;             /* re-queued after the daemon stopped while it ran */
+        bool accepted;                /* its submit record is on disk: the job exists for everyone */
+        bool finishing;               /* its end record is being written */
+        JobState final_state;
+        sd_bus_message *submit_call; /* the Submit to answer once the job is on disk */
         uint64_t submit_usec, start_usec, end_usec, expected_end_usec;
         uint64_t bytes_done, bytes_total, rate;
         double progress;
@@ -165,6 +169,7 @@ struct Rule {
 };
 
 typedef struct Task Task;
+typedef struct StoreWrite StoreWrite;
 
 struct Context {
         sd_event *event;
@@ -193,6 +198,11 @@ struct Context {
 
         int store_fd; /* jobs.jsonl, O_APPEND */
         pthread_mutex_t store_lock;
+        pthread_cond_t store_cond;
+        pthread_t store_thread;
+        bool store_thread_running;
+        bool store_stop;
+        StoreWrite *store_queue, *store_done;
 
         /* worker threads report here */
         int wake_fd; /* eventfd */
@@ -317,12 +327,21 @@ char *images_sha256_summary(char *const *hashes);
 /* Removes spooled images no queued job or rule needs any more (all of them, or those of hashes). */
 void spool_release(Context *ctx, char *const *hashes);
 
-/* store.c */
+/* store.c, store-write.c: the job journal */
+typedef void (*StoreDoneFn)(Context *ctx, int result, void *userdata);
 int store_open(Context *ctx);
-int store_record_submit(Context *ctx, const Job *j);
+int store_writer_start(Context *ctx);
+void store_writer_stop(Context *ctx);
+void store_writer_reap(Context *ctx);
+/* Queues a record; done (may be NULL) runs on the loop once it is on disk. */
+int store_write_async(Context *ctx, json_object *o, StoreDoneFn done, void *userdata);
+/* From a worker thread: returns once the record is on disk. */
+int store_write_sync(Context *ctx, json_object *o);
+int store_record_submit(Context *ctx, const Job *j, StoreDoneFn done, void *userdata);
 int store_record_start(Context *ctx, const Job *j);
 int store_record_leave(Context *ctx, const Job *j);
-int store_record_end(Context *ctx, const Job *j, uint64_t dropped_segments);
+int store_record_end(Context *ctx, const Job *j, JobState result, uint64_t dropped_segments,
+                     StoreDoneFn done, void *userdata);
 int store_resume(Context *ctx);
 /* Answers a GetHistory call m later, from a thread's completion. */
 int store_history(Context *ctx, sd_bus_message *m, uint64_t since, const char *port, const char *serial,

@@ -58,6 +58,7 @@ Job *job_free(Job *j) {
         }
         sd_event_source_disable_unref(j->timeout_source);
         sd_event_source_disable_unref(j->linger_source);
+        sd_bus_message_unref(j->submit_call);
         job_options_done(&j->opts);
         image_free(j->image);
         strv_free(j->image_hashes);
@@ -184,27 +185,16 @@ static uint64_t job_dropped_segments(const Job *j) {
         return n;
 }
 
-void job_finish(Job *j, JobState s, const char *error) {
-        Context *ctx = j->ctx;
+/* The end record is on disk: now the outcome may be told. */
+static void job_finish_recorded(Context *ctx, int result, void *userdata) {
+        Job *j = userdata;
         int r;
 
-        if (job_state_is_final(j->state))
+        if (result < 0)
+                log_error_errno(result, "Failed to record the end of job %" PRIu32 ": %m", j->id);
+        if (ctx->exiting)
                 return;
-        j->end_usec = now_realtime_usec();
-        free(j->error);
-        j->error = error ? strdup(error) : NULL;
-        j->timeout_source = sd_event_source_disable_unref(j->timeout_source);
-        if (s == JOB_DONE)
-                j->progress = 1.0;
-        /* The plan holds a copy of every byte written; a finished job lingering on the bus needs none. */
-        if (!j->running)
-                j->plan = plan_free(j->plan);
-
-        /* The record is on disk before anyone hears of the outcome. */
-        j->state = s;
-        r = store_record_end(ctx, j, job_dropped_segments(j));
-        if (r < 0)
-                log_error_errno(r, "Failed to record the end of job %" PRIu32 ": %m", j->id);
+        j->state = j->final_state;
         journal_job_finished(j, job_dropped_segments(j));
 
         LIST_FOREACH (devices, d, ctx->devices)
@@ -217,8 +207,8 @@ void job_finish(Job *j, JobState s, const char *error) {
 
         (void)bus_job_emit_changed(j, (const char *[]){"State", "Progress", "EndTime", "Error", NULL});
         (void)bus_job_emit_completed(j);
-        log_info("Job %" PRIu32 " %s%s%s", j->id, job_state_to_string(s), error ? ": " : ".",
-                 error ? error : "");
+        log_info("Job %" PRIu32 " %s%s%s", j->id, job_state_to_string(j->state), j->error ? ": " : ".",
+                 j->error ? j->error : "");
 
         r = sd_event_add_time_relative(ctx->event, &j->linger_source, CLOCK_MONOTONIC,
                                        ctx->config.job_linger_usec, USEC_PER_MSEC, on_linger, j);
@@ -228,8 +218,32 @@ void job_finish(Job *j, JobState s, const char *error) {
         notify_status(ctx);
 }
 
+void job_finish(Job *j, JobState s, const char *error) {
+        Context *ctx = j->ctx;
+        int r;
+
+        if (job_state_is_final(j->state) || j->finishing)
+                return;
+        j->finishing = true;
+        j->final_state = s;
+        j->end_usec = now_realtime_usec();
+        free(j->error);
+        j->error = error ? strdup(error) : NULL;
+        j->timeout_source = sd_event_source_disable_unref(j->timeout_source);
+        if (s == JOB_DONE)
+                j->progress = 1.0;
+        /* The plan holds a copy of every byte written; a finished job lingering on the bus needs none. */
+        if (!j->running)
+                j->plan = plan_free(j->plan);
+
+        /* The record is on disk before anyone hears of the outcome. */
+        r = store_record_end(ctx, j, s, job_dropped_segments(j), job_finish_recorded, j);
+        if (r < 0)
+                job_finish_recorded(ctx, r, j);
+}
+
 int job_cancel(Job *j) {
-        if (job_state_is_final(j->state))
+        if (job_state_is_final(j->state) || j->finishing)
                 return -EALREADY;
         if (j->running) {
                 atomic_store(&j->cancel, true);
@@ -243,7 +257,7 @@ static int on_timeout(sd_event_source *s, uint64_t usec, void *userdata) {
         Job *j = userdata;
         char msg[128];
 
-        if (j->running || job_state_is_final(j->state))
+        if (j->running || j->finishing || job_state_is_final(j->state))
                 return 0;
         (void)snprintf(msg, sizeof(msg), "No matching board appeared within %" PRIu64 " s.",
                        j->opts.timeout_sec);

@@ -59,7 +59,8 @@ void queue_dispatch(Context *ctx) {
         if (ctx->exiting)
                 return;
         LIST_FOREACH_SAFE(jobs, j, n, ctx->jobs) {
-                if (j->running || (j->state != JOB_QUEUED && j->state != JOB_WAITING))
+                if (!j->accepted || j->running || j->finishing ||
+                    (j->state != JOB_QUEUED && j->state != JOB_WAITING))
                         continue;
                 if (ctx->n_running >= ctx->config.max_parallel) {
                         job_set_state(j, job_has_any_board(ctx, j) ? JOB_QUEUED : JOB_WAITING);

@@ -145,9 +145,11 @@ static int rule_start_job(Rule *rule, Device *d) {
                 job_free(j);
                 return r;
         }
-        r = store_record_submit(ctx, j);
+        /* Nobody waits for an answer here; the journal keeps its order, so this precedes the start. */
+        r = store_record_submit(ctx, j, NULL, NULL);
         if (r < 0)
                 log_warning_errno(r, "Failed to record job %" PRIu32 ": %m", j->id);
+        j->accepted = true;
         log_info("Rule %" PRIu32 " matches the board on port %s: job %" PRIu32 ".", rule->id, d->port_path,
                  j->id);
         return queue_add(ctx, j);

@@ -16,26 +16,6 @@
  * stopped: it is resumed, unless it got as far as its leave request.
  */
 
-static int store_append(Context *ctx, json_object *o) {
-        const char *text = json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN);
-        _cleanup_free_ char *line = NULL;
-        int r = 0;
-
-        if (ctx->store_fd < 0)
-                return -EBADF;
-        if (asprintf(&line, "%s\n", text) < 0)
-                return -ENOMEM;
-        size_t len = strlen(line);
-        pthread_mutex_lock(&ctx->store_lock);
-        ssize_t k = write(ctx->store_fd, line, len);
-        if (k != (ssize_t)len)
-                r = k < 0 ? -errno : -EIO;
-        else if (fdatasync(ctx->store_fd) < 0)
-                r = -errno;
-        pthread_mutex_unlock(&ctx->store_lock);
-        return r;
-}
-
 static json_object *record_new(const char *event, uint32_t id) {
         json_object *o = json_object_new_object();
         if (!o)
@@ -61,10 +41,10 @@ int store_open(Context *ctx) {
         ctx->store_fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0640);
         if (ctx->store_fd < 0)
                 return log_error_errno(errno, "Failed to open %s: %m", path);
-        return 0;
+        return store_writer_start(ctx);
 }
 
-int store_record_submit(Context *ctx, const Job *j) {
+int store_record_submit(Context *ctx, const Job *j, StoreDoneFn done, void *userdata) {
         json_object *o = record_new("submit", j->id), *opts = NULL, *images;
         int r;
 
@@ -82,7 +62,7 @@ int store_record_submit(Context *ctx, const Job *j) {
         json_object_object_add(o, "images", images);
         if (j->rule_id)
                 json_object_object_add(o, "rule", json_object_new_uint64(j->rule_id));
-        r = store_append(ctx, o);
+        r = store_write_async(ctx, o, done, userdata);
         json_object_put(o);
         return r;
 }
@@ -93,26 +73,27 @@ int store_record_start(Context *ctx, const Job *j) {
                 return -ENOMEM;
         add_string(o, "port", j->port_path);
         add_string(o, "serial", j->serial);
-        int r = store_append(ctx, o);
+        int r = store_write_async(ctx, o, NULL, NULL);
         json_object_put(o);
         return r;
 }
 
-/* Called from the worker thread: touches only the id. */
+/* Called from the worker thread, which waits: the leave request goes out only once this is on disk. */
 int store_record_leave(Context *ctx, const Job *j) {
         json_object *o = record_new("leave", j->id);
         if (!o)
                 return -ENOMEM;
-        int r = store_append(ctx, o);
+        int r = store_write_sync(ctx, o);
         json_object_put(o);
         return r;
 }
 
-int store_record_end(Context *ctx, const Job *j, uint64_t dropped_segments) {
+int store_record_end(Context *ctx, const Job *j, JobState result, uint64_t dropped_segments,
+                     StoreDoneFn done, void *userdata) {
         json_object *o = record_new("end", j->id);
         if (!o)
                 return -ENOMEM;
-        add_string(o, "result", job_state_to_string(j->state));
+        add_string(o, "result", job_state_to_string(result));
         add_string(o, "error", j->error);
         add_string(o, "port", j->port_path);
         add_string(o, "serial", j->serial);
@@ -131,7 +112,7 @@ int store_record_end(Context *ctx, const Job *j, uint64_t dropped_segments) {
         json_object_object_add(o, "interrupted", json_object_new_boolean(j->interrupted));
         if (j->rule_id)
                 json_object_object_add(o, "rule", json_object_new_uint64(j->rule_id));
-        int r = store_append(ctx, o);
+        int r = store_write_async(ctx, o, done, userdata);
         json_object_put(o);
         return r;
 }
@@ -248,6 +229,7 @@ static int resume_job(Context *ctx, Replay *rp) {
         j->submit_usec = get_u64(rp->submit, "submit-time");
         j->rule_id = (uint32_t)get_u64(rp->submit, "rule");
         j->interrupted = rp->started;
+        j->accepted = true;
         if (get_str(rp->submit, "target"))
                 j->target = strdup(get_str(rp->submit, "target"));
         if (json_object_object_get_ex(rp->submit, "options", &opts))

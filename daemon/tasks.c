@@ -61,6 +61,7 @@ static int on_wake(sd_event_source *s, int fd, uint32_t revents, void *userdata)
 
         (void)!read(fd, &v, sizeof(v));
         tasks_reap(ctx);
+        store_writer_reap(ctx);
         worker_flush_all(ctx);
         return 0;
 }
