@@ -9,7 +9,8 @@
  * Strings are byte-exact copies of what the ROM bootloaders report (see dfuse-protocol.md); where a
  * string is not confirmed by a device log it says so. Timing figures are datasheet *typical* values
  * at the widest parallelism (x32 / 64-bit / flash word), because estimates should match a healthy
- * board at 3.3 V; the engine uses the _max_ figures only to decide how long to keep waiting.
+ * board at 3.3 V; the engine uses the _max_ figures only to decide how long to keep waiting. Where a
+ * figure is an estimate rather than a datasheet value, its comment says so.
  */
 
 #define ST_VID          0x0483
@@ -221,14 +222,20 @@ const PartInfo part_table[] = {
                 .product = PRODUCT_CLASSIC,
                 .alt_strings = l476_alts,
                 .ecc_word = 8,
-                /* DS10198 (L476): page erase typ 22 ms, mass erase 22.1 ms, double word 81.7 us. */
+                /*
+                 * DS10198 (L476): page erase typ 22 ms (max 24.47 ms), mass erase 22.1 ms, double word
+                 * 81.7 us. The ROM asks for less than a page erase takes, which is why polls after an
+                 * erase stall (PART_QUIRK_POLL_STALLS): 21 ms is what an L43x ROM reported in a dfu-util
+                 * -v log ("Poll timeout 21 ms", ST community, "USB DFU on STM32L432 and STM32L433");
+                 * no L476 log was found, so that L4 figure stands in for it.
+                 */
                 .erase_ms_per_kib_x100 = 1100,
                 .erase_ms_min = 22,
                 .mass_erase_ms = 23,
                 .mass_erase_max_ms = 50,
                 .program_us_per_kib = 10458,
                 .poll_timeout_ms = 5,
-                .erase_poll_timeout_ms = 25,
+                .erase_poll_timeout_ms = 21,
                 .quirks = PART_QUIRK_POLL_STALLS,
         },
         {
@@ -310,8 +317,8 @@ const PartInfo part_table[] = {
                 .alt_strings = h7a3_alts,
                 .ecc_word = 16,
                 /*
-                 * DS13195 (H7A3): 8 KB sector erase typ 2 ms per KiB is our estimate scaled from the
-                 * 128-bit cell; 128-bit word program typ 70 us.
+                 * Estimates, not datasheet figures (DS13195 was not checked): 8 KB sector erase about
+                 * 20 ms (2.5 ms per KiB), 128-bit word program about 70 us, bank erase about 5 s.
                  */
                 .erase_ms_per_kib_x100 = 250,
                 .erase_ms_min = 20,
@@ -332,7 +339,10 @@ const PartInfo part_table[] = {
                 .product = PRODUCT_FS,
                 .alt_strings = u585_alts,
                 .ecc_word = 16,
-                /* DS13086 (U585): page (8 KB) erase typ 1.5 ms, bank erase ~1.5 ms, quad-word 118 us. */
+                /*
+                 * Estimates, not datasheet figures (DS13086 was not checked): 8 KB page erase about
+                 * 1.5 ms (counted as 2 ms), bank erase about 3 ms, quad-word program about 118 us.
+                 */
                 .erase_ms_per_kib_x100 = 19,
                 .erase_ms_min = 2,
                 .mass_erase_ms = 3,

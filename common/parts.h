@@ -14,7 +14,10 @@
  */
 
 typedef enum PartQuirk {
-        /* Polls sent before bwPollTimeout may stall; up to 3 stalled polls mean "busy" (L4). */
+        /*
+         * Polls after a DfuSe command (set address, erase) stall until it ends, and the erase
+         * bwPollTimeout is shorter than the erase; up to 3 stalled polls mean "busy" (L4).
+         */
         PART_QUIRK_POLL_STALLS = 1 << 0,
         /* bwPollTimeout for mass erase is far too small; the real duration is mass_erase_ms (F405). */
         PART_QUIRK_MASS_ERASE_LIES = 1 << 1,

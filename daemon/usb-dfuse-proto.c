@@ -157,7 +157,10 @@ static bool tolerate_error(DfuseDevice *d, PollState *ps, int r, uint64_t t) {
         if (ps->lying_mass_erase && (r == -ETIMEDOUT || r == -EPIPE) &&
             t - ps->start_us < (uint64_t)d->quirks.mass_erase_ms * 1000)
                 return true;
-        /* L4: polls stall while the operation runs; a few in a row mean "busy", more mean trouble. */
+        /*
+         * L4: polls after a command (erase, set address) stall while it runs; a few in a row mean
+         * "busy", more mean trouble. Taken after a block write too: a retried poll costs nothing there.
+         */
         if (r == -EPIPE && ps->stalls < d->quirks.poll_stalls) {
                 ps->stalls++;
                 d->stats->stalls_tolerated++;

@@ -29,7 +29,10 @@ typedef struct QuirkRow {
 static const QuirkRow quirk_rows[] = {
         /* fwupd's STM32 entry: F745 answers a 2 KB DNLOAD slower than libusb's customary 1 s. */
         {.vid = ST_VID, .pid = ST_DFU_PID, .timeout_ms = 5000},
-        /* L4: bwPollTimeout is too short and an early poll stalls; dfu-util tolerates 3 stalls. */
+        /*
+         * L4: a poll after a DfuSe command stalls until the command ends, and the erase bwPollTimeout
+         * is shorter than the erase; dfu-util tolerates 3 stalls per command.
+         */
         {.part_quirk = PART_QUIRK_POLL_STALLS, .poll_stalls = 3},
         /* F405: mass erase reports 100 ms but needs up to ~32 s (DS8626: 16 s typical on F411). */
         {.part_quirk = PART_QUIRK_MASS_ERASE_LIES, .mass_erase_ms = 35000},

@@ -16,8 +16,9 @@
 #include <glib.h>
 #include <glib/gstdio.h>
 
-#define FLASH_BASE 0x08000000u
-#define SCALE      "0.01"
+#define FLASH_BASE  0x08000000u
+#define SCALE       "0.01"
+#define STALL_SCALE "10"
 
 typedef struct Run {
         char *dir;
@@ -190,8 +191,12 @@ static void assert_line(const Run *r, const char *port, const char *word) {
 
 /* Full flash of a part: image, verify, leave; the board must end with the image and have left. */
 static void flash_part(const char *part, uint32_t size, bool expect_stalls, bool expect_stuck) {
-        /* Stalls need real timing: the emulated bus is slower than a page program at a small scale. */
-        Run r = {.scale = expect_stalls ? "1.0" : NULL};
+        /*
+         * Stalls need real timing, and room for the engine's own latency: the L4 asks for 21 ms after a
+         * 22 ms page erase, so only a scale well above 1 leaves a margin (10 ms here) that scheduling
+         * cannot eat.
+         */
+        Run r = {.scale = expect_stalls ? STALL_SCALE : NULL};
         run_init(&r);
         g_autoptr(GBytes) image = make_image(size, size ^ 0x5eed);
         g_autofree char *img = write_image(&r, "fw.bin", image);
@@ -228,8 +233,17 @@ static void flash_part(const char *part, uint32_t size, bool expect_stalls, bool
         /* CLRSTATUS: once on arrival where the board starts in dfuERROR, twice per stuck command. */
         guint64 arrival = (part_find(part)->quirks & PART_QUIRK_ARRIVES_IN_ERROR) ? 1 : 0;
         g_assert_cmpuint(counter(&r, "1-1", "clrstatus"), ==, arrival + 2 * stat_of(&r, "1-1", "stuck"));
-        if (expect_stalls)
+        /*
+         * The board stalls only polls after a DfuSe command, the engine polls a set address no sooner
+         * than asked, so the stalls it tolerated are the polls after page erases: never more than three
+         * in a row, and the job went through.
+         */
+        if (expect_stalls) {
                 g_assert_cmpuint(stat_of(&r, "1-1", "stalls"), >, 0);
+                g_assert_cmpuint(stat_of(&r, "1-1", "stalls"), ==, counter(&r, "1-1", "stalls"));
+                g_assert_cmpuint(stat_of(&r, "1-1", "stalls"), <=, 3 * counter(&r, "1-1", "erase"));
+        } else
+                g_assert_cmpuint(counter(&r, "1-1", "stalls"), ==, 0);
         if (expect_stuck)
                 g_assert_cmpuint(stat_of(&r, "1-1", "stuck"), >, 0);
         else
@@ -242,9 +256,12 @@ static void test_f405(void) {
         flash_part("f405", 256 * 1024 + 300, false, false);
 }
 
-/* L4: polls stall while a page is programmed. */
+/*
+ * L4: polls after a page erase stall, since the bootloader asks for less time than the erase takes;
+ * block writes hold their polls back instead. Three pages keep it quick at the slow scale.
+ */
 static void test_l476(void) {
-        flash_part("l476", 12 * 1024 + 100, true, false);
+        flash_part("l476", 4 * 1024 + 100, true, false);
 }
 
 /* G4: 1 KB transfers, resets instead of answering the leave GETSTATUS. */

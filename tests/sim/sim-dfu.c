@@ -243,13 +243,25 @@ static SimResult start_op(SimBoard *b, uint64_t t, uint8_t *data, size_t *len, u
         return SIM_OK;
 }
 
+/*
+ * L4: the polls after a DfuSe command (set address, erase, mass erase) stall while it runs; a block
+ * write holds its early polls back like every other part. The bootloader asks for less time than a
+ * page erase takes, so a host that waits just bwPollTimeout meets the stalls (dfu-util tolerates three
+ * after these commands only).
+ */
+static bool poll_stalls(const SimBoard *b) {
+        if (!(b->quirks & PART_QUIRK_POLL_STALLS))
+                return false;
+        return b->op == SIM_OP_SET_ADDRESS || b->op == SIM_OP_ERASE || b->op == SIM_OP_MASS_ERASE;
+}
+
 static SimResult busy_poll(SimBoard *b, uint64_t now, uint8_t *data, size_t *len, uint64_t *ready) {
         uint64_t deadline = MAX(b->busy_until, b->poll_deadline);
 
-        if ((b->quirks & PART_QUIRK_POLL_STALLS) && now < deadline) {
+        if (poll_stalls(b) && now < deadline) {
                 /*
-                 * L4: a poll before the operation ends or bwPollTimeout elapses stalls, without an
-                 * error; after three stalls in a row the next one is answered busy.
+                 * A poll before the command ends or bwPollTimeout elapses stalls, without an error;
+                 * after three stalls in a row the next one is answered busy with the time left.
                  */
                 *ready = now;
                 if (b->early_polls < POLL_STALLS_MAX) {

@@ -147,7 +147,9 @@ SimResult sim_board_control(SimBoard *b, const SimSetup *setup, uint8_t *data, s
  * Standard requests handled: GET_DESCRIPTOR (device, configuration, string; LANGID 0x0409, UTF-16LE),
  * GET_STATUS, GET/SET_CONFIGURATION, GET/SET_INTERFACE. DFU class requests go to interface 0.
  * While an operation runs the bootloader NAKs everything, so any request sent then is answered at the
- * operation's end (*ready_us), except polls on PART_QUIRK_POLL_STALLS parts, which stall at once.
+ * operation's end (*ready_us), except, on PART_QUIRK_POLL_STALLS parts, polls after a DfuSe command
+ * (set address, erase, mass erase) sent before it ends or its bwPollTimeout elapses: up to three in a
+ * row stall at once, the next is answered busy. Polls after a block write always wait.
  * SIM_EVENT_RESET: the board has already reset itself; the glue re-enumerates it (the first request
  * after that waits for the operation that caused the reset).
  */

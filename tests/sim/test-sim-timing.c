@@ -112,38 +112,118 @@ static void test_transfer_time(void) {
         g_assert_cmpuint(sim_usb_transfer_us(65), >, sim_usb_transfer_us(64));
 }
 
-static void test_poll_stalls(void) {
+/* Polls at t (us) after a DfuSe command started at 0: three stall at once without an error, ... */
+static void check_three_stalls(SimBoard *b, uint64_t t, unsigned stalls_before) {
+        uint8_t st[6];
+
+        for (unsigned i = 0; i < 3; i++) {
+                g_assert_cmpuint(at(b, t + i, 0xA1, 3, 0, 6, st, SIM_STALL), ==, t + i);
+                g_assert_cmpuint(sim_board_state(b), ==, SIM_STATE_DNBUSY);
+                g_assert_cmpuint(sim_board_status(b), ==, SIM_STATUS_OK);
+        }
+        g_assert_cmpuint(sim_board_counters(b)->stalls, ==, stalls_before + 3);
+}
+
+/* L4: polls sent too early after an erase stall; the bootloader asks for less than the erase takes. */
+static void test_poll_stalls_erase(void) {
         _cleanup_(sim_board_freep) SimBoard *l4 = board_scaled("l476", 1.0, 0, 0);
-        _cleanup_(sim_board_freep) SimBoard *off = board_scaled("l476", 1.0, 0, PART_QUIRK_POLL_STALLS);
+        const PartInfo *p = part_find("l476");
+        uint64_t erase_us = (uint64_t)part_sector_erase_ms(p, 2048) * 1000;
+        uint8_t d[5], st[6];
+
+        g_assert_true(sim_board_quirks(l4) & PART_QUIRK_POLL_STALLS);
+        erase_cmd(d, 0x08000800);
+        g_assert_cmpuint(at(l4, 0, 0x21, 1, 0, 5, d, SIM_OK), ==, 0);
+        g_assert_cmpuint(at(l4, 0, 0xA1, 3, 0, 6, st, SIM_OK), ==, 0);
+        g_assert_cmpuint(st[4], ==, SIM_STATE_DNBUSY);
+        g_assert_cmpuint(poll_ms(st), ==, p->erase_poll_timeout_ms);
+        g_assert_cmpuint((uint64_t)poll_ms(st) * 1000, <, erase_us);
+
+        /* A host that waits what it was told polls before the end: three stalls in a row ... */
+        check_three_stalls(l4, (uint64_t)poll_ms(st) * 1000, 0);
+        /* ... then one is answered busy with the time left ... */
+        uint64_t t = (uint64_t)poll_ms(st) * 1000 + 500;
+        g_assert_cmpuint(at(l4, t, 0xA1, 3, 0, 6, st, SIM_OK), ==, t);
+        g_assert_cmpuint(st[4], ==, SIM_STATE_DNBUSY);
+        g_assert_cmpuint(poll_ms(st), ==, (erase_us - t + 999) / 1000);
+        /* ... and a poll after the end gets the outcome. */
+        g_assert_cmpuint(at(l4, erase_us, 0xA1, 3, 0, 6, st, SIM_OK), ==, erase_us);
+        g_assert_cmpuint(st[4], ==, SIM_STATE_DNLOAD_IDLE);
+        g_assert_cmpuint(sim_board_counters(l4)->stalls, ==, 3);
+        g_assert_cmpuint(sim_board_counters(l4)->erase, ==, 1);
+        g_assert_cmpuint(sim_board_counters(l4)->errors, ==, 0);
+
+        /* Mass erase is a DfuSe command too. */
+        uint8_t mass = 0x41;
+        uint64_t t0 = 100000, mass_us = (uint64_t)part_mass_erase_ms(p) * 1000;
+        g_assert_cmpuint(at(l4, t0, 0x21, 1, 0, 1, &mass, SIM_OK), ==, t0);
+        g_assert_cmpuint(at(l4, t0, 0xA1, 3, 0, 6, st, SIM_OK), ==, t0);
+        check_three_stalls(l4, t0 + 1000, 3);
+        g_assert_cmpuint(at(l4, t0 + mass_us, 0xA1, 3, 0, 6, st, SIM_OK), ==, t0 + mass_us);
+        g_assert_cmpuint(st[4], ==, SIM_STATE_DNLOAD_IDLE);
+        g_assert_cmpuint(sim_board_counters(l4)->mass_erase, ==, 1);
+}
+
+/* A set address polled before its bwPollTimeout stalls too; polled when asked, it does not. */
+static void test_poll_stalls_set_address(void) {
+        _cleanup_(sim_board_freep) SimBoard *l4 = board_scaled("l476", 1.0, 0, 0);
+        uint8_t cmd[5] = {0x21, 0x00, 0x08, 0x00, 0x08}, st[6];
+
+        g_assert_cmpuint(at(l4, 0, 0x21, 1, 0, 5, cmd, SIM_OK), ==, 0);
+        g_assert_cmpuint(at(l4, 0, 0xA1, 3, 0, 6, st, SIM_OK), ==, 0);
+        g_assert_cmpuint(poll_ms(st), ==, part_find("l476")->poll_timeout_ms);
+        check_three_stalls(l4, 1000, 0);
+        g_assert_cmpuint(at(l4, (uint64_t)poll_ms(st) * 1000, 0xA1, 3, 0, 6, st, SIM_OK), ==,
+                         (uint64_t)part_find("l476")->poll_timeout_ms * 1000);
+        g_assert_cmpuint(st[4], ==, SIM_STATE_DNLOAD_IDLE);
+        g_assert_cmpuint(sim_board_counters(l4)->set_address, ==, 1);
+
+        /* On time: no stall. */
+        g_assert_cmpuint(at(l4, 10000, 0x21, 1, 0, 5, cmd, SIM_OK), ==, 10000);
+        g_assert_cmpuint(at(l4, 10000, 0xA1, 3, 0, 6, st, SIM_OK), ==, 10000);
+        g_assert_cmpuint(at(l4, 10000 + (uint64_t)poll_ms(st) * 1000, 0xA1, 3, 0, 6, st, SIM_OK), ==,
+                         10000 + (uint64_t)part_find("l476")->poll_timeout_ms * 1000);
+        g_assert_cmpuint(st[4], ==, SIM_STATE_DNLOAD_IDLE);
+        g_assert_cmpuint(sim_board_counters(l4)->stalls, ==, 3);
+}
+
+/* A block write asks for less than it needs too, but its early polls wait for the end: no stall. */
+static void test_poll_stalls_not_after_write(void) {
+        _cleanup_(sim_board_freep) SimBoard *l4 = board_scaled("l476", 1.0, 0, 0);
         uint64_t op_us = part_program_us(part_find("l476"), 2048);
         uint8_t data[2048], st[6];
 
-        g_assert_true(sim_board_quirks(l4) & PART_QUIRK_POLL_STALLS);
-        memset(data, 0, sizeof(data));
+        memset(data, 0x5A, sizeof(data));
         g_assert_cmpuint(at(l4, 0, 0x21, 1, 2, sizeof(data), data, SIM_OK), ==, 0);
         g_assert_cmpuint(at(l4, 0, 0xA1, 3, 0, 6, st, SIM_OK), ==, 0);
-        g_assert_cmpuint(poll_ms(st), ==, 5);
-        g_assert_cmpuint(op_us, >, 5000); /* the L4 asks for less than it needs */
+        g_assert_cmpuint(poll_ms(st), ==, part_find("l476")->poll_timeout_ms);
+        g_assert_cmpuint((uint64_t)poll_ms(st) * 1000, <, op_us);
+        /* Polled when told, and even at once: answered when the program ends. */
+        g_assert_cmpuint(at(l4, 1, 0xA1, 3, 0, 6, st, SIM_OK), ==, op_us);
+        g_assert_cmpuint(st[4], ==, SIM_STATE_DNLOAD_IDLE);
 
-        /* Polls after bwPollTimeout but before the end stall at once, three in a row, no error ... */
-        for (unsigned i = 0; i < 3; i++) {
-                g_assert_cmpuint(at(l4, 5000 + i, 0xA1, 3, 0, 6, st, SIM_STALL), ==, 5000 + i);
-                g_assert_cmpuint(sim_board_state(l4), ==, SIM_STATE_DNBUSY);
-        }
-        /* ... then one is answered busy with the time left ... */
-        g_assert_cmpuint(at(l4, 6000, 0xA1, 3, 0, 6, st, SIM_OK), ==, 6000);
-        g_assert_cmpuint(st[4], ==, SIM_STATE_DNBUSY);
-        g_assert_cmpuint(poll_ms(st), ==, (op_us - 6000 + 999) / 1000);
-        /* ... and a poll after the end gets the outcome. */
+        g_assert_cmpuint(at(l4, op_us, 0x21, 1, 3, sizeof(data), data, SIM_OK), ==, op_us);
         g_assert_cmpuint(at(l4, op_us, 0xA1, 3, 0, 6, st, SIM_OK), ==, op_us);
+        g_assert_cmpuint(at(l4, op_us + (uint64_t)poll_ms(st) * 1000, 0xA1, 3, 0, 6, st, SIM_OK), ==,
+                         2 * op_us);
         g_assert_cmpuint(st[4], ==, SIM_STATE_DNLOAD_IDLE);
-        g_assert_cmpuint(sim_board_counters(l4)->stalls, ==, 3);
+        g_assert_cmpuint(sim_board_counters(l4)->stalls, ==, 0);
+        g_assert_cmpuint(sim_board_counters(l4)->blocks_written, ==, 2);
+        g_assert_cmpuint(sim_board_counters(l4)->errors, ==, 0);
+}
 
-        /* Without the quirk an early poll just waits. */
-        g_assert_cmpuint(at(off, 0, 0x21, 1, 2, sizeof(data), data, SIM_OK), ==, 0);
+/* Without the quirk an early poll after an erase just waits. */
+static void test_poll_stalls_off(void) {
+        _cleanup_(sim_board_freep) SimBoard *off = board_scaled("l476", 1.0, 0, PART_QUIRK_POLL_STALLS);
+        uint64_t erase_us = (uint64_t)part_sector_erase_ms(part_find("l476"), 2048) * 1000;
+        uint8_t d[5], st[6];
+
+        erase_cmd(d, 0x08000000);
+        g_assert_cmpuint(at(off, 0, 0x21, 1, 0, 5, d, SIM_OK), ==, 0);
         g_assert_cmpuint(at(off, 0, 0xA1, 3, 0, 6, st, SIM_OK), ==, 0);
-        g_assert_cmpuint(at(off, 5000, 0xA1, 3, 0, 6, st, SIM_OK), ==, op_us);
+        g_assert_cmpuint(at(off, 1000, 0xA1, 3, 0, 6, st, SIM_OK), ==, erase_us);
         g_assert_cmpuint(st[4], ==, SIM_STATE_DNLOAD_IDLE);
+        g_assert_cmpuint(sim_board_counters(off)->stalls, ==, 0);
 }
 
 static void test_mass_erase_lies(void) {
@@ -265,7 +345,10 @@ int main(int argc, char **argv) {
         g_test_add_func("/sim/timing/transfer", test_transfer_time);
         g_test_add_func("/sim/timing/set-address", test_set_address_costs_no_wait);
         g_test_add_func("/sim/timing/reset-waits", test_reset_waits);
-        g_test_add_func("/sim/quirk/poll-stalls", test_poll_stalls);
+        g_test_add_func("/sim/quirk/poll-stalls/erase", test_poll_stalls_erase);
+        g_test_add_func("/sim/quirk/poll-stalls/set-address", test_poll_stalls_set_address);
+        g_test_add_func("/sim/quirk/poll-stalls/not-after-write", test_poll_stalls_not_after_write);
+        g_test_add_func("/sim/quirk/poll-stalls/off", test_poll_stalls_off);
         g_test_add_func("/sim/quirk/mass-erase-lies", test_mass_erase_lies);
         g_test_add_func("/sim/quirk/arrives-in-error", test_arrives_in_error);
         g_test_add_func("/sim/quirk/stuck-dnbusy", test_stuck_dnbusy);
