@@ -40,7 +40,7 @@ static Pending *pending_free(Pending *p) {
 DEFINE_TRIVIAL_CLEANUP_FUNC(Pending *, pending_free);
 
 static bool device_is_target(const Device *d, const JobOptions *o) {
-        if (!d->published)
+        if (!d->published || d->failed)
                 return false;
         if (o->port)
                 return streq(o->port, d->port_path);
@@ -58,7 +58,7 @@ static int submit_resolve(Context *ctx, JobOptions *o, Device **ret, sd_bus_erro
 
         if (!o->port && !o->serial && !o->station && !o->any) {
                 LIST_FOREACH (devices, d, ctx->devices)
-                        if (d->published)
+                        if (d->published && !d->failed)
                                 n++, found = d;
                 if (n > 1)
                         return sd_bus_error_setf(
@@ -84,6 +84,15 @@ static int submit_resolve(Context *ctx, JobOptions *o, Device **ret, sd_bus_erro
                                 if (!found || (found->current_job && !d->current_job))
                                         found = d;
                         }
+        if (!found && !o->wait && o->port) {
+                Device *bad = device_find(ctx, o->port);
+                if (bad && bad->failed)
+                        return sd_bus_error_setf(
+                                error, DFUSD_ERROR_NO_DEVICE,
+                                "The board on port %s did not answer when it attached (State "
+                                "\"error\"); replug it or reset it into its bootloader.",
+                                o->port);
+        }
         if (!found && !o->wait)
                 return sd_bus_error_setf(
                         error, DFUSD_ERROR_NO_DEVICE,
@@ -209,7 +218,7 @@ static int inspect_map(Pending *p, MemMap **ret_map, const Device **ret_dev, con
         }
         unsigned n = 0;
         LIST_FOREACH (devices, d, ctx->devices)
-                if (d->published && (o->port ? streq(o->port, d->port_path) : true))
+                if (d->published && !d->failed && (o->port ? streq(o->port, d->port_path) : true))
                         n++, dev = d;
         if (n == 0)
                 return sd_bus_error_setf(error, o->port ? DFUSD_ERROR_NO_DEVICE : SD_BUS_ERROR_INVALID_ARGS,

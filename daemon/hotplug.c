@@ -77,6 +77,10 @@ void device_update_duplicates(Context *ctx) {
         }
 }
 
+static bool probe_worth_retry(int r) {
+        return r == -ENOENT || r == -ENODEV || r == -EACCES || r == -EPERM || r == -EBUSY;
+}
+
 static void probe_run(void *userdata) {
         Probe *p = userdata;
         Context *ctx = p->device->ctx;
@@ -87,7 +91,8 @@ static void probe_run(void *userdata) {
         for (attempt = 0;; attempt++) {
                 p->error = (DfuError)DFU_ERROR_INIT;
                 p->result = dfuse_open(ctx->usb, p->device->port_path, &dev, &p->error);
-                if (p->result >= 0 || attempt >= 12)
+                /* Only a node that is not there (yet) or not ours (yet) is worth another try. */
+                if (p->result >= 0 || attempt >= 12 || !probe_worth_retry(p->result))
                         break;
                 struct timespec ts = {0, (attempt < 5 ? 5 : 50) * 1000 * 1000};
                 nanosleep(&ts, NULL);
@@ -153,9 +158,12 @@ static void probe_done(Context *ctx, void *userdata) {
         if (d->removed || ctx->exiting)
                 device_free(d);
         else if (p->result < 0) {
+                /* Listed anyway, in State "error", so that the user sees which port misbehaves. */
                 log_warning("Failed to read the bootloader on port %s: %s", d->port_path,
                             dfu_error_message(&p->error));
-                device_free(d);
+                d->failed = true;
+                d->published = true;
+                (void)bus_device_add(d);
         } else if ((r = device_take_probe(d, p)) < 0) {
                 log_error_errno(r, "Failed to set up the board on port %s: %m", d->port_path);
                 device_free(d);
@@ -192,6 +200,12 @@ static int device_added(Context *ctx, struct udev_device *dev, bool initial) {
         if (!config_wants_id(&ctx->config, sysattr_hex(dev, "idVendor"), sysattr_hex(dev, "idProduct")))
                 return 0;
         d = device_find(ctx, port);
+        if (d && d->failed && !d->current_job) {
+                /* It failed to answer before: read it again. */
+                (void)bus_device_remove(d);
+                device_free(d);
+                d = NULL;
+        }
         if (d && !d->removed)
                 return 0; /* a repeated add */
 
@@ -201,6 +215,8 @@ static int device_added(Context *ctx, struct udev_device *dev, bool initial) {
         d->port_path = strdup(port);
         d->syspath = strdup(udev_device_get_syspath(dev));
         d->station = config_station(&ctx->config, port);
+        d->vid = sysattr_hex(dev, "idVendor");
+        d->pid = sysattr_hex(dev, "idProduct");
         r = sd_bus_path_encode(DFUSD_DEVICE_PREFIX, port, &d->object_path);
         if (!d->port_path || !d->syspath || r < 0) {
                 free(d->port_path);

@@ -12,7 +12,7 @@
 
 static bool job_has_any_board(Context *ctx, const Job *j) {
         LIST_FOREACH (devices, d, ctx->devices) {
-                if (!d->published)
+                if (!d->published || d->failed)
                         continue;
                 if (j->opts.port      ? streq(j->opts.port, d->port_path)
                     : j->opts.serial  ? (d->serial && streq(j->opts.serial, d->serial))

@@ -156,6 +156,8 @@ static int rule_start_job(Rule *rule, Device *d) {
 }
 
 void rules_device_added(Context *ctx, Device *d) {
+        if (d->failed)
+                return;
         LIST_FOREACH (rules, rule, ctx->rules) {
                 _cleanup_free_ char *key = NULL;
 

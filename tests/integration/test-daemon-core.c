@@ -11,6 +11,18 @@
 
 #define FLASH_BASE 0x08000000u
 
+/* The Device path of a port, escaped as sd_bus_path_encode() does ("1-2" -> "_31_2d2"). */
+static char *device_path_for_port(const char *port) {
+        GString *s = g_string_new("/org/dfusd/Flash1/device/");
+
+        for (const char *c = port; *c; c++)
+                if (g_ascii_isalpha(*c) || (g_ascii_isdigit(*c) && c != port))
+                        g_string_append_c(s, *c);
+                else
+                        g_string_append_printf(s, "_%02x", (unsigned char)*c);
+        return g_string_free(s, FALSE);
+}
+
 static GVariant *inspect(Integ *t, const char *file, GVariant *options, GError **error) {
         int fd = open(file, O_RDONLY | O_CLOEXEC);
         GVariant *r;
@@ -189,6 +201,36 @@ static void test_max_parallel(Integ *t, gconstpointer data) {
         g_assert_cmpstr(state, ==, "done");
 }
 
+/* A board that does not answer when it attaches is listed in State "error" and takes no job. */
+static void test_failed_board(Integ *t, gconstpointer data) {
+        g_autofree uint8_t *img = integ_pattern(2048, 45);
+        g_autofree char *file = integ_write_ihex(t, "app.hex", &(IntegSegment){FLASH_BASE, img, 2048}, 1);
+        g_autofree char *bad = NULL, *dev_state = NULL, *job = NULL, *port = NULL, *state = NULL,
+                        *none = NULL;
+        g_autoptr(GError) error = NULL;
+
+        integ_start(t, &(IntegRun){.boards = 2, .script = "board 1-2 stall count=100\n"});
+        integ_wait_devices(t, 2, 10);
+        bad = device_path_for_port("1-2");
+        dev_state = integ_get_string(t, bad, DFUSD_DEVICE, "State");
+        g_assert_cmpstr(dev_state, ==, "error");
+
+        /* the only board that answers is the default target */
+        job = integ_submit(t, (const char *[]){file, NULL}, NULL, &error);
+        g_assert_no_error(error);
+        state = integ_wait_job(t, job, 60);
+        g_assert_cmpstr(state, ==, "done");
+        port = integ_get_string(t, job, DFUSD_JOB, "PortPath");
+        g_assert_cmpstr(port, ==, "1-1");
+
+        none = integ_submit(t, (const char *[]){file, NULL},
+                            integ_options("port", g_variant_new_string("1-2"), NULL), &error);
+        g_assert_null(none);
+        g_assert_true(g_dbus_error_is_remote_error(error));
+        g_autofree char *name = g_dbus_error_get_remote_error(error);
+        g_assert_cmpstr(name, ==, "org.dfusd.Flash1.Error.NoDevice");
+}
+
 int main(int argc, char *argv[]) {
         g_test_init(&argc, &argv, NULL);
         g_test_add("/daemon-core/inspect-offline", Integ, NULL, integ_setup, test_inspect_offline,
@@ -196,5 +238,6 @@ int main(int argc, char *argv[]) {
         g_test_add("/daemon-core/default-target-and-history", Integ, NULL, integ_setup,
                    test_default_target_and_history, integ_teardown);
         g_test_add("/daemon-core/max-parallel", Integ, NULL, integ_setup, test_max_parallel, integ_teardown);
+        g_test_add("/daemon-core/failed-board", Integ, NULL, integ_setup, test_failed_board, integ_teardown);
         return g_test_run();
 }
