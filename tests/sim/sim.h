@@ -217,7 +217,7 @@ typedef struct SimCounters {
         uint64_t op_us;   /* operation times alone (erase, program), at the board's time scale */
         uint64_t wait_us; /* the waits a host cannot skip, as in device_min_us */
         uint64_t bus_us;  /* full-speed bus time alone; device_min_us = wait_us + bus_us */
-        unsigned errors; /* requests answered with a DFU error status */
+        unsigned errors;  /* requests answered with a DFU error status */
 } SimCounters;
 
 const SimCounters *sim_board_counters(const SimBoard *b);
