@@ -17,7 +17,7 @@ int dfu_error_set(DfuError *e, int code, const char *fmt, ...) {
 
         e->code = code;
         va_start(ap, fmt);
-        (void) vsnprintf(e->message, sizeof(e->message), fmt, ap);
+        (void)vsnprintf(e->message, sizeof(e->message), fmt, ap);
         va_end(ap);
         return -code;
 }
@@ -32,14 +32,14 @@ int dfu_error_prefix(DfuError *e, const char *fmt, ...) {
                 e->code = EIO;
 
         va_start(ap, fmt);
-        (void) vsnprintf(prefix, sizeof(prefix), fmt, ap);
+        (void)vsnprintf(prefix, sizeof(prefix), fmt, ap);
         va_end(ap);
 
         /* Truncation is acceptable: the message stays a readable prefix of the whole. */
         memcpy(old, e->message, sizeof(old));
         size_t n = strnlen(prefix, sizeof(prefix) - 1);
         memcpy(e->message, prefix, n);
-        (void) strncpy(e->message + n, old, sizeof(e->message) - n - 1);
+        (void)strncpy(e->message + n, old, sizeof(e->message) - n - 1);
         e->message[sizeof(e->message) - 1] = 0;
         return -e->code;
 }

@@ -13,7 +13,8 @@ typedef struct DfuError {
         char message[512]; /* complete sentence, no trailing newline */
 } DfuError;
 
-#define DFU_ERROR_INIT {}
+#define DFU_ERROR_INIT \
+        {}
 
 /* Records the first error only: the innermost failure is the most precise one. Returns -abs(code). */
 int dfu_error_set(DfuError *e, int code, const char *fmt, ...) _printf_(3, 4);

@@ -8,34 +8,34 @@
 #include <stdlib.h>
 #include <unistd.h>
 
-#define _cleanup_(f)        __attribute__((cleanup(f)))
-#define _printf_(a, b)      __attribute__((format(printf, a, b)))
-#define _unused_            __attribute__((unused))
-#define _pure_              __attribute__((pure))
+#define _cleanup_(f)         __attribute__((cleanup(f)))
+#define _printf_(a, b)       __attribute__((format(printf, a, b)))
+#define _unused_             __attribute__((unused))
+#define _pure_               __attribute__((pure))
 #define _warn_unused_result_ __attribute__((warn_unused_result))
-#define _likely_(x)         (__builtin_expect(!!(x), 1))
-#define _unlikely_(x)       (__builtin_expect(!!(x), 0))
+#define _likely_(x)          (__builtin_expect(!!(x), 1))
+#define _unlikely_(x)        (__builtin_expect(!!(x), 0))
 
-#define ELEMENTSOF(x) (sizeof(x) / sizeof((x)[0]))
-#define MIN(a, b)     ((a) < (b) ? (a) : (b))
-#define MAX(a, b)     ((a) > (b) ? (a) : (b))
-#define DIV_ROUND_UP(x, y) (((x) + (y) - 1) / (y))
+#define ELEMENTSOF(x)      (sizeof(x) / sizeof((x)[0]))
+#define MIN(a, b)          ((a) < (b) ? (a) : (b))
+#define MAX(a, b)          ((a) > (b) ? (a) : (b))
+#define DIV_ROUND_UP(x, y) (((x) + (y)-1) / (y))
 #define ALIGN_DOWN(x, a)   ((x) / (a) * (a))
 
 #define FOREACH_ARRAY(i, array, num) for (typeof(array[0]) *i = (array); i && i < (array) + (num); i++)
 
 /* Takes ownership of a pointer or fd out of a _cleanup_ variable. */
-#define TAKE_PTR(p)                                                                                           \
-        ({                                                                                                    \
-                typeof(p) _p_ = (p);                                                                          \
-                (p) = NULL;                                                                                   \
-                _p_;                                                                                          \
+#define TAKE_PTR(p)                  \
+        ({                           \
+                typeof(p) _p_ = (p); \
+                (p) = NULL;          \
+                _p_;                 \
         })
-#define TAKE_FD(fd)                                                                                           \
-        ({                                                                                                    \
-                int _fd_ = (fd);                                                                              \
-                (fd) = -EBADF;                                                                                \
-                _fd_;                                                                                         \
+#define TAKE_FD(fd)              \
+        ({                       \
+                int _fd_ = (fd); \
+                (fd) = -EBADF;   \
+                _fd_;            \
         })
 
 static inline void *mfree(void *p) {
@@ -46,14 +46,14 @@ static inline void *mfree(void *p) {
 static inline int safe_close(int fd) {
         if (fd >= 0) {
                 int saved = errno;
-                (void) close(fd);
+                (void)close(fd);
                 errno = saved;
         }
         return -EBADF;
 }
 
 static inline void freep(void *p) {
-        free(*(void **) p);
+        free(*(void **)p);
 }
 
 static inline void closep(int *fd) {
@@ -62,7 +62,7 @@ static inline void closep(int *fd) {
 
 static inline void fclosep(FILE **f) {
         if (*f)
-                (void) fclose(*f);
+                (void)fclose(*f);
 }
 
 #define _cleanup_free_   _cleanup_(freep)
@@ -70,10 +70,10 @@ static inline void fclosep(FILE **f) {
 #define _cleanup_fclose_ _cleanup_(fclosep)
 
 /* Defines name##p() that calls func(*p) when *p is not NULL, for use with _cleanup_(name##p). */
-#define DEFINE_TRIVIAL_CLEANUP_FUNC(type, func)                                                               \
-        static inline void func##p(type *p) {                                                                 \
-                if (*p)                                                                                       \
-                        func(*p);                                                                             \
+#define DEFINE_TRIVIAL_CLEANUP_FUNC(type, func) \
+        static inline void func##p(type *p) {   \
+                if (*p)                         \
+                        func(*p);               \
         }
 
 /* Returns a negative errno; never 0, so a caller that returns it always fails. */

@@ -22,7 +22,7 @@ enum {
 typedef struct MemSectorRun {
         uint32_t address; /* of the first sector of the run */
         uint32_t count;
-        uint32_t size; /* bytes per sector */
+        uint32_t size;      /* bytes per sector */
         uint8_t attributes; /* MEM_* bits: letter 'a' + value - 1 */
 } MemSectorRun;
 

@@ -45,7 +45,7 @@ typedef struct Image {
 #define IMAGE_SIZE_CAP_DEFAULT (UINT64_C(64) * 1024 * 1024)
 
 typedef struct ImageLoadOptions {
-        bool has_base;      /* raw binaries need a base address */
+        bool has_base; /* raw binaries need a base address */
         uint32_t base;
         uint64_t size_cap;  /* 0 = IMAGE_SIZE_CAP_DEFAULT; input larger than this is refused unread */
         ImageFormat format; /* UNKNOWN = detect from content */

@@ -11,8 +11,8 @@
 #include <limits.h>
 #include <locale.h>
 #include <signal.h>
-#include <sys/prctl.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/wait.h>
 #include <umockdev.h>
 #include <unistd.h>
