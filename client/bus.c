@@ -394,6 +394,55 @@ int bus_resolve_id(sd_bus *bus, const char *iface, const char *arg, char **path)
         return 0;
 }
 
+int bus_list_objects(const DfusctlContext *ctx, const char *iface, const char *what, json_object **ret) {
+        _cleanup_(sd_bus_flush_close_unrefp) sd_bus *bus = NULL;
+        _cleanup_bus_error_ sd_bus_error error = SD_BUS_ERROR_NULL;
+        _cleanup_(json_object_putp) json_object *objects = NULL;
+        int r;
+
+        r = bus_connect(ctx, &bus);
+        if (r != EXIT_ACCEPTED)
+                return r;
+        r = bus_get_managed_objects(bus, &error, &objects);
+        if (r < 0)
+                return bus_log_error(ctx, what, &error, r);
+        *ret = managed_objects_filter(objects, iface);
+        return *ret ? EXIT_ACCEPTED : EXIT_IO;
+}
+
+int bus_connect_object(const DfusctlContext *ctx, const char *iface, const char *arg, char **path,
+                       sd_bus **ret) {
+        int r;
+
+        r = bus_connect(ctx, ret);
+        if (r != EXIT_ACCEPTED)
+                return r;
+        (void)bus_resolve_id(*ret, iface, arg, path);
+        return EXIT_ACCEPTED;
+}
+
+int bus_call_object_method(const DfusctlContext *ctx, const char *iface, const char *arg, char **path,
+                           const char *method, const char *what, const char *done_key) {
+        _cleanup_(sd_bus_flush_close_unrefp) sd_bus *bus = NULL;
+        _cleanup_bus_error_ sd_bus_error error = SD_BUS_ERROR_NULL;
+        int r;
+
+        r = bus_connect_object(ctx, iface, arg, path, &bus);
+        if (r != EXIT_ACCEPTED)
+                return r;
+        r = sd_bus_call_method(bus, DFUSD_BUS_NAME, *path, iface, method, &error, NULL, NULL);
+        if (r < 0)
+                return bus_log_error(ctx, what, &error, r);
+        if (ctx->json) {
+                _cleanup_(json_object_putp) json_object *doc = json_object_new_object();
+
+                json_object_object_add(doc, "path", json_object_new_string(*path));
+                json_object_object_add(doc, done_key, json_object_new_boolean(true));
+                return output_json(doc, stdout) < 0 ? EXIT_IO : EXIT_ACCEPTED;
+        }
+        return EXIT_ACCEPTED;
+}
+
 static int unhex(char c) {
         return c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10 : -1;
 }

@@ -73,6 +73,21 @@ bool json_get_bool(json_object *o, const char *key);
  * with a "path" key added, sorted by path in natural order ("job/9" before "job/10"). */
 json_object *managed_objects_filter(json_object *objects, const char *iface);
 
+/* Connects, reads GetManagedObjects and keeps the objects of iface as managed_objects_filter()
+ * does; WHAT names the attempt in an error ("list jobs"). Returns an exit status. */
+int bus_list_objects(const DfusctlContext *ctx, const char *iface, const char *what, json_object **ret);
+
+/* Connects and, when arg is a number, resolves *path to the daemon's own name for the object of
+ * iface with that Id (see bus_resolve_id()). Returns an exit status. */
+int bus_connect_object(const DfusctlContext *ctx, const char *iface, const char *arg, char **path,
+                       sd_bus **ret);
+
+/* Calls METHOD (no arguments, no reply) on the object that arg names (path as parsed from it);
+ * WHAT names the attempt in an error ("cancel the job"). With --json prints
+ * {"path": PATH, DONE_KEY: true}. Returns an exit status. */
+int bus_call_object_method(const DfusctlContext *ctx, const char *iface, const char *arg, char **path,
+                           const char *method, const char *what, const char *done_key);
+
 /* The last component of an object path, unescaped ("3" for /org/dfusd/Flash1/job/_33), "-" for "/". */
 const char *object_path_id_buf(const char *path, char *buf, size_t size);
 #define object_path_id(path) object_path_id_buf((path), (char[64]){}, 64)

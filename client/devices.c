@@ -53,43 +53,26 @@ static int print_devices(json_object *devices, const DfusctlContext *ctx) {
                 if (table_add_row(t, cells, 4, device_state_color(state)) < 0)
                         return EXIT_IO;
         }
-        if (n == 0) {
-                if (!ctx->no_legend)
-                        printf("No boards attached.\n");
-                return EXIT_ACCEPTED;
-        }
-        if (table_print(t, stdout, !ctx->no_legend, ctx->color) < 0)
+        if (table_print_or_empty(t, stdout, "No boards attached.", !ctx->no_legend, ctx->color) < 0)
                 return EXIT_IO;
-        if (!ctx->no_legend)
+        if (n > 0 && !ctx->no_legend)
                 printf("\n%zu board%s attached.\n", n, n == 1 ? "" : "s");
         return EXIT_ACCEPTED;
 }
 
 int verb_devices(int argc, char *argv[], const DfusctlContext *ctx) {
-        _cleanup_(sd_bus_flush_close_unrefp) sd_bus *bus = NULL;
-        _cleanup_bus_error_ sd_bus_error error = SD_BUS_ERROR_NULL;
-        _cleanup_(json_object_putp) json_object *objects = NULL, *devices = NULL;
+        _cleanup_(json_object_putp) json_object *devices = NULL;
         int r;
 
         if (argc > 1) {
                 fprintf(stderr, "dfusctl devices: unexpected argument \"%s\".\n", argv[1]);
                 return EXIT_USAGE;
         }
-        r = bus_connect(ctx, &bus);
+        r = bus_list_objects(ctx, DFUSD_IFACE_DEVICE, "list boards", &devices);
         if (r != EXIT_ACCEPTED)
                 return r;
-        r = bus_get_managed_objects(bus, &error, &objects);
-        if (r < 0)
-                return bus_log_error(ctx, "list boards", &error, r);
-        devices = managed_objects_filter(objects, DFUSD_IFACE_DEVICE);
-        if (!devices)
-                return EXIT_IO;
-        if (ctx->json) {
-                _cleanup_(json_object_putp) json_object *doc = json_object_new_object();
-
-                json_object_object_add(doc, "devices", json_object_get(devices));
-                return output_json(doc, stdout) < 0 ? EXIT_IO : EXIT_ACCEPTED;
-        }
+        if (ctx->json)
+                return output_json_member("devices", devices, stdout) < 0 ? EXIT_IO : EXIT_ACCEPTED;
         return print_devices(devices, ctx);
 }
 

@@ -139,12 +139,9 @@ static int print_history(json_object *entries, const DfusctlContext *ctx) {
                 if (table_add_row(t, cells, 4, color) < 0)
                         return EXIT_IO;
         }
-        if (n == 0) {
-                if (!ctx->no_legend)
-                        printf("No jobs recorded.\n");
-                return EXIT_ACCEPTED;
-        }
-        return table_print(t, stdout, !ctx->no_legend, ctx->color) < 0 ? EXIT_IO : EXIT_ACCEPTED;
+        return table_print_or_empty(t, stdout, "No jobs recorded.", !ctx->no_legend, ctx->color) < 0
+                       ? EXIT_IO
+                       : EXIT_ACCEPTED;
 }
 
 static int history_filter(sd_bus_message *m, bool have_since, uint64_t since, const char *port,
@@ -216,12 +213,8 @@ int verb_history(int argc, char *argv[], const DfusctlContext *ctx) {
                 r = bus_message_read_json(reply, &entries);
         if (r < 0)
                 return bus_log_error(ctx, "read the job journal", &error, r);
-        if (ctx->json) {
-                _cleanup_(json_object_putp) json_object *doc = json_object_new_object();
-
-                json_object_object_add(doc, "entries", json_object_get(entries));
-                return output_json(doc, stdout) < 0 ? EXIT_IO : EXIT_ACCEPTED;
-        }
+        if (ctx->json)
+                return output_json_member("entries", entries, stdout) < 0 ? EXIT_IO : EXIT_ACCEPTED;
         return print_history(entries, ctx);
 }
 

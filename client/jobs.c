@@ -68,19 +68,13 @@ static int print_jobs(json_object *jobs, const DfusctlContext *ctx) {
                                   1, job_state_output_color(state)) < 0)
                         return EXIT_IO;
         }
-        if (n == 0) {
-                if (!ctx->no_legend)
-                        printf("No jobs.\n");
-                return EXIT_ACCEPTED;
-        }
-        return table_print(t, stdout, !ctx->no_legend, ctx->color) < 0 ? EXIT_IO : EXIT_ACCEPTED;
+        return table_print_or_empty(t, stdout, "No jobs.", !ctx->no_legend, ctx->color) < 0 ? EXIT_IO
+                                                                                            : EXIT_ACCEPTED;
 }
 
 int verb_jobs(int argc, char *argv[], const DfusctlContext *ctx) {
         static const struct option options[] = {{"all", no_argument, NULL, 'a'}, {}};
-        _cleanup_(sd_bus_flush_close_unrefp) sd_bus *bus = NULL;
-        _cleanup_bus_error_ sd_bus_error error = SD_BUS_ERROR_NULL;
-        _cleanup_(json_object_putp) json_object *objects = NULL, *all = NULL, *shown = NULL;
+        _cleanup_(json_object_putp) json_object *all = NULL, *shown = NULL;
         bool show_all = false;
         int c, r;
 
@@ -94,15 +88,11 @@ int verb_jobs(int argc, char *argv[], const DfusctlContext *ctx) {
                 fprintf(stderr, "dfusctl jobs: unexpected argument \"%s\".\n", argv[optind]);
                 return EXIT_USAGE;
         }
-        r = bus_connect(ctx, &bus);
+        r = bus_list_objects(ctx, DFUSD_IFACE_JOB, "list jobs", &all);
         if (r != EXIT_ACCEPTED)
                 return r;
-        r = bus_get_managed_objects(bus, &error, &objects);
-        if (r < 0)
-                return bus_log_error(ctx, "list jobs", &error, r);
-        all = managed_objects_filter(objects, DFUSD_IFACE_JOB);
         shown = json_object_new_array();
-        if (!all || !shown)
+        if (!shown)
                 return EXIT_IO;
         for (size_t i = 0; i < json_object_array_length(all); i++) {
                 json_object *j = json_object_array_get_idx(all, i);
@@ -110,12 +100,8 @@ int verb_jobs(int argc, char *argv[], const DfusctlContext *ctx) {
                 if (show_all || !job_state_is_final(json_get_str(j, "State", NULL)))
                         json_object_array_add(shown, json_object_get(j));
         }
-        if (ctx->json) {
-                _cleanup_(json_object_putp) json_object *doc = json_object_new_object();
-
-                json_object_object_add(doc, "jobs", json_object_get(shown));
-                return output_json(doc, stdout) < 0 ? EXIT_IO : EXIT_ACCEPTED;
-        }
+        if (ctx->json)
+                return output_json_member("jobs", shown, stdout) < 0 ? EXIT_IO : EXIT_ACCEPTED;
         return print_jobs(shown, ctx);
 }
 
@@ -206,12 +192,10 @@ int verb_job(int argc, char *argv[], const DfusctlContext *ctx) {
         int r;
 
         r = job_path_arg(argc, argv, &path);
+        if (r == EXIT_ACCEPTED)
+                r = bus_connect_object(ctx, DFUSD_IFACE_JOB, argv[1], &path, &bus);
         if (r != EXIT_ACCEPTED)
                 return r;
-        r = bus_connect(ctx, &bus);
-        if (r != EXIT_ACCEPTED)
-                return r;
-        (void)bus_resolve_id(bus, DFUSD_IFACE_JOB, argv[1], &path);
         r = bus_get_all(bus, path, DFUSD_IFACE_JOB, &error, &props);
         if (r < 0)
                 return bus_log_error(ctx, "read the job", &error, r);
@@ -223,29 +207,14 @@ int verb_job(int argc, char *argv[], const DfusctlContext *ctx) {
 }
 
 int verb_cancel(int argc, char *argv[], const DfusctlContext *ctx) {
-        _cleanup_(sd_bus_flush_close_unrefp) sd_bus *bus = NULL;
-        _cleanup_bus_error_ sd_bus_error error = SD_BUS_ERROR_NULL;
         _cleanup_free_ char *path = NULL;
         int r;
 
         r = job_path_arg(argc, argv, &path);
         if (r != EXIT_ACCEPTED)
                 return r;
-        r = bus_connect(ctx, &bus);
-        if (r != EXIT_ACCEPTED)
-                return r;
-        (void)bus_resolve_id(bus, DFUSD_IFACE_JOB, argv[1], &path);
-        r = sd_bus_call_method(bus, DFUSD_BUS_NAME, path, DFUSD_IFACE_JOB, "Cancel", &error, NULL, NULL);
-        if (r < 0)
-                return bus_log_error(ctx, "cancel the job", &error, r);
-        if (ctx->json) {
-                _cleanup_(json_object_putp) json_object *doc = json_object_new_object();
-
-                json_object_object_add(doc, "path", json_object_new_string(path));
-                json_object_object_add(doc, "cancelled", json_object_new_boolean(true));
-                return output_json(doc, stdout) < 0 ? EXIT_IO : EXIT_ACCEPTED;
-        }
-        return EXIT_ACCEPTED;
+        return bus_call_object_method(ctx, DFUSD_IFACE_JOB, argv[1], &path, "Cancel", "cancel the job",
+                                      "cancelled");
 }
 
 #endif

@@ -139,6 +139,14 @@ int table_print(const Table *t, FILE *f, bool legend, bool color) {
         return 0;
 }
 
+int table_print_or_empty(const Table *t, FILE *f, const char *empty, bool legend, bool color) {
+        if (t->n_rows > 0)
+                return table_print(t, f, legend, color);
+        if (legend)
+                fprintf(f, "%s\n", empty);
+        return 0;
+}
+
 void format_bytes(uint64_t n, char buf[32]) {
         if (n < 1024)
                 snprintf(buf, 32, "%" PRIu64 " B", n);
@@ -173,6 +181,18 @@ int output_json(json_object *doc, FILE *f) {
         if (fprintf(f, "%s\n", s) < 0)
                 return -EIO;
         return 0;
+}
+
+int output_json_member(const char *key, json_object *value, FILE *f) {
+        json_object *doc = json_object_new_object();
+        int r;
+
+        if (!doc)
+                return -ENOMEM;
+        json_object_object_add(doc, key, json_object_get(value));
+        r = output_json(doc, f);
+        json_object_put(doc);
+        return r;
 }
 
 json_object *json_string_or_null(const char *s) {

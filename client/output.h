@@ -35,6 +35,9 @@ DEFINE_TRIVIAL_CLEANUP_FUNC(Table *, table_free);
 int table_add_row(Table *t, const char *const *cells, int color_column, OutputColor color);
 /* Prints the headers unless legend is false; the last column is not padded. */
 int table_print(const Table *t, FILE *f, bool legend, bool color);
+/* As table_print(), but a table without rows prints the line `empty` instead (nothing when legend is
+ * false). */
+int table_print_or_empty(const Table *t, FILE *f, const char *empty, bool legend, bool color);
 
 /* "4.6 KiB", "128 KiB", "2.0 MiB", "17 B". */
 void format_bytes(uint64_t n, char buf[32]);
@@ -45,5 +48,7 @@ void format_duration_ms(uint64_t ms, char buf[32]);
 
 /* Prints the document followed by a newline: pretty on a terminal, one line otherwise. */
 int output_json(json_object *doc, FILE *f);
+/* Prints the document {key: value} (value's reference is shared, not taken). */
+int output_json_member(const char *key, json_object *value, FILE *f);
 /* json_object_new_* that never returns NULL for a NULL string: gives JSON null. */
 json_object *json_string_or_null(const char *s);

@@ -152,33 +152,12 @@ static void format_options(json_object *options, char *buf, size_t size) {
         }
 }
 
-static int rule_list(int argc, char *argv[], const DfusctlContext *ctx) {
+static int print_rules(json_object *rules, const DfusctlContext *ctx) {
         static const char *const headers[] = {"ID", "MATCH", "ONCE", "FLASHED", "IMAGE", "OPTIONS"};
-        _cleanup_(sd_bus_flush_close_unrefp) sd_bus *bus = NULL;
-        _cleanup_bus_error_ sd_bus_error error = SD_BUS_ERROR_NULL;
-        _cleanup_(json_object_putp) json_object *objects = NULL, *rules = NULL;
         _cleanup_(table_freep) Table *t = table_new(ELEMENTSOF(headers), headers);
-        int r;
 
-        if (argc > 1) {
-                fprintf(stderr, "dfusctl rule list: unexpected argument \"%s\".\n", argv[1]);
-                return EXIT_USAGE;
-        }
-        r = bus_connect(ctx, &bus);
-        if (r != EXIT_ACCEPTED)
-                return r;
-        r = bus_get_managed_objects(bus, &error, &objects);
-        if (r < 0)
-                return bus_log_error(ctx, "list rules", &error, r);
-        rules = managed_objects_filter(objects, DFUSD_IFACE_RULE);
-        if (!rules || !t)
+        if (!t)
                 return EXIT_IO;
-        if (ctx->json) {
-                _cleanup_(json_object_putp) json_object *doc = json_object_new_object();
-
-                json_object_object_add(doc, "rules", json_object_get(rules));
-                return output_json(doc, stdout) < 0 ? EXIT_IO : EXIT_ACCEPTED;
-        }
         for (size_t i = 0; i < json_object_array_length(rules); i++) {
                 json_object *rule = json_object_array_get_idx(rules, i), *flashed = NULL, *opts = NULL;
                 char id[16], count[16], image[16], options[256];
@@ -198,39 +177,35 @@ static int rule_list(int argc, char *argv[], const DfusctlContext *ctx) {
                                   -1, OUTPUT_COLOR_NONE) < 0)
                         return EXIT_IO;
         }
-        if (json_object_array_length(rules) == 0) {
-                if (!ctx->no_legend)
-                        printf("No rules.\n");
-                return EXIT_ACCEPTED;
+        return table_print_or_empty(t, stdout, "No rules.", !ctx->no_legend, ctx->color) < 0 ? EXIT_IO
+                                                                                             : EXIT_ACCEPTED;
+}
+
+static int rule_list(int argc, char *argv[], const DfusctlContext *ctx) {
+        _cleanup_(json_object_putp) json_object *rules = NULL;
+        int r;
+
+        if (argc > 1) {
+                fprintf(stderr, "dfusctl rule list: unexpected argument \"%s\".\n", argv[1]);
+                return EXIT_USAGE;
         }
-        return table_print(t, stdout, !ctx->no_legend, ctx->color) < 0 ? EXIT_IO : EXIT_ACCEPTED;
+        r = bus_list_objects(ctx, DFUSD_IFACE_RULE, "list rules", &rules);
+        if (r != EXIT_ACCEPTED)
+                return r;
+        if (ctx->json)
+                return output_json_member("rules", rules, stdout) < 0 ? EXIT_IO : EXIT_ACCEPTED;
+        return print_rules(rules, ctx);
 }
 
 static int rule_remove(int argc, char *argv[], const DfusctlContext *ctx) {
-        _cleanup_(sd_bus_flush_close_unrefp) sd_bus *bus = NULL;
-        _cleanup_bus_error_ sd_bus_error error = SD_BUS_ERROR_NULL;
         _cleanup_free_ char *path = NULL;
-        int r;
 
         if (argc != 2 || bus_object_path_from_arg(DFUSD_RULE_PREFIX, argv[1], &path) < 0) {
                 fprintf(stderr, "dfusctl rule remove: expected one rule number or rule object path.\n");
                 return EXIT_USAGE;
         }
-        r = bus_connect(ctx, &bus);
-        if (r != EXIT_ACCEPTED)
-                return r;
-        (void)bus_resolve_id(bus, DFUSD_IFACE_RULE, argv[1], &path);
-        r = sd_bus_call_method(bus, DFUSD_BUS_NAME, path, DFUSD_IFACE_RULE, "Remove", &error, NULL, NULL);
-        if (r < 0)
-                return bus_log_error(ctx, "remove the rule", &error, r);
-        if (ctx->json) {
-                _cleanup_(json_object_putp) json_object *doc = json_object_new_object();
-
-                json_object_object_add(doc, "path", json_object_new_string(path));
-                json_object_object_add(doc, "removed", json_object_new_boolean(true));
-                return output_json(doc, stdout) < 0 ? EXIT_IO : EXIT_ACCEPTED;
-        }
-        return EXIT_ACCEPTED;
+        return bus_call_object_method(ctx, DFUSD_IFACE_RULE, argv[1], &path, "Remove", "remove the rule",
+                                      "removed");
 }
 
 int verb_rule(int argc, char *argv[], const DfusctlContext *ctx) {
