@@ -58,3 +58,21 @@ static inline void fuzz_round_trip(const Image *image, int (*write)(const Image 
 static inline int write_dfuse_default(const Image *image, int fd, DfuError *error) {
         return image_write_dfuse(image, 0, "Internal Flash", 0x0483, 0xDF11, 0x2200, fd, error);
 }
+
+/* Loads data as format: a failure must explain itself, and what loads must survive being written
+ * as Intel HEX and as DfuSe and read back. */
+static inline void fuzz_load_round_trip(const uint8_t *data, size_t size, const char *name,
+                                        ImageFormat format) {
+        ImageLoadOptions opts = {.format = format};
+        DfuError error = DFU_ERROR_INIT;
+        Image *image = NULL;
+
+        if (image_load_buffer(data, size, name, &opts, &image, &error) < 0) {
+                if (error.code <= 0 || error.message[0] == 0)
+                        abort();
+                return;
+        }
+        fuzz_round_trip(image, image_write_ihex, IMAGE_FORMAT_IHEX);
+        fuzz_round_trip(image, write_dfuse_default, IMAGE_FORMAT_DFUSE);
+        image_free(image);
+}
