@@ -11,6 +11,7 @@
 #include "bus.h"
 #include "exit-codes.h"
 #include "output.h"
+#include "parse-util.h"
 
 int bus_connect(const DfusctlContext *args, sd_bus **ret) {
         sd_bus *bus = NULL;
@@ -308,13 +309,7 @@ int bus_get_managed_objects(sd_bus *bus, sd_bus_error *error, json_object **ret)
 }
 
 static bool parse_id(const char *s, uint64_t *ret) {
-        char *end;
-
-        if (!s[0] || strspn(s, "0123456789") != strlen(s))
-                return false;
-        errno = 0;
-        *ret = strtoull(s, &end, 10);
-        return errno == 0 && *end == '\0';
+        return strspn(s, "0123456789") == strlen(s) && parse_uint64(s, 10, UINT64_MAX, ret) >= 0;
 }
 
 int bus_object_path_from_arg(const char *prefix, const char *arg, char **ret) {

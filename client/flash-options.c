@@ -9,23 +9,10 @@
 
 #include "exit-codes.h"
 #include "flash.h"
-
-bool parse_u64(const char *s, uint64_t max, uint64_t *ret) {
-        unsigned long long v;
-        char *end;
-
-        if (!s || !s[0] || s[0] == '-')
-                return false;
-        errno = 0;
-        v = strtoull(s, &end, 0);
-        if (errno != 0 || *end != '\0' || v > max)
-                return false;
-        *ret = v;
-        return true;
-}
+#include "parse-util.h"
 
 static int parse_number(const char *option, const char *arg, uint64_t max, uint64_t *ret) {
-        if (parse_u64(arg, max, ret))
+        if (parse_uint64(arg, 0, max, ret) >= 0)
                 return 1;
         fprintf(stderr, "dfusctl: --%s: expected a number up to 0x%" PRIx64 ", got \"%s\".\n", option, max,
                 arg);

@@ -81,6 +81,3 @@ void report_print_warnings(json_object *report, const char *label);
 
 /* The whole report as a table (address, size, verdict, kind, source, reason) on stdout. */
 void report_print_table(json_object *report, const DfusctlContext *ctx);
-
-/* Parses "0x08000000" style numbers; false on junk or above max. */
-bool parse_u64(const char *s, uint64_t max, uint64_t *ret);

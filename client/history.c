@@ -12,6 +12,7 @@
 #include "exit-codes.h"
 #include "flash.h"
 #include "output.h"
+#include "parse-util.h"
 #include "progress.h"
 #include "verbs-bus.h"
 
@@ -62,7 +63,7 @@ static bool parse_since(const char *s, uint64_t *ret) {
         struct tm tm;
         uint64_t v;
 
-        if (s[0] == '@' && parse_u64(s + 1, UINT64_MAX / 1000000, &v)) {
+        if (s[0] == '@' && parse_uint64(s + 1, 0, UINT64_MAX / 1000000, &v) >= 0) {
                 *ret = v * 1000000;
                 return true;
         }
@@ -187,7 +188,7 @@ int verb_history(int argc, char *argv[], const DfusctlContext *ctx) {
                         port = optarg;
                 else if (c == OPT_SERIAL)
                         serial = optarg;
-                else if ((c == OPT_LIMIT || c == 'n') && parse_u64(optarg, UINT32_MAX, &limit))
+                else if ((c == OPT_LIMIT || c == 'n') && parse_uint64(optarg, 0, UINT32_MAX, &limit) >= 0)
                         have_limit = true;
                 else {
                         if (c == OPT_SINCE || c == OPT_LIMIT || c == 'n')

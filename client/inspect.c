@@ -11,6 +11,7 @@
 
 #include "inspect-device.h"
 #include "inspect.h"
+#include "parse-util.h"
 
 /* `dfusctl inspect`: runs the daemon's image pipeline locally, touching no board. */
 
@@ -58,11 +59,12 @@ static void list_families(FILE *f) {
 }
 
 static int parse_u32(const char *s, uint32_t *ret) {
-        char *end;
-        errno = 0;
-        unsigned long long v = strtoull(s, &end, 0);
-        if (errno != 0 || end == s || *end != 0 || v > UINT32_MAX || s[0] == '-')
-                return -EINVAL;
+        uint64_t v;
+        int r;
+
+        r = parse_uint64(s, 0, UINT32_MAX, &v);
+        if (r < 0)
+                return r;
         *ret = (uint32_t)v;
         return 0;
 }

@@ -159,15 +159,9 @@ const sd_bus_vtable job_vtable[] = {
 };
 
 static Job *job_from_path(Context *ctx, const char *path) {
-        _cleanup_free_ char *id = NULL;
-        char *end;
+        uint32_t id = bus_object_path_id(path, DFUSD_JOB_PREFIX);
+        Job *j = id > 0 ? job_find(ctx, id) : NULL;
 
-        if (sd_bus_path_decode(path, DFUSD_JOB_PREFIX, &id) <= 0 || !*id)
-                return NULL;
-        unsigned long v = strtoul(id, &end, 10);
-        if (*end || v == 0 || v > UINT32_MAX)
-                return NULL;
-        Job *j = job_find(ctx, (uint32_t)v);
         return j && j->accepted ? j : NULL;
 }
 

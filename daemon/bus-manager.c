@@ -1,4 +1,6 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
+#include <errno.h>
+#include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -7,6 +9,7 @@
 #include "bus-submit.h"
 #include "context.h"
 #include "log.h"
+#include "parse-util.h"
 
 /* The Manager object: properties, GetHistory, and the bus connection itself. */
 
@@ -140,6 +143,19 @@ const sd_bus_vtable manager_vtable[] = {
         SD_BUS_SIGNAL_WITH_ARGS("JobRemoved", SD_BUS_ARGS("u", id, "o", job, "s", result), 0),
         SD_BUS_VTABLE_END,
 };
+
+int bus_object_path_new(const char *prefix, uint32_t id, char **ret) {
+        return asprintf(ret, "%s/%" PRIu32, prefix, id) < 0 ? -ENOMEM : 0;
+}
+
+uint32_t bus_object_path_id(const char *path, const char *prefix) {
+        _cleanup_free_ char *id = NULL;
+        uint64_t v;
+
+        if (sd_bus_path_decode(path, prefix, &id) <= 0 || parse_uint64(id, 10, UINT32_MAX, &v) < 0)
+                return 0;
+        return (uint32_t)v;
+}
 
 int bus_manager_emit_changed(Context *ctx, const char *property) {
         if (!ctx->bus)

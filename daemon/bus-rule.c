@@ -77,15 +77,9 @@ const sd_bus_vtable rule_vtable[] = {
 
 int rule_object_find(sd_bus *bus, const char *path, const char *iface, void *userdata, void **found,
                      sd_bus_error *error) {
-        _cleanup_free_ char *id = NULL;
-        char *end;
+        uint32_t id = bus_object_path_id(path, DFUSD_RULE_PREFIX);
+        Rule *r = id > 0 ? rule_find(userdata, id) : NULL;
 
-        if (sd_bus_path_decode(path, DFUSD_RULE_PREFIX, &id) <= 0 || !*id)
-                return 0;
-        unsigned long v = strtoul(id, &end, 10);
-        if (*end || v == 0 || v > UINT32_MAX)
-                return 0;
-        Rule *r = rule_find(userdata, (uint32_t)v);
         if (!r)
                 return 0;
         *found = r;

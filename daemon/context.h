@@ -249,6 +249,10 @@ int bus_setup(Context *ctx);
 /* Takes the bus name: the daemon is ready once the initial boards are published. */
 int bus_ready(Context *ctx);
 int bus_manager_emit_changed(Context *ctx, const char *property);
+/* PREFIX/ID: the object path of job or rule ID. */
+int bus_object_path_new(const char *prefix, uint32_t id, char **ret);
+/* The ID in PREFIX/ID, or 0 when path names no object under prefix. */
+uint32_t bus_object_path_id(const char *path, const char *prefix);
 int bus_device_add(Device *d);
 int bus_device_remove(Device *d);
 int bus_device_emit_changed(Device *d, const char *property);

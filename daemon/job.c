@@ -22,17 +22,13 @@ bool job_state_is_final(JobState s) {
 
 int job_new(Context *ctx, uint32_t id, Job **ret) {
         Job *j = calloc(1, sizeof(Job));
-        char buf[16];
-        int r;
 
         if (!j)
                 return -ENOMEM;
         job_options_init(&j->opts);
         pthread_mutex_init(&j->lock, NULL);
         j->id = id;
-        (void)snprintf(buf, sizeof(buf), "%" PRIu32, id);
-        r = asprintf(&j->object_path, "%s/%s", DFUSD_JOB_PREFIX, buf);
-        if (r < 0) {
+        if (bus_object_path_new(DFUSD_JOB_PREFIX, id, &j->object_path) < 0) {
                 free(j);
                 return -ENOMEM;
         }

@@ -9,6 +9,7 @@
 
 #include "context.h"
 #include "log.h"
+#include "parse-util.h"
 
 /* dfusd: flashes STM32 boards in their ROM DFU bootloader, for callers on D-Bus. */
 
@@ -70,9 +71,8 @@ static int parse_args(int argc, char *argv[], Args *a) {
                         a->runtime_dir = optarg;
                         break;
                 case ARG_MAX_PARALLEL: {
-                        char *end;
-                        unsigned long v = strtoul(optarg, &end, 10);
-                        if (*end || v < 1 || v > 1024)
+                        uint64_t v;
+                        if (parse_uint64(optarg, 10, 1024, &v) < 0 || v < 1)
                                 return log_error_errno(EINVAL, "Invalid --max-parallel: %s (1..1024)",
                                                        optarg);
                         a->max_parallel = (unsigned)v;

@@ -16,14 +16,12 @@
 
 int rule_new(Context *ctx, uint32_t id, Rule **ret) {
         Rule *r = calloc(1, sizeof(Rule));
-        char buf[16];
 
         if (!r)
                 return -ENOMEM;
         job_options_init(&r->opts);
         r->id = id;
-        (void)snprintf(buf, sizeof(buf), "%" PRIu32, id);
-        if (asprintf(&r->object_path, "%s/%s", DFUSD_RULE_PREFIX, buf) < 0) {
+        if (bus_object_path_new(DFUSD_RULE_PREFIX, id, &r->object_path) < 0) {
                 free(r);
                 return -ENOMEM;
         }
