@@ -61,64 +61,45 @@ static int property_get_rules(sd_bus *bus, const char *path, const char *interfa
         return sd_bus_message_close_container(reply);
 }
 
+typedef struct HistoryFilter {
+        const char *port, *serial;
+        uint64_t since;
+        uint32_t limit;
+} HistoryFilter;
+
+static int history_filter_read(sd_bus_message *m, const char *key, const char *signature, void *userdata,
+                               sd_bus_error *error) {
+        HistoryFilter *f = userdata;
+        const char *want = streq(key, "since")                          ? "t"
+                           : streq(key, "port") || streq(key, "serial") ? "s"
+                           : streq(key, "limit")                        ? "u"
+                                                                        : NULL;
+
+        if (!want)
+                return sd_bus_error_setf(error, SD_BUS_ERROR_INVALID_ARGS, "Unknown filter key '%s'.", key);
+        if (!streq(signature, want))
+                return sd_bus_error_setf(error, SD_BUS_ERROR_INVALID_ARGS,
+                                         "Filter key '%s' must have type '%s'.", key, want);
+        if (streq(key, "since"))
+                return sd_bus_message_read(m, "t", &f->since);
+        if (streq(key, "port"))
+                return sd_bus_message_read(m, "s", &f->port);
+        if (streq(key, "serial"))
+                return sd_bus_message_read(m, "s", &f->serial);
+        return sd_bus_message_read(m, "u", &f->limit);
+}
+
 static int method_get_history(sd_bus_message *m, void *userdata, sd_bus_error *error) {
         Context *ctx = userdata;
-        const char *port = NULL, *serial = NULL;
-        uint64_t since = 0;
-        uint32_t limit = 0;
+        HistoryFilter f = {};
         int r;
 
-        r = sd_bus_message_enter_container(m, 'a', "{sv}");
-        if (r < 0)
-                return r;
-        while ((r = sd_bus_message_enter_container(m, 'e', "sv")) > 0) {
-                const char *key, *contents;
-                char type;
-
-                r = sd_bus_message_read(m, "s", &key);
-                if (r < 0)
-                        return r;
-                r = sd_bus_message_peek_type(m, &type, &contents);
-                if (r < 0)
-                        return r;
-                const char *want = streq(key, "since")                          ? "t"
-                                   : streq(key, "port") || streq(key, "serial") ? "s"
-                                   : streq(key, "limit")                        ? "u"
-                                                                                : NULL;
-                if (!want)
-                        return sd_bus_error_setf(error, SD_BUS_ERROR_INVALID_ARGS,
-                                                 "Unknown filter key '%s'.", key);
-                if (!contents || !streq(contents, want))
-                        return sd_bus_error_setf(error, SD_BUS_ERROR_INVALID_ARGS,
-                                                 "Filter key '%s' must have type '%s'.", key, want);
-                r = sd_bus_message_enter_container(m, 'v', want);
-                if (r < 0)
-                        return r;
-                if (streq(key, "since"))
-                        r = sd_bus_message_read(m, "t", &since);
-                else if (streq(key, "port"))
-                        r = sd_bus_message_read(m, "s", &port);
-                else if (streq(key, "serial"))
-                        r = sd_bus_message_read(m, "s", &serial);
-                else
-                        r = sd_bus_message_read(m, "u", &limit);
-                if (r < 0)
-                        return r;
-                r = sd_bus_message_exit_container(m);
-                if (r < 0)
-                        return r;
-                r = sd_bus_message_exit_container(m);
-                if (r < 0)
-                        return r;
-        }
-        if (r < 0)
-                return r;
-        r = sd_bus_message_exit_container(m);
+        r = bus_message_read_dict(m, history_filter_read, &f, error);
         if (r < 0)
                 return r;
 
         /* The journal may be long: it is read on a thread and the reply sent from there. */
-        r = store_history(ctx, m, since, port, serial, limit);
+        r = store_history(ctx, m, f.since, f.port, f.serial, f.limit);
         if (r < 0)
                 return sd_bus_error_set_errnof(error, r, "Failed to read the job journal: %m");
         return 1;

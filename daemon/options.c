@@ -139,49 +139,57 @@ static int option_read_value(sd_bus_message *m, const OptionDef *d, JobOptions *
         return -EINVAL;
 }
 
-int job_options_parse(sd_bus_message *m, OptionScope scope, JobOptions *ret, sd_bus_error *error) {
+int bus_message_read_dict(sd_bus_message *m, BusDictReadFn read, void *userdata, sd_bus_error *error) {
         int r;
 
         r = sd_bus_message_enter_container(m, 'a', "{sv}");
         if (r < 0)
                 return r;
-        for (;;) {
-                const char *key, *contents;
-                char type;
+        while ((r = sd_bus_message_enter_container(m, 'e', "sv")) > 0) {
+                const char *key, *contents = NULL;
 
-                r = sd_bus_message_enter_container(m, 'e', "sv");
-                if (r < 0)
-                        return r;
-                if (r == 0)
-                        break;
                 r = sd_bus_message_read(m, "s", &key);
-                if (r < 0)
-                        return r;
-                const OptionDef *d = option_find(key);
-                if (!d || !(d->scope & scope))
-                        return sd_bus_error_setf(error, SD_BUS_ERROR_INVALID_ARGS, "Unknown option '%s'.",
-                                                 key);
-                r = sd_bus_message_peek_type(m, &type, &contents);
-                if (r < 0)
-                        return r;
-                if (type != 'v' || !streq(contents, kind_signature(d->kind)))
-                        return sd_bus_error_setf(error, SD_BUS_ERROR_INVALID_ARGS,
-                                                 "Option '%s' must have type '%s', got '%s'.", key,
-                                                 kind_signature(d->kind), contents ? contents : "?");
-                r = sd_bus_message_enter_container(m, 'v', contents);
-                if (r < 0)
-                        return r;
-                r = option_read_value(m, d, ret, error);
-                if (r < 0)
-                        return r;
-                r = sd_bus_message_exit_container(m);
-                if (r < 0)
-                        return r;
-                r = sd_bus_message_exit_container(m);
+                if (r >= 0)
+                        r = sd_bus_message_peek_type(m, NULL, &contents);
+                if (r >= 0)
+                        r = sd_bus_message_enter_container(m, 'v', contents);
+                if (r >= 0)
+                        r = read(m, key, contents, userdata, error);
+                if (r >= 0)
+                        r = sd_bus_message_exit_container(m);
+                if (r >= 0)
+                        r = sd_bus_message_exit_container(m);
                 if (r < 0)
                         return r;
         }
-        r = sd_bus_message_exit_container(m);
+        if (r < 0)
+                return r;
+        return sd_bus_message_exit_container(m);
+}
+
+typedef struct OptionsParse {
+        OptionScope scope;
+        JobOptions *options;
+} OptionsParse;
+
+static int option_read(sd_bus_message *m, const char *key, const char *signature, void *userdata,
+                       sd_bus_error *error) {
+        OptionsParse *p = userdata;
+        const OptionDef *d = option_find(key);
+
+        if (!d || !(d->scope & p->scope))
+                return sd_bus_error_setf(error, SD_BUS_ERROR_INVALID_ARGS, "Unknown option '%s'.", key);
+        if (!streq(signature, kind_signature(d->kind)))
+                return sd_bus_error_setf(error, SD_BUS_ERROR_INVALID_ARGS,
+                                         "Option '%s' must have type '%s', got '%s'.", key,
+                                         kind_signature(d->kind), signature);
+        return option_read_value(m, d, p->options, error);
+}
+
+int job_options_parse(sd_bus_message *m, OptionScope scope, JobOptions *ret, sd_bus_error *error) {
+        int r;
+
+        r = bus_message_read_dict(m, option_read, &(OptionsParse){scope, ret}, error);
         if (r < 0)
                 return r;
 

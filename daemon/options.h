@@ -44,6 +44,12 @@ void job_options_done(JobOptions *o);
 /* Reads an a{sv} array; unknown keys and wrong types are InvalidArgs naming the key. */
 int job_options_parse(sd_bus_message *m, OptionScope scope, JobOptions *ret, sd_bus_error *error);
 
+/* Reads an a{sv} array: for each entry calls read() inside the value's variant, with the variant's
+ * signature. read() refuses an entry by returning < 0 (with error set). */
+typedef int (*BusDictReadFn)(sd_bus_message *m, const char *key, const char *signature, void *userdata,
+                             sd_bus_error *error);
+int bus_message_read_dict(sd_bus_message *m, BusDictReadFn read, void *userdata, sd_bus_error *error);
+
 int job_options_to_json(const JobOptions *o, json_object **ret);
 int job_options_from_json(json_object *j, JobOptions *ret);
 /* Appends the options that differ from the defaults as a{sv}. */
