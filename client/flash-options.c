@@ -149,6 +149,23 @@ int images_open(char **paths, size_t n, int **ret_fds) {
         return EXIT_ACCEPTED;
 }
 
+int images_open_connect(const DfusctlContext *ctx, char **paths, size_t n, int **ret_fds, sd_bus **ret_bus) {
+        int *fds = NULL, r;
+
+        r = images_open(paths, n, &fds);
+        if (r != EXIT_ACCEPTED)
+                return r;
+        r = bus_connect(ctx, ret_bus);
+        if (r == EXIT_ACCEPTED)
+                r = bus_check_fd_passing(*ret_bus, ctx);
+        if (r != EXIT_ACCEPTED) {
+                images_close(fds, n);
+                return r;
+        }
+        *ret_fds = fds;
+        return EXIT_ACCEPTED;
+}
+
 int images_append(sd_bus_message *m, const int *fds, size_t n) {
         int r;
 
@@ -172,7 +189,7 @@ void report_print_warnings(json_object *report, const char *label) {
                 if (streq(verdict, "keep"))
                         continue;
                 fprintf(stderr,
-                        "%s: %s: %s 0x%08" PRIx64 "-0x%08" PRIx64 " (%" PRIu64 " bytes, %s)%s%s: %s\n",
+                        "%s: %s: %s 0x%08" PRIX64 "-0x%08" PRIX64 " (%" PRIu64 " bytes, %s)%s%s: %s\n",
                         label, streq(verdict, "drop") ? "warning" : "error",
                         streq(verdict, "drop") ? "dropped" : "rejected", address,
                         address + size - (size > 0), size, json_get_str(e, "kind", "?"),

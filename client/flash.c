@@ -245,14 +245,9 @@ int verb_flash(int argc, char *argv[], const DfusctlContext *ctx) {
         r = parse_flash_args(argc, argv, &o);
         if (r != EXIT_ACCEPTED)
                 return r;
-        r = images_open(argv + optind, argc - optind, &fds);
+        r = images_open_connect(ctx, argv + optind, argc - optind, &fds, &bus);
         if (r != EXIT_ACCEPTED)
                 return r;
-        r = bus_connect(ctx, &bus);
-        if (r == EXIT_ACCEPTED)
-                r = bus_check_fd_passing(bus, ctx);
-        if (r != EXIT_ACCEPTED)
-                goto finish;
         /* Matches go in before Submit, so that no signal of a short job can be missed. */
         r = follow_new(bus, &f);
         if (r < 0) {

@@ -74,6 +74,9 @@ int flash_options_append(sd_bus_message *m, const FlashOptions *o, bool targets)
 /* Opens every image ("-" is standard input); prints which one failed. Returns an exit status. */
 int images_open(char **paths, size_t n, int **ret_fds);
 void images_close(int *fds, size_t n);
+/* images_open(), then bus_connect() and bus_check_fd_passing(): the images and a bus that can carry
+ * them. On failure closes what it opened (*ret_bus may still be set). Returns an exit status. */
+int images_open_connect(const DfusctlContext *ctx, char **paths, size_t n, int **ret_fds, sd_bus **ret_bus);
 int images_append(sd_bus_message *m, const int *fds, size_t n);
 
 /* Prints the segments that were dropped or rejected, with their reasons, on stderr. */

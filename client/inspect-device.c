@@ -36,6 +36,22 @@ int inspect_device(int argc, char *argv[], const DfusctlContext *ctx) {
 
 enum { OPT_DEVICE = OPT_HELP + 1 };
 
+/* The [address, size] pairs of the plan's list key, one line each. */
+static void print_ranges(json_object *plan, const char *key, const char *label) {
+        json_object *v;
+
+        if (!json_object_object_get_ex(plan, key, &v))
+                return;
+        for (size_t i = 0; i < json_object_array_length(v); i++) {
+                json_object *e = json_object_array_get_idx(v, i);
+                uint64_t a = json_object_get_uint64(json_object_array_get_idx(e, 0));
+                char size[32];
+
+                format_bytes(json_object_get_uint64(json_object_array_get_idx(e, 1)), size);
+                printf("  %-13s 0x%08" PRIX64 " %s\n", label, a, size);
+        }
+}
+
 static void print_plan(json_object *plan) {
         static const char *const keys[] = {"transfer-size", "mass-erase",   "verify",
                                            "leave",         "erases",       "runs",
@@ -48,24 +64,8 @@ static void print_plan(json_object *plan) {
         for (size_t i = 0; i < ELEMENTSOF(keys); i++)
                 if (json_object_object_get_ex(plan, keys[i], &v))
                         printf("  %-13s %s\n", keys[i], json_object_get_string(v));
-        if (json_object_object_get_ex(plan, "erase-list", &v))
-                for (size_t i = 0; i < json_object_array_length(v); i++) {
-                        json_object *e = json_object_array_get_idx(v, i);
-                        uint64_t a = json_object_get_uint64(json_object_array_get_idx(e, 0));
-                        char size[32];
-
-                        format_bytes(json_object_get_uint64(json_object_array_get_idx(e, 1)), size);
-                        printf("  erase         0x%08" PRIx64 " %s\n", a, size);
-                }
-        if (json_object_object_get_ex(plan, "run-list", &v))
-                for (size_t i = 0; i < json_object_array_length(v); i++) {
-                        json_object *e = json_object_array_get_idx(v, i);
-                        uint64_t a = json_object_get_uint64(json_object_array_get_idx(e, 0));
-                        char size[32];
-
-                        format_bytes(json_object_get_uint64(json_object_array_get_idx(e, 1)), size);
-                        printf("  write         0x%08" PRIx64 " %s\n", a, size);
-                }
+        print_ranges(plan, "erase-list", "erase");
+        print_ranges(plan, "run-list", "write");
 }
 
 static void print_result(json_object *result, const char *port, const DfusctlContext *ctx) {
@@ -143,14 +143,10 @@ int inspect_device(int argc, char *argv[], const DfusctlContext *ctx) {
                 return EXIT_USAGE;
         }
         n_fds = argc - optind;
-        r = images_open(argv + optind, n_fds, &fds);
+        r = images_open_connect(ctx, argv + optind, n_fds, &fds, &bus);
         if (r != EXIT_ACCEPTED)
                 return r;
-        r = bus_connect(ctx, &bus);
-        if (r == EXIT_ACCEPTED)
-                r = bus_check_fd_passing(bus, ctx);
-        if (r == EXIT_ACCEPTED)
-                r = inspect_call(bus, ctx, port, &o, fds, n_fds, &result);
+        r = inspect_call(bus, ctx, port, &o, fds, n_fds, &result);
         images_close(fds, n_fds);
         if (r != EXIT_ACCEPTED)
                 return r;

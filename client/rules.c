@@ -100,25 +100,19 @@ static int rule_add(int argc, char *argv[], const DfusctlContext *ctx) {
                 return EXIT_USAGE;
         }
         n_fds = argc - optind;
-        r = images_open(argv + optind, n_fds, &fds);
+        r = images_open_connect(ctx, argv + optind, n_fds, &fds, &bus);
         if (r != EXIT_ACCEPTED)
                 return r;
-        r = bus_connect(ctx, &bus);
-        if (r == EXIT_ACCEPTED)
-                r = bus_check_fd_passing(bus, ctx);
-        if (r == EXIT_ACCEPTED) {
-                r = sd_bus_message_new_method_call(bus, &m, DFUSD_BUS_NAME, DFUSD_PATH, DFUSD_IFACE_MGR,
-                                                   "AddRule");
-                if (r >= 0)
-                        r = rule_add_message(m, matches, n_matches, every_time, &o, fds, n_fds);
-                if (r >= 0)
-                        r = sd_bus_call(bus, m, 0, &error, &reply);
-                if (r >= 0)
-                        r = sd_bus_message_read(reply, "o", &path);
-                r = r == -EINVAL && !sd_bus_error_is_set(&error) ? EXIT_USAGE
-                    : r < 0 ? bus_log_error(ctx, "add the rule", &error, r)
-                            : EXIT_ACCEPTED;
-        }
+        r = sd_bus_message_new_method_call(bus, &m, DFUSD_BUS_NAME, DFUSD_PATH, DFUSD_IFACE_MGR, "AddRule");
+        if (r >= 0)
+                r = rule_add_message(m, matches, n_matches, every_time, &o, fds, n_fds);
+        if (r >= 0)
+                r = sd_bus_call(bus, m, 0, &error, &reply);
+        if (r >= 0)
+                r = sd_bus_message_read(reply, "o", &path);
+        r = r == -EINVAL && !sd_bus_error_is_set(&error) ? EXIT_USAGE
+            : r < 0                                      ? bus_log_error(ctx, "add the rule", &error, r)
+                                                         : EXIT_ACCEPTED;
         images_close(fds, n_fds);
         if (r != EXIT_ACCEPTED)
                 return r;
