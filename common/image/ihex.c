@@ -121,30 +121,26 @@ static void ihex_state_done(IhexState *st) {
         run_builder_done(&st->runs);
 }
 
-int ihex_parse(const uint8_t *buf, size_t len, Image *image, DfuError *error) {
-        _cleanup_(ihex_state_done) IhexState st = {.name = image->name, .image = image};
-        TextCursor c = text_cursor(buf, len);
-        const char *p;
-        size_t n;
+static int ihex_read_line(void *state, const char *p, size_t n, unsigned line, DfuError *error) {
+        IhexState *st = state;
         int r;
 
-        while (text_next_line(&c, &p, &n)) {
-                st.line = c.line;
-                if (n == 0)
-                        continue; /* blank lines are harmless, also after the end */
-                if (st.eof_line > 0)
-                        return dfu_error_set(error, EINVAL,
-                                             "%s: line %u: data after the end-of-file record at line %u",
-                                             st.name, st.line, st.eof_line);
-                r = ihex_line(&st, p, n, error);
-                if (r < 0)
-                        return r;
-        }
-        if (st.eof_line == 0)
-                return dfu_error_set(
-                        error, EINVAL,
-                        "%s: no end-of-file record (:00000001FF) after line %u; is the file truncated?",
-                        st.name, c.line);
+        st->line = line;
+        r = ihex_line(st, p, n, error);
+        return r < 0 ? r : st->eof_line > 0;
+}
 
+int ihex_parse(const uint8_t *buf, size_t len, Image *image, DfuError *error) {
+        static const TextFormat format = {
+                .end_record = "end-of-file record",
+                .end_hint = ":00000001FF",
+                .read_line = ihex_read_line,
+        };
+        _cleanup_(ihex_state_done) IhexState st = {.name = image->name, .image = image};
+        int r;
+
+        r = text_read_records(buf, len, st.name, &format, &st, error);
+        if (r < 0)
+                return r;
         return run_builder_finish(&st.runs, image, st.name, error);
 }

@@ -78,6 +78,20 @@ typedef struct TextCursor {
 /* Starts after a UTF-8 byte order mark, which some editors write. */
 TextCursor text_cursor(const uint8_t *buf, size_t len);
 bool text_next_line(TextCursor *c, const char **ret, size_t *ret_len);
+
+/* A record-per-line format that closes with an end record (Intel HEX, SREC). */
+typedef struct TextFormat {
+        const char *end_record; /* "end-of-file record" */
+        const char *end_hint;   /* what it looks like, for a file without one: ":00000001FF" */
+        /* Reads one non-blank line (line end and trailing blanks dropped), the line-th; returns 1
+         * when it was the end record, 0 for any other, or a negative errno with error set. */
+        int (*read_line)(void *state, const char *p, size_t n, unsigned line, DfuError *error);
+} TextFormat;
+
+/* Feeds every non-blank line to f->read_line. Blank lines may follow the end record; anything
+ * else after it, or no end record at all, is an error. */
+int text_read_records(const uint8_t *buf, size_t len, const char *name, const TextFormat *f, void *state,
+                      DfuError *error);
 /* "name: line L: column C: expected <expected>, found 'x'" */
 int text_error_char(DfuError *error, const char *name, unsigned line, size_t column, char ch,
                     const char *expected);

@@ -102,30 +102,26 @@ static int srec_line(SrecState *st, const char *p, size_t n, DfuError *error) {
                            error);
 }
 
-int srec_parse(const uint8_t *buf, size_t len, Image *image, DfuError *error) {
-        _cleanup_(srec_state_done) SrecState st = {.name = image->name, .image = image};
-        TextCursor c = text_cursor(buf, len);
-        const char *p;
-        size_t n;
+static int srec_read_line(void *state, const char *p, size_t n, unsigned line, DfuError *error) {
+        SrecState *st = state;
         int r;
 
-        while (text_next_line(&c, &p, &n)) {
-                st.line = c.line;
-                if (n == 0)
-                        continue;
-                if (st.end_line > 0)
-                        return dfu_error_set(error, EINVAL,
-                                             "%s: line %u: data after the termination record at line %u",
-                                             st.name, st.line, st.end_line);
-                r = srec_line(&st, p, n, error);
-                if (r < 0)
-                        return r;
-        }
-        if (st.end_line == 0)
-                return dfu_error_set(error, EINVAL,
-                                     "%s: no termination record (S7, S8 or S9) after line %u; is the file "
-                                     "truncated?",
-                                     st.name, c.line);
+        st->line = line;
+        r = srec_line(st, p, n, error);
+        return r < 0 ? r : st->end_line > 0;
+}
 
+int srec_parse(const uint8_t *buf, size_t len, Image *image, DfuError *error) {
+        static const TextFormat format = {
+                .end_record = "termination record",
+                .end_hint = "S7, S8 or S9",
+                .read_line = srec_read_line,
+        };
+        _cleanup_(srec_state_done) SrecState st = {.name = image->name, .image = image};
+        int r;
+
+        r = text_read_records(buf, len, st.name, &format, &st, error);
+        if (r < 0)
+                return r;
         return run_builder_finish(&st.runs, image, st.name, error);
 }

@@ -62,6 +62,32 @@ bool text_next_line(TextCursor *c, const char **ret, size_t *ret_len) {
         return true;
 }
 
+int text_read_records(const uint8_t *buf, size_t len, const char *name, const TextFormat *f, void *state,
+                      DfuError *error) {
+        TextCursor c = text_cursor(buf, len);
+        unsigned end_line = 0;
+        const char *p;
+        size_t n;
+        int r;
+
+        while (text_next_line(&c, &p, &n)) {
+                if (n == 0)
+                        continue;
+                if (end_line > 0)
+                        return dfu_error_set(error, EINVAL, "%s: line %u: data after the %s at line %u",
+                                             name, c.line, f->end_record, end_line);
+                r = f->read_line(state, p, n, c.line, error);
+                if (r < 0)
+                        return r;
+                if (r > 0)
+                        end_line = c.line;
+        }
+        if (end_line == 0)
+                return dfu_error_set(error, EINVAL, "%s: no %s (%s) after line %u; is the file truncated?",
+                                     name, f->end_record, f->end_hint, c.line);
+        return 0;
+}
+
 int text_error_char(DfuError *error, const char *name, unsigned line, size_t column, char ch,
                     const char *expected) {
         if (isprint((unsigned char)ch))
