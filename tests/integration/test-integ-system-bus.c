@@ -34,15 +34,19 @@ static GVariant *call(GDBusConnection *c, const char *path, const char *iface, c
                                                              NULL, error);
 }
 
+static GDBusConnection *connect_bus(const char *address, GError **error) {
+        return g_dbus_connection_new_for_address_sync(address,
+                                                      G_DBUS_CONNECTION_FLAGS_AUTHENTICATION_CLIENT |
+                                                              G_DBUS_CONNECTION_FLAGS_MESSAGE_BUS_CONNECTION,
+                                                      NULL, NULL, error);
+}
+
 static int unprivileged_client(const char *address, const char *image, const char *job, const char *rule) {
         g_autoptr(GError) error = NULL;
         g_autoptr(GDBusConnection) c = NULL;
         int failures = 0;
 
-        c = g_dbus_connection_new_for_address_sync(address,
-                                                   G_DBUS_CONNECTION_FLAGS_AUTHENTICATION_CLIENT |
-                                                           G_DBUS_CONNECTION_FLAGS_MESSAGE_BUS_CONNECTION,
-                                                   NULL, NULL, &error);
+        c = connect_bus(address, &error);
         if (!c)
                 return check(false, "connect", error);
         printf("running as uid %u\n", (unsigned)getuid());
@@ -103,10 +107,7 @@ static int cancel_client(const char *address, const char *job, bool expect_allow
         g_autoptr(GVariant) r = NULL;
         g_autofree char *name = NULL;
 
-        c = g_dbus_connection_new_for_address_sync(address,
-                                                   G_DBUS_CONNECTION_FLAGS_AUTHENTICATION_CLIENT |
-                                                           G_DBUS_CONNECTION_FLAGS_MESSAGE_BUS_CONNECTION,
-                                                   NULL, NULL, &error);
+        c = connect_bus(address, &error);
         if (!c)
                 return check(false, "connect", error);
         r = call(c, job, DFUSD_JOB, "Cancel", NULL, NULL, &error);
