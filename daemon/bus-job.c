@@ -78,30 +78,26 @@ int bus_append_plan(sd_bus_message *m, const Plan *plan) {
                                   plan->blocks_total, "estimate-ms", "t", plan->estimate_ms);
         if (r < 0)
                 return r;
-        r = sd_bus_message_open_container(m, 'e', "sv");
-        if (r >= 0)
-                r = sd_bus_message_append(m, "s", "erase-list");
-        if (r >= 0)
-                r = sd_bus_message_open_container(m, 'v', "a(uu)");
+        r = bus_message_open_dict_entry(m, "erase-list", "a(uu)");
         if (r >= 0)
                 r = sd_bus_message_open_container(m, 'a', "(uu)");
         for (size_t i = 0; r >= 0 && i < plan->n_erases; i++)
                 r = sd_bus_message_append(m, "(uu)", plan->erases[i].address, plan->erases[i].size);
-        for (int k = 0; r >= 0 && k < 3; k++)
+        if (r >= 0)
                 r = sd_bus_message_close_container(m);
+        if (r >= 0)
+                r = bus_message_close_dict_entry(m);
         if (r < 0)
                 return r;
-        r = sd_bus_message_open_container(m, 'e', "sv");
-        if (r >= 0)
-                r = sd_bus_message_append(m, "s", "run-list");
-        if (r >= 0)
-                r = sd_bus_message_open_container(m, 'v', "a(uu)");
+        r = bus_message_open_dict_entry(m, "run-list", "a(uu)");
         if (r >= 0)
                 r = sd_bus_message_open_container(m, 'a', "(uu)");
         for (size_t i = 0; r >= 0 && i < plan->n_runs; i++)
                 r = sd_bus_message_append(m, "(uu)", plan->runs[i].address, plan->runs[i].size);
-        for (int k = 0; r >= 0 && k < 3; k++)
+        if (r >= 0)
                 r = sd_bus_message_close_container(m);
+        if (r >= 0)
+                r = bus_message_close_dict_entry(m);
         if (r < 0)
                 return r;
         return sd_bus_message_close_container(m);

@@ -167,6 +167,26 @@ int bus_message_read_dict(sd_bus_message *m, BusDictReadFn read, void *userdata,
         return sd_bus_message_exit_container(m);
 }
 
+int bus_message_open_dict_entry(sd_bus_message *m, const char *key, const char *signature) {
+        int r;
+
+        r = sd_bus_message_open_container(m, 'e', "sv");
+        if (r >= 0)
+                r = sd_bus_message_append(m, "s", key);
+        if (r >= 0)
+                r = sd_bus_message_open_container(m, 'v', signature);
+        return r;
+}
+
+int bus_message_close_dict_entry(sd_bus_message *m) {
+        int r;
+
+        r = sd_bus_message_close_container(m);
+        if (r >= 0)
+                r = sd_bus_message_close_container(m);
+        return r;
+}
+
 typedef struct OptionsParse {
         OptionScope scope;
         JobOptions *options;
@@ -339,17 +359,11 @@ int job_options_append(sd_bus_message *m, const JobOptions *o) {
                         r = sd_bus_message_append(m, "{sv}", d->key, "t", (uint64_t)o->base);
                         break;
                 case OPT_STRV:
-                        r = sd_bus_message_open_container(m, 'e', "sv");
-                        if (r >= 0)
-                                r = sd_bus_message_append(m, "s", d->key);
-                        if (r >= 0)
-                                r = sd_bus_message_open_container(m, 'v', "as");
+                        r = bus_message_open_dict_entry(m, d->key, "as");
                         if (r >= 0)
                                 r = sd_bus_message_append_strv(m, *(char **const *)p);
                         if (r >= 0)
-                                r = sd_bus_message_close_container(m);
-                        if (r >= 0)
-                                r = sd_bus_message_close_container(m);
+                                r = bus_message_close_dict_entry(m);
                         break;
                 }
                 if (r < 0)

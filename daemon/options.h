@@ -49,6 +49,10 @@ int job_options_parse(sd_bus_message *m, OptionScope scope, JobOptions *ret, sd_
 typedef int (*BusDictReadFn)(sd_bus_message *m, const char *key, const char *signature, void *userdata,
                              sd_bus_error *error);
 int bus_message_read_dict(sd_bus_message *m, BusDictReadFn read, void *userdata, sd_bus_error *error);
+/* Opens the entry {key: variant of signature} of an a{sv} being written, for a value that takes more
+ * than one append; bus_message_close_dict_entry() closes both. */
+int bus_message_open_dict_entry(sd_bus_message *m, const char *key, const char *signature);
+int bus_message_close_dict_entry(sd_bus_message *m);
 
 int job_options_to_json(const JobOptions *o, json_object **ret);
 int job_options_from_json(json_object *j, JobOptions *ret);
