@@ -10,6 +10,7 @@
 
 #include "exit-codes.h"
 #include "progress.h"
+#include "redraw.h"
 
 struct Follow {
         sd_bus *bus;
@@ -18,21 +19,10 @@ struct Follow {
         size_t n_jobs;
         sd_bus_slot *slots[4];
         Progress *progress;
-        sd_event_source *redraw_timer;
-        uint64_t last_redraw; /* CLOCK_MONOTONIC µs */
+        Redraw redraw;
         unsigned interrupts;
         int status;
 };
-
-/* The live lines are redrawn at most ten times a second, however many boards report. */
-#define REDRAW_USEC (100 * 1000ULL)
-
-static uint64_t now_usec(void) {
-        struct timespec ts;
-
-        clock_gettime(CLOCK_MONOTONIC, &ts);
-        return (uint64_t)ts.tv_sec * 1000000 + (uint64_t)ts.tv_nsec / 1000;
-}
 
 static JobView *find_job(Follow *f, const char *path) {
         for (size_t i = 0; path && i < f->n_jobs; i++)
@@ -66,17 +56,10 @@ static void check_state(JobView *j) {
                 set_completed(j, streq(state, "done"), json_get_str(j->props, "Error", NULL));
 }
 
-static void redraw(Follow *f) {
-        progress_update(f->progress, f->jobs, f->n_jobs);
-        f->last_redraw = now_usec();
-}
-
-static int on_redraw_timer(sd_event_source *s, uint64_t usec, void *userdata) {
+static void draw(void *userdata) {
         Follow *f = userdata;
 
-        f->redraw_timer = sd_event_source_unref(f->redraw_timer);
-        redraw(f);
-        return 0;
+        progress_update(f->progress, f->jobs, f->n_jobs);
 }
 
 static void after_event(Follow *f) {
@@ -85,13 +68,10 @@ static void after_event(Follow *f) {
                 (void)sd_event_exit(f->event, 0);
                 return;
         }
-        if (!f->progress || f->redraw_timer)
+        if (!f->progress)
                 return;
         /* On a pipe every phase change is printed as it comes; only the terminal is throttled. */
-        if (!f->progress->tty || !f->event || now_usec() >= f->last_redraw + REDRAW_USEC ||
-            sd_event_add_time(f->event, &f->redraw_timer, CLOCK_MONOTONIC, f->last_redraw + REDRAW_USEC, 0,
-                              on_redraw_timer, f) < 0)
-                redraw(f);
+        redraw_soon(&f->redraw, f->progress->tty ? f->event : NULL);
 }
 
 static int on_properties_changed(sd_bus_message *m, void *userdata, sd_bus_error *ret_error) {
@@ -179,6 +159,7 @@ int follow_new(sd_bus *bus, Follow **ret) {
         if (!f)
                 return -ENOMEM;
         f->bus = sd_bus_ref(bus);
+        f->redraw = (Redraw){.draw = draw, .userdata = f};
         for (size_t i = 0; i < ELEMENTSOF(matches); i++) {
                 r = sd_bus_add_match(bus, &f->slots[i], matches[i], handlers[i], f);
                 if (r < 0)
@@ -202,7 +183,7 @@ Follow *follow_free(Follow *f) {
         free(f->jobs);
         if (f->event) {
                 (void)sd_bus_detach_event(f->bus);
-                sd_event_source_unref(f->redraw_timer);
+                redraw_done(&f->redraw);
                 sd_event_unref(f->event);
         }
         sd_bus_unref(f->bus);

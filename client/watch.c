@@ -12,6 +12,7 @@
 #include "exit-codes.h"
 #include "output.h"
 #include "progress.h"
+#include "redraw.h"
 #include "verbs-bus.h"
 
 /*
@@ -26,19 +27,9 @@ typedef struct Watch {
         const DfusctlContext *ctx;
         json_object *objects;
         Progress progress;
-        sd_event_source *redraw_timer;
-        uint64_t last_redraw; /* CLOCK_MONOTONIC µs */
+        Redraw redraw;
         int status;
 } Watch;
-
-#define REDRAW_USEC (100 * 1000ULL)
-
-static uint64_t now_usec(void) {
-        struct timespec ts;
-
-        clock_gettime(CLOCK_MONOTONIC, &ts);
-        return (uint64_t)ts.tv_sec * 1000000 + (uint64_t)ts.tv_nsec / 1000;
-}
 
 void verb_watch_help(void) {
         printf("dfusctl watch\n\n"
@@ -149,7 +140,8 @@ static void compose(Watch *w, FILE *f) {
         }
 }
 
-static void redraw(Watch *w) {
+static void draw(void *userdata) {
+        Watch *w = userdata;
         _cleanup_free_ char *screen = NULL;
         size_t size = 0;
         FILE *f = open_memstream(&screen, &size);
@@ -169,28 +161,11 @@ static void redraw(Watch *w) {
         }
         fputs("\033[J", stdout);
         fflush(stdout);
-        w->last_redraw = now_usec();
 }
 
-static int on_redraw_timer(sd_event_source *s, uint64_t usec, void *userdata) {
-        Watch *w = userdata;
-
-        w->redraw_timer = sd_event_source_unref(w->redraw_timer);
-        redraw(w);
-        return 0;
-}
-
-/* At most ten screens a second, however many boards report: a change within 100 ms of the last
- * redraw waits for a timer that shows it and everything after it. */
 static void after_event(Watch *w) {
-        uint64_t now = now_usec();
-
-        if (w->ctx->json || !w->progress.tty || w->redraw_timer)
-                return;
-        if (!w->event || now >= w->last_redraw + REDRAW_USEC ||
-            sd_event_add_time(w->event, &w->redraw_timer, CLOCK_MONOTONIC, w->last_redraw + REDRAW_USEC, 0,
-                              on_redraw_timer, w) < 0)
-                redraw(w);
+        if (!w->ctx->json && w->progress.tty)
+                redraw_soon(&w->redraw, w->event);
 }
 
 static int on_added(sd_bus_message *m, void *userdata, sd_bus_error *ret_error) {
@@ -403,7 +378,7 @@ static int watch_loop(Watch *w) {
 int verb_watch(int argc, char *argv[], const DfusctlContext *ctx) {
         _cleanup_(sd_bus_flush_close_unrefp) sd_bus *bus = NULL;
         _cleanup_bus_error_ sd_bus_error error = SD_BUS_ERROR_NULL;
-        Watch w = {.ctx = ctx};
+        Watch w = {.ctx = ctx, .redraw = {.draw = draw, .userdata = &w}};
         int r;
 
         if (argc > 1) {
@@ -425,7 +400,7 @@ int verb_watch(int argc, char *argv[], const DfusctlContext *ctx) {
         r = watch_loop(&w);
         if (w.progress.tty && !ctx->json)
                 printf("\n");
-        sd_event_source_unref(w.redraw_timer);
+        redraw_done(&w.redraw);
         sd_bus_detach_event(bus);
         sd_event_unref(w.event);
         json_object_put(w.objects);
