@@ -166,15 +166,23 @@ int images_open_connect(const DfusctlContext *ctx, char **paths, size_t n, int *
         return EXIT_ACCEPTED;
 }
 
-int images_append(sd_bus_message *m, const int *fds, size_t n) {
+int images_method_new(sd_bus *bus, const char *method, const int *fds, size_t n_fds, sd_bus_message **ret) {
+        _cleanup_(sd_bus_message_unrefp) sd_bus_message *m = NULL;
         int r;
 
-        r = sd_bus_message_open_container(m, SD_BUS_TYPE_ARRAY, "h");
-        for (size_t i = 0; r >= 0 && i < n; i++)
+        r = sd_bus_message_new_method_call(bus, &m, DFUSD_BUS_NAME, DFUSD_PATH, DFUSD_IFACE_MGR, method);
+        if (r >= 0)
+                r = sd_bus_message_open_container(m, SD_BUS_TYPE_ARRAY, "h");
+        for (size_t i = 0; r >= 0 && i < n_fds; i++)
                 r = sd_bus_message_append_basic(m, SD_BUS_TYPE_UNIX_FD, fds + i);
         if (r >= 0)
                 r = sd_bus_message_close_container(m);
-        return r;
+        if (r >= 0)
+                r = sd_bus_message_open_container(m, SD_BUS_TYPE_ARRAY, "{sv}");
+        if (r < 0)
+                return r;
+        *ret = TAKE_PTR(m);
+        return 0;
 }
 
 void report_print_warnings(json_object *report, const char *label) {

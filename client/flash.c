@@ -115,11 +115,7 @@ static int submit_one(sd_bus *bus, const DfusctlContext *args, const int *fds, s
 
         if (port)
                 one.port = port;
-        r = sd_bus_message_new_method_call(bus, &m, DFUSD_BUS_NAME, DFUSD_PATH, DFUSD_IFACE_MGR, "Submit");
-        if (r >= 0)
-                r = images_append(m, fds, n_fds);
-        if (r >= 0)
-                r = sd_bus_message_open_container(m, SD_BUS_TYPE_ARRAY, "{sv}");
+        r = images_method_new(bus, "Submit", fds, n_fds, &m);
         if (r >= 0)
                 r = flash_options_append(m, &one, true);
         if (r >= 0)

@@ -77,7 +77,9 @@ void images_close(int *fds, size_t n);
 /* images_open(), then bus_connect() and bus_check_fd_passing(): the images and a bus that can carry
  * them. On failure closes what it opened (*ret_bus may still be set). Returns an exit status. */
 int images_open_connect(const DfusctlContext *ctx, char **paths, size_t n, int **ret_fds, sd_bus **ret_bus);
-int images_append(sd_bus_message *m, const int *fds, size_t n);
+/* A call of the Manager's method (Submit, Inspect, AddRule) with the images as its "ah" argument and
+ * its a{sv} opened for the caller's entries: the caller closes it. */
+int images_method_new(sd_bus *bus, const char *method, const int *fds, size_t n_fds, sd_bus_message **ret);
 
 /* Prints the segments that were dropped or rejected, with their reasons, on stderr. */
 void report_print_warnings(json_object *report, const char *label);

@@ -95,11 +95,7 @@ static int inspect_call(sd_bus *bus, const DfusctlContext *ctx, const char *port
         _cleanup_bus_error_ sd_bus_error error = SD_BUS_ERROR_NULL;
         int r;
 
-        r = sd_bus_message_new_method_call(bus, &m, DFUSD_BUS_NAME, DFUSD_PATH, DFUSD_IFACE_MGR, "Inspect");
-        if (r >= 0)
-                r = images_append(m, fds, n_fds);
-        if (r >= 0)
-                r = sd_bus_message_open_container(m, SD_BUS_TYPE_ARRAY, "{sv}");
+        r = images_method_new(bus, "Inspect", fds, n_fds, &m);
         if (r >= 0)
                 r = sd_bus_message_append(m, "{sv}", "port", "s", port);
         if (r >= 0)

@@ -51,12 +51,9 @@ static int append_match(sd_bus_message *m, const char *spec) {
 }
 
 static int rule_add_message(sd_bus_message *m, char **matches, size_t n_matches, bool every_time,
-                            const FlashOptions *o, const int *fds, size_t n_fds) {
-        int r;
+                            const FlashOptions *o) {
+        int r = 0;
 
-        r = images_append(m, fds, n_fds);
-        if (r >= 0)
-                r = sd_bus_message_open_container(m, SD_BUS_TYPE_ARRAY, "{sv}");
         for (size_t i = 0; r >= 0 && i < n_matches; i++)
                 r = append_match(m, matches[i]);
         if (r >= 0 && every_time)
@@ -103,9 +100,9 @@ static int rule_add(int argc, char *argv[], const DfusctlContext *ctx) {
         r = images_open_connect(ctx, argv + optind, n_fds, &fds, &bus);
         if (r != EXIT_ACCEPTED)
                 return r;
-        r = sd_bus_message_new_method_call(bus, &m, DFUSD_BUS_NAME, DFUSD_PATH, DFUSD_IFACE_MGR, "AddRule");
+        r = images_method_new(bus, "AddRule", fds, n_fds, &m);
         if (r >= 0)
-                r = rule_add_message(m, matches, n_matches, every_time, &o, fds, n_fds);
+                r = rule_add_message(m, matches, n_matches, every_time, &o);
         if (r >= 0)
                 r = sd_bus_call(bus, m, 0, &error, &reply);
         if (r >= 0)
