@@ -197,7 +197,7 @@ void report_print_warnings(json_object *report, const char *label) {
                 if (streq(verdict, "keep"))
                         continue;
                 fprintf(stderr,
-                        "%s: %s: %s 0x%08" PRIX64 "-0x%08" PRIX64 " (%" PRIu64 " bytes, %s)%s%s: %s\n",
+                        "%s: %s: %s 0x%08" PRIx64 "-0x%08" PRIx64 " (%" PRIu64 " bytes, %s)%s%s: %s\n",
                         label, streq(verdict, "drop") ? "warning" : "error",
                         streq(verdict, "drop") ? "dropped" : "rejected", address,
                         address + size - (size > 0), size, json_get_str(e, "kind", "?"),
