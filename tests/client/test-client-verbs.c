@@ -415,6 +415,16 @@ static void test_rules(Integ *t, gconstpointer data) {
         g_assert_cmpint(ctl_run(t, &r, "rule", "frob", NULL), ==, 2);
 }
 
+/* How many entries `dfusctl history OPTION VALUE --json` lists. */
+static size_t history_count(Integ *t, const char *option, const char *value) {
+        g_auto(CtlResult) r = {};
+        g_autoptr(json_object) doc = NULL;
+
+        g_assert_cmpint(ctl_run(t, &r, "history", option, value, "--json", NULL), ==, 0);
+        doc = ctl_json(&r);
+        return json_object_array_length(jget(doc, "entries"));
+}
+
 static void test_history(Integ *t, gconstpointer data) {
         g_autofree char *image = ctl_image(t, "app.hex", IMAGE_SIZE, false, 8);
         g_auto(CtlResult) r = {};
@@ -437,23 +447,9 @@ static void test_history(Integ *t, gconstpointer data) {
         g_assert_nonnull(strstr(r.out, "done"));
         ctl_result_clear(&r);
 
-        g_clear_pointer(&doc, json_object_put);
-        g_assert_cmpint(ctl_run(t, &r, "history", "--port", "1-1", "--json", NULL), ==, 0);
-        doc = ctl_json(&r);
-        g_assert_cmpuint(json_object_array_length(jget(doc, "entries")), ==, 0);
-        ctl_result_clear(&r);
-
-        g_clear_pointer(&doc, json_object_put);
-        g_assert_cmpint(ctl_run(t, &r, "history", "--since", "1h", "--json", NULL), ==, 0);
-        doc = ctl_json(&r);
-        g_assert_cmpuint(json_object_array_length(jget(doc, "entries")), ==, 1);
-        ctl_result_clear(&r);
-
-        g_clear_pointer(&doc, json_object_put);
-        g_assert_cmpint(ctl_run(t, &r, "history", "--since", "@4102444800", "--json", NULL), ==, 0);
-        doc = ctl_json(&r);
-        g_assert_cmpuint(json_object_array_length(jget(doc, "entries")), ==, 0);
-        ctl_result_clear(&r);
+        g_assert_cmpuint(history_count(t, "--port", "1-1"), ==, 0);
+        g_assert_cmpuint(history_count(t, "--since", "1h"), ==, 1);
+        g_assert_cmpuint(history_count(t, "--since", "@4102444800"), ==, 0);
 
         g_assert_cmpint(ctl_run(t, &r, "history", "--since", "last tuesday", NULL), ==, 2);
 }
