@@ -82,10 +82,13 @@ static int ihex_record(IhexState *st, const uint8_t *b, DfuError *error) {
         }
 }
 
-/* One non-blank line, without its line end or trailing blanks. */
-static int ihex_line(IhexState *st, const char *p, size_t n, DfuError *error) {
+/* One non-blank line, without its line end or trailing blanks: TextFormat.read_line. */
+static int ihex_line(void *state, const char *p, size_t n, unsigned line, DfuError *error) {
+        IhexState *st = state;
         uint8_t bytes[5 + 255];
         int r;
+
+        st->line = line;
 
         if (p[0] != ':')
                 return text_error_char(error, st->name, st->line, 1, p[0], "':' at the start of a record");
@@ -114,27 +117,19 @@ static int ihex_line(IhexState *st, const char *p, size_t n, DfuError *error) {
                 return dfu_error_set(error, EINVAL, "%s: line %u: checksum 0x%02X, expected 0x%02X",
                                      st->name, st->line, given, expected);
 
-        return ihex_record(st, bytes, error);
+        r = ihex_record(st, bytes, error);
+        return r < 0 ? r : st->eof_line > 0;
 }
 
 static void ihex_state_done(IhexState *st) {
         run_builder_done(&st->runs);
 }
 
-static int ihex_read_line(void *state, const char *p, size_t n, unsigned line, DfuError *error) {
-        IhexState *st = state;
-        int r;
-
-        st->line = line;
-        r = ihex_line(st, p, n, error);
-        return r < 0 ? r : st->eof_line > 0;
-}
-
 int ihex_parse(const uint8_t *buf, size_t len, Image *image, DfuError *error) {
         static const TextFormat format = {
                 .end_record = "end-of-file record",
                 .end_hint = ":00000001FF",
-                .read_line = ihex_read_line,
+                .read_line = ihex_line,
         };
         _cleanup_(ihex_state_done) IhexState st = {.name = image->name, .image = image};
         int r;

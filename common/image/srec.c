@@ -56,9 +56,13 @@ static int srec_record(SrecState *st, unsigned type, const uint8_t *addr_bytes, 
         }
 }
 
-static int srec_line(SrecState *st, const char *p, size_t n, DfuError *error) {
+/* One non-blank line, without its line end or trailing blanks: TextFormat.read_line. */
+static int srec_line(void *state, const char *p, size_t n, unsigned line, DfuError *error) {
+        SrecState *st = state;
         uint8_t bytes[256];
         int r;
+
+        st->line = line;
 
         if (p[0] != 'S')
                 return text_error_char(error, st->name, st->line, 1, p[0], "'S' at the start of a record");
@@ -98,16 +102,7 @@ static int srec_line(SrecState *st, const char *p, size_t n, DfuError *error) {
                 return dfu_error_set(error, EINVAL, "%s: line %u: checksum 0x%02X, expected 0x%02X",
                                      st->name, st->line, given, expected);
 
-        return srec_record(st, type, bytes + 1, addr_size, bytes + 1 + addr_size, count - addr_size - 1,
-                           error);
-}
-
-static int srec_read_line(void *state, const char *p, size_t n, unsigned line, DfuError *error) {
-        SrecState *st = state;
-        int r;
-
-        st->line = line;
-        r = srec_line(st, p, n, error);
+        r = srec_record(st, type, bytes + 1, addr_size, bytes + 1 + addr_size, count - addr_size - 1, error);
         return r < 0 ? r : st->end_line > 0;
 }
 
@@ -115,7 +110,7 @@ int srec_parse(const uint8_t *buf, size_t len, Image *image, DfuError *error) {
         static const TextFormat format = {
                 .end_record = "termination record",
                 .end_hint = "S7, S8 or S9",
-                .read_line = srec_read_line,
+                .read_line = srec_line,
         };
         _cleanup_(srec_state_done) SrecState st = {.name = image->name, .image = image};
         int r;
