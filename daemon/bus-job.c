@@ -66,6 +66,17 @@ int bus_append_report(sd_bus_message *m, const SanitizeReport *report) {
         return sd_bus_message_close_container(m);
 }
 
+/* The entry {key: a(uu)} for (address, size) pairs, appended between open and close. */
+static int open_range_list(sd_bus_message *m, const char *key) {
+        int r = bus_message_open_dict_entry(m, key, "a(uu)");
+        return r < 0 ? r : sd_bus_message_open_container(m, 'a', "(uu)");
+}
+
+static int close_range_list(sd_bus_message *m) {
+        int r = sd_bus_message_close_container(m);
+        return r < 0 ? r : bus_message_close_dict_entry(m);
+}
+
 int bus_append_plan(sd_bus_message *m, const Plan *plan) {
         int r = sd_bus_message_open_container(m, 'a', "{sv}");
         if (r < 0)
@@ -78,26 +89,18 @@ int bus_append_plan(sd_bus_message *m, const Plan *plan) {
                                   plan->blocks_total, "estimate-ms", "t", plan->estimate_ms);
         if (r < 0)
                 return r;
-        r = bus_message_open_dict_entry(m, "erase-list", "a(uu)");
-        if (r >= 0)
-                r = sd_bus_message_open_container(m, 'a', "(uu)");
+        r = open_range_list(m, "erase-list");
         for (size_t i = 0; r >= 0 && i < plan->n_erases; i++)
                 r = sd_bus_message_append(m, "(uu)", plan->erases[i].address, plan->erases[i].size);
         if (r >= 0)
-                r = sd_bus_message_close_container(m);
-        if (r >= 0)
-                r = bus_message_close_dict_entry(m);
+                r = close_range_list(m);
         if (r < 0)
                 return r;
-        r = bus_message_open_dict_entry(m, "run-list", "a(uu)");
-        if (r >= 0)
-                r = sd_bus_message_open_container(m, 'a', "(uu)");
+        r = open_range_list(m, "run-list");
         for (size_t i = 0; r >= 0 && i < plan->n_runs; i++)
                 r = sd_bus_message_append(m, "(uu)", plan->runs[i].address, plan->runs[i].size);
         if (r >= 0)
-                r = sd_bus_message_close_container(m);
-        if (r >= 0)
-                r = bus_message_close_dict_entry(m);
+                r = close_range_list(m);
         if (r < 0)
                 return r;
         return sd_bus_message_close_container(m);
