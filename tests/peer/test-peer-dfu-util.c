@@ -68,7 +68,9 @@ static void run_sim_scaled(Run *r, const char *scale, const char *const *sim_arg
         g_spawn_sync(NULL, (char **)argv->pdata, NULL, G_SPAWN_SEARCH_PATH, NULL, NULL, &r->out, &r->err,
                      &wait_status, &error);
         g_assert_no_error(error);
-        g_assert_true(WIFEXITED(wait_status));
+        if (!WIFEXITED(wait_status))
+                g_error("dfusd-sim did not exit normally (signal %d)\nstdout:\n%s\nstderr:\n%s",
+                        WIFSIGNALED(wait_status) ? WTERMSIG(wait_status) : 0, r->out, r->err);
         r->status = WEXITSTATUS(wait_status);
         if (g_test_verbose())
                 g_printerr("exit %d\nstdout:\n%s\nstderr:\n%s\n", r->status, r->out, r->err);

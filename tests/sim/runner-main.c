@@ -291,6 +291,7 @@ static gboolean forward_signal(gpointer userdata) {
 
 /* A runner killed without a chance to forward the signal must not leave its command behind. */
 static void child_setup(gpointer user_data) {
+        (void)signal(SIGPIPE, SIG_DFL); /* ignored dispositions survive exec */
         (void)prctl(PR_SET_PDEATHSIG, SIGTERM);
 }
 
@@ -387,6 +388,9 @@ int main(int argc, char **argv) {
         DfuError error = DFU_ERROR_INIT;
 
         setlocale(LC_ALL, "");
+        /* A client that exits while its URB completes leaves us writing to a closed socket: that must
+         * fail the write, not kill every board of the rack. */
+        (void)signal(SIGPIPE, SIG_IGN);
         if (setup_preload(argv, &error) < 0 || parse_options(&r, &argc, &argv, &error) < 0 ||
             resolve_parts(&r, &error) < 0 || resolve_ports(&r, &error) < 0 || build_rack(&r, &error) < 0 ||
             run_command(&r, &error) < 0) {
