@@ -56,7 +56,10 @@ static void worker_run(void *userdata) {
         Job *j = userdata;
         _cleanup_(dfuse_closep) DfuseDevice *dev = NULL;
 
-        j->result = dfuse_open(j->ctx->usb, j->port_path, &dev, &j->worker_error);
+        /* A libusb context of the job's own: with one shared context every synchronous transfer of
+         * every board contends for its single event lock, which cost 1.35x instead of 1.12x makespan
+         * at 32 boards (bench/daemon-boards). */
+        j->result = dfuse_open(NULL, j->port_path, &dev, &j->worker_error);
         if (j->result < 0)
                 return;
         j->result = dfuse_execute(dev, j->plan, on_progress, j, &j->cancel, &j->stats, &j->worker_error);
