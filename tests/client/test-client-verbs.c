@@ -73,6 +73,39 @@ static void test_devices_duplicate(Integ *t, gconstpointer data) {
                         jget(json_object_array_get_idx(devices, i), "SerialDuplicated")));
 }
 
+/* A station named in dfusd.conf shows in `devices` and targets exactly its board. */
+static void test_flash_station(Integ *t, gconstpointer data) {
+        g_autofree char *image = ctl_image(t, "app.hex", IMAGE_SIZE, false, 3);
+        g_autofree uint8_t *expect = integ_pattern(IMAGE_SIZE, 3);
+        g_auto(CtlResult) r = {};
+        g_autoptr(json_object) doc = NULL;
+        g_autoptr(GBytes) dump = NULL, other = NULL;
+        json_object *d;
+
+        integ_start(t, &(IntegRun){.boards = 2, .parts = h743, .config = "[Stations]\n1-2 = bench-B\n"});
+        integ_wait_devices(t, 2, 10);
+        g_assert_cmpint(ctl_run(t, &r, "devices", "--json", NULL), ==, 0);
+        doc = ctl_json(&r);
+        d = array_find(jget(doc, "devices"), "PortPath", "1-2");
+        g_assert_nonnull(d);
+        g_assert_cmpstr(jstr(d, "Station"), ==, "bench-B");
+        ctl_result_clear(&r);
+
+        g_assert_cmpint(ctl_run(t, &r, "flash", image, "--station", "bench-B", NULL), ==, 0);
+        g_assert_nonnull(strstr(r.out, "1-2: done"));
+        g_assert_null(strstr(r.out, "1-1:"));
+        ctl_result_clear(&r);
+        g_assert_cmpint(ctl_run(t, &r, "flash", image, "--station", "nowhere", NULL), ==, 4);
+
+        integ_stop(t);
+        dump = integ_dump(t, "1-2");
+        g_assert_nonnull(dump);
+        integ_assert_flash(dump, FLASH_BASE, FLASH_BASE, expect, IMAGE_SIZE);
+        other = integ_dump(t, "1-1");
+        g_assert_nonnull(other);
+        g_assert_cmphex(((const uint8_t *)g_bytes_get_data(other, NULL))[0], ==, 0xFF);
+}
+
 /* "-" is standard input, here a pipe; --all cannot read a pipe twice. */
 static void test_flash_stdin(Integ *t, gconstpointer data) {
         g_autofree char *image = ctl_image(t, "app.hex", IMAGE_SIZE, false, 16);
@@ -487,6 +520,7 @@ int main(int argc, char **argv) {
                    integ_teardown);
         g_test_add("/client/flash/stdin", Integ, NULL, integ_setup, test_flash_stdin, integ_teardown);
         g_test_add("/client/flash/text", Integ, NULL, integ_setup, test_flash_text, integ_teardown);
+        g_test_add("/client/flash/station", Integ, NULL, integ_setup, test_flash_station, integ_teardown);
         g_test_add("/client/flash/json-all", Integ, NULL, integ_setup, test_flash_json, integ_teardown);
         g_test_add("/client/flash/exit-status", Integ, NULL, integ_setup, test_exit_status, integ_teardown);
         g_test_add("/client/flash/board-fails", Integ, NULL, integ_setup, test_board_fails, integ_teardown);
