@@ -4,6 +4,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -185,25 +186,65 @@ int images_method_new(sd_bus *bus, const char *method, const int *fds, size_t n_
         return 0;
 }
 
-void report_print_warnings(json_object *report, const char *label) {
-        size_t n = report && json_object_is_type(report, json_type_array) ? json_object_array_length(report)
-                                                                          : 0;
+/* One line per dropped or rejected segment: the daemon's reason already names the range and size. */
+static char *warning_text(json_object *e) {
+        const char *verdict = json_get_str(e, "verdict", "keep"), *source = json_get_str(e, "source", "");
+        char *t;
+
+        if (streq(verdict, "keep"))
+                return NULL;
+        if (asprintf(&t, "%s: %s%s%s", streq(verdict, "drop") ? "warning" : "error", source,
+                     source[0] ? ": " : "", json_get_str(e, "reason", "no reason given")) < 0)
+                return NULL;
+        return t;
+}
+
+void report_print_warnings(json_object *const *reports, const char *const *labels, size_t n) {
+        size_t n_items = 0;
+        char **texts = NULL;
+        size_t *owners = NULL;
 
         for (size_t i = 0; i < n; i++) {
-                json_object *e = json_object_array_get_idx(report, i);
-                const char *verdict = json_get_str(e, "verdict", "keep");
-                uint64_t address = json_get_u64(e, "address"), size = json_get_u64(e, "size");
+                size_t m = reports[i] && json_object_is_type(reports[i], json_type_array)
+                                   ? json_object_array_length(reports[i])
+                                   : 0;
+                for (size_t k = 0; k < m; k++) {
+                        char *t = warning_text(json_object_array_get_idx(reports[i], k));
+                        char **nt;
+                        size_t *no;
 
-                if (streq(verdict, "keep"))
-                        continue;
-                fprintf(stderr,
-                        "%s: %s: %s 0x%08" PRIx64 "-0x%08" PRIx64 " (%" PRIu64 " bytes, %s)%s%s: %s\n",
-                        label, streq(verdict, "drop") ? "warning" : "error",
-                        streq(verdict, "drop") ? "dropped" : "rejected", address,
-                        address + size - (size > 0), size, json_get_str(e, "kind", "?"),
-                        json_get_str(e, "source", "")[0] ? " from " : "", json_get_str(e, "source", ""),
-                        json_get_str(e, "reason", "no reason given"));
+                        if (!t)
+                                continue;
+                        nt = realloc(texts, (n_items + 1) * sizeof(*texts));
+                        no = nt ? realloc(owners, (n_items + 1) * sizeof(*owners)) : NULL;
+                        if (nt)
+                                texts = nt;
+                        if (no)
+                                owners = no;
+                        if (!nt || !no) {
+                                free(t);
+                                break;
+                        }
+                        texts[n_items] = t;
+                        owners[n_items++] = i;
+                }
         }
+
+        /* Every board of `flash --all` gets the same image: say each thing once, for all its boards. */
+        for (size_t a = 0; a < n_items; a++) {
+                if (!texts[a])
+                        continue;
+                fputs(labels[owners[a]], stderr);
+                for (size_t b = a + 1; b < n_items; b++)
+                        if (texts[b] && streq(texts[a], texts[b])) {
+                                fprintf(stderr, ", %s", labels[owners[b]]);
+                                texts[b] = mfree(texts[b]);
+                        }
+                fprintf(stderr, ": %s\n", texts[a]);
+                texts[a] = mfree(texts[a]);
+        }
+        free(texts);
+        free(owners);
 }
 
 #endif

@@ -229,6 +229,20 @@ static int submit_all(sd_bus *bus, const DfusctlContext *args, const FlashOption
         return status;
 }
 
+static void print_warnings(JobView *jobs, size_t n) {
+        _cleanup_free_ json_object **reports = calloc(n, sizeof(*reports));
+        _cleanup_free_ const char **labels = calloc(n, sizeof(*labels));
+
+        if (!reports || !labels)
+                return;
+        for (size_t i = 0; i < n; i++) {
+                if (!json_object_object_get_ex(jobs[i].props, "Report", &reports[i]))
+                        reports[i] = NULL;
+                labels[i] = job_label(jobs[i].props);
+        }
+        report_print_warnings(reports, labels, n);
+}
+
 int verb_flash(int argc, char *argv[], const DfusctlContext *ctx) {
         _cleanup_(sd_bus_flush_close_unrefp) sd_bus *bus = NULL;
         _cleanup_(follow_freep) Follow *f = NULL;
@@ -255,14 +269,9 @@ int verb_flash(int argc, char *argv[], const DfusctlContext *ctx) {
         fds = NULL;
 
         jobs = follow_jobs(f, &n);
-        for (size_t i = 0; i < n; i++) {
-                json_object *report;
-
-                if (json_object_object_get_ex(jobs[i].props, "Report", &report))
-                        report_print_warnings(report, job_label(jobs[i].props));
-        }
         if (n == 0)
                 return status;
+        print_warnings(jobs, n);
         if (o.no_block) {
                 if (ctx->json) {
                         _cleanup_(json_object_putp) json_object *doc = jobs_json(jobs, n);

@@ -81,8 +81,9 @@ int images_open_connect(const DfusctlContext *ctx, char **paths, size_t n, int *
  * its a{sv} opened for the caller's entries: the caller closes it. */
 int images_method_new(sd_bus *bus, const char *method, const int *fds, size_t n_fds, sd_bus_message **ret);
 
-/* Prints the segments that were dropped or rejected, with their reasons, on stderr. */
-void report_print_warnings(json_object *report, const char *label);
+/* Prints the segments that were dropped or rejected, with their reasons, on stderr: reports[i] is
+ * the Report of the job on the board labels[i]; a line shared by several boards is printed once. */
+void report_print_warnings(json_object *const *reports, const char *const *labels, size_t n);
 
 /* The whole report as a table (address, size, verdict, kind, source, reason) on stdout. */
 void report_print_table(json_object *report, const DfusctlContext *ctx);

@@ -201,7 +201,8 @@ static void job_finish_recorded(Context *ctx, int result, void *userdata) {
         rules_job_finished(ctx, j);
         spool_release(ctx, j->image_hashes);
 
-        (void)bus_job_emit_changed(j, (const char *[]){"State", "Progress", "EndTime", "Error", NULL});
+        (void)bus_job_emit_changed(
+                j, (const char *[]){"State", "Progress", "BytesDone", "EndTime", "Error", NULL});
         (void)bus_job_emit_completed(j);
         log_info("Job %" PRIu32 " %s%s%s", j->id, job_state_to_string(j->state), j->error ? ": " : ".",
                  j->error ? j->error : "");
@@ -226,8 +227,10 @@ void job_finish(Job *j, JobState s, const char *error) {
         free(j->error);
         j->error = error ? strdup(error) : NULL;
         j->timeout_source = sd_event_source_disable_unref(j->timeout_source);
-        if (s == JOB_DONE)
+        if (s == JOB_DONE) {
                 j->progress = 1.0;
+                j->bytes_done = j->bytes_total;
+        }
         /* The plan holds a copy of every byte written; a finished job lingering on the bus needs none. */
         if (!j->running)
                 j->plan = plan_free(j->plan);

@@ -101,8 +101,12 @@ void job_flush_progress(Job *j) {
         double f = s.phase_total ? (double)s.phase_done / (double)s.phase_total : 0;
         uint64_t elapsed = now > s.phase_start_usec ? now - s.phase_start_usec : 0;
 
-        j->bytes_done = s.phase_done;
-        j->bytes_total = s.phase_total;
+        /* BytesDone/BytesTotal speak of the image being written, whatever the phase: a client showing
+         * "written" at the end must not see the leave phase's zero. Rate stays the current phase's. */
+        if (s.phase == DFUSE_PHASE_WRITE)
+                j->bytes_done = MIN(s.phase_done, j->bytes_total);
+        else if (s.phase > DFUSE_PHASE_WRITE)
+                j->bytes_done = j->bytes_total;
         j->rate = elapsed > 0 ? s.phase_done * USEC_PER_SEC / elapsed : 0;
         j->progress = overall_progress(j, s.phase, f);
         uint64_t since_start = now_realtime_usec() - j->start_usec;
