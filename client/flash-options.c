@@ -186,12 +186,32 @@ int images_method_new(sd_bus *bus, const char *method, const int *fds, size_t n_
         return 0;
 }
 
+/* The daemon never sees file names, only descriptors: it calls the n-th one "image n". */
+static char *source_name(const char *source, char *const *paths, size_t n_paths) {
+        unsigned long k;
+        char *end, *t;
+
+        if (strncmp(source, "image ", 6) != 0 || !paths)
+                return strdup(source);
+        errno = 0;
+        k = strtoul(source + 6, &end, 10);
+        if (errno != 0 || end == source + 6 || k == 0 || k > n_paths)
+                return strdup(source);
+        if (asprintf(&t, "%s%s", paths[k - 1], end) < 0)
+                return NULL;
+        return t;
+}
+
 /* One line per dropped or rejected segment: the daemon's reason already names the range and size. */
-static char *warning_text(json_object *e) {
-        const char *verdict = json_get_str(e, "verdict", "keep"), *source = json_get_str(e, "source", "");
+static char *warning_text(json_object *e, char *const *paths, size_t n_paths) {
+        const char *verdict = json_get_str(e, "verdict", "keep");
+        _cleanup_free_ char *source = NULL;
         char *t;
 
         if (streq(verdict, "keep"))
+                return NULL;
+        source = source_name(json_get_str(e, "source", ""), paths, n_paths);
+        if (!source)
                 return NULL;
         if (asprintf(&t, "%s: %s%s%s", streq(verdict, "drop") ? "warning" : "error", source,
                      source[0] ? ": " : "", json_get_str(e, "reason", "no reason given")) < 0)
@@ -199,7 +219,8 @@ static char *warning_text(json_object *e) {
         return t;
 }
 
-void report_print_warnings(json_object *const *reports, const char *const *labels, size_t n) {
+void report_print_warnings(json_object *const *reports, const char *const *labels, size_t n,
+                           char *const *paths, size_t n_paths) {
         size_t n_items = 0;
         char **texts = NULL;
         size_t *owners = NULL;
@@ -209,7 +230,7 @@ void report_print_warnings(json_object *const *reports, const char *const *label
                                    ? json_object_array_length(reports[i])
                                    : 0;
                 for (size_t k = 0; k < m; k++) {
-                        char *t = warning_text(json_object_array_get_idx(reports[i], k));
+                        char *t = warning_text(json_object_array_get_idx(reports[i], k), paths, n_paths);
                         char **nt;
                         size_t *no;
 

@@ -229,7 +229,7 @@ static int submit_all(sd_bus *bus, const DfusctlContext *args, const FlashOption
         return status;
 }
 
-static void print_warnings(JobView *jobs, size_t n) {
+static void print_warnings(JobView *jobs, size_t n, char *const *paths, size_t n_paths) {
         _cleanup_free_ json_object **reports = calloc(n, sizeof(*reports));
         _cleanup_free_ const char **labels = calloc(n, sizeof(*labels));
 
@@ -240,7 +240,7 @@ static void print_warnings(JobView *jobs, size_t n) {
                         reports[i] = NULL;
                 labels[i] = job_label(jobs[i].props);
         }
-        report_print_warnings(reports, labels, n);
+        report_print_warnings(reports, labels, n, paths, n_paths);
 }
 
 int verb_flash(int argc, char *argv[], const DfusctlContext *ctx) {
@@ -271,7 +271,7 @@ int verb_flash(int argc, char *argv[], const DfusctlContext *ctx) {
         jobs = follow_jobs(f, &n);
         if (n == 0)
                 return status;
-        print_warnings(jobs, n);
+        print_warnings(jobs, n, argv + optind, argc - optind);
         if (o.no_block) {
                 if (ctx->json) {
                         _cleanup_(json_object_putp) json_object *doc = jobs_json(jobs, n);

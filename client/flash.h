@@ -82,8 +82,10 @@ int images_open_connect(const DfusctlContext *ctx, char **paths, size_t n, int *
 int images_method_new(sd_bus *bus, const char *method, const int *fds, size_t n_fds, sd_bus_message **ret);
 
 /* Prints the segments that were dropped or rejected, with their reasons, on stderr: reports[i] is
- * the Report of the job on the board labels[i]; a line shared by several boards is printed once. */
-void report_print_warnings(json_object *const *reports, const char *const *labels, size_t n);
+ * the Report of the job on the board labels[i]; a line shared by several boards is printed once.
+ * paths name the images in the order they were passed ("image 2" is paths[1]). */
+void report_print_warnings(json_object *const *reports, const char *const *labels, size_t n,
+                           char *const *paths, size_t n_paths);
 
 /* The whole report as a table (address, size, verdict, kind, source, reason) on stdout. */
 void report_print_table(json_object *report, const DfusctlContext *ctx);
