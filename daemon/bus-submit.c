@@ -357,9 +357,10 @@ static int rule_finish(Pending *p) {
         r = sd_bus_reply_method_return(p->message, "o", rule->object_path);
         _cleanup_free_ char *match = rule_match_string(rule);
         log_info("Rule %" PRIu32 " added: %s, image %s.", rule->id, match ? match : "?", rule->image_sha256);
-        /* Boards already attached match too. */
+        /* Boards already attached match too, except those just asked to leave: they are starting their
+         * application, and one that comes back in its bootloader attaches anew. */
         LIST_FOREACH (devices, d, ctx->devices)
-                if (d->published)
+                if (d->published && !d->left)
                         rules_device_added(ctx, d);
         queue_dispatch(ctx);
         if (r < 0)
