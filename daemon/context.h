@@ -18,7 +18,7 @@
 #include "parts.h"
 #include "plan.h"
 #include "sanitize.h"
-#include "usb-dfuse.h"
+#include "dfuse.h"
 
 #define DFUSD_BUS_NAME      "org.dfusd.Flash1"
 #define DFUSD_MANAGER_PATH  "/org/dfusd/Flash1"

@@ -15,7 +15,7 @@
 
 #include "sanitize.h"
 /* The private header too: --window shrinks the set-address window to test its wrap-around. */
-#include "usb-internal.h"
+#include "dfuse.h"
 
 typedef struct Job {
         const char *port;
@@ -120,7 +120,7 @@ static int run_once(Job *job) {
         if (args.timeout_ms)
                 dfuse_set_timeout(d, args.timeout_ms);
         if (args.window)
-                d->max_blocks = args.window;
+                dfuse_set_window(d, args.window);
         if (args.info) {
                 const DfuseInfo *info = dfuse_get_info(d);
                 printf("%s info vid=%04x pid=%04x bcd=%04x transfer_size=%u attributes=0x%02x dfu=%04x "

@@ -2,7 +2,7 @@
 /* The engine's pure pieces: port paths, GETSTATUS decoding, names, errno mapping, the quirk table. */
 #include <errno.h>
 
-#include "usb-internal.h"
+#include "dfuse-internal.h"
 
 /* After our headers: GLib's MIN/MAX replace macro.h's cleanly, the other order warns. */
 #include <glib.h>

@@ -1,11 +1,11 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 #pragma once
 
-/* What the engine's files share behind usb-dfuse.h: the device object, the requests and the quirks. */
+/* What the engine's files share behind dfuse.h: the device object, the requests and the quirks. */
 
 #include <time.h>
 
-#include "usb-dfuse.h"
+#include "dfuse.h"
 
 enum {
         DFU_REQ_DETACH = 0,

@@ -2,7 +2,7 @@
 #include <errno.h>
 #include <string.h>
 
-#include "usb-internal.h"
+#include "dfuse-internal.h"
 
 /* At most this many clean-up requests before a board that will not settle is given up. */
 #define MAX_SETTLE_STEPS 6

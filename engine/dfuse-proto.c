@@ -2,7 +2,7 @@
 #include <errno.h>
 #include <string.h>
 
-#include "usb-internal.h"
+#include "dfuse-internal.h"
 
 #define REQ_OUT (LIBUSB_ENDPOINT_OUT | LIBUSB_REQUEST_TYPE_CLASS | LIBUSB_RECIPIENT_INTERFACE)
 #define REQ_IN  (LIBUSB_ENDPOINT_IN | LIBUSB_REQUEST_TYPE_CLASS | LIBUSB_RECIPIENT_INTERFACE)

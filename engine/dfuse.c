@@ -5,7 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "usb-internal.h"
+#include "dfuse-internal.h"
 
 #define USB_CLASS_APP_SPECIFIC 0xfe
 #define DFU_SUBCLASS           0x01
@@ -298,6 +298,11 @@ const DfuseInfo *dfuse_get_info(const DfuseDevice *d) {
 void dfuse_set_timeout(DfuseDevice *d, unsigned timeout_ms) {
         if (d && timeout_ms > 0)
                 d->quirks.timeout_ms = timeout_ms;
+}
+
+void dfuse_set_window(DfuseDevice *d, unsigned max_blocks) {
+        if (d && max_blocks > 0)
+                d->max_blocks = MIN(max_blocks, DFUSE_MAX_BLOCKS_PER_ADDRESS);
 }
 
 unsigned dfuse_get_quirks(const DfuseDevice *d) {

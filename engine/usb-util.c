@@ -5,7 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "usb-internal.h"
+#include "dfuse-internal.h"
 
 static const char *const phase_names[_DFUSE_PHASE_MAX] = {
         [DFUSE_PHASE_CONNECT] = "connect", [DFUSE_PHASE_READ] = "read",     [DFUSE_PHASE_ERASE] = "erase",

@@ -87,6 +87,10 @@ const DfuseInfo *dfuse_get_info(const DfuseDevice *d);
 /* Overrides the per-request USB timeout the quirk table chose (default 5 s), e.g. from configuration. */
 void dfuse_set_timeout(DfuseDevice *d, unsigned timeout_ms);
 
+/* Caps the blocks written per set-address (DfuSe's block number is 16 bits: at most 65,533). Tests use a
+ * small window to reach the wrap-around with small images. */
+void dfuse_set_window(DfuseDevice *d, unsigned max_blocks);
+
 /* The PartQuirk bits in effect for this board (the part's own plus the quirk table's). */
 unsigned dfuse_get_quirks(const DfuseDevice *d);
 

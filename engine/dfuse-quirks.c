@@ -2,7 +2,7 @@
 #include <string.h>
 #include <strings.h>
 
-#include "usb-internal.h"
+#include "dfuse-internal.h"
 
 /*
  * The one place where bootloader bugs turn into host behaviour. A row applies when every key it sets

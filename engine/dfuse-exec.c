@@ -3,7 +3,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "usb-internal.h"
+#include "dfuse-internal.h"
 
 /* What the reads before erasing decided for one planned sector. */
 enum {
