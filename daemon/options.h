@@ -8,6 +8,7 @@
 
 #include "plan.h"
 #include "sanitize.h"
+#include "strv.h"
 
 /* The a{sv} options of Submit, Inspect and AddRule, parsed once and kept with the job or rule. */
 
@@ -64,15 +65,3 @@ char *job_options_target(const JobOptions *o);
 
 void job_options_sanitize(const JobOptions *o, SanitizeOptions *ret);
 void job_options_plan(const JobOptions *o, bool default_verify, PlanOptions *ret);
-
-/* The strv helpers the daemon needs. */
-char **strv_free(char **l);
-size_t strv_length(char *const *l);
-int strv_extend(char ***l, const char *s);
-bool strv_contains(char *const *l, const char *s);
-char **strv_copy(char *const *l);
-char *strv_join(char *const *l, const char *sep);
-static inline void strv_freep(char ***l) {
-        strv_free(*l);
-}
-#define _cleanup_strv_free_ _cleanup_(strv_freep)
