@@ -4,16 +4,15 @@
 #include <time.h>
 
 #include "context.h"
+#include "device.h"
+#include "dfuse.h"
+#include "hotplug.h"
 #include "log.h"
-
-/*
- * Boards come and go through libudev: an initial enumeration and a netlink monitor on the event loop.
- * A board is known by its port path. Its descriptors are read by opening it briefly with the engine on
- * a thread; only then is its Device object published. Adds are idempotent (udev may repeat them),
- * removals are trusted at once (a re-scan right after one may still show the board).
- */
+#include "strv.h"
+#include "tasks.h"
 
 typedef struct Probe {
+        Context *ctx;
         Device *device;
         bool initial;
         /* filled on the thread */
@@ -26,64 +25,13 @@ typedef struct Probe {
         const PartInfo *part;
 } Probe;
 
-Device *device_find(Context *ctx, const char *port_path) {
-        LIST_FOREACH (devices, d, ctx->devices)
-                if (streq(d->port_path, port_path))
-                        return d;
-        return NULL;
-}
-
-Device *device_free(Device *d) {
-        if (!d)
-                return NULL;
-        if (d->ctx) {
-                LIST_REMOVE(devices, d->ctx->devices, d);
-                d->ctx->n_devices--;
-        }
-        sd_event_source_disable_unref(d->left_source);
-        free(d->port_path);
-        free(d->object_path);
-        free(d->syspath);
-        free(d->serial);
-        strv_free(d->alt_strings);
-        memmap_free(d->map);
-        free(d);
-        return NULL;
-}
-
-const char *device_state(const Device *d) {
-        if (d->failed)
-                return "error";
-        return d->current_job || d->left ? "busy" : "idle";
-}
-
-void device_update_duplicates(Context *ctx) {
-        LIST_FOREACH (devices, d, ctx->devices) {
-                bool dup = false;
-                if (!d->published || !d->serial || !*d->serial)
-                        continue;
-                LIST_FOREACH (devices, o, ctx->devices)
-                        if (o != d && o->published && o->serial && streq(o->serial, d->serial))
-                                dup = true;
-                if (dup != d->serial_duplicated) {
-                        d->serial_duplicated = dup;
-                        if (dup)
-                                log_warning(
-                                        "Serial '%s' is reported by more than one board (one on port %s); "
-                                        "name boards by port.",
-                                        d->serial, d->port_path);
-                        (void)bus_device_emit_changed(d, "SerialDuplicated");
-                }
-        }
-}
-
 static bool probe_worth_retry(int r) {
         return r == -ENOENT || r == -ENODEV || r == -EACCES || r == -EPERM || r == -EBUSY;
 }
 
 static void probe_run(void *userdata) {
         Probe *p = userdata;
-        Context *ctx = p->device->ctx;
+        Context *ctx = p->ctx;
         _cleanup_(dfuse_closep) DfuseDevice *dev = NULL;
 
         /* The node can lag behind the uevent by a moment: retry briefly, quickly at first. */
@@ -117,71 +65,42 @@ static void probe_run(void *userdata) {
                 p->result = dfu_error_set(&p->error, ENOMEM, "Out of memory.");
 }
 
-static int device_take_probe(Device *d, Probe *p) {
-        DfuError error = DFU_ERROR_INIT;
-
-        d->serial = strdup(p->serial);
-        if (!d->serial)
-                return -ENOMEM;
-        d->vid = p->vid;
-        d->pid = p->pid;
-        d->bcd_device = p->bcd_device;
-        d->transfer_size = p->transfer_size;
-        d->part = p->part;
-        d->alt_strings = TAKE_PTR(p->alt_strings);
-        d->map = memmap_new();
-        if (!d->map)
-                return -ENOMEM;
-        /* A string that does not parse leaves an empty layout: the board is listed, jobs get rejected. */
-        for (char **s = d->alt_strings; *s; s++)
-                if (memmap_add(d->map, *s, &error) < 0) {
-                        log_warning("Board on port %s: %s", d->port_path, dfu_error_message(&error));
-                        error = (DfuError)DFU_ERROR_INIT;
-                        MemLayout *n = realloc(d->map->layouts, sizeof(MemLayout) * (d->map->n_layouts + 1));
-                        if (!n)
-                                return -ENOMEM;
-                        d->map->layouts = n;
-                        n[d->map->n_layouts] = (MemLayout){.alt_setting = (unsigned)d->map->n_layouts};
-                        d->map->n_layouts++;
-                }
-        return 0;
-}
-
-static void probe_done(Context *ctx, void *userdata) {
+static void probe_done(Manager *m, void *userdata) {
         Probe *p = userdata;
+        Context *ctx = p->ctx;
         Device *d = p->device;
         int r;
 
         if (p->initial && ctx->probes_pending > 0)
                 ctx->probes_pending--;
 
-        if (d->removed || ctx->exiting)
+        if (d->removed || m->exiting)
                 device_free(d);
         else if (p->result < 0) {
-                /* Listed anyway, in State "error", so that the user sees which port misbehaves. */
                 log_warning("Failed to read the bootloader on port %s: %s", d->port_path,
                             dfu_error_message(&p->error));
-                d->failed = true;
-                d->published = true;
-                (void)bus_device_add(d);
-        } else if ((r = device_take_probe(d, p)) < 0) {
-                log_error_errno(r, "Failed to set up the board on port %s: %m", d->port_path);
-                device_free(d);
+                (void)device_publish(d, NULL);
         } else {
                 log_debug("Board on port %s read in %u attempt(s).", d->port_path, p->attempts);
-                log_info("Board attached on port %s: %04x:%04x serial '%s', part %s.", d->port_path, d->vid,
-                         d->pid, d->serial, d->part ? d->part->name : "unknown");
-                d->published = true;
-                (void)bus_device_add(d);
-                device_update_duplicates(ctx);
-                rules_device_added(ctx, d);
-                queue_dispatch(ctx);
+                r = device_publish(d, &(DeviceInfo){.serial = p->serial,
+                                                    .vid = p->vid,
+                                                    .pid = p->pid,
+                                                    .bcd_device = p->bcd_device,
+                                                    .transfer_size = p->transfer_size,
+                                                    .alt_strings = p->alt_strings,
+                                                    .part = p->part});
+                if (r < 0) {
+                        log_error_errno(r, "Failed to set up the board on port %s: %m", d->port_path);
+                        device_remove(d);
+                } else
+                        log_info("Board attached on port %s: %04x:%04x serial '%s', part %s.", d->port_path,
+                                 d->vid, d->pid, d->serial, d->part ? d->part->name : "unknown");
         }
 
         strv_free(p->alt_strings);
         free(p);
-        if (!ctx->ready && !ctx->exiting && ctx->probes_pending == 0)
-                (void)bus_ready(ctx);
+        if (!m->exiting && ctx->probes_pending == 0)
+                context_ready(ctx);
 }
 
 static uint16_t sysattr_hex(struct udev_device *dev, const char *name) {
@@ -197,46 +116,30 @@ static int device_added(Context *ctx, struct udev_device *dev, bool initial) {
 
         if (!devtype || !streq(devtype, "usb_device") || !port)
                 return 0;
-        if (!config_wants_id(&ctx->config, sysattr_hex(dev, "idVendor"), sysattr_hex(dev, "idProduct")))
+        if (!config_wants_id(&ctx->manager->config, sysattr_hex(dev, "idVendor"),
+                             sysattr_hex(dev, "idProduct")))
                 return 0;
-        d = device_find(ctx, port);
+        d = device_find(ctx->manager, port);
         if (d && d->failed && !d->current_job) {
                 /* It failed to answer before: read it again. */
-                (void)bus_device_remove(d);
-                device_free(d);
+                device_remove(d);
                 d = NULL;
         }
         if (d && !d->removed)
                 return 0; /* a repeated add */
 
-        d = calloc(1, sizeof(Device));
-        if (!d)
+        r = device_new(ctx->manager, port, udev_device_get_syspath(dev), sysattr_hex(dev, "idVendor"),
+                       sysattr_hex(dev, "idProduct"), &d);
+        if (r < 0)
                 return log_oom();
-        d->port_path = strdup(port);
-        d->syspath = strdup(udev_device_get_syspath(dev));
-        d->station = config_station(&ctx->config, port);
-        d->vid = sysattr_hex(dev, "idVendor");
-        d->pid = sysattr_hex(dev, "idProduct");
-        r = sd_bus_path_encode(DFUSD_DEVICE_PREFIX, port, &d->object_path);
-        if (!d->port_path || !d->syspath || r < 0) {
-                free(d->port_path);
-                free(d->syspath);
-                free(d->object_path);
-                free(d);
-                return log_oom();
-        }
-        d->ctx = ctx;
-        d->generation = ++ctx->device_generation;
-        LIST_APPEND(devices, ctx->devices, d);
-        ctx->n_devices++;
 
         p = calloc(1, sizeof(Probe));
         if (!p) {
                 device_free(d);
                 return log_oom();
         }
-        *p = (Probe){.device = d, .initial = initial};
-        r = task_start(ctx, probe_run, probe_done, p);
+        *p = (Probe){.ctx = ctx, .device = d, .initial = initial};
+        r = tasks_start(ctx->manager, probe_run, probe_done, p);
         if (r < 0) {
                 free(p);
                 device_free(d);
@@ -253,7 +156,7 @@ static void device_removed(Context *ctx, struct udev_device *dev) {
 
         if (!port)
                 return;
-        d = device_find(ctx, port);
+        d = device_find(ctx->manager, port);
         if (!d || d->removed)
                 return;
         if (!d->published) {
@@ -261,12 +164,7 @@ static void device_removed(Context *ctx, struct udev_device *dev) {
                 return;
         }
         log_info("Board detached from port %s.", d->port_path);
-        /* A running job keeps going on its own handle: the engine reports the loss, or the leave. */
-        if (d->current_job)
-                d->current_job = NULL;
-        (void)bus_device_remove(d);
-        device_free(d);
-        device_update_duplicates(ctx);
+        device_remove(d);
 }
 
 static int on_monitor(sd_event_source *s, int fd, uint32_t revents, void *userdata) {

@@ -8,6 +8,7 @@
 #include <systemd/sd-daemon.h>
 
 #include "context.h"
+#include "hotplug.h"
 #include "log.h"
 #include "parse-util.h"
 
@@ -30,7 +31,7 @@ static void help(void) {
                "     --user               Serve on the session bus instead of the system bus\n"
                "     --config FILE        Configuration file (default /etc/dfusd/dfusd.conf)\n"
                "     --state-dir DIR      Job journal, spool and rules (default $STATE_DIRECTORY)\n"
-               "     --runtime-dir DIR    Runtime files (default $RUNTIME_DIRECTORY)\n"
+               "     --runtime-dir DIR    Accepted for compatibility; unused\n"
                "     --max-parallel N     Boards flashed at the same time\n"
                "  -v --verbose            Log debug messages\n");
 }
@@ -95,7 +96,7 @@ static char *first_dir(const char *list) {
 }
 
 static int setup_dirs(Context *ctx, const Args *a) {
-        Config *c = &ctx->config;
+        Config *c = &ctx->manager->config;
 
         if (a->state_dir) {
                 free(c->state_dir);
@@ -112,10 +113,6 @@ static int setup_dirs(Context *ctx, const Args *a) {
                 else if (!xdg && home && asprintf(&c->state_dir, "%s/.local/state/dfusd", home) < 0)
                         c->state_dir = NULL;
         }
-        if (a->runtime_dir)
-                ctx->runtime_dir = strdup(a->runtime_dir);
-        else if (getenv("RUNTIME_DIRECTORY"))
-                ctx->runtime_dir = first_dir(getenv("RUNTIME_DIRECTORY"));
         if (!c->state_dir)
                 return log_error_errno(EINVAL, "No state directory: pass --state-dir.");
         return 0;
@@ -126,38 +123,26 @@ static int on_signal(sd_event_source *s, const struct signalfd_siginfo *si, void
 
         log_info("Received %s, stopping.", strsignal((int)si->ssi_signo));
         (void)sd_notify(false, "STOPPING=1\nSTATUS=Stopping.");
-        ctx->exiting = true;
-        atomic_store(&ctx->stopping, true);
-        /* Running jobs stop between two transfers and stay unfinished in the journal: resumed next time. */
-        LIST_FOREACH (jobs, j, ctx->jobs)
-                if (j->running)
-                        atomic_store(&j->cancel, true);
+        /* Running jobs stop between two transfers and stay unfinished in the store: resumed next time. */
+        manager_stop(ctx->manager);
         return sd_event_exit(ctx->event, 0);
-}
-
-void notify_status(Context *ctx) {
-        unsigned queued = 0;
-
-        LIST_FOREACH (jobs, j, ctx->jobs)
-                queued += j->state == JOB_QUEUED || j->state == JOB_WAITING;
-        (void)sd_notifyf(false, "STATUS=%u board(s), %u job(s) running, %u queued.", ctx->n_devices,
-                         ctx->n_running, queued);
 }
 
 static int run(const Args *a) {
         _cleanup_(context_freep) Context *ctx = NULL;
+        _cleanup_free_ char *error = NULL;
         sigset_t mask;
         int r;
 
         r = context_new(&ctx);
         if (r < 0)
-                return log_oom();
-        ctx->user = a->user;
-        r = config_load(&ctx->config, a->config ? a->config : "/etc/dfusd/dfusd.conf");
+                return log_error_errno(r, "Failed to set up: %m");
+        ctx->user = ctx->manager->user = a->user;
+        r = config_load(&ctx->manager->config, a->config ? a->config : "/etc/dfusd/dfusd.conf");
         if (r < 0)
                 return r;
         if (a->max_parallel)
-                ctx->config.max_parallel = a->max_parallel;
+                ctx->manager->config.max_parallel = a->max_parallel;
         r = setup_dirs(ctx, a);
         if (r < 0)
                 return r;
@@ -169,39 +154,36 @@ static int run(const Args *a) {
         sigprocmask(SIG_BLOCK, &mask, NULL);
         signal(SIGPIPE, SIG_IGN);
 
-        r = sd_event_default(&ctx->event);
-        if (r < 0)
-                return log_error_errno(r, "Failed to allocate the event loop: %m");
         (void)sd_event_add_signal(ctx->event, NULL, SIGTERM, on_signal, ctx);
         (void)sd_event_add_signal(ctx->event, NULL, SIGINT, on_signal, ctx);
         r = sd_event_set_watchdog(ctx->event, true);
         if (r < 0)
                 log_warning_errno(r, "Failed to enable the watchdog: %m");
 
+        /* One instance per state directory and per bus, decided before any board, job or record is
+         * touched: a second dfusd changes nothing. */
+        r = context_lock_state_dir(ctx);
+        if (r < 0)
+                return r;
+        r = bus_new(ctx->manager, a->user, &ctx->bus);
+        if (r < 0)
+                return r;
+
         r = libusb_init(&ctx->usb);
         if (r < 0)
                 return log_error_errno(EIO, "Failed to initialize libusb: %s", libusb_error_name(r));
-        r = tasks_setup(ctx);
+        r = manager_start(ctx->manager, &error);
         if (r < 0)
-                return r;
-        r = store_open(ctx);
-        if (r < 0)
-                return r;
-        r = bus_setup(ctx);
-        if (r < 0)
-                return r;
-        (void)rules_load(ctx);
-        (void)store_resume(ctx);
-        spool_release(ctx, NULL);
+                return log_error_errno(r, "Failed to open the job store: %s", error ? error : strerror(-r));
         r = hotplug_setup(ctx);
         if (r < 0)
                 return r;
         if (ctx->probes_pending == 0)
-                (void)bus_ready(ctx);
+                context_ready(ctx);
 
         r = sd_event_loop(ctx->event);
         if (r < 0)
-                return log_error_errno(r, "Event loop failed: %m");
+                return log_error_errno(r, "Exiting with failure: %m");
         return 0;
 }
 

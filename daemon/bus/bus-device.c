@@ -1,0 +1,112 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#include <stdlib.h>
+#include <string.h>
+
+#include "bus-objects.h"
+#include "bus.h"
+#include "device.h"
+#include "job.h"
+#include "log.h"
+#include "manager.h"
+
+/* org.dfusd.Flash1.Device: one object per attached bootloader, at device/<escaped port path>. */
+
+static int property_get_station(sd_bus *bus, const char *path, const char *interface, const char *property,
+                                sd_bus_message *reply, void *userdata, sd_bus_error *error) {
+        Device *d = userdata;
+        return sd_bus_message_append(reply, "s", d->station ? d->station : "");
+}
+
+static int property_get_state(sd_bus *bus, const char *path, const char *interface, const char *property,
+                              sd_bus_message *reply, void *userdata, sd_bus_error *error) {
+        return sd_bus_message_append(reply, "s", device_state(userdata));
+}
+
+static int property_get_part(sd_bus *bus, const char *path, const char *interface, const char *property,
+                             sd_bus_message *reply, void *userdata, sd_bus_error *error) {
+        Device *d = userdata;
+        return sd_bus_message_append(reply, "s", d->part ? d->part->name : "");
+}
+
+static int property_get_current_job(sd_bus *bus, const char *path, const char *interface,
+                                    const char *property, sd_bus_message *reply, void *userdata,
+                                    sd_bus_error *error) {
+        Device *d = userdata;
+        _cleanup_free_ char *p = NULL;
+
+        if (!d->current_job || !d->current_job->accepted)
+                return sd_bus_message_append(reply, "o", "/");
+        if (bus_object_path_new(DFUSD_JOB_PREFIX, d->current_job->id, &p) < 0)
+                return -ENOMEM;
+        return sd_bus_message_append(reply, "o", p);
+}
+
+static int property_get_memory_map(sd_bus *bus, const char *path, const char *interface,
+                                   const char *property, sd_bus_message *reply, void *userdata,
+                                   sd_bus_error *error) {
+        Device *d = userdata;
+        return sd_bus_message_append_strv(reply, d->alt_strings);
+}
+
+static int property_get_serial(sd_bus *bus, const char *path, const char *interface, const char *property,
+                               sd_bus_message *reply, void *userdata, sd_bus_error *error) {
+        Device *d = userdata;
+        return sd_bus_message_append(reply, "s", d->serial ? d->serial : "");
+}
+
+static int property_get_serial_duplicated(sd_bus *bus, const char *path, const char *interface,
+                                          const char *property, sd_bus_message *reply, void *userdata,
+                                          sd_bus_error *error) {
+        Device *d = userdata;
+        return sd_bus_message_append(reply, "b", d->serial_duplicated);
+}
+
+const sd_bus_vtable device_vtable[] = {
+        SD_BUS_VTABLE_START(0),
+        SD_BUS_PROPERTY("PortPath", "s", NULL, offsetof(Device, port_path), SD_BUS_VTABLE_PROPERTY_CONST),
+        SD_BUS_PROPERTY("Station", "s", property_get_station, 0, SD_BUS_VTABLE_PROPERTY_CONST),
+        SD_BUS_PROPERTY("Serial", "s", property_get_serial, 0, SD_BUS_VTABLE_PROPERTY_CONST),
+        SD_BUS_PROPERTY("SerialDuplicated", "b", property_get_serial_duplicated, 0,
+                        SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
+        SD_BUS_PROPERTY("VendorId", "q", NULL, offsetof(Device, vid), SD_BUS_VTABLE_PROPERTY_CONST),
+        SD_BUS_PROPERTY("ProductId", "q", NULL, offsetof(Device, pid), SD_BUS_VTABLE_PROPERTY_CONST),
+        SD_BUS_PROPERTY("BcdDevice", "q", NULL, offsetof(Device, bcd_device), SD_BUS_VTABLE_PROPERTY_CONST),
+        SD_BUS_PROPERTY("TransferSize", "q", NULL, offsetof(Device, transfer_size),
+                        SD_BUS_VTABLE_PROPERTY_CONST),
+        SD_BUS_PROPERTY("MemoryMap", "as", property_get_memory_map, 0, SD_BUS_VTABLE_PROPERTY_CONST),
+        SD_BUS_PROPERTY("Part", "s", property_get_part, 0, SD_BUS_VTABLE_PROPERTY_CONST),
+        SD_BUS_PROPERTY("State", "s", property_get_state, 0, SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
+        SD_BUS_PROPERTY("CurrentJob", "o", property_get_current_job, 0, SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
+        SD_BUS_VTABLE_END,
+};
+
+int device_object_find(sd_bus *bus, const char *path, const char *iface, void *userdata, void **found,
+                       sd_bus_error *error) {
+        Bus *b = userdata;
+        _cleanup_free_ char *port = NULL;
+        Device *d;
+
+        if (sd_bus_path_decode(path, DFUSD_DEVICE_PREFIX, &port) <= 0)
+                return 0;
+        d = device_find(b->manager, port);
+        if (!d || !d->published)
+                return 0;
+        *found = d;
+        return 1;
+}
+
+int device_node_enumerator(sd_bus *bus, const char *path, void *userdata, char ***nodes,
+                           sd_bus_error *error) {
+        Bus *b = userdata;
+        _cleanup_strv_free_ char **l = calloc(1, sizeof(char *));
+
+        if (!l)
+                return -ENOMEM;
+        LIST_FOREACH (devices, d, b->manager->devices) {
+                _cleanup_free_ char *p = NULL;
+                if (d->published && (bus_device_path(d, &p) < 0 || strv_extend(&l, p) < 0))
+                        return -ENOMEM;
+        }
+        *nodes = TAKE_PTR(l);
+        return 1;
+}

@@ -1,0 +1,17 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#pragma once
+
+#include <systemd/sd-bus.h>
+
+#include "plan.h"
+#include "sanitize.h"
+
+/*
+ * A report's segments and a plan's lists go on the bus capped: an image of a million one-byte records
+ * must not make a reply larger than the bus carries. The counts always say how many there are; the
+ * whole report stays available offline (dfusctl inspect without a daemon).
+ */
+#define BUS_REPORT_SEGMENTS_MAX 256
+
+int bus_append_report(sd_bus_message *m, const SanitizeReport *report);
+int bus_append_plan(sd_bus_message *m, const Plan *plan);

@@ -1,0 +1,282 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#include <fcntl.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "bus-access.h"
+#include "bus-dict.h"
+#include "bus-report.h"
+#include "bus-submit.h"
+#include "bus.h"
+#include "device.h"
+#include "image-set.h"
+#include "job.h"
+#include "log.h"
+#include "manager.h"
+#include "rule.h"
+#include "submit.h"
+
+/*
+ * Submit, Inspect and AddRule validate before they reply, and reading a caller's pipe may take a while:
+ * the image set is read on a thread and the reply is sent from its completion, so the bus keeps
+ * answering meanwhile. Every path ends in exactly one reply.
+ */
+
+typedef enum PendingKind {
+        PENDING_SUBMIT,
+        PENDING_INSPECT,
+        PENDING_RULE,
+} PendingKind;
+
+typedef struct Pending {
+        Bus *bus;
+        PendingKind kind;
+        sd_bus_message *message;
+        JobOptions opts;
+        uid_t uid;
+} Pending;
+
+static Pending *pending_free(Pending *p) {
+        if (!p)
+                return NULL;
+        if (p->message) {
+                bus_caller_read_end(p->bus, sd_bus_message_get_sender(p->message) ?: "");
+                sd_bus_message_unref(p->message);
+        }
+        job_options_done(&p->opts);
+        return mfree(p);
+}
+DEFINE_TRIVIAL_CLEANUP_FUNC(Pending *, pending_free);
+
+static void submit_recorded(Job *j, int result, void *userdata) {
+        _cleanup_(sd_bus_message_unrefp) sd_bus_message *m = userdata;
+        _cleanup_free_ char *path = NULL;
+        int r;
+
+        if (result < 0) {
+                (void)sd_bus_reply_method_errorf(m, DFUSD_ERROR_FAILED, "Failed to record the job: %s",
+                                                 strerror(-result));
+                return;
+        }
+        r = bus_object_path_new(DFUSD_JOB_PREFIX, j->id, &path);
+        if (r >= 0)
+                r = sd_bus_reply_method_return(m, "o", path);
+        if (r < 0)
+                log_warning_errno(r, "Failed to reply to Submit: %m");
+        log_info("Job %" PRIu32 " submitted by uid %u for %s, image %s.", j->id, (unsigned)j->owner,
+                 j->target ? j->target : "any board", j->image_sha256);
+}
+
+static int submit_finish(Pending *p, ImageSet *set) {
+        DfuError error = DFU_ERROR_INIT;
+        sd_bus_message *m = sd_bus_message_ref(p->message);
+        int r;
+
+        /* Answered once the job is durable (submit_recorded): an acknowledged job survives a crash. */
+        r = submit_job(p->bus->manager, set, &p->opts, p->uid, submit_recorded, m, &error);
+        if (r < 0) {
+                sd_bus_message_unref(m);
+                return bus_reply_core_error(p->message, &error);
+        }
+        return 0;
+}
+
+/* Inspect's answer: the verdicts always, the plan when there is one; both capped in size. */
+static int inspect_reply(Pending *p, const ImageSet *set, const InspectResult *res) {
+        _cleanup_(sd_bus_message_unrefp) sd_bus_message *reply = NULL;
+        _cleanup_free_ char *sha = image_set_sha256_summary(set->hashes);
+        const SanitizeReport *report = res->report;
+        int r;
+
+        if (!sha)
+                return -ENOMEM;
+        r = sd_bus_message_new_method_return(p->message, &reply);
+        if (r >= 0)
+                r = sd_bus_message_open_container(reply, 'a', "{sv}");
+        if (r >= 0)
+                r = sd_bus_message_append(
+                        reply, "{sv}{sv}{sv}{sv}{sv}{sv}{sv}", "accepted", "b", !report->rejected, "reason",
+                        "s", report->rejected && report->reject_reason ? report->reject_reason : "", "part",
+                        "s", res->part ? res->part->name : "", "image-sha256", "s", sha, "bytes-kept", "t",
+                        report->bytes_kept, "bytes-dropped", "t", report->bytes_dropped, "segments-total",
+                        "u", (uint32_t)report->n_verdicts);
+        if (r >= 0)
+                r = bus_message_open_dict_entry(reply, "segments", "aa{sv}");
+        if (r >= 0)
+                r = bus_append_report(reply, report);
+        if (r >= 0)
+                r = bus_message_close_dict_entry(reply);
+        if (r >= 0 && res->plan) {
+                r = bus_message_open_dict_entry(reply, "plan", "a{sv}");
+                if (r >= 0)
+                        r = bus_append_plan(reply, res->plan);
+                if (r >= 0)
+                        r = bus_message_close_dict_entry(reply);
+        }
+        if (r >= 0)
+                r = sd_bus_message_close_container(reply);
+        if (r < 0)
+                return r;
+        return sd_bus_send(NULL, reply, NULL);
+}
+
+static int inspect_finish(Pending *p, ImageSet *set) {
+        _cleanup_(inspect_result_done) InspectResult res = {};
+        DfuError error = DFU_ERROR_INIT;
+        int r;
+
+        r = submit_inspect(p->bus->manager, set, &p->opts, &res, &error);
+        if (r < 0)
+                return bus_reply_core_error(p->message, &error);
+        return inspect_reply(p, set, &res);
+}
+
+static void rule_recorded(Rule *rule, int result, void *userdata) {
+        _cleanup_(sd_bus_message_unrefp) sd_bus_message *m = userdata;
+        _cleanup_free_ char *path = NULL, *match = NULL;
+        int r;
+
+        if (result < 0) {
+                (void)sd_bus_reply_method_errorf(m, DFUSD_ERROR_FAILED, "Failed to record the rule: %s",
+                                                 strerror(-result));
+                return;
+        }
+        r = bus_object_path_new(DFUSD_RULE_PREFIX, rule->id, &path);
+        if (r >= 0)
+                r = sd_bus_reply_method_return(m, "o", path);
+        if (r < 0)
+                log_warning_errno(r, "Failed to reply to AddRule: %m");
+        match = job_options_match_string(&rule->opts);
+        log_info("Rule %" PRIu32 " added: %s, image %s.", rule->id, match ? match : "?", rule->image_sha256);
+}
+
+static int rule_finish(Pending *p, ImageSet *set) {
+        DfuError error = DFU_ERROR_INIT;
+        sd_bus_message *m = sd_bus_message_ref(p->message);
+        int r;
+
+        r = submit_rule(p->bus->manager, set, &p->opts, p->uid, rule_recorded, m, &error);
+        if (r < 0) {
+                sd_bus_message_unref(m);
+                return bus_reply_core_error(p->message, &error);
+        }
+        return 0;
+}
+
+static void pending_done(Manager *mgr, ImageSet *set_, void *userdata) {
+        _cleanup_(pending_freep) Pending *p = userdata;
+        _cleanup_(image_set_freep) ImageSet *set = set_;
+        int r;
+
+        if (mgr->exiting)
+                return;
+        if (set->result < 0)
+                r = bus_reply_core_error(p->message, &set->error);
+        else if (p->kind == PENDING_SUBMIT)
+                r = submit_finish(p, set);
+        else if (p->kind == PENDING_INSPECT)
+                r = inspect_finish(p, set);
+        else
+                r = rule_finish(p, set);
+        if (r < 0) {
+                log_error_errno(r, "Failed to complete a method call: %m");
+                (void)sd_bus_reply_method_errnof(p->message, r, "Failed: %m");
+        }
+}
+
+/* Takes duplicates of the caller's fds: only regular files and pipes, at most IMAGE_SET_MAX_IMAGES. */
+static int read_fds(sd_bus_message *m, int *fds, size_t *n, uint64_t size_cap, sd_bus_error *error) {
+        int r, fd;
+
+        r = sd_bus_message_enter_container(m, 'a', "h");
+        if (r < 0)
+                return r;
+        while ((r = sd_bus_message_read(m, "h", &fd)) > 0) {
+                struct stat st;
+
+                if (*n >= IMAGE_SET_MAX_IMAGES)
+                        return sd_bus_error_setf(error, SD_BUS_ERROR_INVALID_ARGS,
+                                                 "Too many images (at most %d).", IMAGE_SET_MAX_IMAGES);
+                if (fstat(fd, &st) < 0)
+                        return sd_bus_error_set_errnof(error, errno, "Failed to stat image %zu: %m", *n + 1);
+                if (!S_ISREG(st.st_mode) && !S_ISFIFO(st.st_mode))
+                        return sd_bus_error_setf(error, SD_BUS_ERROR_INVALID_ARGS,
+                                                 "Image %zu is neither a regular file nor a pipe.", *n + 1);
+                if (S_ISREG(st.st_mode) && (uint64_t)st.st_size > size_cap)
+                        return sd_bus_error_setf(
+                                error, DFUSD_ERROR_IMAGE_REJECTED,
+                                "Image %zu is %llu bytes, larger than the cap of %llu bytes.", *n + 1,
+                                (unsigned long long)st.st_size, (unsigned long long)size_cap);
+                fds[*n] = fcntl(fd, F_DUPFD_CLOEXEC, 3);
+                if (fds[*n] < 0)
+                        return sd_bus_error_set_errnof(error, errno, "Failed to duplicate image fd: %m");
+                (*n)++;
+        }
+        if (r < 0)
+                return r;
+        r = sd_bus_message_exit_container(m);
+        if (r < 0)
+                return r;
+        if (*n == 0)
+                return sd_bus_error_setf(error, SD_BUS_ERROR_INVALID_ARGS, "No image given.");
+        return 0;
+}
+
+static int method_with_images(sd_bus_message *m, Bus *b, PendingKind kind, sd_bus_error *error) {
+        static const OptionScope scopes[] = {OPTION_SCOPE_SUBMIT, OPTION_SCOPE_INSPECT, OPTION_SCOPE_RULE};
+        Manager *mgr = b->manager;
+        _cleanup_(pending_freep) Pending *p = calloc(1, sizeof(Pending));
+        DfuError derr = DFU_ERROR_INIT;
+        int fds[IMAGE_SET_MAX_IMAGES];
+        size_t n_fds = 0;
+        Device *d;
+        int r;
+
+        if (!p)
+                return -ENOMEM;
+        p->bus = b;
+        p->kind = kind;
+        job_options_init(&p->opts);
+        if (kind != PENDING_INSPECT) {
+                r = bus_access_check_caller(mgr, m, &p->uid, error);
+                if (r < 0)
+                        return r;
+        }
+        r = read_fds(m, fds, &n_fds, mgr->config.image_size_cap, error);
+        if (r >= 0)
+                r = bus_job_options_read(m, scopes[kind], &p->opts, error);
+        /* Fail fast on the target before reading anything. */
+        if (r >= 0 && kind == PENDING_SUBMIT && submit_resolve(mgr, &p->opts, &d, &derr) < 0)
+                r = bus_error_from_core(error, &derr);
+        if (r >= 0 && bus_caller_read_begin(b, sd_bus_message_get_sender(m) ?: "") < 0)
+                r = sd_bus_error_setf(
+                        error, DFUSD_ERROR_BUSY,
+                        "This caller has %d image reads in progress already; wait for one to end.",
+                        BUS_READS_PER_CALLER_MAX);
+        if (r < 0) {
+                for (size_t i = 0; i < n_fds; i++)
+                        safe_close(fds[i]);
+                return r;
+        }
+        p->message = sd_bus_message_ref(m);
+        r = submit_load_images(mgr, fds, n_fds, &p->opts, kind != PENDING_INSPECT, pending_done, p, &derr);
+        if (r < 0)
+                return bus_error_from_core(error, &derr);
+        TAKE_PTR(p);
+        return 1;
+}
+
+int method_submit(sd_bus_message *m, void *userdata, sd_bus_error *error) {
+        return method_with_images(m, userdata, PENDING_SUBMIT, error);
+}
+
+int method_inspect(sd_bus_message *m, void *userdata, sd_bus_error *error) {
+        return method_with_images(m, userdata, PENDING_INSPECT, error);
+}
+
+int method_add_rule(sd_bus_message *m, void *userdata, sd_bus_error *error) {
+        return method_with_images(m, userdata, PENDING_RULE, error);
+}

@@ -1,0 +1,52 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#pragma once
+
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "error.h"
+#include "image/image.h"
+#include "macro.h"
+#include "options.h"
+
+/*
+ * The images of one Submit, Inspect or AddRule, as file descriptors: the daemon never opens a caller's
+ * path. Only regular files and pipes are taken; they are read on a thread with a size cap and a deadline
+ * (a pipe that never closes fails the call instead of hanging it), hashed, parsed and merged. Regular
+ * files are read from offset 0 whatever their position. With spool set, the bytes of a set that parsed
+ * go to the spool, so that queued jobs and rules survive a restart; Inspect spools nothing.
+ */
+
+#define IMAGE_SET_MAX_IMAGES 16
+
+typedef struct ImageSet {
+        int fds[IMAGE_SET_MAX_IMAGES];
+        size_t n_fds;
+        char **hashes;
+        Image *merged;
+        bool has_base;
+        uint32_t base;
+        uint64_t size_cap;
+        uint64_t timeout_usec;
+        const atomic_bool *stopping; /* the daemon is stopping: give up reading */
+        char *spool_state_dir;       /* NULL: do not spool */
+        DfuError error;
+        int result;
+} ImageSet;
+
+/* Takes fds (duplicated by the caller) whatever it returns. */
+int image_set_new(int *fds, size_t n_fds, const JobOptions *o, uint64_t size_cap, uint64_t timeout_usec,
+                  const atomic_bool *stopping, const char *spool_state_dir, ImageSet **ret);
+ImageSet *image_set_free(ImageSet *s);
+DEFINE_TRIVIAL_CLEANUP_FUNC(ImageSet *, image_set_free);
+
+/* A TaskRunFn: runs on a thread, touches nothing but the set. */
+void image_set_load(void *userdata);
+
+/* Loads and merges images from the spool. Blocking: from a thread. */
+int image_set_load_spooled(const char *state_dir, uint64_t size_cap, char *const *hashes,
+                           const JobOptions *o, Image **ret, DfuError *error);
+
+/* "hash1,hash2": how jobs and rules name their images. */
+char *image_set_sha256_summary(char *const *hashes);

@@ -1,0 +1,111 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#pragma once
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/types.h>
+#include <systemd/sd-event.h>
+
+#include "dfuse.h"
+#include "image/image.h"
+#include "list.h"
+#include "options.h"
+#include "plan.h"
+#include "sanitize.h"
+
+typedef struct Manager Manager;
+typedef struct Device Device;
+
+typedef enum JobState {
+        JOB_QUEUED,
+        JOB_WAITING,
+        JOB_ERASING,
+        JOB_WRITING,
+        JOB_VERIFYING,
+        JOB_LEAVING,
+        JOB_DONE,
+        JOB_FAILED,
+        JOB_CANCELLED,
+        _JOB_STATE_MAX,
+} JobState;
+
+/* What the worker thread shares with the event loop, under Job.lock. */
+typedef struct JobShared {
+        DfusePhase phase;
+        uint64_t phase_done, phase_total;
+        uint64_t phase_start_usec;
+        uint64_t bytes_written; /* of the image, whatever the phase */
+        bool dirty;
+        bool leave_requested;
+} JobShared;
+
+typedef struct Job Job;
+
+struct Job {
+        Manager *manager;
+        uint32_t id;
+        JobState state;
+        JobOptions opts;
+        uid_t owner;
+        char *target;        /* as given ("port=1-1.3"), or the board chosen by default */
+        Image *image;        /* merged, as loaded */
+        char **image_hashes; /* spooled inputs, in order */
+        char *image_sha256;
+        char *port_path; /* the board, once matched */
+        char *serial;
+        char *station;
+        const PartInfo *part;
+        SanitizeReport *report;
+        Plan *plan;
+        uint32_t rule_id;
+        uint64_t prepared_generation; /* the Device.generation the plan was built for, 0: none */
+        bool interrupted;             /* re-queued after the daemon stopped while it ran */
+        bool accepted;                /* its submit record is on disk: the job exists for everyone */
+        bool finishing;               /* its end record is being written */
+        bool lingering;               /* ended, still shown until JobLinger passes */
+        JobState final_state;
+        uint64_t submit_usec, start_usec, end_usec, expected_end_usec;
+        uint64_t bytes_done, bytes_total, rate;
+        double progress;
+        char *error;
+        sd_event_source *timeout_source;
+        sd_event_source *linger_source;
+
+        /* worker */
+        atomic_bool cancel;
+        pthread_mutex_t lock;
+        JobShared shared;
+        bool running;
+        int result;
+        DfuError worker_error;
+        DfuseStats stats;
+        LIST_FIELDS(Job, jobs);
+};
+
+const char *job_state_to_string(JobState s);
+bool job_state_is_final(JobState s);
+
+/* A job not yet known to anyone: job_accept() or job_free(). */
+int job_new(Manager *m, uint32_t id, Job **ret);
+Job *job_free(Job *j);
+DEFINE_TRIVIAL_CLEANUP_FUNC(Job *, job_free);
+Job *job_find(Manager *m, uint32_t id);
+
+/* Sanitizes and plans the job's image for board d, or, with d NULL, for the part the job names. A
+ * rejected image is -EMEDIUMTYPE with the reason in error; the report stays on the job either way. */
+int job_prepare(Job *j, const Device *d, DfuError *error);
+
+/* Records the job (done runs once that is durable, or failed), then it is accepted and queued. */
+typedef void (*JobRecordedFn)(Job *j, int result, void *userdata);
+int job_submit(Job *j, JobRecordedFn done, void *userdata);
+
+void job_set_state(Job *j, JobState s);
+/* Ends the job: records the outcome, then tells everyone. */
+void job_finish(Job *j, JobState s, const char *error);
+/* -EALREADY when it has ended already. */
+int job_cancel(Job *j);
+int job_arm_timeout(Job *j);
+/* How many of the image's bytes the job wrote, for the record. */
+uint64_t job_dropped_segments(const Job *j);

@@ -1,0 +1,26 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#include <inttypes.h>
+#include <systemd/sd-journal.h>
+
+#include "job.h"
+#include "journal.h"
+#include "log.h"
+
+#define DFUSD_MESSAGE_JOB_FINISHED "MESSAGE_ID=5b3f0c2e9a4d4c51b8e1d7a6f2c90e47"
+
+void journal_job_finished(const Job *j, uint64_t dropped_segments) {
+        uint64_t duration = j->start_usec && j->end_usec > j->start_usec ? j->end_usec - j->start_usec : 0;
+        int r;
+
+        r = sd_journal_send(
+                "MESSAGE=Job %" PRIu32 " on port %s %s%s%s", j->id, j->port_path ? j->port_path : "-",
+                job_state_to_string(j->state), j->error ? ": " : ".", j->error ? j->error : "",
+                DFUSD_MESSAGE_JOB_FINISHED, "PRIORITY=%d", j->state == JOB_DONE ? 6 : 4,
+                "DFUSD_JOB=%" PRIu32, j->id, "PORT=%s", j->port_path ? j->port_path : "", "STATION=%s",
+                j->station ? j->station : "", "SERIAL=%s", j->serial ? j->serial : "", "IMAGE_SHA256=%s",
+                j->image_sha256 ? j->image_sha256 : "", "RESULT=%s", job_state_to_string(j->state),
+                "DURATION_USEC=%" PRIu64, duration, "BYTES=%" PRIu64, j->stats.bytes_written,
+                "DROPPED_SEGMENTS=%" PRIu64, dropped_segments, NULL);
+        if (r < 0)
+                log_debug_errno(r, "Failed to write to the journal: %m");
+}

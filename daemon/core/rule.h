@@ -1,0 +1,45 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#pragma once
+
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "list.h"
+#include "options.h"
+
+typedef struct Manager Manager;
+typedef struct Device Device;
+typedef struct Job Job;
+
+/*
+ * Auto-flash rules: every attaching board that matches gets a job. With "once" (the default) a board,
+ * keyed by port path and serial, is flashed once per rule: it comes back in the bootloader after its
+ * own leave only when someone wants it there. Rules live in the store, their images in the spool.
+ */
+typedef struct Rule Rule;
+
+struct Rule {
+        Manager *manager;
+        uint32_t id;
+        JobOptions opts; /* match-* and once included */
+        uid_t owner;
+        char **image_hashes;
+        char *image_sha256;
+        char **flashed; /* "port serial" keys of boards flashed under this rule */
+        LIST_FIELDS(Rule, rules);
+};
+
+int rule_new(Manager *m, uint32_t id, Rule **ret);
+Rule *rule_free(Rule *r);
+Rule *rule_find(Manager *m, uint32_t id);
+
+/* Records a new rule (done runs once that is durable), then applies it to the boards attached. */
+typedef void (*RuleRecordedFn)(Rule *r, int result, void *userdata);
+int rule_add(Rule *r, RuleRecordedFn done, void *userdata);
+/* Forgets the rule, in the store too. */
+int rule_remove(Rule *r);
+
+/* A board appeared: every rule that matches it gets a job for it. */
+void rule_device_added(Manager *m, Device *d);
+/* A rule's job ended: a board flashed once is remembered. */
+void rule_job_finished(Manager *m, Job *j);

@@ -1,0 +1,56 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#pragma once
+
+#include <stdbool.h>
+#include <sys/types.h>
+
+#include "error.h"
+#include "image-set.h"
+#include "job.h"
+#include "options.h"
+#include "rule.h"
+
+typedef struct Manager Manager;
+typedef struct Device Device;
+
+/*
+ * What Submit, Inspect and AddRule do once their caller is known and their options parsed. Failures are
+ * a negative errno and a message in error; the errno says the kind: -ENODEV no such board, -EBUSY try
+ * later, -EINVAL bad arguments, -EMEDIUMTYPE image rejected, other: failed.
+ */
+
+/* Image reads in flight at most, for all callers together. */
+#define SUBMIT_READS_MAX 64
+
+typedef void (*ImagesLoadedFn)(Manager *m, ImageSet *set, void *userdata);
+
+/* Reads the images (fds are taken whatever happens) on a thread; done gets the set, which it frees, even
+ * when the daemon is exiting (m->exiting).
+ * With spool, a set that parsed is spooled. -EBUSY when SUBMIT_READS_MAX reads are in flight. */
+int submit_load_images(Manager *m, int *fds, size_t n_fds, const JobOptions *o, bool spool,
+                       ImagesLoadedFn done, void *userdata, DfuError *error);
+
+/* Picks the board a new job is for now: the only one attached, or the one its options name; *ret is
+ * NULL for a job that may wait. Fills in the port when the caller named no board. */
+int submit_resolve(Manager *m, JobOptions *o, Device **ret, DfuError *error);
+
+/* Creates a job from a loaded set (its image and hashes are taken) and options (taken), prepares it and
+ * records it; done runs once it is durable, then the job is queued. */
+int submit_job(Manager *m, ImageSet *set, JobOptions *o, uid_t owner, JobRecordedFn done, void *userdata,
+               DfuError *error);
+
+typedef struct InspectResult {
+        SanitizeReport *report;
+        Plan *plan; /* NULL when rejected */
+        const PartInfo *part;
+} InspectResult;
+void inspect_result_done(InspectResult *r);
+
+/* Judges a set against a board, a part or given layouts, touching nothing. A rejection is a result
+ * (report->rejected), not an error. */
+int submit_inspect(Manager *m, const ImageSet *set, const JobOptions *o, InspectResult *ret,
+                   DfuError *error);
+
+/* Creates and records a rule from a loaded set (hashes taken) and options (taken). */
+int submit_rule(Manager *m, ImageSet *set, JobOptions *o, uid_t owner, RuleRecordedFn done, void *userdata,
+                DfuError *error);

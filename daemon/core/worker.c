@@ -1,0 +1,241 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "device.h"
+#include "job.h"
+#include "log.h"
+#include "manager.h"
+#include "queue.h"
+#include "tasks.h"
+#include "time-util.h"
+#include "worker.h"
+
+/* The leave request is recorded from the thread itself, before it is sent: a job that got that far is
+ * not flashed again after a crash. */
+
+#define PROGRESS_INTERVAL_USEC (100 * USEC_PER_MSEC)
+
+static JobState phase_to_state(DfusePhase p) {
+        switch (p) {
+        case DFUSE_PHASE_WRITE:
+                return JOB_WRITING;
+        case DFUSE_PHASE_VERIFY:
+                return JOB_VERIFYING;
+        case DFUSE_PHASE_LEAVE:
+        case DFUSE_PHASE_DONE:
+                return JOB_LEAVING;
+        default:
+                return JOB_ERASING;
+        }
+}
+
+void worker_progress(const DfuseProgress *p, void *userdata) {
+        Job *j = userdata;
+        bool phase_changed, record_leave = false;
+
+        pthread_mutex_lock(&j->lock);
+        phase_changed = p->phase != j->shared.phase;
+        if (phase_changed)
+                j->shared.phase_start_usec = now_monotonic_usec();
+        j->shared.phase = p->phase;
+        j->shared.phase_done = p->bytes_done;
+        j->shared.phase_total = p->bytes_total;
+        if (p->phase == DFUSE_PHASE_WRITE)
+                j->shared.bytes_written = p->bytes_done;
+        j->shared.dirty = true;
+        if (p->phase == DFUSE_PHASE_LEAVE && !j->shared.leave_requested)
+                j->shared.leave_requested = record_leave = true;
+        pthread_mutex_unlock(&j->lock);
+
+        if (record_leave) {
+                int r = store_job_leave(j->manager->store, j->id, now_realtime_usec());
+                if (r < 0)
+                        log_warning_errno(r, "Failed to record the leave request of job %" PRIu32 ": %m",
+                                          j->id);
+        }
+        if (phase_changed)
+                tasks_wake(j->manager);
+}
+
+int worker_run_engine(Job *j) {
+        _cleanup_(dfuse_closep) DfuseDevice *dev = NULL;
+        int r;
+
+        /* A libusb context of the job's own: with one shared context every synchronous transfer of
+         * every board contends for its single event lock, which cost 1.35x instead of 1.12x makespan
+         * at 32 boards (bench/daemon-boards). */
+        r = dfuse_open(NULL, j->port_path, &dev, &j->worker_error);
+        if (r < 0)
+                return r;
+        return dfuse_execute(dev, j->plan, worker_progress, j, &j->cancel, &j->stats, &j->worker_error);
+}
+
+static void worker_run(void *userdata) {
+        Job *j = userdata;
+        j->result = j->manager->run_job(j);
+}
+
+/* Overall progress: phases weighted roughly by the time they take on a typical part. */
+static double overall_progress(const Job *j, DfusePhase phase, double f) {
+        bool verify = j->plan && j->plan->verify;
+        switch (phase) {
+        case DFUSE_PHASE_CONNECT:
+                return 0;
+        case DFUSE_PHASE_READ:
+                return 0.05 * f;
+        case DFUSE_PHASE_ERASE:
+                return 0.05 + 0.40 * f;
+        case DFUSE_PHASE_WRITE:
+                return 0.45 + (verify ? 0.40 : 0.50) * f;
+        case DFUSE_PHASE_VERIFY:
+                return 0.85 + 0.10 * f;
+        case DFUSE_PHASE_LEAVE:
+        case DFUSE_PHASE_DONE:
+        default:
+                return 0.97;
+        }
+}
+
+static void job_flush_progress(Job *j) {
+        JobShared s;
+        uint64_t now = now_monotonic_usec();
+
+        pthread_mutex_lock(&j->lock);
+        s = j->shared;
+        j->shared.dirty = false;
+        pthread_mutex_unlock(&j->lock);
+        if (!s.dirty || !j->running)
+                return;
+
+        JobState state = phase_to_state(s.phase);
+        double f = s.phase_total ? (double)s.phase_done / (double)s.phase_total : 0;
+        uint64_t elapsed = now > s.phase_start_usec ? now - s.phase_start_usec : 0;
+
+        /* BytesDone/BytesTotal speak of the image being written, whatever the phase: a client showing
+         * "written" at the end must not see the leave phase's zero. Rate stays the current phase's. */
+        if (s.phase == DFUSE_PHASE_WRITE)
+                j->bytes_done = MIN(s.phase_done, j->bytes_total);
+        else if (s.phase > DFUSE_PHASE_WRITE)
+                j->bytes_done = j->bytes_total;
+        j->rate = elapsed > 0 ? s.phase_done * USEC_PER_SEC / elapsed : 0;
+        j->progress = overall_progress(j, s.phase, f);
+        uint64_t since_start = now_realtime_usec() - j->start_usec;
+        if (j->progress > 0.05)
+                j->expected_end_usec = j->start_usec + (uint64_t)((double)since_start / j->progress);
+
+        j->state = state;
+        manager_emit_job_changed(j->manager, j,
+                                 (const char *const[]){"State", "Progress", "BytesDone", "BytesTotal",
+                                                       "Rate", "ExpectedEndTime", NULL});
+}
+
+void worker_flush_all(Manager *m) {
+        LIST_FOREACH (jobs, j, m->jobs)
+                if (j->running)
+                        job_flush_progress(j);
+}
+
+static int on_progress_timer(sd_event_source *s, uint64_t usec, void *userdata) {
+        Manager *m = userdata;
+
+        worker_flush_all(m);
+        if (m->n_running > 0) {
+                (void)sd_event_source_set_time_relative(s, PROGRESS_INTERVAL_USEC);
+                (void)sd_event_source_set_enabled(s, SD_EVENT_ONESHOT);
+        }
+        return 0;
+}
+
+static void worker_done(Manager *m, void *userdata) {
+        Job *j = userdata;
+        Device *d;
+
+        j->running = false;
+        m->n_running--;
+        if (m->exiting)
+                return;
+
+        job_flush_progress(j);
+        /* What reached the board, not the last progress tick. */
+        pthread_mutex_lock(&j->lock);
+        j->bytes_done = MIN(MAX(j->stats.bytes_written, j->shared.bytes_written), j->bytes_total);
+        pthread_mutex_unlock(&j->lock);
+        d = device_find(m, j->port_path);
+        if (d && d->current_job == j) {
+                d->current_job = NULL;
+                if (j->result >= 0 && (j->shared.leave_requested || (j->plan && j->plan->leave)))
+                        device_mark_left(d);
+                manager_emit_device_changed(m, d, NULL);
+        }
+        if (j->result >= 0)
+                job_finish(j, JOB_DONE, NULL);
+        else if (j->result == -ECANCELED || atomic_load(&j->cancel))
+                job_finish(j, JOB_CANCELLED, "Cancelled.");
+        else
+                job_finish(j, JOB_FAILED, dfu_error_message(&j->worker_error));
+}
+
+int worker_start(Job *j, Device *d) {
+        Manager *m = j->manager;
+        int r;
+
+        if (free(j->port_path), !(j->port_path = strdup(d->port_path)))
+                return -ENOMEM;
+        free(j->serial);
+        j->serial = d->serial ? strdup(d->serial) : NULL;
+        free(j->station);
+        j->station = d->station ? strdup(d->station) : NULL;
+        if ((d->serial && !j->serial) || (d->station && !j->station))
+                return -ENOMEM;
+        j->start_usec = now_realtime_usec();
+        if (j->plan && j->plan->estimate_ms > 0)
+                j->expected_end_usec = j->start_usec + j->plan->estimate_ms * USEC_PER_MSEC;
+        j->shared = (JobShared){.phase = DFUSE_PHASE_CONNECT, .phase_start_usec = now_monotonic_usec()};
+        j->timeout_source = sd_event_source_disable_unref(j->timeout_source);
+
+        r = store_job_start(m->store,
+                            &(StoreJobStart){.id = j->id,
+                                             .start_usec = j->start_usec,
+                                             .port = j->port_path,
+                                             .serial = j->serial,
+                                             .station = j->station},
+                            NULL, NULL);
+        if (r < 0)
+                log_warning_errno(r, "Failed to record the start of job %" PRIu32 ": %m", j->id);
+
+        /* From here on only the plan is needed: with 32 boards busy, the copies would add up. */
+        j->image = image_free(j->image);
+        if (j->report)
+                j->report->kept = image_free(j->report->kept);
+
+        j->running = true;
+        m->n_running++;
+        d->current_job = j;
+        r = tasks_start(m, worker_run, worker_done, j);
+        if (r < 0) {
+                j->running = false;
+                m->n_running--;
+                d->current_job = NULL;
+                return r;
+        }
+        log_info("Job %" PRIu32 " started on port %s.", j->id, d->port_path);
+        j->state = JOB_ERASING;
+        manager_emit_job_changed(m, j,
+                                 (const char *const[]){"State", "Device", "PortPath", "StartTime",
+                                                       "ExpectedEndTime", "Report", "BytesTotal", NULL});
+        manager_emit_device_changed(m, d, NULL);
+
+        if (!m->progress_timer) {
+                r = sd_event_add_time_relative(m->event, &m->progress_timer, CLOCK_MONOTONIC,
+                                               PROGRESS_INTERVAL_USEC, 10 * USEC_PER_MSEC, on_progress_timer,
+                                               m);
+                if (r < 0)
+                        log_warning_errno(r, "Failed to start the progress timer: %m");
+        } else {
+                (void)sd_event_source_set_time_relative(m->progress_timer, PROGRESS_INTERVAL_USEC);
+                (void)sd_event_source_set_enabled(m->progress_timer, SD_EVENT_ONESHOT);
+        }
+        return 0;
+}
