@@ -91,12 +91,13 @@ static int store_bump(Store *s, StoreStmtId id, uint32_t value) {
         _cleanup_(store_stmt_resetp) sqlite3_stmt *st = NULL;
         int r = store_stmt(s, id, &st);
 
-        return r < 0 ? r : store_step(s, st, id == STORE_STMT_END_SEQ_BUMP ? 0 : bind_u64(st, 1, value));
+        if (r >= 0)
+                r = store_step(s, st, id == STORE_STMT_END_SEQ_BUMP ? 0 : bind_u64(st, 1, value));
+        return r < 0 ? r : 0;
 }
 
 int store_apply_job_id_seen(Store *s, uint32_t id) {
-        int r = store_bump(s, STORE_STMT_JOB_ID_BUMP, id);
-        return r < 0 ? r : 0;
+        return store_bump(s, STORE_STMT_JOB_ID_BUMP, id);
 }
 
 int store_apply_job_submit(Store *s, const StoreJobSubmit *j) {
@@ -160,9 +161,7 @@ int store_apply_job_end(Store *s, const StoreJobEnd *j) {
         if (r == 0)
                 return -EALREADY;
         r = store_bump(s, STORE_STMT_END_SEQ_BUMP, 0);
-        if (r >= 0)
-                r = store_bump(s, STORE_STMT_JOB_ID_BUMP, j->id);
-        return r < 0 ? r : 0;
+        return r < 0 ? r : store_bump(s, STORE_STMT_JOB_ID_BUMP, j->id);
 }
 
 int store_apply_rule_flashed(Store *s, uint32_t id, const char *key) {
