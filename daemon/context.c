@@ -85,6 +85,7 @@ void context_ready(Context *c) {
         if (c->ready)
                 return;
         c->ready = true;
+        manager_boards_known(c->manager);
         if (bus_attach(c->bus) < 0) {
                 (void)sd_event_exit(c->event, -EIO);
                 return;

@@ -166,6 +166,17 @@ static int rule_finish(Pending *p, ImageSet *set) {
         return 0;
 }
 
+/* A set that did not load: its images are what was wrong, unless reading itself failed. */
+static int reply_load_error(Pending *p, const DfuError *e) {
+        const char *name = e->code == ETIMEDOUT || e->code == ENOSPC || e->code == EIO || e->code == EBUSY ||
+                                           e->code == ESHUTDOWN
+                                   ? DFUSD_ERROR_FAILED
+                                   : DFUSD_ERROR_IMAGE_REJECTED;
+        if (e->code == ENOMEM)
+                name = SD_BUS_ERROR_NO_MEMORY;
+        return sd_bus_reply_method_errorf(p->message, name, "%s", dfu_error_message(e));
+}
+
 static void pending_done(Manager *mgr, ImageSet *set_, void *userdata) {
         _cleanup_(pending_freep) Pending *p = userdata;
         _cleanup_(image_set_freep) ImageSet *set = set_;
@@ -174,7 +185,7 @@ static void pending_done(Manager *mgr, ImageSet *set_, void *userdata) {
         if (mgr->exiting)
                 return;
         if (set->result < 0)
-                r = bus_reply_core_error(p->message, &set->error);
+                r = reply_load_error(p, &set->error);
         else if (p->kind == PENDING_SUBMIT)
                 r = submit_finish(p, set);
         else if (p->kind == PENDING_INSPECT)

@@ -45,6 +45,11 @@ void manager_stop(Manager *m) {
                         atomic_store(&j->cancel, true);
 }
 
+void manager_boards_known(Manager *m) {
+        m->boards_known = true;
+        queue_dispatch(m);
+}
+
 void manager_drain(Manager *m) {
         m->draining = true;
         manager_check_drained(m);

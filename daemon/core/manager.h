@@ -58,6 +58,7 @@ typedef struct Manager {
 
         sd_event_source *progress_timer;
         sd_event_source *prune_timer;
+        bool boards_known; /* the initial boards are read: before, no job can tell it has none */
         bool exiting;
         bool draining;        /* lost the bus: running jobs end, nothing new starts, then exit */
         atomic_bool stopping; /* exiting, for threads */
@@ -72,6 +73,9 @@ DEFINE_TRIVIAL_CLEANUP_FUNC(Manager *, manager_free);
 int manager_start(Manager *m, char **ret_error);
 /* Running jobs stop between two transfers and stay unfinished in the store: resumed next time. */
 void manager_stop(Manager *m);
+
+/* The boards attached at start are read: the queue may now decide. */
+void manager_boards_known(Manager *m);
 
 /* The bus is gone: running jobs finish and are recorded, queued ones stay for the next start, then the
  * event loop exits with -ENOTCONN. */

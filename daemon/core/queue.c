@@ -65,7 +65,7 @@ static void queue_try_start(Manager *m, Job *j) {
 }
 
 void queue_dispatch(Manager *m) {
-        if (m->exiting || m->draining)
+        if (m->exiting || m->draining || !m->boards_known)
                 return;
         LIST_FOREACH_SAFE(jobs, j, n, m->jobs) {
                 if (!j->accepted || j->running || j->finishing ||

@@ -184,8 +184,10 @@ static void run_as(char **argv, const char *what) {
 
 /*
  * The daemon's own check, behind the bus policy: on a bus that lets everyone through, a caller in the
- * configured group may cancel another user's job; the same caller outside the group may not. dfusd
- * runs as an unprivileged user, as in its unit, so it learns the caller's groups as it would there.
+ * configured group may cancel another user's job; a caller outside it may not. Membership comes from
+ * the group database for the uid the bus reports, never from the caller's process: a process that
+ * merely carries the group among its supplementary groups (setpriv --groups) is not a member. dfusd
+ * runs as an unprivileged user, as in its unit.
  */
 static void test_group_member(Integ *t, gconstpointer data) {
         g_autofree uint8_t *img = integ_pattern(1024, 2);
@@ -198,7 +200,8 @@ static void test_group_member(Integ *t, gconstpointer data) {
                 g_test_skip("needs root to call as other users");
                 return;
         }
-        integ_start(t, &(IntegRun){.boards = 1, .config = "[Daemon]\nGroup=users\n", .user = "nobody"});
+        /* "daemon" is the primary group of user daemon in every Debian group database. */
+        integ_start(t, &(IntegRun){.boards = 1, .config = "[Daemon]\nGroup=daemon\n", .user = "nobody"});
         {
                 g_autofree char *proc = g_strdup_printf("/proc/%d", (int)integ_daemon_pid(t));
                 struct stat st;
@@ -211,14 +214,17 @@ static void test_group_member(Integ *t, gconstpointer data) {
                                          NULL),
                            &error);
         g_assert_no_error(error);
-        run_as((char *[]){"setpriv", "--reuid=daemon", "--regid=daemon", "--clear-groups", self,
+        run_as((char *[]){"setpriv", "--reuid=bin", "--regid=bin", "--clear-groups", self, "--cancel-denied",
+                          t->bus_address, job, NULL},
+               "a caller outside group daemon");
+        run_as((char *[]){"setpriv", "--reuid=bin", "--regid=bin", "--groups=daemon", self,
                           "--cancel-denied", t->bus_address, job, NULL},
-               "a caller outside group users");
+               "a caller whose process carries group daemon, which the group database does not give it");
         state = integ_get_string(t, job, DFUSD_JOB, "State");
         g_assert_cmpstr(state, ==, "waiting");
-        run_as((char *[]){"setpriv", "--reuid=daemon", "--regid=daemon", "--groups=users", self,
+        run_as((char *[]){"setpriv", "--reuid=daemon", "--regid=daemon", "--clear-groups", self,
                           "--cancel-allowed", t->bus_address, job, NULL},
-               "a caller in group users");
+               "a caller in group daemon");
         g_free(state);
         state = integ_wait_job(t, job, 10);
         g_assert_cmpstr(state, ==, "cancelled");
