@@ -196,7 +196,7 @@ static int rule_remove(int argc, char *argv[], const DfusctlContext *ctx) {
                 return EXIT_USAGE;
         }
         return bus_call_object_method(ctx, DFUSD_IFACE_RULE, argv[1], &path, "Remove", "remove the rule",
-                                      "removed");
+                                      "removed", NULL);
 }
 
 int verb_rule(int argc, char *argv[], const DfusctlContext *ctx) {

@@ -358,6 +358,19 @@ static void test_jobs_cancel(Integ *t, gconstpointer data) {
         g_assert_nonnull(array_find(jget(doc, "Report"), "verdict", "drop"));
         ctl_result_clear(&r);
 
+        /* Cancelling it again: it has already ended, nothing to do (2), not a failed board (5). */
+        g_assert_cmpint(ctl_run(t, &r, "cancel", id, NULL), ==, 2);
+        g_assert_nonnull(strstr(r.err, "already ended"));
+        ctl_result_clear(&r);
+        {
+                g_autoptr(json_object) err = NULL;
+
+                g_assert_cmpint(ctl_run(t, &r, "cancel", id, "--json", NULL), ==, 2);
+                err = ctl_json(&r);
+                g_assert_cmpint(json_object_get_int(jget(err, "exit_status")), ==, 2);
+                ctl_result_clear(&r);
+        }
+
         /* Human form of one job: properties and the report. */
         g_assert_cmpint(ctl_run(t, &r, "job", id, NULL), ==, 0);
         g_assert_nonnull(strstr(r.out, "cancelled"));
