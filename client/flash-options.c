@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "exit-codes.h"
 #include "flash.h"
@@ -129,6 +130,8 @@ void images_close(int *fds, size_t n) {
 
 int images_open(char **paths, size_t n, int **ret_fds) {
         int *fds = calloc(n, sizeof(int));
+        struct stat st;
+        int e;
 
         if (!fds)
                 return EXIT_IO;
@@ -142,6 +145,15 @@ int images_open(char **paths, size_t n, int **ret_fds) {
                         fds[i] = open(paths[i], O_RDONLY | O_CLOEXEC | O_NOCTTY);
                 if (fds[i] < 0) {
                         fprintf(stderr, "dfusctl: Failed to open image %s: %s\n", paths[i], strerror(errno));
+                        images_close(fds, n);
+                        return EXIT_IO;
+                }
+                /* A directory opens fine, and only the daemon's read would fail on it. */
+                e = fstat(fds[i], &st) < 0 ? errno : S_ISDIR(st.st_mode) ? EISDIR : 0;
+                if (e != 0) {
+                        fprintf(stderr,
+                                "dfusctl: Failed to read image %s: %s; expected a regular file or a pipe.\n",
+                                paths[i], strerror(e));
                         images_close(fds, n);
                         return EXIT_IO;
                 }

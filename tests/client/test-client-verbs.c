@@ -221,6 +221,13 @@ static void test_exit_status(Integ *t, gconstpointer data) {
         g_assert_cmpint(ctl_run(t, &r, "flash", missing, NULL), ==, 3);
         g_assert_nonnull(strstr(r.err, "missing.hex"));
         ctl_result_clear(&r);
+        /* A directory opens, but is no image: refused as unreadable, naming it, before any call. */
+        g_assert_cmpint(ctl_run(t, &r, "flash", t->dir, NULL), ==, 3);
+        g_assert_nonnull(strstr(r.err, t->dir));
+        g_assert_nonnull(strstr(r.err, "directory"));
+        ctl_result_clear(&r);
+        g_assert_cmpint(ctl_run(t, &r, "rule", "add", t->dir, "--match", "any", NULL), ==, 3);
+        ctl_result_clear(&r);
 
         /* Rejected: strict mode turns the RAM drop into a reject, reported before anything runs. */
         g_assert_cmpint(ctl_run(t, &r, "flash", image, "--strict", NULL), ==, 1);
