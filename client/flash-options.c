@@ -165,6 +165,15 @@ int images_open(char **paths, size_t n, int **ret_fds) {
 int images_open_connect(const DfusctlContext *ctx, char **paths, size_t n, int **ret_fds, sd_bus **ret_bus) {
         int *fds = NULL, r;
 
+        if (n > IMAGES_MAX) {
+                fprintf(stderr,
+                        "dfusctl: %zu images given, but at most %u images per job: the D-Bus message limit "
+                        "(max_message_unix_fds); merge some first with \"dfusctl inspect --family PART "
+                        "IMAGE... "
+                        "--export FILE\".\n",
+                        n, IMAGES_MAX);
+                return EXIT_USAGE;
+        }
         r = images_open(paths, n, &fds);
         if (r != EXIT_ACCEPTED)
                 return r;

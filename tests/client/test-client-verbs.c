@@ -251,6 +251,47 @@ static void test_exit_status(Integ *t, gconstpointer data) {
         g_assert_cmpint(ctl_run(t, &r, "flash", image, NULL), ==, 6);
 }
 
+/* dbus-daemon carries at most 16 descriptors in a message: 16 images go through, 17 are refused by
+ * dfusctl itself, before it opens or sends anything. */
+static void test_image_limit(Integ *t, gconstpointer data) {
+        g_autofree char *image = ctl_image(t, "app.hex", IMAGE_SIZE, false, 11);
+        g_autoptr(GPtrArray) args = g_ptr_array_new();
+        g_auto(CtlResult) r = {};
+        const char *const verbs[][3] = {
+                {"inspect", "--device", "1-1"}, {"flash", "--port", "1-1"}, {"rule", "add", "--every-time"}};
+
+        start(t, 1, NULL, NULL);
+        g_ptr_array_add(args, (char *)"inspect");
+        g_ptr_array_add(args, (char *)"--device");
+        g_ptr_array_add(args, (char *)"1-1");
+        for (unsigned i = 0; i < 16; i++)
+                g_ptr_array_add(args, image);
+        g_ptr_array_add(args, NULL);
+        g_assert_cmpint(ctl_runv(t, NULL, &r, (const char *const *)args->pdata), ==, 0);
+        ctl_result_clear(&r);
+
+        for (size_t v = 0; v < G_N_ELEMENTS(verbs); v++) {
+                g_ptr_array_set_size(args, 0);
+                for (size_t k = 0; k < 3; k++)
+                        g_ptr_array_add(args, (char *)verbs[v][k]);
+                if (g_str_equal(verbs[v][0], "rule"))
+                        g_ptr_array_add(args, (char *)"--match=any");
+                for (unsigned i = 0; i < 17; i++)
+                        g_ptr_array_add(args, image);
+                g_ptr_array_add(args, NULL);
+                g_assert_cmpint(ctl_runv(t, NULL, &r, (const char *const *)args->pdata), ==, 2);
+                g_assert_nonnull(strstr(r.err, "at most 16 images per job: the D-Bus message limit"));
+                g_assert_null(strstr(r.err, "reset by peer"));
+                ctl_result_clear(&r);
+        }
+        /* Nothing reached the daemon. */
+        g_assert_cmpint(ctl_run(t, &r, "jobs", "--all", "--no-legend", NULL), ==, 0);
+        g_assert_cmpstr(r.out, ==, "");
+        ctl_result_clear(&r);
+        g_assert_cmpint(ctl_run(t, &r, "rule", "list", "--no-legend", NULL), ==, 0);
+        g_assert_cmpstr(r.out, ==, "");
+}
+
 static void test_board_fails(Integ *t, gconstpointer data) {
         g_autofree char *image = ctl_image(t, "app.hex", IMAGE_SIZE, false, 4);
         g_auto(CtlResult) r = {};
@@ -553,6 +594,7 @@ int main(int argc, char **argv) {
         g_test_add("/client/flash/station", Integ, NULL, integ_setup, test_flash_station, integ_teardown);
         g_test_add("/client/flash/json-all", Integ, NULL, integ_setup, test_flash_json, integ_teardown);
         g_test_add("/client/flash/exit-status", Integ, NULL, integ_setup, test_exit_status, integ_teardown);
+        g_test_add("/client/flash/image-limit", Integ, NULL, integ_setup, test_image_limit, integ_teardown);
         g_test_add("/client/flash/board-fails", Integ, NULL, integ_setup, test_board_fails, integ_teardown);
         g_test_add("/client/flash/no-board", Integ, NULL, integ_setup, test_no_board, integ_teardown);
         g_test_add("/client/flash/wait", Integ, NULL, integ_setup, test_wait, integ_teardown);
