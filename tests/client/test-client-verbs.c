@@ -514,6 +514,30 @@ static void test_rules(Integ *t, gconstpointer data) {
 
         g_assert_cmpint(ctl_run(t, &r, "rule", "add", image, "--match", "colour=red", NULL), ==, 2);
         ctl_result_clear(&r);
+
+        /* Malformed globs are refused by dfusctl, naming the key and the pattern. */
+        {
+                const char *const bad[][2] = {{"port=[", "port"},
+                                              {"serial=ABC[0-9", "serial"},
+                                              {"station=[[:alpah:]]", "station"},
+                                              {"port=1-1\\", "port"}};
+
+                for (size_t i = 0; i < G_N_ELEMENTS(bad); i++) {
+                        g_autofree char *pattern = g_strdup_printf("\"%s\"", strchr(bad[i][0], '=') + 1);
+                        g_autofree char *key = g_strdup_printf("--match %s:", bad[i][1]);
+
+                        g_assert_cmpint(ctl_run(t, &r, "rule", "add", image, "--match", "any", "--match",
+                                                bad[i][0], NULL),
+                                        ==, 2);
+                        g_assert_nonnull(strstr(r.err, key));
+                        g_assert_nonnull(strstr(r.err, pattern));
+                        ctl_result_clear(&r);
+                }
+        }
+        g_assert_cmpint(ctl_run(t, &r, "rule", "add", image, "--match", "port=1-[!2]*", "--match",
+                                "serial=[[:xdigit:]]?\\[", NULL),
+                        ==, 0);
+        ctl_result_clear(&r);
         g_assert_cmpint(ctl_run(t, &r, "rule", "add", image, NULL), ==, 2);
         ctl_result_clear(&r);
         g_assert_cmpint(ctl_run(t, &r, "rule", "frob", NULL), ==, 2);
