@@ -104,8 +104,12 @@ static const char *ssh_command(const char *host, char *buf, size_t size) {
 }
 
 int bus_log_error(const DfusctlContext *args, const char *what, const sd_bus_error *error, int r) {
+        return bus_log_error_status(args, what, error, r, bus_error_exit_status(error, r));
+}
+
+int bus_log_error_status(const DfusctlContext *args, const char *what, const sd_bus_error *error, int r,
+                         int status) {
         const char *message = sd_bus_error_is_set(error) && error->message ? error->message : strerror(-r);
-        int status = bus_error_exit_status(error, r);
 
         if (sd_bus_error_is_set(error))
                 fprintf(stderr, "dfusctl: Failed to %s: %s (%s)\n", what, message, error->name);
@@ -417,7 +421,8 @@ int bus_connect_object(const DfusctlContext *ctx, const char *iface, const char 
 }
 
 int bus_call_object_method(const DfusctlContext *ctx, const char *iface, const char *arg, char **path,
-                           const char *method, const char *what, const char *done_key) {
+                           const char *method, const char *what, const char *done_key,
+                           const char *nothing_to_do) {
         _cleanup_(sd_bus_flush_close_unrefp) sd_bus *bus = NULL;
         _cleanup_bus_error_ sd_bus_error error = SD_BUS_ERROR_NULL;
         int r;
@@ -426,6 +431,8 @@ int bus_call_object_method(const DfusctlContext *ctx, const char *iface, const c
         if (r != EXIT_ACCEPTED)
                 return r;
         r = sd_bus_call_method(bus, DFUSD_BUS_NAME, *path, iface, method, &error, NULL, NULL);
+        if (r < 0 && nothing_to_do && sd_bus_error_has_name(&error, nothing_to_do))
+                return bus_log_error_status(ctx, what, &error, r, EXIT_USAGE);
         if (r < 0)
                 return bus_log_error(ctx, what, &error, r);
         if (ctx->json) {

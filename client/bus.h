@@ -24,6 +24,7 @@
 #define DFUSD_IFACE_DEVICE "org.dfusd.Flash1.Device"
 #define DFUSD_IFACE_JOB    "org.dfusd.Flash1.Job"
 #define DFUSD_IFACE_RULE   "org.dfusd.Flash1.Rule"
+#define DFUSD_ERROR_FAILED "org.dfusd.Flash1.Error.Failed"
 
 DEFINE_TRIVIAL_CLEANUP_FUNC(json_object *, json_object_put);
 #define _cleanup_bus_error_ _cleanup_(sd_bus_error_free)
@@ -82,11 +83,18 @@ int bus_list_objects(const DfusctlContext *ctx, const char *iface, const char *w
 int bus_connect_object(const DfusctlContext *ctx, const char *iface, const char *arg, char **path,
                        sd_bus **ret);
 
+/* As bus_log_error(), with the exit status given instead of derived from the error. */
+int bus_log_error_status(const DfusctlContext *args, const char *what, const sd_bus_error *error, int r,
+                         int status);
+
 /* Calls METHOD (no arguments, no reply) on the object that arg names (path as parsed from it);
- * WHAT names the attempt in an error ("cancel the job"). With --json prints
+ * WHAT names the attempt in an error ("cancel the job"). NOTHING_TO_DO, when not NULL, is the error
+ * name by which the object says that the method has nothing left to act on (a job that has already
+ * ended): it exits EXIT_USAGE, like an object that does not exist. With --json prints
  * {"path": PATH, DONE_KEY: true}. Returns an exit status. */
 int bus_call_object_method(const DfusctlContext *ctx, const char *iface, const char *arg, char **path,
-                           const char *method, const char *what, const char *done_key);
+                           const char *method, const char *what, const char *done_key,
+                           const char *nothing_to_do);
 
 /* The last component of an object path, unescaped ("3" for /org/dfusd/Flash1/job/_33), "-" for "/". */
 const char *object_path_id_buf(const char *path, char *buf, size_t size);

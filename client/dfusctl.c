@@ -44,7 +44,7 @@ static void help(void) {
                "\nExit status:\n"
                "  0  accepted / success\n"
                "  1  the image was rejected\n"
-               "  2  bad command line\n"
+               "  2  bad command line, or nothing to act on (no such job or rule, job already ended)\n"
                "  3  a file could not be read, parsed or written\n"
                "  4  no board matched\n"
                "  5  a board failed its job\n"

@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "exit-codes.h"
 #include "flash.h"
@@ -129,6 +130,8 @@ void images_close(int *fds, size_t n) {
 
 int images_open(char **paths, size_t n, int **ret_fds) {
         int *fds = calloc(n, sizeof(int));
+        struct stat st;
+        int e;
 
         if (!fds)
                 return EXIT_IO;
@@ -145,6 +148,15 @@ int images_open(char **paths, size_t n, int **ret_fds) {
                         images_close(fds, n);
                         return EXIT_IO;
                 }
+                /* A directory opens fine, and only the daemon's read would fail on it. */
+                e = fstat(fds[i], &st) < 0 ? errno : S_ISDIR(st.st_mode) ? EISDIR : 0;
+                if (e != 0) {
+                        fprintf(stderr,
+                                "dfusctl: Failed to read image %s: %s; expected a regular file or a pipe.\n",
+                                paths[i], strerror(e));
+                        images_close(fds, n);
+                        return EXIT_IO;
+                }
         }
         *ret_fds = fds;
         return EXIT_ACCEPTED;
@@ -153,6 +165,15 @@ int images_open(char **paths, size_t n, int **ret_fds) {
 int images_open_connect(const DfusctlContext *ctx, char **paths, size_t n, int **ret_fds, sd_bus **ret_bus) {
         int *fds = NULL, r;
 
+        if (n > IMAGES_MAX) {
+                fprintf(stderr,
+                        "dfusctl: %zu images given, but at most %u images per job: the D-Bus message limit "
+                        "(max_message_unix_fds); merge some first with \"dfusctl inspect --family PART "
+                        "IMAGE... "
+                        "--export FILE\".\n",
+                        n, IMAGES_MAX);
+                return EXIT_USAGE;
+        }
         r = images_open(paths, n, &fds);
         if (r != EXIT_ACCEPTED)
                 return r;

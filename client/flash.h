@@ -71,11 +71,17 @@ int flash_options_parse_option(int c, const char *arg, FlashOptions *o);
  * station, wait and timeout. */
 int flash_options_append(sd_bus_message *m, const FlashOptions *o, bool targets);
 
+/* dbus-daemon passes at most 16 file descriptors in one message (its max_message_unix_fds, whose
+ * built-in default neither the system nor the session configuration raises); a message with more
+ * makes it drop the connection. Each image is one descriptor. */
+#define IMAGES_MAX 16u
+
 /* Opens every image ("-" is standard input); prints which one failed. Returns an exit status. */
 int images_open(char **paths, size_t n, int **ret_fds);
 void images_close(int *fds, size_t n);
 /* images_open(), then bus_connect() and bus_check_fd_passing(): the images and a bus that can carry
- * them. On failure closes what it opened (*ret_bus may still be set). Returns an exit status. */
+ * them. More than IMAGES_MAX images are refused (EXIT_USAGE) before anything is opened. On failure closes
+ * what it opened (*ret_bus may still be set). Returns an exit status. */
 int images_open_connect(const DfusctlContext *ctx, char **paths, size_t n, int **ret_fds, sd_bus **ret_bus);
 /* A call of the Manager's method (Submit, Inspect, AddRule) with the images as its "ah" argument and
  * its a{sv} opened for the caller's entries: the caller closes it. */

@@ -34,7 +34,8 @@ void verb_job_help(void) {
 void verb_cancel_help(void) {
         printf("dfusctl cancel ID\n\n"
                "Cancel a job (ID is its number or object path). A job is stopped between two transfers;\n"
-               "sectors already erased stay erased.\n");
+               "sectors already erased stay erased. A job that has already ended, or that dfusd no longer\n"
+               "keeps, exits 2.\n");
 }
 
 static OutputColor job_state_output_color(const char *state) {
@@ -213,8 +214,10 @@ int verb_cancel(int argc, char *argv[], const DfusctlContext *ctx) {
         r = job_path_arg(argc, argv, &path);
         if (r != EXIT_ACCEPTED)
                 return r;
+        /* dfusd answers Error.Failed for a job that has already ended: there is nothing to cancel,
+         * which exits as a job that is no longer there does. */
         return bus_call_object_method(ctx, DFUSD_IFACE_JOB, argv[1], &path, "Cancel", "cancel the job",
-                                      "cancelled");
+                                      "cancelled", DFUSD_ERROR_FAILED);
 }
 
 #endif

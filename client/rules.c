@@ -10,6 +10,7 @@
 #include "bus.h"
 #include "exit-codes.h"
 #include "flash.h"
+#include "glob-check.h"
 #include "output.h"
 #include "verbs-bus.h"
 
@@ -18,7 +19,9 @@ void verb_rule_help(void) {
                "dfusctl rule list\n"
                "dfusctl rule remove ID\n\n"
                "Flash every board that attaches and matches. SPEC is port=GLOB, serial=GLOB,\n"
-               "station=NAME, part=NAME or any; --match may be given more than once (all must hold).\n"
+               "station=GLOB, part=NAME or any; --match may be given more than once (all must hold).\n"
+               "GLOB is fnmatch(3) syntax (*, ?, [...]); a malformed one, such as an unclosed '[', is "
+               "refused.\n"
                "A board is flashed once per rule unless --every-time is given.\n"
                "OPTIONS are those of dfusctl flash that say how to write: --part, --strict, --verify,\n"
                "--no-verify, --no-leave, --mass-erase, --skip-identical, --skip-blank,\n"
@@ -29,25 +32,43 @@ void verb_rule_help(void) {
                "\"BoardsFlashed\".\n");
 }
 
-static int append_match(sd_bus_message *m, const char *spec) {
-        static const char *const keys[] = {"port", "serial", "station", "part"};
-        const char *eq = strchr(spec, '=');
+static const char *const match_keys[] = {"port", "serial", "station", "part"};
+#define MATCH_ANY ((int)ELEMENTSOF(match_keys))
+
+/* The index in match_keys of SPEC's key, or MATCH_ANY for "any". Prints what is wrong and returns -EINVAL
+ * for a SPEC that is neither, or whose glob (port, serial, station: dfusd matches them with
+ * fnmatch(3)) is malformed. */
+static int match_check(const char *spec) {
+        const char *eq = strchr(spec, '='), *why = NULL;
 
         if (streq(spec, "any"))
-                return 0;
-        for (size_t i = 0; eq && i < ELEMENTSOF(keys); i++)
-                if ((size_t)(eq - spec) == strlen(keys[i]) && strncmp(spec, keys[i], eq - spec) == 0 &&
-                    eq[1]) {
-                        char key[32];
-
-                        snprintf(key, sizeof key, "match-%s", keys[i]);
-                        return sd_bus_message_append(m, "{sv}", key, "s", eq + 1);
+                return MATCH_ANY;
+        for (size_t i = 0; eq && i < ELEMENTSOF(match_keys); i++) {
+                if ((size_t)(eq - spec) != strlen(match_keys[i]) ||
+                    strncmp(spec, match_keys[i], eq - spec) != 0 || !eq[1])
+                        continue;
+                if (!streq(match_keys[i], "part") && glob_pattern_check(eq + 1, &why) < 0) {
+                        fprintf(stderr, "dfusctl rule add: --match %s: malformed pattern \"%s\": %s.\n",
+                                match_keys[i], eq + 1, why);
+                        return -EINVAL;
                 }
+                return (int)i;
+        }
         fprintf(stderr,
-                "dfusctl rule add: --match \"%s\": expected port=GLOB, serial=GLOB, station=NAME, "
+                "dfusctl rule add: --match \"%s\": expected port=GLOB, serial=GLOB, station=GLOB, "
                 "part=NAME or any.\n",
                 spec);
         return -EINVAL;
+}
+
+static int append_match(sd_bus_message *m, const char *spec) {
+        int k = match_check(spec);
+        char key[32];
+
+        if (k < 0 || k == MATCH_ANY)
+                return k < 0 ? k : 0;
+        snprintf(key, sizeof key, "match-%s", match_keys[k]);
+        return sd_bus_message_append(m, "{sv}", key, "s", strchr(spec, '=') + 1);
 }
 
 static int rule_add_message(sd_bus_message *m, char **matches, size_t n_matches, bool every_time,
@@ -84,9 +105,11 @@ static int rule_add(int argc, char *argv[], const DfusctlContext *ctx) {
 
         optind = 0;
         while (matches && (c = getopt_long(argc, argv, "", options, NULL)) >= 0) {
-                if (c == OPT_MATCH)
+                if (c == OPT_MATCH) {
+                        if (match_check(optarg) < 0)
+                                return EXIT_USAGE;
                         matches[n_matches++] = optarg;
-                else if (c == OPT_EVERY_TIME)
+                } else if (c == OPT_EVERY_TIME)
                         every_time = true;
                 else if (flash_options_parse_option(c, optarg, &o) <= 0)
                         return EXIT_USAGE;
@@ -196,7 +219,7 @@ static int rule_remove(int argc, char *argv[], const DfusctlContext *ctx) {
                 return EXIT_USAGE;
         }
         return bus_call_object_method(ctx, DFUSD_IFACE_RULE, argv[1], &path, "Remove", "remove the rule",
-                                      "removed");
+                                      "removed", NULL);
 }
 
 int verb_rule(int argc, char *argv[], const DfusctlContext *ctx) {

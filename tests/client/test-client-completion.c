@@ -36,7 +36,7 @@ static char *complete(Integ *t, const char *const *words) {
 static void test_completion(Integ *t, gconstpointer data) {
         g_autofree char *image = ctl_image(t, "app.hex", 4096, false, 31);
         g_autofree char *verbs = NULL, *opts = NULL, *ports = NULL, *jobs = NULL, *rules = NULL,
-                        *subs = NULL;
+                        *subs = NULL, *history_opts = NULL, *results = NULL, *formats = NULL;
         g_auto(CtlResult) r = {};
 
         integ_start(t, &(IntegRun){.boards = 2, .parts = h743});
@@ -50,6 +50,12 @@ static void test_completion(Integ *t, gconstpointer data) {
         g_assert_nonnull(strstr(opts, "--no-verify\n"));
         subs = complete(t, (const char *const[]){"dfusctl", "rule", "", NULL});
         g_assert_cmpstr(subs, ==, "add\nlist\nremove\n");
+        history_opts = complete(t, (const char *const[]){"dfusctl", "history", "--re", NULL});
+        g_assert_cmpstr(history_opts, ==, "--result\n");
+        results = complete(t, (const char *const[]){"dfusctl", "history", "--result", "", NULL});
+        g_assert_cmpstr(results, ==, "done\nfailed\ncancelled\n");
+        formats = complete(t, (const char *const[]){"dfusctl", "history", "--format", "", NULL});
+        g_assert_cmpstr(formats, ==, "table\ncsv\njsonl\n");
 
         /* Values from the daemon the command line names (--user: the test's bus). */
         ports = complete(t, (const char *const[]){"dfusctl", "--user", "flash", image, "--port", "", NULL});

@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* dfusctl against the real dfusd on simulated boards: every verb, as text and as JSON, and the exit
  * status of each way a command can end. */
+#include <stdarg.h>
 #include <string.h>
 #include <sys/wait.h>
 
@@ -221,6 +222,13 @@ static void test_exit_status(Integ *t, gconstpointer data) {
         g_assert_cmpint(ctl_run(t, &r, "flash", missing, NULL), ==, 3);
         g_assert_nonnull(strstr(r.err, "missing.hex"));
         ctl_result_clear(&r);
+        /* A directory opens, but is no image: refused as unreadable, naming it, before any call. */
+        g_assert_cmpint(ctl_run(t, &r, "flash", t->dir, NULL), ==, 3);
+        g_assert_nonnull(strstr(r.err, t->dir));
+        g_assert_nonnull(strstr(r.err, "directory"));
+        ctl_result_clear(&r);
+        g_assert_cmpint(ctl_run(t, &r, "rule", "add", t->dir, "--match", "any", NULL), ==, 3);
+        ctl_result_clear(&r);
 
         /* Rejected: strict mode turns the RAM drop into a reject, reported before anything runs. */
         g_assert_cmpint(ctl_run(t, &r, "flash", image, "--strict", NULL), ==, 1);
@@ -242,6 +250,47 @@ static void test_exit_status(Integ *t, gconstpointer data) {
         g_assert_nonnull(strstr(r.err, "dfusd --user"));
         ctl_result_clear(&r);
         g_assert_cmpint(ctl_run(t, &r, "flash", image, NULL), ==, 6);
+}
+
+/* dbus-daemon carries at most 16 descriptors in a message: 16 images go through, 17 are refused by
+ * dfusctl itself, before it opens or sends anything. */
+static void test_image_limit(Integ *t, gconstpointer data) {
+        g_autofree char *image = ctl_image(t, "app.hex", IMAGE_SIZE, false, 11);
+        g_autoptr(GPtrArray) args = g_ptr_array_new();
+        g_auto(CtlResult) r = {};
+        const char *const verbs[][3] = {
+                {"inspect", "--device", "1-1"}, {"flash", "--port", "1-1"}, {"rule", "add", "--every-time"}};
+
+        start(t, 1, NULL, NULL);
+        g_ptr_array_add(args, (char *)"inspect");
+        g_ptr_array_add(args, (char *)"--device");
+        g_ptr_array_add(args, (char *)"1-1");
+        for (unsigned i = 0; i < 16; i++)
+                g_ptr_array_add(args, image);
+        g_ptr_array_add(args, NULL);
+        g_assert_cmpint(ctl_runv(t, NULL, &r, (const char *const *)args->pdata), ==, 0);
+        ctl_result_clear(&r);
+
+        for (size_t v = 0; v < G_N_ELEMENTS(verbs); v++) {
+                g_ptr_array_set_size(args, 0);
+                for (size_t k = 0; k < 3; k++)
+                        g_ptr_array_add(args, (char *)verbs[v][k]);
+                if (g_str_equal(verbs[v][0], "rule"))
+                        g_ptr_array_add(args, (char *)"--match=any");
+                for (unsigned i = 0; i < 17; i++)
+                        g_ptr_array_add(args, image);
+                g_ptr_array_add(args, NULL);
+                g_assert_cmpint(ctl_runv(t, NULL, &r, (const char *const *)args->pdata), ==, 2);
+                g_assert_nonnull(strstr(r.err, "at most 16 images per job: the D-Bus message limit"));
+                g_assert_null(strstr(r.err, "reset by peer"));
+                ctl_result_clear(&r);
+        }
+        /* Nothing reached the daemon. */
+        g_assert_cmpint(ctl_run(t, &r, "jobs", "--all", "--no-legend", NULL), ==, 0);
+        g_assert_cmpstr(r.out, ==, "");
+        ctl_result_clear(&r);
+        g_assert_cmpint(ctl_run(t, &r, "rule", "list", "--no-legend", NULL), ==, 0);
+        g_assert_cmpstr(r.out, ==, "");
 }
 
 static void test_board_fails(Integ *t, gconstpointer data) {
@@ -358,6 +407,19 @@ static void test_jobs_cancel(Integ *t, gconstpointer data) {
         g_assert_nonnull(array_find(jget(doc, "Report"), "verdict", "drop"));
         ctl_result_clear(&r);
 
+        /* Cancelling it again: it has already ended, nothing to do (2), not a failed board (5). */
+        g_assert_cmpint(ctl_run(t, &r, "cancel", id, NULL), ==, 2);
+        g_assert_nonnull(strstr(r.err, "already ended"));
+        ctl_result_clear(&r);
+        {
+                g_autoptr(json_object) err = NULL;
+
+                g_assert_cmpint(ctl_run(t, &r, "cancel", id, "--json", NULL), ==, 2);
+                err = ctl_json(&r);
+                g_assert_cmpint(json_object_get_int(jget(err, "exit_status")), ==, 2);
+                ctl_result_clear(&r);
+        }
+
         /* Human form of one job: properties and the report. */
         g_assert_cmpint(ctl_run(t, &r, "job", id, NULL), ==, 0);
         g_assert_nonnull(strstr(r.out, "cancelled"));
@@ -453,6 +515,30 @@ static void test_rules(Integ *t, gconstpointer data) {
 
         g_assert_cmpint(ctl_run(t, &r, "rule", "add", image, "--match", "colour=red", NULL), ==, 2);
         ctl_result_clear(&r);
+
+        /* Malformed globs are refused by dfusctl, naming the key and the pattern. */
+        {
+                const char *const bad[][2] = {{"port=[", "port"},
+                                              {"serial=ABC[0-9", "serial"},
+                                              {"station=[[:alpah:]]", "station"},
+                                              {"port=1-1\\", "port"}};
+
+                for (size_t i = 0; i < G_N_ELEMENTS(bad); i++) {
+                        g_autofree char *pattern = g_strdup_printf("\"%s\"", strchr(bad[i][0], '=') + 1);
+                        g_autofree char *key = g_strdup_printf("--match %s:", bad[i][1]);
+
+                        g_assert_cmpint(ctl_run(t, &r, "rule", "add", image, "--match", "any", "--match",
+                                                bad[i][0], NULL),
+                                        ==, 2);
+                        g_assert_nonnull(strstr(r.err, key));
+                        g_assert_nonnull(strstr(r.err, pattern));
+                        ctl_result_clear(&r);
+                }
+        }
+        g_assert_cmpint(ctl_run(t, &r, "rule", "add", image, "--match", "port=1-[!2]*", "--match",
+                                "serial=[[:xdigit:]]?\\[", NULL),
+                        ==, 0);
+        ctl_result_clear(&r);
         g_assert_cmpint(ctl_run(t, &r, "rule", "add", image, NULL), ==, 2);
         ctl_result_clear(&r);
         g_assert_cmpint(ctl_run(t, &r, "rule", "frob", NULL), ==, 2);
@@ -497,6 +583,210 @@ static void test_history(Integ *t, gconstpointer data) {
         g_assert_cmpint(ctl_run(t, &r, "history", "--since", "last tuesday", NULL), ==, 2);
 }
 
+/* Whether this dfusd pages its history (GetHistory knows until, image, result and before, and each
+ * entry has a cursor); if not, the test is skipped. Needs one job in the history. */
+static bool history_pages(Integ *t) {
+        g_auto(CtlResult) r = {};
+        g_autoptr(json_object) doc = NULL;
+        json_object *entries;
+
+        if (ctl_run(t, &r, "history", "--until", "@4102444800", "--limit", "1", "--json", NULL) == 2 &&
+            strstr(r.err, "Unknown filter key")) {
+                g_test_skip("daemon without paged history");
+                return false;
+        }
+        g_assert_cmpint(r.status, ==, 0);
+        doc = ctl_json(&r);
+        entries = jget(doc, "entries");
+        g_assert_cmpuint(json_object_array_length(entries), ==, 1);
+        if (!json_object_object_get_ex(json_object_array_get_idx(entries, 0), "cursor", NULL)) {
+                g_test_skip("daemon without paged history");
+                return false;
+        }
+        return true;
+}
+
+/* The ids `dfusctl history ARGS... --format jsonl` prints, in order, as "1 2 3". */
+static char *history_ids(Integ *t, const char *first, ...) {
+        g_autoptr(GPtrArray) args = g_ptr_array_new();
+        g_autoptr(GString) ids = g_string_new(NULL);
+        g_auto(GStrv) lines = NULL;
+        g_auto(CtlResult) r = {};
+        va_list ap;
+
+        g_ptr_array_add(args, (char *)"history");
+        va_start(ap, first);
+        for (const char *a = first; a; a = va_arg(ap, const char *))
+                g_ptr_array_add(args, (char *)a);
+        va_end(ap);
+        g_ptr_array_add(args, (char *)"--format=jsonl");
+        g_ptr_array_add(args, NULL);
+        g_assert_cmpint(ctl_runv(t, NULL, &r, (const char *const *)args->pdata), ==, 0);
+        lines = g_strsplit(r.out, "\n", -1);
+        for (size_t i = 0; lines[i] && lines[i][0]; i++) {
+                g_autoptr(json_object) e = json_tokener_parse(lines[i]);
+
+                g_assert_nonnull(e);
+                g_string_append_printf(ids, "%s%" G_GUINT64_FORMAT, ids->len ? " " : "",
+                                       json_object_get_uint64(jget(e, "id")));
+        }
+        return g_string_free(g_steal_pointer(&ids), FALSE);
+}
+
+/* Five jobs: 1-4 done on 1-1 (4 with another image), 5 failed on 1-2. */
+static void history_jobs(Integ *t, char **ret_image, char **ret_other) {
+        g_auto(CtlResult) r = {};
+
+        *ret_image = ctl_image(t, "app.hex", IMAGE_SIZE, false, 12);
+        *ret_other = ctl_image(t, "other.hex", IMAGE_SIZE, false, 13);
+        for (unsigned i = 0; i < 3; i++) {
+                g_assert_cmpint(ctl_run(t, &r, "flash", *ret_image, "--port", "1-1", "--no-leave", NULL), ==,
+                                0);
+                ctl_result_clear(&r);
+        }
+        g_assert_cmpint(ctl_run(t, &r, "flash", *ret_other, "--port", "1-1", "--no-leave", NULL), ==, 0);
+        ctl_result_clear(&r);
+        g_assert_cmpint(ctl_run(t, &r, "flash", *ret_image, "--port", "1-2", "--no-leave", NULL), ==, 5);
+}
+
+/* Paging: pages of 2 over five jobs, every way of reading them; --limit counts the newest. */
+static void test_history_paged(Integ *t, gconstpointer data) {
+        g_autofree char *image = NULL, *other = NULL;
+        const char *const page_sizes[] = {"1", "2", "5", "1000"};
+
+        start(t, 2, "board 1-2 status errWRITE phase=write\n", NULL);
+        history_jobs(t, &image, &other);
+        if (!history_pages(t))
+                return;
+        for (size_t i = 0; i < G_N_ELEMENTS(page_sizes); i++) {
+                g_autofree char *all = history_ids(t, "--page-size", page_sizes[i], NULL);
+                g_autofree char *newest = history_ids(t, "--page-size", page_sizes[i], "--limit", "3", NULL);
+                g_auto(CtlResult) r = {};
+                g_autoptr(json_object) doc = NULL;
+                g_auto(GStrv) lines = NULL;
+
+                g_assert_cmpstr(all, ==, "1 2 3 4 5");
+                g_assert_cmpstr(newest, ==, "3 4 5");
+                g_assert_cmpint(ctl_run(t, &r, "history", "--page-size", page_sizes[i], "--json", NULL), ==,
+                                0);
+                doc = ctl_json(&r);
+                g_assert_cmpuint(json_object_array_length(jget(doc, "entries")), ==, 5);
+                ctl_result_clear(&r);
+                g_assert_cmpint(ctl_run(t, &r, "history", "--page-size", page_sizes[i], "--no-legend", NULL),
+                                ==, 0);
+                lines = g_strsplit(r.out, "\n", -1);
+                g_assert_cmpuint(g_strv_length(lines), ==, 6); /* five rows and "" */
+        }
+}
+
+/* --until, --result and --image filter in dfusd; CSV read back with Python's csv module. */
+static void test_history_filters(Integ *t, gconstpointer data) {
+        g_autofree char *image = NULL, *other = NULL, *failed = NULL, *none = NULL, *until = NULL;
+        g_autofree char *by_image = NULL, *by_other = NULL, *csv = NULL, *script = NULL;
+        g_autofree char *out = NULL, *err = NULL, *sha = NULL, *other_sha = NULL;
+        g_autofree char *until_none = NULL, *until_all = NULL;
+        g_autoptr(json_object) doc = NULL, rows = NULL;
+        g_auto(CtlResult) r = {};
+        g_autoptr(GError) error = NULL;
+        json_object *entries;
+        int status;
+
+        start(t, 2, "board 1-2 status errWRITE phase=write\n", NULL);
+        history_jobs(t, &image, &other);
+        if (!history_pages(t))
+                return;
+        g_assert_cmpint(ctl_run(t, &r, "history", "--json", NULL), ==, 0);
+        doc = ctl_json(&r);
+        entries = jget(doc, "entries");
+        sha = g_strdup(jstr(json_object_array_get_idx(entries, 0), "image-sha256"));
+        other_sha = g_ascii_strup(jstr(json_object_array_get_idx(entries, 3), "image-sha256"), -1);
+        /* --until is inclusive, in whole seconds here: the second after the last job ends takes all. */
+        until = g_strdup_printf(
+                "@%" G_GUINT64_FORMAT,
+                json_object_get_uint64(jget(json_object_array_get_idx(entries, 4), "end-time")) /
+                                G_USEC_PER_SEC +
+                        1);
+        ctl_result_clear(&r);
+
+        failed = history_ids(t, "--result", "failed", NULL);
+        g_assert_cmpstr(failed, ==, "5");
+        none = history_ids(t, "--result", "cancelled", NULL);
+        g_assert_cmpstr(none, ==, "");
+        by_image = history_ids(t, "--image", sha, "--page-size", "1", NULL);
+        g_assert_cmpstr(by_image, ==, "1 2 3 5");
+        by_other = history_ids(t, "--image", other_sha, NULL); /* upper case is taken */
+        g_assert_cmpstr(by_other, ==, "4");
+        until_none = history_ids(t, "--until", "@1", NULL);
+        g_assert_cmpstr(until_none, ==, "");
+        until_all = history_ids(t, "--since", "@1", "--until", until, "--page-size", "2", NULL);
+        g_assert_cmpstr(until_all, ==, "1 2 3 4 5");
+
+        /* CSV: a header and one RFC 4180 row per job, CRLF; Python reads back what --json says. */
+        g_assert_cmpint(ctl_run(t, &r, "history", "--format", "csv", "--page-size", "2", NULL), ==, 0);
+        g_assert_true(g_str_has_prefix(r.out, "id,result,error,port,serial,station,target,image-sha256,"));
+        g_assert_true(g_str_has_suffix(r.out, "\r\n"));
+        csv = integ_write_file(t, "history.csv", r.out, strlen(r.out));
+        script = g_strdup("import csv, json, sys\n"
+                          "with open(sys.argv[1], newline='') as f:\n"
+                          "    print(json.dumps(list(csv.DictReader(f, strict=True))))\n");
+        g_assert_true(g_spawn_sync(NULL, (char *[]){"python3", "-c", script, csv, NULL}, NULL,
+                                   G_SPAWN_SEARCH_PATH, NULL, NULL, &out, &err, &status, &error));
+        g_assert_no_error(error);
+        g_assert_cmpint(status, ==, 0);
+        rows = json_tokener_parse(out);
+        g_assert_nonnull(rows);
+        g_assert_cmpuint(json_object_array_length(rows), ==, 5);
+        for (size_t i = 0; i < 5; i++) {
+                json_object *row = json_object_array_get_idx(rows, i),
+                            *e = json_object_array_get_idx(entries, i);
+                g_autofree char *id =
+                        g_strdup_printf("%" G_GUINT64_FORMAT, json_object_get_uint64(jget(e, "id")));
+                g_autofree char *end =
+                        g_strdup_printf("%" G_GUINT64_FORMAT, json_object_get_uint64(jget(e, "end-time")));
+
+                g_assert_cmpstr(jstr(row, "id"), ==, id);
+                g_assert_cmpstr(jstr(row, "result"), ==, jstr(e, "result"));
+                g_assert_cmpstr(jstr(row, "port"), ==, jstr(e, "port"));
+                g_assert_cmpstr(jstr(row, "image-sha256"), ==, jstr(e, "image-sha256"));
+                g_assert_cmpstr(jstr(row, "end-time-usec"), ==, end);
+                g_assert_true(g_str_has_suffix(jstr(row, "end-time"), "Z"));
+        }
+        g_assert_cmpstr(jstr(json_object_array_get_idx(rows, 4), "error"), ==,
+                        jstr(json_object_array_get_idx(entries, 4), "error"));
+}
+
+/* What dfusctl checks itself, whatever the daemon: exit 2 and a message naming the option. */
+static void test_history_arguments(Integ *t, gconstpointer data) {
+        const char *const bad[][3] = {
+                {"--result", "canceled", "--result"}, {"--image", "abc", "--image"},
+                {"--image", "0123", "64 hex digits"}, {"--format", "xml", "--format"},
+                {"--until", "someday", "--until"},    {"--page-size", "1001", "--page-size"},
+                {"--limit", "lots", "--limit"},
+        };
+        g_auto(CtlResult) r = {};
+
+        start(t, 0, NULL, NULL);
+        for (size_t i = 0; i < G_N_ELEMENTS(bad); i++) {
+                g_assert_cmpint(ctl_run(t, &r, "history", bad[i][0], bad[i][1], NULL), ==, 2);
+                g_assert_nonnull(strstr(r.err, bad[i][2]));
+                ctl_result_clear(&r);
+        }
+        g_assert_cmpint(ctl_run(t, &r, "history", "--since", "today", "--until", "yesterday", NULL), ==, 2);
+        ctl_result_clear(&r);
+        g_assert_cmpint(ctl_run(t, &r, "history", "--json", "--format", "csv", NULL), ==, 2);
+        ctl_result_clear(&r);
+        /* An empty history: a CSV header, no JSON lines. */
+        g_assert_cmpint(ctl_run(t, &r, "history", "--format", "csv", NULL), ==, 0);
+        g_assert_true(g_str_has_prefix(r.out, "id,result,"));
+        g_assert_true(g_str_has_suffix(r.out, "end-time-usec\r\n"));
+        ctl_result_clear(&r);
+        g_assert_cmpint(ctl_run(t, &r, "history", "--format", "csv", "--no-legend", NULL), ==, 0);
+        g_assert_cmpstr(r.out, ==, "");
+        ctl_result_clear(&r);
+        g_assert_cmpint(ctl_run(t, &r, "history", "--format", "jsonl", NULL), ==, 0);
+        g_assert_cmpstr(r.out, ==, "");
+}
+
 static void test_inspect_device(Integ *t, gconstpointer data) {
         g_autofree char *image = ctl_image(t, "app.hex", IMAGE_SIZE, true, 9);
         g_auto(CtlResult) r = {};
@@ -533,6 +823,7 @@ int main(int argc, char **argv) {
         g_test_add("/client/flash/station", Integ, NULL, integ_setup, test_flash_station, integ_teardown);
         g_test_add("/client/flash/json-all", Integ, NULL, integ_setup, test_flash_json, integ_teardown);
         g_test_add("/client/flash/exit-status", Integ, NULL, integ_setup, test_exit_status, integ_teardown);
+        g_test_add("/client/flash/image-limit", Integ, NULL, integ_setup, test_image_limit, integ_teardown);
         g_test_add("/client/flash/board-fails", Integ, NULL, integ_setup, test_board_fails, integ_teardown);
         g_test_add("/client/flash/no-board", Integ, NULL, integ_setup, test_no_board, integ_teardown);
         g_test_add("/client/flash/wait", Integ, NULL, integ_setup, test_wait, integ_teardown);
@@ -540,6 +831,11 @@ int main(int argc, char **argv) {
         g_test_add("/client/jobs-cancel", Integ, NULL, integ_setup, test_jobs_cancel, integ_teardown);
         g_test_add("/client/rules", Integ, NULL, integ_setup, test_rules, integ_teardown);
         g_test_add("/client/history", Integ, NULL, integ_setup, test_history, integ_teardown);
+        g_test_add("/client/history/paged", Integ, NULL, integ_setup, test_history_paged, integ_teardown);
+        g_test_add("/client/history/filters", Integ, NULL, integ_setup, test_history_filters,
+                   integ_teardown);
+        g_test_add("/client/history/arguments", Integ, NULL, integ_setup, test_history_arguments,
+                   integ_teardown);
         g_test_add("/client/inspect-device", Integ, NULL, integ_setup, test_inspect_device, integ_teardown);
         return g_test_run();
 }
