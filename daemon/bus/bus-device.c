@@ -2,7 +2,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "bus-objects.h"
+#include "bus-device.h"
 #include "bus.h"
 #include "device.h"
 #include "job.h"
@@ -61,7 +61,7 @@ static int property_get_serial_duplicated(sd_bus *bus, const char *path, const c
         return sd_bus_message_append(reply, "b", d->serial_duplicated);
 }
 
-const sd_bus_vtable device_vtable[] = {
+const sd_bus_vtable bus_device_vtable[] = {
         SD_BUS_VTABLE_START(0),
         SD_BUS_PROPERTY("PortPath", "s", NULL, offsetof(Device, port_path), SD_BUS_VTABLE_PROPERTY_CONST),
         SD_BUS_PROPERTY("Station", "s", property_get_station, 0, SD_BUS_VTABLE_PROPERTY_CONST),
@@ -80,8 +80,8 @@ const sd_bus_vtable device_vtable[] = {
         SD_BUS_VTABLE_END,
 };
 
-int device_object_find(sd_bus *bus, const char *path, const char *iface, void *userdata, void **found,
-                       sd_bus_error *error) {
+int bus_device_object_find(sd_bus *bus, const char *path, const char *iface, void *userdata, void **found,
+                           sd_bus_error *error) {
         Bus *b = userdata;
         _cleanup_free_ char *port = NULL;
         Device *d;
@@ -95,8 +95,8 @@ int device_object_find(sd_bus *bus, const char *path, const char *iface, void *u
         return 1;
 }
 
-int device_node_enumerator(sd_bus *bus, const char *path, void *userdata, char ***nodes,
-                           sd_bus_error *error) {
+int bus_device_node_enumerator(sd_bus *bus, const char *path, void *userdata, char ***nodes,
+                               sd_bus_error *error) {
         Bus *b = userdata;
         _cleanup_strv_free_ char **l = calloc(1, sizeof(char *));
 

@@ -3,7 +3,7 @@
 
 #include <systemd/sd-bus.h>
 
-#include "options.h"
+#include "job-options.h"
 
 /* Reads an a{sv} array: for each entry calls read() inside the value's variant, with the variant's
  * signature. read() refuses an entry by returning < 0 (with error set). */

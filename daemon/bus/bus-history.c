@@ -107,7 +107,7 @@ static void history_done(Manager *mgr, int result, StoreHistory *page, void *use
         }
 }
 
-int method_get_history(sd_bus_message *m, void *userdata, sd_bus_error *error) {
+int bus_history_method_get(sd_bus_message *m, void *userdata, sd_bus_error *error) {
         Bus *b = userdata;
         StoreHistoryFilter f = {};
         int r;

@@ -4,4 +4,4 @@
 #include <systemd/sd-bus.h>
 
 /* Manager.GetHistory: one page of the job records, from the store's indexes on a thread. */
-int method_get_history(sd_bus_message *m, void *userdata, sd_bus_error *error);
+int bus_history_method_get(sd_bus_message *m, void *userdata, sd_bus_error *error);

@@ -5,7 +5,7 @@
 #include <string.h>
 
 #include "bus-access.h"
-#include "bus-objects.h"
+#include "bus-job.h"
 #include "bus-report.h"
 #include "bus.h"
 #include "job.h"
@@ -90,7 +90,7 @@ static int method_cancel(sd_bus_message *m, void *userdata, sd_bus_error *error)
         return sd_bus_reply_method_return(m, NULL);
 }
 
-const sd_bus_vtable job_vtable[] = {
+const sd_bus_vtable bus_job_vtable[] = {
         SD_BUS_VTABLE_START(0),
         SD_BUS_PROPERTY("Id", "u", NULL, offsetof(Job, id), SD_BUS_VTABLE_PROPERTY_CONST),
         SD_BUS_PROPERTY("State", "s", property_get_state, 0, SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
@@ -127,8 +127,8 @@ static Job *job_from_path(Manager *m, const char *path) {
         return j && j->accepted ? j : NULL;
 }
 
-int job_object_find(sd_bus *bus, const char *path, const char *iface, void *userdata, void **found,
-                    sd_bus_error *error) {
+int bus_job_object_find(sd_bus *bus, const char *path, const char *iface, void *userdata, void **found,
+                        sd_bus_error *error) {
         Bus *b = userdata;
         Job *j = job_from_path(b->manager, path);
 
@@ -138,7 +138,8 @@ int job_object_find(sd_bus *bus, const char *path, const char *iface, void *user
         return 1;
 }
 
-int job_node_enumerator(sd_bus *bus, const char *path, void *userdata, char ***nodes, sd_bus_error *error) {
+int bus_job_node_enumerator(sd_bus *bus, const char *path, void *userdata, char ***nodes,
+                            sd_bus_error *error) {
         Bus *b = userdata;
         _cleanup_strv_free_ char **l = calloc(1, sizeof(char *));
 

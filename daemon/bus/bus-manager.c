@@ -8,7 +8,7 @@
 
 #include "bus-dict.h"
 #include "bus-history.h"
-#include "bus-objects.h"
+#include "bus-manager.h"
 #include "bus-submit.h"
 #include "bus.h"
 #include "device.h"
@@ -86,7 +86,7 @@ static int property_get_rules(sd_bus *bus, const char *path, const char *interfa
         return sd_bus_message_close_container(reply);
 }
 
-const sd_bus_vtable manager_vtable[] = {
+const sd_bus_vtable bus_manager_vtable[] = {
         SD_BUS_VTABLE_START(0),
         SD_BUS_PROPERTY("Version", "s", property_get_version, 0, SD_BUS_VTABLE_PROPERTY_CONST),
         SD_BUS_PROPERTY("MaxParallel", "u", property_get_max_parallel, 0, SD_BUS_VTABLE_PROPERTY_CONST),
@@ -94,13 +94,16 @@ const sd_bus_vtable manager_vtable[] = {
         SD_BUS_PROPERTY("Devices", "ao", property_get_devices, 0, SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
         SD_BUS_PROPERTY("Rules", "ao", property_get_rules, 0, SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
         SD_BUS_METHOD_WITH_ARGS("Submit", SD_BUS_ARGS("ah", images, "a{sv}", options),
-                                SD_BUS_RESULT("o", job), method_submit, SD_BUS_VTABLE_UNPRIVILEGED),
+                                SD_BUS_RESULT("o", job), bus_submit_method_submit,
+                                SD_BUS_VTABLE_UNPRIVILEGED),
         SD_BUS_METHOD_WITH_ARGS("Inspect", SD_BUS_ARGS("ah", images, "a{sv}", options),
-                                SD_BUS_RESULT("a{sv}", result), method_inspect, SD_BUS_VTABLE_UNPRIVILEGED),
+                                SD_BUS_RESULT("a{sv}", result), bus_submit_method_inspect,
+                                SD_BUS_VTABLE_UNPRIVILEGED),
         SD_BUS_METHOD_WITH_ARGS("AddRule", SD_BUS_ARGS("ah", images, "a{sv}", match_and_options),
-                                SD_BUS_RESULT("o", rule), method_add_rule, SD_BUS_VTABLE_UNPRIVILEGED),
+                                SD_BUS_RESULT("o", rule), bus_submit_method_add_rule,
+                                SD_BUS_VTABLE_UNPRIVILEGED),
         SD_BUS_METHOD_WITH_ARGS("GetHistory", SD_BUS_ARGS("a{sv}", filter), SD_BUS_RESULT("aa{sv}", entries),
-                                method_get_history, SD_BUS_VTABLE_UNPRIVILEGED),
+                                bus_history_method_get, SD_BUS_VTABLE_UNPRIVILEGED),
         SD_BUS_SIGNAL_WITH_ARGS("JobNew", SD_BUS_ARGS("u", id, "o", job), 0),
         SD_BUS_SIGNAL_WITH_ARGS("JobRemoved", SD_BUS_ARGS("u", id, "o", job, "s", result), 0),
         SD_BUS_VTABLE_END,

@@ -5,7 +5,7 @@
 
 #include "bus-access.h"
 #include "bus-dict.h"
-#include "bus-objects.h"
+#include "bus-rule.h"
 #include "bus.h"
 #include "log.h"
 #include "manager.h"
@@ -65,7 +65,7 @@ static int method_remove(sd_bus_message *m, void *userdata, sd_bus_error *error)
         return sd_bus_reply_method_return(m, NULL);
 }
 
-const sd_bus_vtable rule_vtable[] = {
+const sd_bus_vtable bus_rule_vtable[] = {
         SD_BUS_VTABLE_START(0),
         SD_BUS_PROPERTY("Id", "u", NULL, offsetof(Rule, id), SD_BUS_VTABLE_PROPERTY_CONST),
         SD_BUS_PROPERTY("Match", "s", property_get_match, 0, SD_BUS_VTABLE_PROPERTY_CONST),
@@ -78,8 +78,8 @@ const sd_bus_vtable rule_vtable[] = {
         SD_BUS_VTABLE_END,
 };
 
-int rule_object_find(sd_bus *bus, const char *path, const char *iface, void *userdata, void **found,
-                     sd_bus_error *error) {
+int bus_rule_object_find(sd_bus *bus, const char *path, const char *iface, void *userdata, void **found,
+                         sd_bus_error *error) {
         Bus *b = userdata;
         uint32_t id = bus_object_path_id(path, DFUSD_RULE_PREFIX);
         Rule *r = id > 0 ? rule_find(b->manager, id) : NULL;
@@ -90,7 +90,8 @@ int rule_object_find(sd_bus *bus, const char *path, const char *iface, void *use
         return 1;
 }
 
-int rule_node_enumerator(sd_bus *bus, const char *path, void *userdata, char ***nodes, sd_bus_error *error) {
+int bus_rule_node_enumerator(sd_bus *bus, const char *path, void *userdata, char ***nodes,
+                             sd_bus_error *error) {
         Bus *b = userdata;
         _cleanup_strv_free_ char **l = calloc(1, sizeof(char *));
 

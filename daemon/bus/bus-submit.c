@@ -124,7 +124,7 @@ static int inspect_reply(Pending *p, const ImageSet *set, const InspectResult *r
 }
 
 static int inspect_finish(Pending *p, ImageSet *set) {
-        _cleanup_(inspect_result_done) InspectResult res = {};
+        _cleanup_(submit_inspect_result_done) InspectResult res = {};
         DfuError error = DFU_ERROR_INIT;
         int r;
 
@@ -280,14 +280,14 @@ static int method_with_images(sd_bus_message *m, Bus *b, PendingKind kind, sd_bu
         return 1;
 }
 
-int method_submit(sd_bus_message *m, void *userdata, sd_bus_error *error) {
+int bus_submit_method_submit(sd_bus_message *m, void *userdata, sd_bus_error *error) {
         return method_with_images(m, userdata, PENDING_SUBMIT, error);
 }
 
-int method_inspect(sd_bus_message *m, void *userdata, sd_bus_error *error) {
+int bus_submit_method_inspect(sd_bus_message *m, void *userdata, sd_bus_error *error) {
         return method_with_images(m, userdata, PENDING_INSPECT, error);
 }
 
-int method_add_rule(sd_bus_message *m, void *userdata, sd_bus_error *error) {
+int bus_submit_method_add_rule(sd_bus_message *m, void *userdata, sd_bus_error *error) {
         return method_with_images(m, userdata, PENDING_RULE, error);
 }

@@ -5,7 +5,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "bus-objects.h"
+#include "bus-device.h"
+#include "bus-job.h"
+#include "bus-manager.h"
+#include "bus-rule.h"
 #include "bus.h"
 #include "device.h"
 #include "log.h"
@@ -119,22 +122,24 @@ static int bus_register(Bus *b) {
         sd_bus *bus = b->bus;
         int r;
 
-        r = sd_bus_add_object_vtable(bus, NULL, DFUSD_MANAGER_PATH, DFUSD_IFACE_MANAGER, manager_vtable, b);
+        r = sd_bus_add_object_vtable(bus, NULL, DFUSD_MANAGER_PATH, DFUSD_IFACE_MANAGER, bus_manager_vtable,
+                                     b);
         if (r >= 0)
                 r = sd_bus_add_fallback_vtable(bus, NULL, DFUSD_DEVICE_PREFIX, DFUSD_IFACE_DEVICE,
-                                               device_vtable, device_object_find, b);
+                                               bus_device_vtable, bus_device_object_find, b);
         if (r >= 0)
-                r = sd_bus_add_node_enumerator(bus, NULL, DFUSD_DEVICE_PREFIX, device_node_enumerator, b);
+                r = sd_bus_add_node_enumerator(bus, NULL, DFUSD_DEVICE_PREFIX, bus_device_node_enumerator,
+                                               b);
         if (r >= 0)
-                r = sd_bus_add_fallback_vtable(bus, NULL, DFUSD_JOB_PREFIX, DFUSD_IFACE_JOB, job_vtable,
-                                               job_object_find, b);
+                r = sd_bus_add_fallback_vtable(bus, NULL, DFUSD_JOB_PREFIX, DFUSD_IFACE_JOB, bus_job_vtable,
+                                               bus_job_object_find, b);
         if (r >= 0)
-                r = sd_bus_add_node_enumerator(bus, NULL, DFUSD_JOB_PREFIX, job_node_enumerator, b);
+                r = sd_bus_add_node_enumerator(bus, NULL, DFUSD_JOB_PREFIX, bus_job_node_enumerator, b);
         if (r >= 0)
-                r = sd_bus_add_fallback_vtable(bus, NULL, DFUSD_RULE_PREFIX, DFUSD_IFACE_RULE, rule_vtable,
-                                               rule_object_find, b);
+                r = sd_bus_add_fallback_vtable(bus, NULL, DFUSD_RULE_PREFIX, DFUSD_IFACE_RULE,
+                                               bus_rule_vtable, bus_rule_object_find, b);
         if (r >= 0)
-                r = sd_bus_add_node_enumerator(bus, NULL, DFUSD_RULE_PREFIX, rule_node_enumerator, b);
+                r = sd_bus_add_node_enumerator(bus, NULL, DFUSD_RULE_PREFIX, bus_rule_node_enumerator, b);
         if (r < 0)
                 return log_error_errno(r, "Failed to register the bus objects: %m");
         r = sd_bus_add_object_manager(bus, NULL, DFUSD_MANAGER_PATH);

@@ -7,8 +7,8 @@
 
 #include "error.h"
 #include "image/image.h"
+#include "job-options.h"
 #include "macro.h"
-#include "options.h"
 
 /*
  * The images of one Submit, Inspect or AddRule, as file descriptors: the daemon never opens a caller's

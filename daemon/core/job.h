@@ -10,8 +10,8 @@
 
 #include "dfuse.h"
 #include "image/image.h"
+#include "job-options.h"
 #include "list.h"
-#include "options.h"
 #include "plan.h"
 #include "sanitize.h"
 

@@ -4,7 +4,7 @@
 #include <stdbool.h>
 
 #include "device.h"
-#include "options.h"
+#include "job-options.h"
 
 /*
  * The one decision of whether a job or a rule is meant for a board. Port, serial and station are

@@ -6,8 +6,8 @@
 
 #include "error.h"
 #include "image/image.h"
+#include "job-options.h"
 #include "memmap.h"
-#include "options.h"
 #include "parts.h"
 #include "plan.h"
 #include "sanitize.h"

@@ -4,8 +4,8 @@
 #include <stdint.h>
 #include <sys/types.h>
 
+#include "job-options.h"
 #include "list.h"
-#include "options.h"
 
 typedef struct Manager Manager;
 typedef struct Device Device;

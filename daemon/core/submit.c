@@ -164,7 +164,7 @@ int submit_job(Manager *m, ImageSet *set, JobOptions *o, uid_t owner, JobRecorde
         return 0;
 }
 
-void inspect_result_done(InspectResult *r) {
+void submit_inspect_result_done(InspectResult *r) {
         r->report = sanitize_report_free(r->report);
         r->plan = plan_free(r->plan);
 }
@@ -194,8 +194,9 @@ static int inspect_target(Manager *m, const JobOptions *o, MemMap **own_map, Pre
                 r = prepare_target_from_part(part_find(o->part), own_map, ret, error);
                 return r < 0 ? dfu_error_set(error, EIO, "%s", dfu_error_message(error)) : 0;
         }
+        MatchSpec spec = {.port = o->port, .any = true};
         LIST_FOREACH (devices, d, m->devices)
-                if (device_is_usable(d) && (!o->port || streq(o->port, d->port_path)))
+                if (device_is_usable(d) && match_board(&spec, d))
                         n++, dev = d;
         if (n == 0 && o->port)
                 return dfu_error_set(error, ENODEV, "No board on port %s.", o->port);
@@ -225,7 +226,7 @@ int submit_inspect(Manager *m, const ImageSet *set, const JobOptions *o, Inspect
                 return 0;
         }
         if (r < 0)
-                inspect_result_done(ret);
+                submit_inspect_result_done(ret);
         return r;
 }
 

@@ -6,8 +6,8 @@
 
 #include "error.h"
 #include "image-set.h"
+#include "job-options.h"
 #include "job.h"
-#include "options.h"
 #include "rule.h"
 
 typedef struct Manager Manager;
@@ -44,7 +44,7 @@ typedef struct InspectResult {
         Plan *plan; /* NULL when rejected */
         const PartInfo *part;
 } InspectResult;
-void inspect_result_done(InspectResult *r);
+void submit_inspect_result_done(InspectResult *r);
 
 /* Judges a set against a board, a part or given layouts, touching nothing. A rejection is a result
  * (report->rejected), not an error. */

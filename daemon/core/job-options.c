@@ -6,10 +6,10 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "job-options.h"
 #include "log.h"
 #include "macro.h"
 #include "match.h"
-#include "options.h"
 #include "parts.h"
 
 #define ALL    (OPTION_SCOPE_SUBMIT | OPTION_SCOPE_INSPECT | OPTION_SCOPE_RULE)
