@@ -57,7 +57,7 @@ static int property_get_rule(sd_bus *bus, const char *path, const char *interfac
 static int property_get_report(sd_bus *bus, const char *path, const char *interface, const char *property,
                                sd_bus_message *reply, void *userdata, sd_bus_error *error) {
         Job *j = userdata;
-        return bus_append_report(reply, j->report);
+        return bus_append_report(reply, j->report, BUS_JOB_REPORT_SEGMENTS_MAX);
 }
 
 static int property_get_report_segments(sd_bus *bus, const char *path, const char *interface,

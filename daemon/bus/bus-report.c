@@ -3,7 +3,7 @@
 #include "bus-dict.h"
 #include "macro.h"
 
-int bus_append_report(sd_bus_message *m, const SanitizeReport *report) {
+int bus_append_report(sd_bus_message *m, const SanitizeReport *report, size_t max) {
         int r = sd_bus_message_open_container(m, 'a', "a{sv}");
         if (r < 0)
                 return r;
@@ -13,8 +13,8 @@ int bus_append_report(sd_bus_message *m, const SanitizeReport *report) {
          * all, since that is what the caller must hear of, then as many kept segments as fit. */
         for (size_t i = 0; i < n; i++)
                 n_other += report->verdicts[i].verdict != VERDICT_KEEP;
-        keep_budget = BUS_REPORT_SEGMENTS_MAX - MIN(n_other, (size_t)BUS_REPORT_SEGMENTS_MAX);
-        for (size_t i = 0; i < n && shown < BUS_REPORT_SEGMENTS_MAX; i++) {
+        keep_budget = max - MIN(n_other, max);
+        for (size_t i = 0; i < n && shown < max; i++) {
                 const SegmentVerdict *v = &report->verdicts[i];
                 if (v->verdict == VERDICT_KEEP && kept++ >= keep_budget)
                         continue;

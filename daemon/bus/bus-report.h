@@ -12,6 +12,8 @@
  * whole report stays available offline (dfusctl inspect without a daemon).
  */
 #define BUS_REPORT_SEGMENTS_MAX 256
+/* A job's Report is shown for every job at once (GetManagedObjects): fewer entries each. */
+#define BUS_JOB_REPORT_SEGMENTS_MAX 32
 
-int bus_append_report(sd_bus_message *m, const SanitizeReport *report);
+int bus_append_report(sd_bus_message *m, const SanitizeReport *report, size_t max);
 int bus_append_plan(sd_bus_message *m, const Plan *plan);

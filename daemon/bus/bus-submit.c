@@ -106,7 +106,7 @@ static int inspect_reply(Pending *p, const ImageSet *set, const InspectResult *r
         if (r >= 0)
                 r = bus_message_open_dict_entry(reply, "segments", "aa{sv}");
         if (r >= 0)
-                r = bus_append_report(reply, report);
+                r = bus_append_report(reply, report, BUS_REPORT_SEGMENTS_MAX);
         if (r >= 0)
                 r = bus_message_close_dict_entry(reply);
         if (r >= 0 && res->plan) {

@@ -17,7 +17,9 @@ void config_init(Config *c) {
                 .default_verify = true,
                 .image_size_cap = IMAGE_SIZE_CAP_DEFAULT,
                 .job_linger_usec = 300 * USEC_PER_SEC,
-                .max_lingering_jobs = 1000,
+                .max_lingering_jobs = 100,
+                .max_queued_jobs = 1024,
+                .spool_size_cap = UINT64_C(4) << 30,
                 .read_timeout_usec = 30 * USEC_PER_SEC,
         };
 }
@@ -173,6 +175,16 @@ static int config_handler(void *userdata, const char *section, const char *key, 
                         r = -ERANGE;
                 if (r >= 0)
                         c->max_lingering_jobs = (unsigned)u;
+        } else if (!strcasecmp(key, "MaxQueuedJobs")) {
+                r = parse_u64(value, &u);
+                if (r >= 0 && (u < 1 || u > 100000))
+                        r = -ERANGE;
+                if (r >= 0)
+                        c->max_queued_jobs = (unsigned)u;
+        } else if (!strcasecmp(key, "SpoolSizeCap")) {
+                r = parse_u64(value, &u);
+                if (r >= 0)
+                        c->spool_size_cap = u;
         } else if (!strcasecmp(key, "HistoryRetention"))
                 r = parse_age(value, &c->history_retention_usec);
         else if (!strcasecmp(key, "StateDirectory") || !strcasecmp(key, "SpoolDirectory"))

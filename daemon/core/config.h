@@ -7,6 +7,7 @@
 /*
  * dfusd.conf, ini syntax:
  *   [Daemon]   MaxParallel=, DefaultVerify=, ImageSizeCap=, JobLinger= (seconds), MaxLingeringJobs=,
+ *              MaxQueuedJobs=, SpoolSizeCap=,
  *              ReadTimeout= (seconds), HistoryRetention= (an age: 90d, 2y; default keep forever),
  *              StateDirectory=, Group=
  *   [Stations] <port path> = <name>
@@ -28,6 +29,8 @@ typedef struct Config {
         uint64_t image_size_cap;
         uint64_t job_linger_usec;
         unsigned max_lingering_jobs;     /* ended jobs kept on the bus at most, oldest removed first */
+        unsigned max_queued_jobs;        /* jobs not yet ended at most; Submit is Busy beyond */
+        uint64_t spool_size_cap;         /* bytes of images kept for queued jobs and rules */
         uint64_t read_timeout_usec;      /* how long a pipe may take to deliver an image */
         uint64_t history_retention_usec; /* 0: keep every record */
         char *state_dir;

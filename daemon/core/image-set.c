@@ -24,7 +24,8 @@ ImageSet *image_set_free(ImageSet *s) {
 }
 
 int image_set_new(int *fds, size_t n_fds, const JobOptions *o, uint64_t size_cap, uint64_t timeout_usec,
-                  const atomic_bool *stopping, const char *spool_state_dir, ImageSet **ret) {
+                  const atomic_bool *stopping, const char *spool_state_dir, uint64_t spool_size_cap,
+                  ImageSet **ret) {
         _cleanup_(image_set_freep) ImageSet *s = calloc(1, sizeof(ImageSet));
 
         if (!s || n_fds > IMAGE_SET_MAX_IMAGES) {
@@ -39,6 +40,7 @@ int image_set_new(int *fds, size_t n_fds, const JobOptions *o, uint64_t size_cap
         s->size_cap = size_cap;
         s->timeout_usec = timeout_usec;
         s->stopping = stopping;
+        s->spool_size_cap = spool_size_cap;
         if (spool_state_dir && !(s->spool_state_dir = strdup(spool_state_dir)))
                 return -ENOMEM;
         *ret = TAKE_PTR(s);
@@ -141,6 +143,18 @@ void image_set_load(void *userdata) {
                 r = parse_and_merge(bufs[i], sizes[i], name, &lo, &s->merged, &s->error);
         }
         /* Only a set that parsed is spooled: a rejected call leaves nothing behind. */
+        if (r >= 0 && s->spool_state_dir) {
+                uint64_t used = spool_usage(s->spool_state_dir), more = 0;
+                for (size_t i = 0; i < s->n_fds; i++)
+                        more += sizes[i];
+                if (used + more > s->spool_size_cap)
+                        r = dfu_error_set(
+                                &s->error, ENOSPC,
+                                "The spool for queued jobs and rules is full: %llu bytes used, %llu more "
+                                "would pass SpoolSizeCap=%llu.",
+                                (unsigned long long)used, (unsigned long long)more,
+                                (unsigned long long)s->spool_size_cap);
+        }
         for (size_t i = 0; r >= 0 && s->spool_state_dir && i < s->n_fds; i++) {
                 r = spool_write(s->spool_state_dir, s->hashes[i], bufs[i], sizes[i]);
                 if (r < 0)

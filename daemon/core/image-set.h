@@ -31,13 +31,15 @@ typedef struct ImageSet {
         uint64_t timeout_usec;
         const atomic_bool *stopping; /* the daemon is stopping: give up reading */
         char *spool_state_dir;       /* NULL: do not spool */
+        uint64_t spool_size_cap;
         DfuError error;
         int result;
 } ImageSet;
 
 /* Takes fds (duplicated by the caller) whatever it returns. */
 int image_set_new(int *fds, size_t n_fds, const JobOptions *o, uint64_t size_cap, uint64_t timeout_usec,
-                  const atomic_bool *stopping, const char *spool_state_dir, ImageSet **ret);
+                  const atomic_bool *stopping, const char *spool_state_dir, uint64_t spool_size_cap,
+                  ImageSet **ret);
 ImageSet *image_set_free(ImageSet *s);
 DEFINE_TRIVIAL_CLEANUP_FUNC(ImageSet *, image_set_free);
 

@@ -87,6 +87,9 @@ int job_option_set(const OptionDef *d, JobOptions *o, const OptionValue *v, char
         case OPT_STRING:
                 if (!v->string || !*v->string)
                         return set_error(ret_error, "Option '%s' must not be empty.", d->key);
+                if (strlen(v->string) > JOB_OPTION_STRING_MAX)
+                        return set_error(ret_error, "Option '%s' is longer than %d characters.", d->key,
+                                         JOB_OPTION_STRING_MAX);
                 free(*(char **)p);
                 *(char **)p = strdup(v->string);
                 return *(char **)p ? 0 : -ENOMEM;
@@ -107,6 +110,14 @@ int job_option_set(const OptionDef *d, JobOptions *o, const OptionValue *v, char
                 o->has_base = true;
                 return 0;
         case OPT_STRV:
+                if (strv_length(v->strv) > JOB_OPTION_STRV_MAX)
+                        return set_error(ret_error, "Option '%s' has more than %d entries.", d->key,
+                                         JOB_OPTION_STRV_MAX);
+                for (char *const *e = v->strv; e && *e; e++)
+                        if (strlen(*e) > JOB_OPTION_STRING_MAX)
+                                return set_error(ret_error,
+                                                 "Option '%s' has an entry longer than %d characters.",
+                                                 d->key, JOB_OPTION_STRING_MAX);
                 strv_free(*(char ***)p);
                 *(char ***)p = strv_copy(v->strv);
                 return *(char ***)p ? 0 : -ENOMEM;

@@ -66,6 +66,10 @@ typedef struct OptionValue {
         char *const *strv;
 } OptionValue;
 
+/* Callers' strings are bounded: they end up in records, replies and logs. */
+#define JOB_OPTION_STRING_MAX 1024
+#define JOB_OPTION_STRV_MAX   64
+
 void job_options_init(JobOptions *o);
 void job_options_done(JobOptions *o);
 int job_options_copy(const JobOptions *from, JobOptions *to);

@@ -48,7 +48,7 @@ int submit_load_images(Manager *m, int *fds, size_t n_fds, const JobOptions *o, 
                                      m->reads_pending);
         }
         r = image_set_new(fds, n_fds, o, m->config.image_size_cap, m->config.read_timeout_usec, &m->stopping,
-                          spool ? m->config.state_dir : NULL, &set);
+                          spool ? m->config.state_dir : NULL, m->config.spool_size_cap, &set);
         if (r == -E2BIG)
                 return dfu_error_set(error, EINVAL, "Too many images (at most %d).", IMAGE_SET_MAX_IMAGES);
         if (r < 0)
@@ -130,6 +130,16 @@ int submit_job(Manager *m, ImageSet *set, JobOptions *o, uid_t owner, JobRecorde
         _cleanup_(job_freep) Job *j = NULL;
         Device *d = NULL;
         int r;
+
+        unsigned n_open = 0;
+        LIST_FOREACH (jobs, o_j, m->jobs)
+                n_open += !job_state_is_final(o_j->state);
+        if (n_open >= m->config.max_queued_jobs) {
+                spool_refs_release(m, set->hashes);
+                return dfu_error_set(error, EBUSY,
+                                     "%u jobs are waiting or running already (MaxQueuedJobs=%u).", n_open,
+                                     m->config.max_queued_jobs);
+        }
 
         /* The boards may have changed while the images were read. */
         r = submit_resolve(m, o, &d, error);
