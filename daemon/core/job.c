@@ -38,7 +38,7 @@ int job_new(Manager *m, uint32_t id, Job **ret) {
         pthread_mutex_init(&j->lock, NULL);
         j->id = id;
         j->manager = m;
-        j->submit_usec = now_realtime_usec();
+        j->submit_usec = m->clock_realtime();
         LIST_APPEND(jobs, m->jobs, j);
         m->n_jobs++;
         if (id >= m->next_job_id)
@@ -270,7 +270,7 @@ void job_finish(Job *j, JobState s, const char *error) {
                 return;
         j->finishing = true;
         j->final_state = s;
-        j->end_usec = now_realtime_usec();
+        j->end_usec = m->clock_realtime();
         free(j->error);
         j->error = error ? strdup(error) : NULL;
         if (error && !j->error)

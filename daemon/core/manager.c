@@ -31,6 +31,7 @@ int manager_new(sd_event *event, Manager **ret) {
         m->next_job_id = 1;
         m->next_rule_id = 1;
         m->run_job = worker_run_engine;
+        m->clock_realtime = now_realtime_usec;
         pthread_mutex_init(&m->tasks_lock, NULL);
         config_init(&m->config);
         *ret = m;
@@ -217,12 +218,14 @@ static void resume_done(Manager *m, void *userdata) {
         _cleanup_(resume_freep) Resume *r = userdata;
         Job *j = r->job;
 
+        m->resumes_pending--;
         if (m->exiting)
                 return;
         j->accepted = true;
         if (r->result < 0) {
-                (void)queue_add(m, j);
+                /* Ended before the queue sees it; everyone hears of it as of any job. */
                 job_finish(j, JOB_FAILED, dfu_error_message(&r->error));
+                (void)queue_add(m, j);
                 return;
         }
         j->image = TAKE_PTR(r->image);
@@ -277,6 +280,7 @@ static int manager_resume_job(Manager *m, const StoreUnfinished *u) {
                 job_free(j);
                 return r;
         }
+        m->resumes_pending++;
         TAKE_PTR(res);
         return 0;
 }
@@ -310,7 +314,7 @@ static void prune_done(int result, void *userdata) {
 
 static int on_prune(sd_event_source *s, uint64_t usec, void *userdata) {
         Manager *m = userdata;
-        uint64_t now = now_realtime_usec();
+        uint64_t now = m->clock_realtime();
 
         if (m->config.history_retention_usec < now)
                 (void)store_prune(m->store, now - m->config.history_retention_usec, prune_done, NULL);

@@ -34,6 +34,8 @@ typedef struct Manager {
         const ManagerEvents *events;
         void *events_userdata;
         JobRunFn run_job;
+        /* The wall clock of the records (submit, start, end times): a fake one in tests. Thread-safe. */
+        uint64_t (*clock_realtime)(void);
 
         Device *devices;
         unsigned n_devices;
@@ -58,7 +60,8 @@ typedef struct Manager {
 
         sd_event_source *progress_timer;
         sd_event_source *prune_timer;
-        bool boards_known; /* the initial boards are read: before, no job can tell it has none */
+        bool boards_known;        /* the initial boards are read: before, no job can tell it has none */
+        unsigned resumes_pending; /* unfinished jobs of the last run still reading their images */
         bool exiting;
         bool draining;        /* lost the bus: running jobs end, nothing new starts, then exit */
         atomic_bool stopping; /* exiting, for threads */

@@ -65,7 +65,8 @@ static void queue_try_start(Manager *m, Job *j) {
 }
 
 void queue_dispatch(Manager *m) {
-        if (m->exiting || m->draining || !m->boards_known)
+        /* Resumed jobs go first, in their order: none starts before all of them are back. */
+        if (m->exiting || m->draining || !m->boards_known || m->resumes_pending > 0)
                 return;
         LIST_FOREACH_SAFE(jobs, j, n, m->jobs) {
                 if (!j->accepted || j->running || j->finishing ||

@@ -50,7 +50,7 @@ void worker_progress(const DfuseProgress *p, void *userdata) {
         pthread_mutex_unlock(&j->lock);
 
         if (record_leave) {
-                int r = store_job_leave(j->manager->store, j->id, now_realtime_usec());
+                int r = store_job_leave(j->manager->store, j->id, j->manager->clock_realtime());
                 if (r < 0)
                         log_warning_errno(r, "Failed to record the leave request of job %" PRIu32 ": %m",
                                           j->id);
@@ -121,7 +121,8 @@ static void job_flush_progress(Job *j) {
                 j->bytes_done = j->bytes_total;
         j->rate = elapsed > 0 ? s.phase_done * USEC_PER_SEC / elapsed : 0;
         j->progress = overall_progress(j, s.phase, f);
-        uint64_t since_start = now_realtime_usec() - j->start_usec;
+        uint64_t now_real = j->manager->clock_realtime(),
+                 since_start = now_real > j->start_usec ? now_real - j->start_usec : 0;
         if (j->progress > 0.05)
                 j->expected_end_usec = j->start_usec + (uint64_t)((double)since_start / j->progress);
 
@@ -189,7 +190,7 @@ int worker_start(Job *j, Device *d) {
         j->station = d->station ? strdup(d->station) : NULL;
         if ((d->serial && !j->serial) || (d->station && !j->station))
                 return -ENOMEM;
-        j->start_usec = now_realtime_usec();
+        j->start_usec = m->clock_realtime();
         if (j->plan && j->plan->estimate_ms > 0)
                 j->expected_end_usec = j->start_usec + j->plan->estimate_ms * USEC_PER_MSEC;
         j->shared = (JobShared){.phase = DFUSE_PHASE_CONNECT, .phase_start_usec = now_monotonic_usec()};

@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "log.h"
@@ -98,6 +99,9 @@ int spool_read(const char *state_dir, const char *hash, uint64_t cap, uint8_t **
         return 0;
 }
 
+/* Older than this, a temp file cannot be a write in progress: reads time out long before. */
+#define SPOOL_TMP_MAX_AGE_SEC 3600
+
 static bool is_hash(const char *name) {
         return strlen(name) == 64 && strspn(name, "0123456789abcdef") == 64;
 }
@@ -116,11 +120,16 @@ void spool_collect(const char *state_dir, char *const *hashes, char *const *keep
                 const char *name = de->d_name;
                 bool tmp = name[0] == '.' && strlen(name) == 69 && is_hash(strndupa(name + 1, 64)) &&
                            streq(name + 65, ".tmp");
+                struct stat st;
 
-                /* A temp file is a write that never finished: only the full collection removes them. */
-                if (tmp ? hashes != NULL : !is_hash(name))
-                        continue;
-                if (!tmp && ((hashes && !strv_contains(hashes, name)) || strv_contains(keep, name)))
+                if (tmp) {
+                        /* A temp file is a write that never finished, unless it is being written now: only
+                         * the full collection removes them, and only old ones. */
+                        if (hashes || fstatat(dirfd(d), name, &st, AT_SYMLINK_NOFOLLOW) < 0 ||
+                            time(NULL) - st.st_mtime < SPOOL_TMP_MAX_AGE_SEC)
+                                continue;
+                } else if (!is_hash(name) || (hashes && !strv_contains(hashes, name)) ||
+                           strv_contains(keep, name))
                         continue;
                 if (unlinkat(dirfd(d), name, 0) < 0)
                         log_debug_errno(errno, "Failed to remove %s/%s: %m", dir, name);
