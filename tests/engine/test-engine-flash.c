@@ -5,11 +5,13 @@
  * dumped and its request counters. Flash contents are compared byte for byte.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <json-c/json.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <string.h>
 
+#include "image/image.h"
 #include "macro.h"
 #include "parts.h"
 
@@ -494,6 +496,59 @@ static void test_window(void) {
         run_clear(&r);
 }
 
+/*
+ * Segments sharing pages, one crossing three page edges and ending in a page the next one starts in:
+ * every touched page erased exactly once, the others never, and the bytes between segments blank.
+ */
+static void test_erase_once(void) {
+        static const uint32_t spec[][2] = {
+                {0x08000010, 16},     {0x08000400, 32}, {0x080007F0, 0x20}, {0x08000900, 8},
+                {0x08001FF8, 0x1010}, {0x08003100, 4},  {0x08007000, 4},
+        };
+        static const unsigned touched[] = {0, 1, 3, 4, 5, 6, 14};
+        Run r = {};
+        run_init(&r);
+        _cleanup_(image_freep) Image *image = image_new("fw.hex");
+        g_autoptr(GBytes) bytes = make_image(0x8000, 41);
+        const uint8_t *src = g_bytes_get_data(bytes, NULL);
+        uint8_t flash[0x8000];
+
+        memset(flash, 0xFF, sizeof(flash));
+        for (size_t i = 0; i < G_N_ELEMENTS(spec); i++) {
+                uint32_t off = spec[i][0] - FLASH_BASE;
+                g_assert_cmpint(
+                        image_add_segment(image, spec[i][0], src + off, spec[i][1], "fw.hex", -1, NULL), ==,
+                        0);
+                memcpy(flash + off, src + off, spec[i][1]);
+        }
+        g_autofree char *img = g_build_filename(r.dir, "fw.hex", NULL);
+        int fd = open(img, O_WRONLY | O_CREAT | O_CLOEXEC, 0600);
+        g_assert_cmpint(fd, >=, 0);
+        g_assert_cmpint(image_write_ihex(image, fd, NULL), ==, 0);
+        close(fd);
+        g_autofree char *job = g_strdup_printf("1-1=%s", img);
+        const char *sim[] = {"--part", "g431", NULL};
+        const char *flash_args[] = {"--verify", "--no-leave", job, NULL};
+
+        run_sim(&r, sim, flash_args);
+        g_assert_true(exited_ok(&r));
+        g_autoptr(GBytes) expected = g_bytes_new(flash, sizeof(flash));
+        assert_flash(&r, "1-1", expected, 0);
+        g_assert_cmpuint(counter(&r, "1-1", "erase"), ==, G_N_ELEMENTS(touched));
+
+        json_object *o = load_json(&r, "1-1"), *c, *a;
+        g_assert_true(json_object_object_get_ex(o, "counters", &c));
+        g_assert_true(json_object_object_get_ex(c, "erases_per_sector", &a));
+        g_assert_cmpuint(json_object_array_length(a), ==, 64);
+        for (unsigned page = 0, k = 0; page < 64; page++) {
+                bool erased = k < G_N_ELEMENTS(touched) && touched[k] == page;
+                g_assert_cmpuint(json_object_get_uint64(json_object_array_get_idx(a, page)), ==, erased);
+                k += erased;
+        }
+        json_object_put(o);
+        run_clear(&r);
+}
+
 /* dfuse_read() gives back what was written, on a board left in the bootloader. */
 static void test_read(void) {
         Run r = {};
@@ -581,6 +636,7 @@ int main(int argc, char **argv) {
         g_test_add_func("/engine/flash/f405-mass-erase", test_f405_mass_erase);
         g_test_add_func("/engine/flash/skip-identical", test_skip_identical);
         g_test_add_func("/engine/flash/skip-blank", test_skip_blank);
+        g_test_add_func("/engine/flash/erase-once", test_erase_once);
         g_test_add_func("/engine/read", test_read);
         g_test_add_func("/engine/window", test_window);
         g_test_add_func("/engine/verify-mismatch", test_verify_mismatch);
