@@ -99,11 +99,15 @@ static void test_peer_file(void) {
         DfuError error = DFU_ERROR_INIT;
         _cleanup_(image_freep) Image *image = NULL;
         g_assert_cmpint(image_load_path(path, NULL, &image, &error), ==, 0);
+        uint8_t first[40];
+        for (unsigned i = 0; i < sizeof(first); i++)
+                first[i] = (uint8_t)i;
         g_assert_cmpuint(image->n_segments, ==, 2);
-        g_assert_cmphex(image->segments[0].address, ==, 0x08000000);
-        g_assert_cmpuint(image->segments[0].size, ==, 40);
-        g_assert_cmphex(image->segments[1].address, ==, 0x08020000);
-        g_assert_cmpuint(image->segments[1].size, ==, 3);
+        assert_segment(image, 0, 0x08000000, first, sizeof(first));
+        assert_segment(image, 1, 0x08020000, "\xDE\xAD\xBE", 3);
+        /* S7: the 32-bit start address. */
+        g_assert_true(image->has_entry);
+        g_assert_cmphex(image->entry, ==, 0x08000099);
 }
 
 int main(int argc, char **argv) {

@@ -52,8 +52,10 @@ static void test_unplug_mid_write(Integ *t, gconstpointer data) {
         state = integ_wait_job(t, bad, 60);
         g_assert_cmpstr(state, ==, "failed");
         message = integ_get_string(t, bad, DFUSD_JOB, "Error");
-        g_test_message("the unplugged board's job: %s", message);
-        g_assert_cmpstr(message, !=, "");
+        /* Which block the cable went with depends on the polls before it; the rest is exact. */
+        g_assert_true(g_str_has_prefix(message, "write of block at 0x080"));
+        g_assert_nonnull(
+                strstr(message, " failed: the board disconnected (phase write, last state dfuDNLOAD-"));
         g_free(state);
         state = integ_wait_job(t, ok, 60);
         g_assert_cmpstr(state, ==, "done");
