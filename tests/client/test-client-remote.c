@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "ctl.h"
+#include "test-main.h"
 
 #define SSHD "/usr/sbin/sshd"
 
@@ -170,7 +171,7 @@ static void test_remote(Integ *t, gconstpointer data) {
         Remote remote = {};
 
         if (why) {
-                g_test_skip(why);
+                test_skip(why);
                 return;
         }
         integ_start(t, &(IntegRun){.boards = 2, .parts = h743});
@@ -243,5 +244,5 @@ static void test_remote(Integ *t, gconstpointer data) {
 int main(int argc, char **argv) {
         g_test_init(&argc, &argv, NULL);
         g_test_add("/client/remote", Integ, NULL, integ_setup, test_remote, integ_teardown);
-        return g_test_run();
+        return test_run();
 }

@@ -5,6 +5,7 @@
 #include <sys/wait.h>
 
 #include "ctl.h"
+#include "test-main.h"
 
 #define FLASH_BASE 0x08000000u
 #define IMAGE_SIZE (40 * 1024)
@@ -544,5 +545,5 @@ int main(int argc, char **argv) {
         g_test_add("/client/rules", Integ, NULL, integ_setup, test_rules, integ_teardown);
         g_test_add("/client/history", Integ, NULL, integ_setup, test_history, integ_teardown);
         g_test_add("/client/inspect-device", Integ, NULL, integ_setup, test_inspect_device, integ_teardown);
-        return g_test_run();
+        return test_run();
 }

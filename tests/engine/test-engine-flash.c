@@ -15,6 +15,7 @@
 #include "macro.h"
 #include "parts.h"
 
+#include "test-main.h"
 #include <glib.h>
 #include <glib/gstdio.h>
 
@@ -647,5 +648,5 @@ int main(int argc, char **argv) {
         g_test_add_func("/engine/fault/hang", test_fault_hang);
         g_test_add_func("/engine/fault/read-protection", test_read_protection);
         g_test_add_func("/engine/cancel", test_cancel);
-        return g_test_run();
+        return test_run();
 }

@@ -5,6 +5,7 @@
 #include <zlib.h>
 
 #include "image-test.h"
+#include "test-main.h"
 
 static const uint8_t seq[16] = {0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15};
 
@@ -236,5 +237,5 @@ int main(int argc, char **argv) {
         g_test_add_func("/binary/read", test_binary);
         g_test_add_func("/binary/plain-dfu-suffix", test_plain_dfu_suffix);
         g_test_add_func("/binary/write", test_write_binary);
-        return g_test_run();
+        return test_run();
 }

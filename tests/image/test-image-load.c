@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include "image-test.h"
+#include "test-main.h"
 
 static void expect_read_error(int fd, uint64_t cap, const char *fragment) {
         DfuError error = DFU_ERROR_INIT;
@@ -201,5 +202,5 @@ int main(int argc, char **argv) {
         g_test_add_func("/load/refused-kinds", test_refused_kinds);
         g_test_add_func("/load/buffer-cap", test_buffer_cap);
         g_test_add_func("/load/ihex-corpus-checksums", test_ihex_corpus_checksums);
-        return g_test_run();
+        return test_run();
 }

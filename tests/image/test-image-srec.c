@@ -3,6 +3,7 @@
 #include <errno.h>
 
 #include "image-test.h"
+#include "test-main.h"
 
 static const uint8_t seq[16] = {0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15};
 
@@ -116,5 +117,5 @@ int main(int argc, char **argv) {
         g_test_add_func("/srec/terminations", test_terminations);
         g_test_add_func("/srec/errors", test_errors);
         g_test_add_func("/srec/peer-file", test_peer_file);
-        return g_test_run();
+        return test_run();
 }

@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include "harness.h"
+#include "test-main.h"
 
 #define FLASH_BASE 0x08000000u
 
@@ -286,5 +287,5 @@ int main(int argc, char **argv) {
         g_test_add("/integ/errors/pipe-does-not-block", Integ, NULL, integ_setup, test_pipe_does_not_block,
                    integ_teardown);
         g_test_add("/integ/errors/inspect", Integ, NULL, integ_setup, test_inspect, integ_teardown);
-        return g_test_run();
+        return test_run();
 }

@@ -3,6 +3,7 @@
 #include <string.h>
 
 #include "harness.h"
+#include "test-main.h"
 
 #define FLASH_BASE 0x08000000u
 
@@ -360,5 +361,5 @@ int main(int argc, char **argv) {
                    integ_teardown);
         g_test_add("/integ/flash/signals", Integ, NULL, integ_setup, test_signals, integ_teardown);
         g_test_add("/integ/flash/cancel", Integ, NULL, integ_setup, test_cancel, integ_teardown);
-        return g_test_run();
+        return test_run();
 }

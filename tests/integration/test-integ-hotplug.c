@@ -3,6 +3,7 @@
 #include <string.h>
 
 #include "harness.h"
+#include "test-main.h"
 
 #define FLASH_BASE 0x08000000u
 
@@ -113,5 +114,5 @@ int main(int argc, char **argv) {
                    integ_teardown);
         g_test_add("/integ/hotplug/queued-behind-leave", Integ, NULL, integ_setup, test_queued_behind_leave,
                    integ_teardown);
-        return g_test_run();
+        return test_run();
 }

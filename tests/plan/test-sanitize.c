@@ -4,6 +4,7 @@
 
 #include "parts.h"
 #include "sanitize.h"
+#include "test-main.h"
 #include <glib.h>
 
 static MemMap *map_of(const char *part) {
@@ -449,5 +450,5 @@ int main(int argc, char *argv[]) {
         g_test_add_func("/sanitize/dfuse-target", test_dfuse_target);
         g_test_add_func("/sanitize/same-strings", test_same_strings);
         g_test_add_func("/sanitize/address-kind", test_address_kind);
-        return g_test_run();
+        return test_run();
 }

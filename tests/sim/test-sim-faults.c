@@ -3,6 +3,8 @@
 
 #include "test-sim-host.h"
 
+#include "test-main.h"
+
 static const uint8_t block[64] = {0x11, 0x22, 0x33};
 
 static void inject(SimBoard *b, SimFault fault, SimPhase phase, unsigned after, unsigned count,
@@ -148,5 +150,5 @@ int main(int argc, char **argv) {
         g_test_add_func("/sim/fault/error-status", test_error_status);
         g_test_add_func("/sim/fault/no-answer", test_no_answer);
         g_test_add_func("/sim/fault/queue", test_queue);
-        return g_test_run();
+        return test_run();
 }
