@@ -75,7 +75,7 @@ static int parse_fault_options(const LineCtx *c, char **w, ScriptStep *st) {
                 const char *eq = strchr(*w, '=');
                 const char *v = eq ? eq + 1 : NULL;
                 if (!eq)
-                        return fail(c, "phase=, after= or count=", *w);
+                        return fail(c, "phase=, after=, poll= or count=", *w);
                 if (g_str_has_prefix(*w, "phase=")) {
                         bool found = false;
                         for (unsigned i = 0; i < ELEMENTSOF(phase_names); i++)
