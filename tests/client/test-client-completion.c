@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "ctl.h"
+#include "test-main.h"
 
 static const char *const h743[] = {"h743", NULL};
 
@@ -72,5 +73,5 @@ static void test_completion(Integ *t, gconstpointer data) {
 int main(int argc, char **argv) {
         g_test_init(&argc, &argv, NULL);
         g_test_add("/client/completion", Integ, NULL, integ_setup, test_completion, integ_teardown);
-        return g_test_run();
+        return test_run();
 }

@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "ctl.h"
+#include "test-main.h"
 
 static const char *const h743[] = {"h743", NULL};
 
@@ -282,5 +283,5 @@ int main(int argc, char **argv) {
         g_test_add("/client/watch/json", Integ, NULL, integ_setup, test_watch_json, integ_teardown);
         g_test_add("/client/watch/restart", Integ, NULL, integ_setup, test_watch_restart, integ_teardown);
         g_test_add("/client/watch/screen", Integ, NULL, integ_setup, test_watch_screen, integ_teardown);
-        return g_test_run();
+        return test_run();
 }

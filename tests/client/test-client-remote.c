@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "ctl.h"
+#include "test-main.h"
 
 #define SSHD "/usr/sbin/sshd"
 
@@ -170,7 +171,7 @@ static void test_remote(Integ *t, gconstpointer data) {
         Remote remote = {};
 
         if (why) {
-                g_test_skip(why);
+                test_skip(why);
                 return;
         }
         integ_start(t, &(IntegRun){.boards = 2, .parts = h743});
@@ -190,9 +191,31 @@ static void test_remote(Integ *t, gconstpointer data) {
         g_assert_nonnull(strstr(r.out, "1-2"));
         ctl_result_clear(&r);
 
+        /* A job that ended, submitted locally (images cannot travel over ssh): only --all lists it. */
+        g_autoptr(GError) error = NULL;
+        g_autofree char *job =
+                integ_submit(t, (const char *[]){image, NULL},
+                             integ_options("port", g_variant_new_string("1-2"), NULL), &error);
+        g_assert_no_error(error);
+        g_autofree char *state = integ_wait_job(t, job, 60);
+        g_assert_cmpstr(state, ==, "done");
         g_assert_cmpint(
-                run_remote(t, &remote, &r, (const char *const[]){"-H", remote.host, "jobs", "--all", NULL}),
+                run_remote(t, &remote, &r,
+                           (const char *const[]){"-H", remote.host, "jobs", "--all", "--json", NULL}),
                 ==, 0);
+        g_clear_pointer(&doc, json_object_put);
+        doc = ctl_json(&r);
+        json_object *jobs = jget(doc, "jobs");
+        g_assert_cmpuint(json_object_array_length(jobs), ==, 1);
+        json_object *j = json_object_array_get_idx(jobs, 0);
+        g_assert_cmpuint(json_object_get_uint64(jget(j, "Id")), ==, 1);
+        g_assert_cmpstr(jstr(j, "PortPath"), ==, "1-2");
+        g_assert_cmpstr(jstr(j, "State"), ==, "done");
+        g_assert_cmpstr(jstr(j, "Error"), ==, "");
+        ctl_result_clear(&r);
+        g_assert_cmpint(run_remote(t, &remote, &r, (const char *const[]){"-H", remote.host, "jobs", NULL}),
+                        ==, 0);
+        g_assert_cmpstr(r.out, ==, "No jobs.\n");
         ctl_result_clear(&r);
 
         /* Images are file descriptors, which ssh cannot carry: a clear refusal, not a failed job. */
@@ -221,5 +244,5 @@ static void test_remote(Integ *t, gconstpointer data) {
 int main(int argc, char **argv) {
         g_test_init(&argc, &argv, NULL);
         g_test_add("/client/remote", Integ, NULL, integ_setup, test_remote, integ_teardown);
-        return g_test_run();
+        return test_run();
 }

@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "image/image.h"
+#include "test-main.h"
 #include <glib.h>
 #include <glib/gstdio.h>
 
@@ -141,7 +142,7 @@ static void test_srec_cat(void) {
         guint32 first = 1, count = 24;
 
         if (!srec_cat) {
-                g_test_skip("srec_cat is not installed (package srecord)");
+                test_skip("srec_cat is not installed (package srecord)");
                 return;
         }
         if (g_getenv("DFUSD_DIFF_SEED")) {
@@ -216,7 +217,7 @@ static void test_objcopy(void) {
         g_autofree char *dir = NULL, *kept = NULL, *ref = NULL;
 
         if (!objcopy || !objdump) {
-                g_test_skip("arm-none-eabi-objcopy is not installed (package binutils-arm-none-eabi)");
+                test_skip("arm-none-eabi-objcopy is not installed (package binutils-arm-none-eabi)");
                 return;
         }
         dir = g_dir_make_tmp("dfusd-diff-XXXXXX", NULL);
@@ -260,5 +261,5 @@ int main(int argc, char *argv[]) {
         }
         g_test_add_func("/diff/srec_cat-crop", test_srec_cat);
         g_test_add_func("/diff/objcopy-flash-sections", test_objcopy);
-        return g_test_run();
+        return test_run();
 }

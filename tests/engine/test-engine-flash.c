@@ -5,20 +5,22 @@
  * dumped and its request counters. Flash contents are compared byte for byte.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <json-c/json.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <string.h>
 
+#include "image/image.h"
 #include "macro.h"
 #include "parts.h"
 
+#include "test-main.h"
 #include <glib.h>
 #include <glib/gstdio.h>
 
-#define FLASH_BASE  0x08000000u
-#define SCALE       "0.01"
-#define STALL_SCALE "10"
+#define FLASH_BASE 0x08000000u
+#define SCALE      "0.01"
 
 typedef struct Run {
         char *dir;
@@ -191,17 +193,18 @@ static void assert_line(const Run *r, const char *port, const char *word) {
 
 /* Full flash of a part: image, verify, leave; the board must end with the image and have left. */
 static void flash_part(const char *part, uint32_t size, bool expect_stalls, bool expect_stuck) {
-        /*
-         * Stalls need real timing, and room for the engine's own latency: the L4 asks for 21 ms after a
-         * 22 ms page erase, so only a scale well above 1 leaves a margin (10 ms here) that scheduling
-         * cannot eat.
-         */
-        Run r = {.scale = expect_stalls ? STALL_SCALE : NULL};
+        Run r = {};
         run_init(&r);
         g_autoptr(GBytes) image = make_image(size, size ^ 0x5eed);
         g_autofree char *img = write_image(&r, "fw.bin", image);
         g_autofree char *job = g_strdup_printf("1-1=%s", img);
-        const char *sim[] = {"--part", part, NULL};
+        /*
+         * The L4 stalls a poll that comes before its page erase ends, a window of 1 ms in 22 that
+         * scheduling decides; the script stalls the second poll of the erase phase three times in a
+         * row instead, the most the engine must take.
+         */
+        g_autofree char *script = write_text(&r, "script", "board 1-1 stall count=3 phase=erase poll=2\n");
+        const char *sim[] = {"--part", part, expect_stalls ? "--script" : NULL, script, NULL};
         const char *flash[] = {"--verify", "--info", job, NULL};
 
         run_sim(&r, sim, flash);
@@ -239,7 +242,7 @@ static void flash_part(const char *part, uint32_t size, bool expect_stalls, bool
          * in a row, and the job went through.
          */
         if (expect_stalls) {
-                g_assert_cmpuint(stat_of(&r, "1-1", "stalls"), >, 0);
+                g_assert_cmpuint(stat_of(&r, "1-1", "stalls"), >=, 3);
                 g_assert_cmpuint(stat_of(&r, "1-1", "stalls"), ==, counter(&r, "1-1", "stalls"));
                 g_assert_cmpuint(stat_of(&r, "1-1", "stalls"), <=, 3 * counter(&r, "1-1", "erase"));
         } else
@@ -258,7 +261,7 @@ static void test_f405(void) {
 
 /*
  * L4: polls after a page erase stall, since the bootloader asks for less time than the erase takes;
- * block writes hold their polls back instead. Three pages keep it quick at the slow scale.
+ * block writes hold their polls back instead.
  */
 static void test_l476(void) {
         flash_part("l476", 4 * 1024 + 100, true, false);
@@ -494,6 +497,59 @@ static void test_window(void) {
         run_clear(&r);
 }
 
+/*
+ * Segments sharing pages, one crossing three page edges and ending in a page the next one starts in:
+ * every touched page erased exactly once, the others never, and the bytes between segments blank.
+ */
+static void test_erase_once(void) {
+        static const uint32_t spec[][2] = {
+                {0x08000010, 16},     {0x08000400, 32}, {0x080007F0, 0x20}, {0x08000900, 8},
+                {0x08001FF8, 0x1010}, {0x08003100, 4},  {0x08007000, 4},
+        };
+        static const unsigned touched[] = {0, 1, 3, 4, 5, 6, 14};
+        Run r = {};
+        run_init(&r);
+        _cleanup_(image_freep) Image *image = image_new("fw.hex");
+        g_autoptr(GBytes) bytes = make_image(0x8000, 41);
+        const uint8_t *src = g_bytes_get_data(bytes, NULL);
+        uint8_t flash[0x8000];
+
+        memset(flash, 0xFF, sizeof(flash));
+        for (size_t i = 0; i < G_N_ELEMENTS(spec); i++) {
+                uint32_t off = spec[i][0] - FLASH_BASE;
+                g_assert_cmpint(
+                        image_add_segment(image, spec[i][0], src + off, spec[i][1], "fw.hex", -1, NULL), ==,
+                        0);
+                memcpy(flash + off, src + off, spec[i][1]);
+        }
+        g_autofree char *img = g_build_filename(r.dir, "fw.hex", NULL);
+        int fd = open(img, O_WRONLY | O_CREAT | O_CLOEXEC, 0600);
+        g_assert_cmpint(fd, >=, 0);
+        g_assert_cmpint(image_write_ihex(image, fd, NULL), ==, 0);
+        close(fd);
+        g_autofree char *job = g_strdup_printf("1-1=%s", img);
+        const char *sim[] = {"--part", "g431", NULL};
+        const char *flash_args[] = {"--verify", "--no-leave", job, NULL};
+
+        run_sim(&r, sim, flash_args);
+        g_assert_true(exited_ok(&r));
+        g_autoptr(GBytes) expected = g_bytes_new(flash, sizeof(flash));
+        assert_flash(&r, "1-1", expected, 0);
+        g_assert_cmpuint(counter(&r, "1-1", "erase"), ==, G_N_ELEMENTS(touched));
+
+        json_object *o = load_json(&r, "1-1"), *c, *a;
+        g_assert_true(json_object_object_get_ex(o, "counters", &c));
+        g_assert_true(json_object_object_get_ex(c, "erases_per_sector", &a));
+        g_assert_cmpuint(json_object_array_length(a), ==, 64);
+        for (unsigned page = 0, k = 0; page < 64; page++) {
+                bool erased = k < G_N_ELEMENTS(touched) && touched[k] == page;
+                g_assert_cmpuint(json_object_get_uint64(json_object_array_get_idx(a, page)), ==, erased);
+                k += erased;
+        }
+        json_object_put(o);
+        run_clear(&r);
+}
+
 /* dfuse_read() gives back what was written, on a board left in the bootloader. */
 static void test_read(void) {
         Run r = {};
@@ -581,6 +637,7 @@ int main(int argc, char **argv) {
         g_test_add_func("/engine/flash/f405-mass-erase", test_f405_mass_erase);
         g_test_add_func("/engine/flash/skip-identical", test_skip_identical);
         g_test_add_func("/engine/flash/skip-blank", test_skip_blank);
+        g_test_add_func("/engine/flash/erase-once", test_erase_once);
         g_test_add_func("/engine/read", test_read);
         g_test_add_func("/engine/window", test_window);
         g_test_add_func("/engine/verify-mismatch", test_verify_mismatch);
@@ -591,5 +648,5 @@ int main(int argc, char **argv) {
         g_test_add_func("/engine/fault/hang", test_fault_hang);
         g_test_add_func("/engine/fault/read-protection", test_read_protection);
         g_test_add_func("/engine/cancel", test_cancel);
-        return g_test_run();
+        return test_run();
 }

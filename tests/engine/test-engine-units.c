@@ -5,6 +5,7 @@
 #include "dfuse-internal.h"
 
 /* After our headers: GLib's MIN/MAX replace macro.h's cleanly, the other order warns. */
+#include "test-main.h"
 #include <glib.h>
 
 static void test_port_path_parse(void) {
@@ -126,5 +127,5 @@ int main(int argc, char **argv) {
         g_test_add_func("/engine/names", test_names);
         g_test_add_func("/engine/errno", test_errno);
         g_test_add_func("/engine/quirks", test_quirks);
-        return g_test_run();
+        return test_run();
 }

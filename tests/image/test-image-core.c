@@ -3,6 +3,7 @@
 #include <errno.h>
 
 #include "image-test.h"
+#include "test-main.h"
 
 static void test_add_keeps_order(void) {
         _cleanup_(image_freep) Image *image = image_new("t");
@@ -170,5 +171,5 @@ int main(int argc, char **argv) {
         g_test_add_func("/image/format-names", test_format_names);
         g_test_add_func("/image/detect", test_detect);
         g_test_add_func("/image/sha256", test_sha256);
-        return g_test_run();
+        return test_run();
 }

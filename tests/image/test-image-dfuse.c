@@ -5,6 +5,7 @@
 #include <zlib.h>
 
 #include "image-test.h"
+#include "test-main.h"
 
 static const uint8_t seq[16] = {0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15};
 
@@ -110,8 +111,9 @@ static void test_errors(void) {
         expect_edit_error(true, b->data[b->len - 10] = 0x10,
                           "fw.dfu: offset 611: bcdDFU 0x0110, expected 0x011A");
         expect_edit_error(true, b->data[5] = 2, "fw.dfu: offset 5: prefix version 2, expected 1");
+        /* A wrong prefix size behind a broken CRC: the suffix is checked first, and named exactly. */
         expect_edit_error(false, (b->data[6] ^= 1, fix_sizes(b), b->data[6] ^= 1, b->data[b->len - 4] = 0),
-                          "fw.dfu: offset");
+                          "fw.dfu: offset 617: suffix CRC 0x38D02E00, expected 0x5D631357");
         expect_edit_error(true, b->data[11] = 't',
                           "fw.dfu: offset 11: target 0: signature is not \"Target\"");
         expect_edit_error(true, b->data[321 + 5] = 'X', "fw.dfu: offset 321: target 1: signature");
@@ -235,5 +237,5 @@ int main(int argc, char **argv) {
         g_test_add_func("/binary/read", test_binary);
         g_test_add_func("/binary/plain-dfu-suffix", test_plain_dfu_suffix);
         g_test_add_func("/binary/write", test_write_binary);
-        return g_test_run();
+        return test_run();
 }

@@ -3,6 +3,7 @@
 #include <errno.h>
 
 #include "image-test.h"
+#include "test-main.h"
 
 #ifdef TEST_APP_ELF
 static GBytes *read_fixture(void) {
@@ -35,7 +36,7 @@ static void test_sections(void) {
         g_assert_true(image->has_entry);
         g_assert_cmphex(image->entry, ==, 0x08000009);
 #else
-        g_test_skip("arm-none-eabi binutils not found");
+        test_skip("arm-none-eabi binutils not found");
 #endif
 }
 
@@ -49,7 +50,7 @@ static void test_same_as_objcopy(void) {
         assert_same_content(elf, hex);
         g_assert_cmphex(hex->entry, ==, elf->entry);
 #else
-        g_test_skip("arm-none-eabi binutils not found");
+        test_skip("arm-none-eabi binutils not found");
 #endif
 }
 
@@ -79,7 +80,7 @@ static void test_errors(void) {
                           "app.elf: program header 0: file data at offset 0x1000+0x10",
                           "beyond the end of the file (4104 bytes)");
 #else
-        g_test_skip("arm-none-eabi binutils not found");
+        test_skip("arm-none-eabi binutils not found");
 #endif
         ImageLoadOptions forced = {.format = IMAGE_FORMAT_ELF};
         expect_load_error(":00000001FF\n", 12, "app.hex", &forced, "app.hex: not an ELF file");
@@ -93,5 +94,5 @@ int main(int argc, char **argv) {
         g_test_add_func("/elf/sections", test_sections);
         g_test_add_func("/elf/same-as-objcopy", test_same_as_objcopy);
         g_test_add_func("/elf/errors", test_errors);
-        return g_test_run();
+        return test_run();
 }

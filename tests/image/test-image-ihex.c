@@ -4,6 +4,7 @@
 #include <unistd.h>
 
 #include "image-test.h"
+#include "test-main.h"
 
 static const uint8_t seq[32] = {0,  1,  2,  3,  4,  5,  6,  7,  8,  9,  10, 11, 12, 13, 14, 15,
                                 16, 17, 18, 19, 20, 21, 22, 23, 24, 25, 26, 27, 28, 29, 30, 31};
@@ -168,5 +169,5 @@ int main(int argc, char **argv) {
         g_test_add_func("/ihex/errors", test_errors);
         g_test_add_func("/ihex/write-round-trip", test_write_round_trip);
         g_test_add_func("/ihex/write-format", test_write_format);
-        return g_test_run();
+        return test_run();
 }

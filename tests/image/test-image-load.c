@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include "image-test.h"
+#include "test-main.h"
 
 static void expect_read_error(int fd, uint64_t cap, const char *fragment) {
         DfuError error = DFU_ERROR_INIT;
@@ -139,6 +140,58 @@ static void test_buffer_cap(void) {
         expect_load_error("12345", 5, "big.bin", &opts, "big.bin: 5 bytes exceed the size limit of 4 bytes");
 }
 
+/*
+ * The fuzzing seeds that load, each record's checksum off by one in turn: every record type, in both cases
+ * of hex digits and with CRLF line ends, is refused at its own line with both checksums named.
+ */
+static void test_ihex_corpus_checksums(void) {
+        g_autofree char *dir = g_build_filename(IMAGE_TEST_DIR, "..", "fuzz", "corpus", "ihex", NULL);
+        g_autoptr(GDir) d = g_dir_open(dir, 0, NULL);
+        unsigned records = 0, types = 0;
+        const char *name;
+
+        g_assert_nonnull(d);
+        while ((name = g_dir_read_name(d))) {
+                g_autofree char *path = g_build_filename(dir, name, NULL);
+                g_autofree char *text = NULL;
+                gsize len;
+                g_assert_true(g_file_get_contents(path, &text, &len, NULL));
+                /* Seeds that are refused for another reason say nothing about checksums. */
+                Image *image = NULL;
+                if (image_load_buffer((const uint8_t *)text, len, name, NULL, &image, NULL) < 0)
+                        continue;
+                image_free(image);
+
+                g_auto(GStrv) lines = g_strsplit(text, "\n", -1);
+                for (unsigned i = 0; lines[i]; i++) {
+                        char *line = lines[i];
+                        size_t n = strcspn(line, "\r");
+                        if (n < 11 || line[0] != ':')
+                                continue;
+                        char given_digits[3] = {line[n - 2], line[n - 1], 0};
+                        char type_digits[3] = {line[7], line[8], 0};
+                        unsigned expected = (unsigned)g_ascii_strtoull(given_digits, NULL, 16);
+                        unsigned given = (expected + 1) & 0xFF;
+                        types |= 1u << g_ascii_strtoull(type_digits, NULL, 16);
+
+                        g_autofree char *broken_line =
+                                g_strdup_printf("%.*s%02X%s", (int)n - 2, line, given, line + n);
+                        char *saved = lines[i];
+                        lines[i] = broken_line;
+                        g_autofree char *broken = g_strjoinv("\n", lines);
+                        lines[i] = saved;
+                        g_autofree char *msg =
+                                g_strdup_printf("%s: line %u: checksum 0x%02X, expected 0x%02X", name, i + 1,
+                                                given, expected);
+                        expect_text_error(broken, name, msg);
+                        records++;
+                }
+        }
+        g_assert_cmpuint(records, ==, 13);
+        /* Data, end of file, both address kinds and both start-address kinds. */
+        g_assert_cmphex(types, ==, 0x3F);
+}
+
 int main(int argc, char **argv) {
         g_test_init(&argc, &argv, NULL);
         signal(SIGPIPE, SIG_IGN);
@@ -148,5 +201,6 @@ int main(int argc, char **argv) {
         g_test_add_func("/load/nonblocking-pipe", test_nonblocking_pipe);
         g_test_add_func("/load/refused-kinds", test_refused_kinds);
         g_test_add_func("/load/buffer-cap", test_buffer_cap);
-        return g_test_run();
+        g_test_add_func("/load/ihex-corpus-checksums", test_ihex_corpus_checksums);
+        return test_run();
 }

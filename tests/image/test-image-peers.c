@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "image-test.h"
+#include "test-main.h"
 
 static char *tmpdir;
 
@@ -85,7 +86,7 @@ static void test_srec_cat(void) {
                 g_assert_cmpuint(z->segments[0].size, ==, alen);
         }
 #else
-        g_test_skip("srec_cat not found");
+        test_skip("srec_cat not found");
 #endif
 }
 
@@ -119,7 +120,7 @@ static void test_dfu_suffix(void) {
                                         (image->segments[i].address - image->segments[0].address),
                                 image->segments[i].size, image->segments[i].data, image->segments[i].size);
 #else
-        g_test_skip("dfu-suffix not found");
+        test_skip("dfu-suffix not found");
 #endif
 }
 
@@ -129,7 +130,7 @@ int main(int argc, char **argv) {
         g_assert_nonnull(tmpdir);
         g_test_add_func("/peers/srec-cat", test_srec_cat);
         g_test_add_func("/peers/dfu-suffix", test_dfu_suffix);
-        int r = g_test_run();
+        int r = test_run();
         g_autofree char *cmd = g_strdup_printf("rm -rf '%s'", tmpdir);
         (void)!system(cmd);
         g_free(tmpdir);

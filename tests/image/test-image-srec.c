@@ -3,6 +3,7 @@
 #include <errno.h>
 
 #include "image-test.h"
+#include "test-main.h"
 
 static const uint8_t seq[16] = {0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15};
 
@@ -99,11 +100,15 @@ static void test_peer_file(void) {
         DfuError error = DFU_ERROR_INIT;
         _cleanup_(image_freep) Image *image = NULL;
         g_assert_cmpint(image_load_path(path, NULL, &image, &error), ==, 0);
+        uint8_t first[40];
+        for (unsigned i = 0; i < sizeof(first); i++)
+                first[i] = (uint8_t)i;
         g_assert_cmpuint(image->n_segments, ==, 2);
-        g_assert_cmphex(image->segments[0].address, ==, 0x08000000);
-        g_assert_cmpuint(image->segments[0].size, ==, 40);
-        g_assert_cmphex(image->segments[1].address, ==, 0x08020000);
-        g_assert_cmpuint(image->segments[1].size, ==, 3);
+        assert_segment(image, 0, 0x08000000, first, sizeof(first));
+        assert_segment(image, 1, 0x08020000, "\xDE\xAD\xBE", 3);
+        /* S7: the 32-bit start address. */
+        g_assert_true(image->has_entry);
+        g_assert_cmphex(image->entry, ==, 0x08000099);
 }
 
 int main(int argc, char **argv) {
@@ -112,5 +117,5 @@ int main(int argc, char **argv) {
         g_test_add_func("/srec/terminations", test_terminations);
         g_test_add_func("/srec/errors", test_errors);
         g_test_add_func("/srec/peer-file", test_peer_file);
-        return g_test_run();
+        return test_run();
 }

@@ -159,6 +159,24 @@ void integ_assert_blank(GBytes *dump, uint32_t flash_base, uint32_t address, siz
         integ_assert_flash(dump, flash_base, address, ff, size);
 }
 
+void integ_assert_dbus_error(const GError *error, const char *name, ...) {
+        g_autoptr(GError) copy = NULL;
+        g_autofree char *remote = NULL;
+        const char *word;
+        va_list ap;
+
+        g_assert_nonnull(error);
+        remote = g_dbus_error_get_remote_error(error);
+        g_assert_cmpstr(remote, ==, name);
+        copy = g_error_copy(error);
+        g_dbus_error_strip_remote_error(copy);
+        va_start(ap, name);
+        while ((word = va_arg(ap, const char *)))
+                if (!strstr(copy->message, word))
+                        g_error("%s: \"%s\" lacks \"%s\"", name, copy->message, word);
+        va_end(ap);
+}
+
 char *integ_device_path(Integ *t, const char *port) {
         g_autoptr(GVariant) devices = integ_get(t, DFUSD_PATH, DFUSD_MANAGER, "Devices", NULL);
         GVariantIter it;

@@ -105,3 +105,5 @@ void integ_assert_flash(GBytes *dump, uint32_t flash_base, uint32_t address, con
                         size_t size);
 /* Asserts that [address, address + size) of the dump is erased (0xff). */
 void integ_assert_blank(GBytes *dump, uint32_t flash_base, uint32_t address, size_t size);
+/* The error is the D-Bus error name and its message holds every word (NULL-terminated list). */
+void integ_assert_dbus_error(const GError *error, const char *name, ...) G_GNUC_NULL_TERMINATED;

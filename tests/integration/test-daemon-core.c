@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include "harness.h"
+#include "test-main.h"
 
 #define FLASH_BASE 0x08000000u
 
@@ -239,5 +240,5 @@ int main(int argc, char *argv[]) {
                    test_default_target_and_history, integ_teardown);
         g_test_add("/daemon-core/max-parallel", Integ, NULL, integ_setup, test_max_parallel, integ_teardown);
         g_test_add("/daemon-core/failed-board", Integ, NULL, integ_setup, test_failed_board, integ_teardown);
-        return g_test_run();
+        return test_run();
 }

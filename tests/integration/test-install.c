@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "harness.h"
+#include "test-main.h"
 
 typedef struct Installed {
         char *destdir;
@@ -207,7 +208,7 @@ int main(int argc, char **argv) {
         g_test_add_data_func("/install/systemd-verify", &f, test_verify);
         g_test_add_data_func("/install/sysusers-tmpfiles", &f, test_sysusers_tmpfiles);
         g_test_add_data_func("/install/systemd-security", &f, test_security);
-        r = g_test_run();
+        r = test_run();
         uninstall(&f);
         return r;
 }

@@ -1,11 +1,13 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* Bad calls get one clean error reply each, and the daemon keeps answering. */
 #include <fcntl.h>
+#include <stdarg.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
 #include "harness.h"
+#include "test-main.h"
 
 #define FLASH_BASE 0x08000000u
 
@@ -172,21 +174,25 @@ static void test_pipe(Integ *t, gconstpointer data) {
         integ_assert_flash(dump, FLASH_BASE, FLASH_BASE, img, 2048);
 }
 
-static void on_submit_reply(GObject *source, GAsyncResult *res, gpointer userdata) {
-        GVariant **reply = userdata;
-        g_autoptr(GError) error = NULL;
+typedef struct SubmitReply {
+        bool done;
+        GVariant *reply;
+        GError *error;
+} SubmitReply;
 
-        *reply = g_dbus_connection_call_with_unix_fd_list_finish(G_DBUS_CONNECTION(source), NULL, res,
-                                                                 &error);
-        if (!*reply)
-                *reply = g_variant_new_string(error->message);
-        g_variant_ref_sink(*reply);
+static void on_submit_reply(GObject *source, GAsyncResult *res, gpointer userdata) {
+        SubmitReply *r = userdata;
+
+        r->reply = g_dbus_connection_call_with_unix_fd_list_finish(G_DBUS_CONNECTION(source), NULL, res,
+                                                                   &r->error);
+        r->done = true;
 }
 
 /* While a Submit waits for a slow pipe, the daemon answers other calls: its loop never blocks on a read. */
 static void test_pipe_does_not_block(Integ *t, gconstpointer data) {
         g_autoptr(GUnixFDList) fds = g_unix_fd_list_new();
-        g_autoptr(GVariant) version = NULL, reply = NULL;
+        g_autoptr(GVariant) version = NULL;
+        SubmitReply reply = {};
         g_autoptr(GError) error = NULL;
         GVariantBuilder h;
         int p[2];
@@ -206,15 +212,40 @@ static void test_pipe_does_not_block(Integ *t, gconstpointer data) {
         g_assert_no_error(error);
         while (g_main_context_iteration(NULL, FALSE))
                 ;
-        g_assert_null(reply);
+        g_assert_false(reply.done);
 
         close(p[1]);
-        while (!reply)
+        while (!reply.done)
                 g_main_context_iteration(NULL, TRUE);
-        {
-                g_autofree char *text = g_variant_print(reply, FALSE);
-                g_test_message("Submit with an empty pipe: %s", text);
-        }
+        g_assert_null(reply.reply);
+        integ_assert_dbus_error(reply.error, IMAGE_REJECTED, "image 1: file is empty", NULL);
+        g_error_free(reply.error);
+}
+
+/* Segment i of an Inspect answer or a Report: where, what it was judged, and the words of its reason. */
+static void assert_verdict(GVariant *segments, size_t i, uint32_t address, uint32_t size,
+                           const char *verdict, const char *kind, ...) G_GNUC_NULL_TERMINATED;
+static void assert_verdict(GVariant *segments, size_t i, uint32_t address, uint32_t size,
+                           const char *verdict, const char *kind, ...) {
+        g_autoptr(GVariant) s = g_variant_get_child_value(segments, i);
+        const char *text = NULL, *word;
+        uint32_t u = 0;
+        va_list ap;
+
+        g_assert_true(g_variant_lookup(s, "address", "u", &u));
+        g_assert_cmphex(u, ==, address);
+        g_assert_true(g_variant_lookup(s, "size", "u", &u));
+        g_assert_cmpuint(u, ==, size);
+        g_assert_true(g_variant_lookup(s, "verdict", "&s", &text));
+        g_assert_cmpstr(text, ==, verdict);
+        g_assert_true(g_variant_lookup(s, "kind", "&s", &text));
+        g_assert_cmpstr(text, ==, kind);
+        g_assert_true(g_variant_lookup(s, "reason", "&s", &text));
+        va_start(ap, kind);
+        while ((word = va_arg(ap, const char *)))
+                if (!strstr(text, word))
+                        g_error("segment %zu: \"%s\" lacks \"%s\"", i, text, word);
+        va_end(ap);
 }
 
 /* Inspect touches no board: an offline part's map, the dual-core drop verdicts. */
@@ -239,6 +270,12 @@ static void test_inspect(Integ *t, gconstpointer data) {
         segments = g_variant_lookup_value(result, "segments", G_VARIANT_TYPE("aa{sv}"));
         g_assert_nonnull(segments);
         g_assert_cmpuint(g_variant_n_children(segments), ==, 2);
+        assert_verdict(segments, 0, FLASH_BASE, 2048, "keep", "flash",
+                       "0x08000000-0x080007FF in \"Internal Flash\" (alt 0)", NULL);
+        assert_verdict(segments, 1, 0x38000000, 64, "drop", "RAM",
+                       "0x38000000-0x3800003F (64 bytes) lies outside every memory",
+                       "(SRAM4; RAM is 0x20000000-0x3FFFFFFF)",
+                       "mark the section NOLOAD in the linker script", NULL);
 }
 
 int main(int argc, char **argv) {
@@ -250,5 +287,5 @@ int main(int argc, char **argv) {
         g_test_add("/integ/errors/pipe-does-not-block", Integ, NULL, integ_setup, test_pipe_does_not_block,
                    integ_teardown);
         g_test_add("/integ/errors/inspect", Integ, NULL, integ_setup, test_inspect, integ_teardown);
-        return g_test_run();
+        return test_run();
 }

@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "harness.h"
+#include "test-main.h"
 
 #define FLASH_BASE 0x08000000u
 
@@ -135,5 +136,5 @@ static void test_kill9(Integ *t, gconstpointer data) {
 int main(int argc, char **argv) {
         g_test_init(&argc, &argv, NULL);
         g_test_add("/integ/restart/kill9", Integ, NULL, integ_setup, test_kill9, integ_teardown);
-        return g_test_run();
+        return test_run();
 }

@@ -3,6 +3,7 @@
 #include <string.h>
 
 #include "harness.h"
+#include "test-main.h"
 
 #define FLASH_BASE 0x08000000u
 
@@ -104,5 +105,5 @@ int main(int argc, char **argv) {
         g_test_init(&argc, &argv, NULL);
         g_test_add("/integ/rules/once", Integ, NULL, integ_setup, test_rule, integ_teardown);
         g_test_add("/integ/rules/remove", Integ, NULL, integ_setup, test_rule_remove, integ_teardown);
-        return g_test_run();
+        return test_run();
 }

@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "harness.h"
+#include "test-main.h"
 
 #define FLASH_BASE 0x08000000u
 
@@ -123,7 +124,7 @@ static void test_sandbox(Integ *t, gconstpointer data) {
         unsigned blocked = 0;
 
         if (!strace) {
-                g_test_skip("strace is not installed");
+                test_skip("strace is not installed");
                 return;
         }
         g_assert_nonnull(unit_path);
@@ -167,5 +168,5 @@ static void test_sandbox(Integ *t, gconstpointer data) {
 int main(int argc, char **argv) {
         g_test_init(&argc, &argv, NULL);
         g_test_add("/integ/sandbox/syscalls", Integ, NULL, integ_setup, test_sandbox, integ_teardown);
-        return g_test_run();
+        return test_run();
 }

@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "harness.h"
+#include "test-main.h"
 
 #define ACCESS_DENIED "org.freedesktop.DBus.Error.AccessDenied"
 
@@ -130,7 +131,7 @@ static void test_policy(Integ *t, gconstpointer data) {
         int status = 0;
 
         if (getuid() != 0) {
-                g_test_skip("needs root: the daemon owns the system-bus name as root");
+                test_skip("needs root: the daemon owns the system-bus name as root");
                 return;
         }
         integ_start(t, &(IntegRun){.boards = 1, .system_bus = true});
@@ -197,7 +198,7 @@ static void test_group_member(Integ *t, gconstpointer data) {
         g_autoptr(GError) error = NULL;
 
         if (getuid() != 0) {
-                g_test_skip("needs root to call as other users");
+                test_skip("needs root to call as other users");
                 return;
         }
         /* "daemon" is the primary group of user daemon in every Debian group database. */
@@ -240,5 +241,5 @@ int main(int argc, char **argv) {
         g_test_add("/integ/system-bus/policy", Integ, NULL, integ_setup, test_policy, integ_teardown);
         g_test_add("/integ/access/group-member", Integ, NULL, integ_setup, test_group_member,
                    integ_teardown);
-        return g_test_run();
+        return test_run();
 }

@@ -5,6 +5,7 @@
  */
 #include "parts.h" /* first: GLib redefines MIN and MAX */
 
+#include "test-main.h"
 #include <glib.h>
 #include <glib/gstdio.h>
 #include <json-c/json.h>
@@ -40,7 +41,7 @@ G_DEFINE_AUTO_CLEANUP_CLEAR_FUNC(Run, run_clear);
 static bool have_dfu_util(void) {
         g_autofree char *p = g_find_program_in_path("dfu-util");
         if (!p)
-                g_test_skip("dfu-util is not installed: peer tests need it (apt install dfu-util)");
+                test_skip("dfu-util is not installed: peer tests need it (apt install dfu-util)");
         return p != NULL;
 }
 
@@ -497,5 +498,5 @@ int main(int argc, char **argv) {
         g_test_add_func("/peer/dfu-util/unprotect-resets", test_unprotect_resets);
         g_test_add_func("/peer/runner/dump", test_dump_only);
         g_test_add_func("/peer/runner/bad-script", test_bad_script);
-        return g_test_run();
+        return test_run();
 }

@@ -4,6 +4,7 @@
  * announced once each, complete when announced, with the device node and serial a daemon keys on. The
  * test runs itself under dfusd-sim in "monitor" mode and reads what the monitor printed.
  */
+#include "test-main.h"
 #include <glib.h>
 #include <glib/gstdio.h>
 #include <libudev.h>
@@ -141,5 +142,5 @@ int main(int argc, char **argv) {
         self = g_canonicalize_filename(argv[0], NULL);
         g_test_add_func("/peer/uevents/plug-unplug", test_plug_unplug);
         g_test_add_func("/peer/uevents/many-monitors", test_many_monitors);
-        return g_test_run();
+        return test_run();
 }

@@ -3,6 +3,7 @@
 #include <string.h>
 
 #include "image/image.h"
+#include "test-main.h"
 #include <glib.h>
 #include <glib/gstdio.h>
 
@@ -349,7 +350,7 @@ static void test_color(void) {
         g_autofree char *script = g_find_program_in_path("script");
 
         if (!script) {
-                g_test_skip("script(1) is not installed (package util-linux)");
+                test_skip("script(1) is not installed (package util-linux)");
                 return;
         }
         g_autofree char *colored = run_on_tty(NULL), *plain = run_on_tty("1"), *empty = run_on_tty("");
@@ -374,5 +375,5 @@ int main(int argc, char *argv[]) {
         g_test_add_func("/inspect/rejects", test_rejects);
         g_test_add_func("/inspect/export", test_export);
         g_test_add_func("/inspect/color", test_color);
-        return g_test_run();
+        return test_run();
 }

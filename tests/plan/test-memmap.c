@@ -2,6 +2,7 @@
 #include <string.h>
 
 #include "memmap.h"
+#include "test-main.h"
 #include <glib.h>
 
 typedef struct Run {
@@ -326,5 +327,5 @@ int main(int argc, char *argv[]) {
         g_test_add_func("/memmap/malformed", test_malformed);
         g_test_add_func("/memmap/find-sector", test_find_sector);
         g_test_add_func("/memmap/memmap", test_memmap);
-        return g_test_run();
+        return test_run();
 }

@@ -3,6 +3,7 @@
 #include <stdint.h>
 
 #include "parse-util.h"
+#include "test-main.h"
 #include <glib.h>
 
 static void test_accepts(void) {
@@ -58,5 +59,5 @@ int main(int argc, char *argv[]) {
         g_test_init(&argc, &argv, NULL);
         g_test_add_func("/parse-util/accepts", test_accepts);
         g_test_add_func("/parse-util/rejects", test_rejects);
-        return g_test_run();
+        return test_run();
 }

@@ -2,6 +2,7 @@
 #include <string.h>
 
 #include "parts.h"
+#include "test-main.h"
 #include <glib.h>
 
 static void test_table(void) {
@@ -120,5 +121,5 @@ int main(int argc, char *argv[]) {
         g_test_add_func("/parts/traits", test_traits);
         g_test_add_func("/parts/timing", test_timing);
         g_test_add_func("/parts/match", test_match);
-        return g_test_run();
+        return test_run();
 }

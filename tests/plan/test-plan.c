@@ -3,6 +3,7 @@
 
 #include "parts.h"
 #include "plan.h"
+#include "test-main.h"
 #include <glib.h>
 
 typedef struct Fixture {
@@ -251,5 +252,5 @@ int main(int argc, char *argv[]) {
         g_test_add_func("/plan/leave-address", test_leave_address);
         g_test_add_func("/plan/option-bytes", test_option_bytes);
         g_test_add_func("/plan/errors", test_errors);
-        return g_test_run();
+        return test_run();
 }

@@ -1,8 +1,10 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
+#include <inttypes.h>
 #include <string.h>
 
 #include "parts.h"
 #include "sanitize.h"
+#include "test-main.h"
 #include <glib.h>
 
 static MemMap *map_of(const char *part) {
@@ -38,12 +40,18 @@ static Image *image_of(size_t n, const uint32_t *spec) {
         return img;
 }
 
-static SanitizeReport *run(const Image *img, const MemMap *map, const SanitizeOptions *o) {
+static SanitizeReport *run_quiet(const Image *img, const MemMap *map, const SanitizeOptions *o) {
         DfuError error = DFU_ERROR_INIT;
         SanitizeReport *r = NULL;
 
         g_assert_cmpint(sanitize_image(img, map, o, &r, &error), ==, 0);
         g_assert_nonnull(r);
+        return r;
+}
+
+static SanitizeReport *run(const Image *img, const MemMap *map, const SanitizeOptions *o) {
+        SanitizeReport *r = run_quiet(img, map, o);
+
         for (size_t i = 0; i < r->n_verdicts; i++)
                 g_test_message("%s 0x%08X: %s", verdict_to_string(r->verdicts[i].verdict),
                                r->verdicts[i].address, r->verdicts[i].reason);
@@ -168,6 +176,161 @@ static void test_straddle(void) {
         assert_contains(r3->verdicts[0].reason, "0x08004000");
 }
 
+static SanitizeReport *run_one(const MemMap *map, uint32_t address, uint32_t size,
+                               const SanitizeOptions *o) {
+        const uint32_t spec[] = {address, size};
+        _cleanup_(image_freep) Image *img = image_of(1, spec);
+        return run_quiet(img, map, o);
+}
+
+/* The H743's 2 MB flash ends at 0x08200000 and starts at 0x08000000: one byte either way decides. */
+static void test_flash_edges_h743(void) {
+        _cleanup_(memmap_freep) MemMap *map = map_of("h743");
+
+        _cleanup_(sanitize_report_freep) SanitizeReport *past = run_one(map, 0x081FFF00, 257, NULL);
+        g_assert_true(past->rejected);
+        g_assert_cmpint(past->verdicts[0].verdict, ==, VERDICT_REJECT);
+        g_assert_cmpstr(past->verdicts[0].reason, ==,
+                        "0x081FFF00-0x08200000 straddles the edge of \"Internal Flash\" (alt 0): 0x08200000 "
+                        "lies outside it; fix the linker script so the section fits inside the memory");
+        g_assert_cmpuint(past->bytes_kept, ==, 0);
+        g_assert_cmpuint(past->kept->n_segments, ==, 0);
+        g_assert_true(g_str_has_prefix(past->reject_reason, "test.hex:0: 0x081FFF00-0x08200000 straddles"));
+
+        _cleanup_(sanitize_report_freep) SanitizeReport *last = run_one(map, 0x081FFF00, 256, NULL);
+        g_assert_false(last->rejected);
+        g_assert_cmpint(last->verdicts[0].verdict, ==, VERDICT_KEEP);
+        g_assert_cmpstr(last->verdicts[0].reason, ==, "0x081FFF00-0x081FFFFF in \"Internal Flash\" (alt 0)");
+        g_assert_cmpuint(last->bytes_kept, ==, 256);
+
+        /* Straddling the start is rejected, never dropped as if it lay outside the flash. */
+        _cleanup_(sanitize_report_freep) SanitizeReport *before = run_one(map, 0x07FFFFFF, 2, NULL);
+        g_assert_true(before->rejected);
+        g_assert_cmpint(before->verdicts[0].verdict, ==, VERDICT_REJECT);
+        g_assert_cmpstr(before->verdicts[0].reason, ==,
+                        "0x07FFFFFF-0x08000000 straddles the edge of \"Internal Flash\" (alt 0): 0x07FFFFFF "
+                        "lies outside it; fix the linker script so the section fits inside the memory");
+        g_assert_cmpuint(before->bytes_dropped, ==, 0);
+
+        /* Single bytes: the last one of the flash is kept, the first one past it dropped. */
+        _cleanup_(sanitize_report_freep) SanitizeReport *one = run_one(map, 0x081FFFFF, 1, NULL);
+        g_assert_cmpint(one->verdicts[0].verdict, ==, VERDICT_KEEP);
+        g_assert_cmpuint(one->bytes_kept, ==, 1);
+        _cleanup_(sanitize_report_freep) SanitizeReport *out = run_one(map, 0x08200000, 1, NULL);
+        g_assert_cmpint(out->verdicts[0].verdict, ==, VERDICT_DROP);
+        g_assert_cmpuint(out->bytes_dropped, ==, 1);
+}
+
+/*
+ * What the sanitizer must decide, worked out byte by byte from memlayout_find_sector(): the flash
+ * layout first, then the others in order; the first one holding any byte decides.
+ */
+static Verdict expected_verdict(const MemMap *map, uint32_t address, uint32_t size, const MemLayout **where,
+                                uint32_t *gap) {
+        for (size_t pass = 0; pass < 2; pass++)
+                for (size_t i = 0; i < map->n_layouts; i++) {
+                        const MemLayout *l = &map->layouts[i];
+                        bool inside = false, outside = false, writable = true;
+                        if ((pass == 0) != (l->alt_setting == 0))
+                                continue;
+                        for (uint64_t b = address; b < (uint64_t)address + size; b++) {
+                                MemSector sec;
+                                if (memlayout_find_sector(l, (uint32_t)b, &sec) == 0) {
+                                        inside = true;
+                                        writable = writable && (sec.attributes & MEM_WRITABLE);
+                                } else if (!outside) {
+                                        outside = true;
+                                        *gap = (uint32_t)b;
+                                }
+                        }
+                        if (!inside)
+                                continue;
+                        *where = l;
+                        return outside || !writable ? VERDICT_REJECT : VERDICT_KEEP;
+                }
+        return VERDICT_DROP;
+}
+
+static void check_segment(const MemMap *map, uint64_t address, uint32_t size) {
+        const SanitizeOptions o = {.allow_option_bytes = true};
+        const MemLayout *where = NULL;
+        uint32_t gap = 0;
+
+        if (address + size > UINT64_C(1) << 32)
+                return;
+        Verdict want = expected_verdict(map, (uint32_t)address, size, &where, &gap);
+        _cleanup_(sanitize_report_freep) SanitizeReport *r = run_one(map, (uint32_t)address, size, &o);
+        const SegmentVerdict *v = &r->verdicts[0];
+        g_autofree char *range =
+                g_strdup_printf("0x%08" PRIX64 "-0x%08" PRIX64, address, address + size - 1);
+
+        if (v->verdict != want)
+                g_error("%s (%" PRIu32 " bytes): %s, expected %s (%s)", range, size,
+                        verdict_to_string(v->verdict), verdict_to_string(want), v->reason);
+        g_assert_true(g_str_has_prefix(v->reason, range));
+        g_assert_cmpuint(r->bytes_kept, ==, want == VERDICT_KEEP ? size : 0);
+        g_assert_cmpuint(r->bytes_dropped, ==, want == VERDICT_DROP ? size : 0);
+        if (want == VERDICT_DROP) {
+                assert_contains(v->reason, "lies outside every memory");
+                return;
+        }
+        g_assert_cmpint(v->alt_setting, ==, (int)where->alt_setting);
+        g_assert_cmpstr(v->region_name, ==, where->name);
+        if (want == VERDICT_KEEP) {
+                g_autofree char *reason =
+                        g_strdup_printf("%s in \"%s\" (alt %u)", range, where->name, where->alt_setting);
+                g_assert_cmpstr(v->reason, ==, reason);
+        } else if (strstr(v->reason, "straddles")) {
+                g_autofree char *lies = g_strdup_printf(": 0x%08" PRIX32 " lies outside it", gap);
+                assert_contains(v->reason, lies);
+        } else
+                assert_contains(v->reason, "not writable");
+}
+
+/* Segments ending exactly at, one byte before and one byte after an edge, and starting likewise. */
+static void check_edge(const MemMap *map, uint64_t edge) {
+        static const uint32_t sizes[] = {1, 2, 16, 4096};
+
+        for (size_t i = 0; i < G_N_ELEMENTS(sizes); i++)
+                for (int shift = -1; shift <= 1; shift++) {
+                        uint64_t end = edge + (uint64_t)(int64_t)shift, start = end;
+                        if (end >= sizes[i])
+                                check_segment(map, end - sizes[i], sizes[i]);
+                        check_segment(map, start, sizes[i]);
+                }
+}
+
+static void check_map_edges(const MemMap *map) {
+        for (size_t i = 0; i < map->n_layouts; i++)
+                for (size_t g = 0; g < map->layouts[i].n_regions; g++) {
+                        const MemRegion *region = &map->layouts[i].regions[g];
+                        check_edge(map, region->address);
+                        check_edge(map, region->address + region->size);
+                        for (size_t k = 0; k < region->n_runs; k++) {
+                                const MemSectorRun *run = &region->runs[k];
+                                check_edge(map, run->address);
+                                check_edge(map, run->address + (uint64_t)run->count * run->size);
+                        }
+                }
+}
+
+static void test_every_edge(void) {
+        for (unsigned i = 0; i < part_table_size; i++) {
+                _cleanup_(memmap_freep) MemMap *map = NULL;
+                g_assert_cmpint(part_memmap(&part_table[i], &map, NULL), ==, 0);
+                check_map_edges(map);
+        }
+
+        /* Groups with a hole, groups that touch, a read-only sector between writable ones. */
+        const char *const holey[] = {"@Flash/0x08000000/2*1Kg/0x08001000/1*2Kg/0x08001800/1*1Kg",
+                                     "@Option Bytes/0x08002000/1*016 e", NULL};
+        const char *const guarded[] = {"@Flash/0x08000000/1*16Ka,3*16Kg,1*64Ka", NULL};
+        _cleanup_(memmap_freep) MemMap *m1 = map_from(holey);
+        _cleanup_(memmap_freep) MemMap *m2 = map_from(guarded);
+        check_map_edges(m1);
+        check_map_edges(m2);
+}
+
 static void test_not_writable(void) {
         const char *const strings[] = {"@Flash/0x08000000/1*16Ka,3*16Kg", NULL};
         _cleanup_(memmap_freep) MemMap *map = map_from(strings);
@@ -279,11 +442,13 @@ int main(int argc, char *argv[]) {
         g_test_add_func("/sanitize/drop", test_drop);
         g_test_add_func("/sanitize/strict", test_strict);
         g_test_add_func("/sanitize/straddle", test_straddle);
+        g_test_add_func("/sanitize/flash-edges-h743", test_flash_edges_h743);
+        g_test_add_func("/sanitize/every-edge", test_every_edge);
         g_test_add_func("/sanitize/not-writable", test_not_writable);
         g_test_add_func("/sanitize/option-bytes", test_option_bytes);
         g_test_add_func("/sanitize/nothing-left", test_nothing_left);
         g_test_add_func("/sanitize/dfuse-target", test_dfuse_target);
         g_test_add_func("/sanitize/same-strings", test_same_strings);
         g_test_add_func("/sanitize/address-kind", test_address_kind);
-        return g_test_run();
+        return test_run();
 }

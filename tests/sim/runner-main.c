@@ -65,7 +65,7 @@ static const char help_text[] =
         "  [at SECONDS] plug PORT [part=NAME] [protected]\n"
         "  [at SECONDS] unplug PORT\n"
         "  [at SECONDS] board PORT unplug|hang [phase=P] [after=N]\n"
-        "  [at SECONDS] board PORT stall [count=N] [phase=P] [after=N]\n"
+        "  [at SECONDS] board PORT stall [count=N] [phase=P] [after=N | poll=N]\n"
         "  [at SECONDS] board PORT status errNAME|NUMBER [phase=P] [after=N]\n"
         "SECONDS: wall-clock time after COMMAND started (no --time-scale); without \"at\" the step happens\n"
         "before COMMAND starts. P: any, erase, write, read, leave; the fault fires at the first request\n"

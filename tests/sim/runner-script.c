@@ -5,12 +5,14 @@
  *   [at SECONDS] plug PORT [part=NAME] [protected]
  *   [at SECONDS] unplug PORT
  *   [at SECONDS] board PORT unplug|hang [phase=P] [after=N]
- *   [at SECONDS] board PORT stall [count=N] [phase=P] [after=N]
+ *   [at SECONDS] board PORT stall [count=N] [phase=P] [after=N | poll=N]
  *   [at SECONDS] board PORT status errNAME|NUMBER [phase=P] [after=N]
  *
  * SECONDS count from the start of the command, in wall-clock time (--time-scale does not apply).
  * Steps without "at" happen before the command starts. P is any, erase, write, read or leave: the fault
- * fires at the first request of that phase after N further requests of it (default any, 0). A board
+ * fires at the first request of that phase after N further requests of it (default any, 0); with
+ * poll=N, at the Nth GETSTATUS of the phase, whatever the timing (a stall there is what an L4 does
+ * to a poll that comes before its erase ends). A board
  * fault acts inside the board; "unplug PORT" pulls the cable whatever the board is doing.
  */
 #include "runner.h" /* first: see testbed.h */
@@ -73,7 +75,7 @@ static int parse_fault_options(const LineCtx *c, char **w, ScriptStep *st) {
                 const char *eq = strchr(*w, '=');
                 const char *v = eq ? eq + 1 : NULL;
                 if (!eq)
-                        return fail(c, "phase=, after= or count=", *w);
+                        return fail(c, "phase=, after=, poll= or count=", *w);
                 if (g_str_has_prefix(*w, "phase=")) {
                         bool found = false;
                         for (unsigned i = 0; i < ELEMENTSOF(phase_names); i++)
@@ -86,12 +88,17 @@ static int parse_fault_options(const LineCtx *c, char **w, ScriptStep *st) {
                 } else if (g_str_has_prefix(*w, "after=")) {
                         if (parse_uint(v, &st->fault.after) < 0)
                                 return fail(c, "after=<number of requests>", *w);
+                } else if (g_str_has_prefix(*w, "poll=") && st->fault.fault == SIM_FAULT_STALL) {
+                        if (parse_uint(v, &st->fault.after) < 0 || st->fault.after == 0)
+                                return fail(c, "poll=<which poll of the phase, from 1>", *w);
+                        st->fault.after--;
+                        st->fault.polls = true;
                 } else if (g_str_has_prefix(*w, "count=") && st->fault.fault == SIM_FAULT_STALL) {
                         if (parse_uint(v, &st->fault.count) < 0 || st->fault.count == 0)
                                 return fail(c, "count=<number of stalls, at least 1>", *w);
                 } else
                         return fail(c,
-                                    st->fault.fault == SIM_FAULT_STALL ? "phase=, after= or count="
+                                    st->fault.fault == SIM_FAULT_STALL ? "phase=, after=, poll= or count="
                                                                        : "phase= or after=",
                                     *w);
         }

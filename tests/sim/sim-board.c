@@ -161,7 +161,8 @@ SimResult sim_board_control(SimBoard *b, const SimSetup *setup, uint8_t *data, s
         phase = sim_fault_phase(setup, data);
         if (phase != SIM_PHASE_ANY)
                 b->phase = phase;
-        r = sim_fault_check(b, b->phase);
+        r = sim_fault_check(b, b->phase,
+                            (setup->bmRequestType & 0x60) == 0x20 && setup->bRequest == DFU_GETSTATUS);
         if (r == SIM_OK)
                 r = dispatch(b, setup, data, len, now_us, ready_us, events);
 

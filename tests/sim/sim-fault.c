@@ -62,7 +62,7 @@ static SimResult fire(SimBoard *b, const SimFaultSpec *f) {
  * Called for every request once b->phase is updated: SIM_OK lets the request through, anything else
  * is the answer instead of it (the request has no effect on the board).
  */
-SimResult sim_fault_check(SimBoard *b, SimPhase phase) {
+SimResult sim_fault_check(SimBoard *b, SimPhase phase, bool poll) {
         if (b->silent_left > 0) {
                 if (b->silent_left != UINT_MAX)
                         b->silent_left--;
@@ -75,7 +75,8 @@ SimResult sim_fault_check(SimBoard *b, SimPhase phase) {
 
         for (size_t i = 0; i < b->n_faults; i++) {
                 SimFaultSlot *slot = &b->faults[i];
-                if (slot->fired || (slot->spec.phase != SIM_PHASE_ANY && slot->spec.phase != phase))
+                if (slot->fired || (slot->spec.phase != SIM_PHASE_ANY && slot->spec.phase != phase) ||
+                    (slot->spec.polls && !poll))
                         continue;
                 if (slot->seen++ < slot->spec.after)
                         continue;

@@ -157,7 +157,7 @@ SimResult sim_dfu_request(SimBoard *b, const SimSetup *s, uint8_t *data, size_t 
 
 /* sim-fault.c */
 SimPhase sim_fault_phase(const SimSetup *s, const uint8_t *data);
-SimResult sim_fault_check(SimBoard *b, SimPhase phase);
+SimResult sim_fault_check(SimBoard *b, SimPhase phase, bool poll);
 
 /* sim-board.c */
 uint64_t sim_scaled_us(const SimBoard *b, uint64_t us);

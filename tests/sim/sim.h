@@ -181,6 +181,7 @@ typedef struct SimFaultSpec {
         SimPhase phase; /* trigger at the first request of this phase ... */
         unsigned after; /* ... after this many further requests in it */
         unsigned count; /* for STALL (0 counts as 1) and NO_ANSWER */
+        bool polls;     /* only GETSTATUS requests count for `after`, and one of them fires it */
         uint8_t status; /* for STATUS */
 } SimFaultSpec;
 

@@ -3,6 +3,8 @@
 
 #include "test-sim-host.h"
 
+#include "test-main.h"
+
 static uint16_t get16(const uint8_t *p) {
         return (uint16_t)(p[0] | p[1] << 8);
 }
@@ -205,5 +207,5 @@ int main(int argc, char **argv) {
         g_test_add_func("/sim/desc/serial", test_serial);
         g_test_add_func("/sim/desc/interface", test_interface);
         g_test_add_func("/sim/desc/same-alt-strings", test_same_alt_strings);
-        return g_test_run();
+        return test_run();
 }

@@ -3,6 +3,8 @@
 
 #include "test-sim-host.h"
 
+#include "test-main.h"
+
 #define F4_SECTOR1 0x08004000u /* 16 KiB */
 
 static void test_arrival(void) {
@@ -504,5 +506,5 @@ int main(int argc, char **argv) {
         g_test_add_func("/sim/dfu/read-protection", test_read_protection);
         g_test_add_func("/sim/dfu/write-protection", test_write_protection);
         g_test_add_func("/sim/dfu/leave", test_leave);
-        return g_test_run();
+        return test_run();
 }

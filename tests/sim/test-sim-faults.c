@@ -3,6 +3,8 @@
 
 #include "test-sim-host.h"
 
+#include "test-main.h"
+
 static const uint8_t block[64] = {0x11, 0x22, 0x33};
 
 static void inject(SimBoard *b, SimFault fault, SimPhase phase, unsigned after, unsigned count,
@@ -65,6 +67,26 @@ static void test_stall(void) {
         g_assert_cmpuint(test_state(&h), ==, SIM_STATE_IDLE);
         g_assert_cmpuint(sim_board_counters(b)->stalls, ==, 2);
         g_assert_cmpuint(sim_board_counters(b)->mass_erase, ==, 0);
+}
+
+/* A stall on the second poll of the erase phase: the erase command itself and the first poll pass. */
+static void test_stall_on_poll(void) {
+        _cleanup_(sim_board_freep) SimBoard *b = test_board("h743", 0, 0);
+        SimFaultSpec f = {
+                .fault = SIM_FAULT_STALL, .phase = SIM_PHASE_ERASE, .after = 1, .count = 2, .polls = true};
+        TestHost h;
+
+        g_assert_cmpint(sim_board_inject(b, &f), ==, 0);
+        test_host_init(&h, b);
+        g_assert_cmpint(test_out(&h, 1, 0, ((uint8_t[]){0x41, 0x00, 0x00, 0x00, 0x08}), 5), ==, SIM_OK);
+        g_assert_cmpint(test_getstatus(&h), ==, SIM_OK);
+        g_assert_cmpint(test_getstatus(&h), ==, SIM_STALL);
+        g_assert_cmpint(test_getstatus(&h), ==, SIM_STALL);
+        g_assert_cmpuint(sim_board_counters(b)->stalls, ==, 2);
+        h.now += 10 * 1000 * 1000;
+        g_assert_cmpint(test_getstatus(&h), ==, SIM_OK);
+        g_assert_cmpuint(test_state(&h), ==, SIM_STATE_DNLOAD_IDLE);
+        g_assert_cmpuint(sim_board_counters(b)->erase, ==, 1);
 }
 
 static void test_error_status(void) {
@@ -145,8 +167,9 @@ int main(int argc, char **argv) {
         g_test_add_func("/sim/fault/unplug-in-phase", test_unplug_in_phase);
         g_test_add_func("/sim/fault/unplug-on-read", test_unplug_on_read);
         g_test_add_func("/sim/fault/stall", test_stall);
+        g_test_add_func("/sim/fault/stall-on-poll", test_stall_on_poll);
         g_test_add_func("/sim/fault/error-status", test_error_status);
         g_test_add_func("/sim/fault/no-answer", test_no_answer);
         g_test_add_func("/sim/fault/queue", test_queue);
-        return g_test_run();
+        return test_run();
 }

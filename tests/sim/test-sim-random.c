@@ -7,6 +7,8 @@
 
 #include "test-sim-host.h"
 
+#include "test-main.h"
+
 #define REQUESTS_PER_PART 6000
 
 /* Requests biased towards the ones that move the state machine, with plausible and wild addresses. */
@@ -154,5 +156,5 @@ static void test_random(void) {
 int main(int argc, char **argv) {
         g_test_init(&argc, &argv, NULL);
         g_test_add_func("/sim/random/all-parts", test_random);
-        return g_test_run();
+        return test_run();
 }

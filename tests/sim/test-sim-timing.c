@@ -6,6 +6,8 @@
 
 #include "test-sim-host.h"
 
+#include "test-main.h"
+
 static SimBoard *board_scaled(const char *part, double scale, unsigned quirks, unsigned quirks_off) {
         SimBoardOptions o = {
                 .part = part_find(part),
@@ -353,5 +355,5 @@ int main(int argc, char **argv) {
         g_test_add_func("/sim/quirk/arrives-in-error", test_arrives_in_error);
         g_test_add_func("/sim/quirk/stuck-dnbusy", test_stuck_dnbusy);
         g_test_add_func("/sim/quirk/reset-on-leave", test_reset_on_leave_switch);
-        return g_test_run();
+        return test_run();
 }
