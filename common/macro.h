@@ -16,7 +16,10 @@
 #define _likely_(x)          (__builtin_expect(!!(x), 1))
 #define _unlikely_(x)        (__builtin_expect(!!(x), 0))
 
-#define ELEMENTSOF(x)      (sizeof(x) / sizeof((x)[0]))
+#define ELEMENTSOF(x) (sizeof(x) / sizeof((x)[0]))
+/* The same as GLib's, which tests include in any order with ours. */
+#undef MIN
+#undef MAX
 #define MIN(a, b)          ((a) < (b) ? (a) : (b))
 #define MAX(a, b)          ((a) > (b) ? (a) : (b))
 #define DIV_ROUND_UP(x, y) (((x) + (y)-1) / (y))

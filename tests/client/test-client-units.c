@@ -10,6 +10,7 @@
 
 #include "glob-check.h"
 #include "history.h"
+#include "test-main.h"
 
 G_DEFINE_AUTOPTR_CLEANUP_FUNC(json_object, json_object_put)
 
@@ -438,5 +439,5 @@ int main(int argc, char **argv) {
         g_test_add_func("/client-units/history/jsonl", test_jsonl);
         g_test_add_func("/client-units/history/arguments", test_arguments);
         g_test_add_func("/client-units/globs", test_globs);
-        return g_test_run();
+        return test_run();
 }

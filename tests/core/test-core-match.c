@@ -4,6 +4,7 @@
  * specs, each cell the expected answer.
  */
 #include "match.h"
+#include "test-main.h"
 
 #include <glib.h>
 
@@ -116,5 +117,5 @@ int main(int argc, char **argv) {
         g_test_add_func("/core/match/table", test_table);
         g_test_add_func("/core/match/specs", test_specs_from_options);
         g_test_add_func("/core/match/glob-valid", test_glob_valid);
-        return g_test_run();
+        return test_run();
 }

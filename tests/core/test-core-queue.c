@@ -7,6 +7,7 @@
 
 #include "core-test.h"
 #include "store.h"
+#include "test-main.h"
 
 static void test_order_and_max_parallel(void) {
         CoreTest t = {};
@@ -166,5 +167,5 @@ int main(int argc, char **argv) {
         g_test_add_func("/core/queue/record-times", test_record_times);
         g_test_add_func("/core/queue/linger-cap", test_linger_cap);
         g_test_add_func("/core/queue/max-queued", test_max_queued);
-        return g_test_run();
+        return test_run();
 }

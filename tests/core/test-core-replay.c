@@ -9,6 +9,7 @@
 
 #include "core-test.h"
 #include "store.h"
+#include "test-main.h"
 
 static void store_done(int result, void *userdata) {
         g_assert_cmpint(result, ==, 0);
@@ -129,5 +130,5 @@ int main(int argc, char **argv) {
         g_test_init(&argc, &argv, NULL);
         g_test_add_func("/core/replay/each-record-shape", test_replay);
         g_test_add_func("/core/replay/missing-image", test_replay_missing_image);
-        return g_test_run();
+        return test_run();
 }

@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* Auto-flash rules: once per board or every time, boards that leave and return, and a restart. */
 #include "core-test.h"
+#include "test-main.h"
 
 static bool has_job_for(CoreTest *t, void *userdata) {
         LIST_FOREACH (jobs, j, t->m->jobs)
@@ -103,5 +104,5 @@ int main(int argc, char **argv) {
         g_test_add_func("/core/rules/once", test_once);
         g_test_add_func("/core/rules/every-time-and-restart", test_every_time_and_restart);
         g_test_add_func("/core/rules/added-with-boards", test_added_with_boards);
-        return g_test_run();
+        return test_run();
 }

@@ -3,6 +3,7 @@
 #include <string.h>
 
 #include "store-test.h"
+#include "test-main.h"
 
 /* A history of N ended jobs, and the same history as a list to check the queries against. */
 #define N 1200
@@ -189,5 +190,5 @@ int main(int argc, char **argv) {
         g_test_add_func("/store/history/filters", test_filters);
         g_test_add_func("/store/history/limits", test_limits);
         g_test_add_func("/store/history/prune", test_prune);
-        return g_test_run();
+        return test_run();
 }

@@ -3,6 +3,7 @@
 #include <string.h>
 
 #include "store-test.h"
+#include "test-main.h"
 
 /* Records exactly as the journal of earlier versions wrote them (daemon/store.c). */
 static const char journal[] =
@@ -263,5 +264,5 @@ int main(int argc, char **argv) {
         g_test_add_func("/store/import-again", test_import_again);
         g_test_add_func("/store/import-bad-rules", test_import_bad_rules);
         g_test_add_func("/store/rules", test_rules);
-        return g_test_run();
+        return test_run();
 }

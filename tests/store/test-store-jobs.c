@@ -4,6 +4,7 @@
 #include <sys/wait.h>
 
 #include "store-test.h"
+#include "test-main.h"
 
 static DoneEntry *tag(DoneLog *log, uintptr_t t) {
         DoneEntry *e = g_new0(DoneEntry, 1);
@@ -293,5 +294,5 @@ int main(int argc, char **argv) {
         g_test_add_func("/store/refused", test_refused);
         g_test_add_func("/store/order", test_order);
         g_test_add_func("/store/kill", test_kill);
-        return g_test_run();
+        return test_run();
 }
