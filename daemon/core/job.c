@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "device.h"
+#include "image-set.h"
 #include "job.h"
 #include "journal.h"
 #include "log.h"
@@ -13,6 +14,7 @@
 #include "queue.h"
 #include "rule.h"
 #include "spool-refs.h"
+#include "tasks.h"
 #include "time-util.h"
 
 static const char *const job_state_table[_JOB_STATE_MAX] = {
@@ -121,6 +123,71 @@ void job_set_state(Job *j, JobState s) {
                 return;
         j->state = s;
         manager_emit_job_changed(j->manager, j, (const char *const[]){"State", NULL});
+}
+
+typedef struct JobLoad {
+        Job *job;
+        JobLoadedFn done;
+        char *state_dir;
+        uint64_t size_cap;
+        JobOptions opts;
+        char **hashes;
+        Image *image;
+        DfuError error;
+        int result;
+} JobLoad;
+
+static JobLoad *job_load_free(JobLoad *l) {
+        if (!l)
+                return NULL;
+        free(l->state_dir);
+        job_options_done(&l->opts);
+        strv_free(l->hashes);
+        image_free(l->image);
+        return mfree(l);
+}
+DEFINE_TRIVIAL_CLEANUP_FUNC(JobLoad *, job_load_free);
+
+/* On the thread: only the copies in the JobLoad are touched, never the job. */
+static void job_load_run(void *userdata) {
+        JobLoad *l = userdata;
+        l->result =
+                image_set_load_spooled(l->state_dir, l->size_cap, l->hashes, &l->opts, &l->image, &l->error);
+}
+
+static void job_load_done(Manager *m, void *userdata) {
+        _cleanup_(job_load_freep) JobLoad *l = userdata;
+
+        if (m->exiting)
+                return;
+        if (l->result >= 0) {
+                image_free(l->job->image);
+                l->job->image = TAKE_PTR(l->image);
+        }
+        l->done(l->job, l->result, &l->error);
+}
+
+int job_load_images(Job *j, JobLoadedFn done) {
+        Manager *m = j->manager;
+        _cleanup_(job_load_freep) JobLoad *l = calloc(1, sizeof(JobLoad));
+        int r;
+
+        if (!l)
+                return -ENOMEM;
+        job_options_init(&l->opts);
+        l->job = j;
+        l->done = done;
+        l->size_cap = m->config.image_size_cap;
+        if (!(l->state_dir = strdup(m->config.state_dir)) || !(l->hashes = strv_copy(j->image_hashes)))
+                return -ENOMEM;
+        r = job_options_copy(&j->opts, &l->opts);
+        if (r < 0)
+                return r;
+        r = tasks_start(m, job_load_run, job_load_done, l);
+        if (r < 0)
+                return r;
+        TAKE_PTR(l);
+        return 0;
 }
 
 typedef struct JobSubmit {

@@ -97,6 +97,11 @@ Job *job_find(Manager *m, uint32_t id);
  * rejected image is -EMEDIUMTYPE with the reason in error; the report stays on the job either way. */
 int job_prepare(Job *j, const Device *d, DfuError *error);
 
+/* Reads the job's images back from the spool on a thread (a rule's job, a resumed job): done runs on the
+ * loop with the image set on the job, or with the error. Not at all when the daemon is exiting. */
+typedef void (*JobLoadedFn)(Job *j, int result, const DfuError *error);
+int job_load_images(Job *j, JobLoadedFn done);
+
 /* Records the job (done runs once that is durable, or failed), then it is accepted and queued. */
 typedef void (*JobRecordedFn)(Job *j, int result, void *userdata);
 int job_submit(Job *j, JobRecordedFn done, void *userdata);

@@ -186,55 +186,22 @@ bool manager_uid_may_change(const Manager *m, uid_t uid) {
 
 /* A job that was queued or running when the daemon stopped: its images are read on a thread, then it
  * joins the queue as if just submitted. */
-typedef struct Resume {
-        Job *job;
-        char *state_dir;
-        uint64_t size_cap;
-        char **hashes;
-        JobOptions opts;
-        Image *image;
-        DfuError error;
-        int result;
-} Resume;
-
-static Resume *resume_free(Resume *r) {
-        if (!r)
-                return NULL;
-        free(r->state_dir);
-        strv_free(r->hashes);
-        job_options_done(&r->opts);
-        image_free(r->image);
-        return mfree(r);
-}
-DEFINE_TRIVIAL_CLEANUP_FUNC(Resume *, resume_free);
-
-static void resume_run(void *userdata) {
-        Resume *r = userdata;
-        r->result =
-                image_set_load_spooled(r->state_dir, r->size_cap, r->hashes, &r->opts, &r->image, &r->error);
-}
-
-static void resume_done(Manager *m, void *userdata) {
-        _cleanup_(resume_freep) Resume *r = userdata;
-        Job *j = r->job;
+static void resume_loaded(Job *j, int result, const DfuError *error) {
+        Manager *m = j->manager;
 
         m->resumes_pending--;
-        if (m->exiting)
-                return;
         j->accepted = true;
-        if (r->result < 0) {
+        if (result < 0) {
                 /* Ended before the queue sees it; everyone hears of it as of any job. */
-                job_finish(j, JOB_FAILED, dfu_error_message(&r->error));
+                job_finish(j, JOB_FAILED, dfu_error_message(error));
                 (void)queue_add(m, j);
                 return;
         }
-        j->image = TAKE_PTR(r->image);
         log_info("Resuming job %" PRIu32 "%s.", j->id, j->interrupted ? " (interrupted while running)" : "");
         (void)queue_add(m, j);
 }
 
 static int manager_resume_job(Manager *m, const StoreUnfinished *u) {
-        _cleanup_(resume_freep) Resume *res = NULL;
         Job *j;
         int r;
 
@@ -264,24 +231,12 @@ static int manager_resume_job(Manager *m, const StoreUnfinished *u) {
                 job_finish(j, JOB_DONE, NULL);
                 return 0;
         }
-        res = calloc(1, sizeof(Resume));
-        if (!res || !(res->state_dir = strdup(m->config.state_dir)) ||
-            !(res->hashes = strv_copy(j->image_hashes))) {
-                job_free(j);
-                return -ENOMEM;
-        }
-        job_options_init(&res->opts);
-        res->size_cap = m->config.image_size_cap;
-        res->job = j;
-        r = job_options_copy(&j->opts, &res->opts);
-        if (r >= 0)
-                r = tasks_start(m, resume_run, resume_done, res);
+        r = job_load_images(j, resume_loaded);
         if (r < 0) {
                 job_free(j);
                 return r;
         }
         m->resumes_pending++;
-        TAKE_PTR(res);
         return 0;
 }
 

@@ -5,14 +5,12 @@
 #include <string.h>
 
 #include "device.h"
-#include "image-set.h"
 #include "job.h"
 #include "log.h"
 #include "manager.h"
 #include "match.h"
 #include "rule.h"
 #include "spool-refs.h"
-#include "tasks.h"
 
 int rule_new(Manager *m, uint32_t id, Rule **ret) {
         Rule *r = calloc(1, sizeof(Rule));
@@ -60,54 +58,22 @@ static bool rule_has_job_for(Manager *m, const Rule *rule, const Device *d) {
         return false;
 }
 
-/* A rule's job: its images are read from the spool and parsed on a thread, then it is prepared and
- * recorded like a submitted one. */
-typedef struct RuleJobLoad {
-        Job *job;
-        char *state_dir;
-        uint64_t size_cap;
-        JobOptions opts;
-        char **hashes;
-        Image *image;
-        DfuError error;
-        int result;
-} RuleJobLoad;
-
-static RuleJobLoad *rule_job_load_free(RuleJobLoad *l) {
-        if (!l)
-                return NULL;
-        free(l->state_dir);
-        job_options_done(&l->opts);
-        strv_free(l->hashes);
-        image_free(l->image);
-        return mfree(l);
-}
-DEFINE_TRIVIAL_CLEANUP_FUNC(RuleJobLoad *, rule_job_load_free);
-
-static void rule_job_load_run(void *userdata) {
-        RuleJobLoad *l = userdata;
-        l->result =
-                image_set_load_spooled(l->state_dir, l->size_cap, l->hashes, &l->opts, &l->image, &l->error);
-}
-
+/* A rule's job: its images are read from the spool on a thread, then it is prepared and recorded like a
+ * submitted one. */
 static void rule_job_fail(Job *j, const char *what) {
         log_error("Rule %" PRIu32 ": failed to set up a job for port %s: %s", j->rule_id, j->opts.port,
                   what);
         job_free(j);
 }
 
-static void rule_job_load_done(Manager *m, void *userdata) {
-        _cleanup_(rule_job_load_freep) RuleJobLoad *l = userdata;
+static void rule_job_loaded(Job *j, int result, const DfuError *load_error) {
+        Manager *m = j->manager;
         DfuError error = DFU_ERROR_INIT;
-        Job *j = l->job;
         Device *d;
         int r;
 
-        if (m->exiting)
-                return (void)job_free(j);
-        if (l->result < 0)
-                return rule_job_fail(j, dfu_error_message(&l->error));
-        j->image = TAKE_PTR(l->image);
+        if (result < 0)
+                return rule_job_fail(j, dfu_error_message(load_error));
         d = device_find(m, j->opts.port);
         if (!d || !device_is_usable(d))
                 return rule_job_fail(j, "the board went away");
@@ -128,7 +94,6 @@ static void rule_job_load_done(Manager *m, void *userdata) {
 
 static int rule_start_job(Rule *rule, Device *d) {
         Manager *m = rule->manager;
-        _cleanup_(rule_job_load_freep) RuleJobLoad *l = NULL;
         _cleanup_(job_freep) Job *j = NULL;
         int r;
 
@@ -149,19 +114,9 @@ static int rule_start_job(Rule *rule, Device *d) {
             !(j->image_sha256 = strdup(rule->image_sha256)) || !(j->target = job_options_target(&j->opts)))
                 return -ENOMEM;
 
-        l = calloc(1, sizeof(RuleJobLoad));
-        if (!l)
-                return -ENOMEM;
-        job_options_init(&l->opts);
-        l->size_cap = m->config.image_size_cap;
-        if (!(l->state_dir = strdup(m->config.state_dir)) || !(l->hashes = strv_copy(j->image_hashes)) ||
-            job_options_copy(&j->opts, &l->opts) < 0)
-                return -ENOMEM;
-        l->job = j;
-        r = tasks_start(m, rule_job_load_run, rule_job_load_done, l);
+        r = job_load_images(j, rule_job_loaded);
         if (r < 0)
                 return r;
-        TAKE_PTR(l);
         TAKE_PTR(j);
         return 0;
 }
