@@ -208,10 +208,13 @@ static void job_submit_recorded(int result, void *userdata) {
         if (m->exiting)
                 return;
         if (result < 0) {
+                _cleanup_strv_free_ char **hashes = TAKE_PTR(j->image_hashes);
+
                 log_error_errno(result, "Failed to record job %" PRIu32 ": %m", j->id);
                 if (done)
                         done(j, result, done_userdata);
                 job_free(j);
+                spool_refs_release(m, hashes);
                 return;
         }
         j->accepted = true;

@@ -183,9 +183,12 @@ static void rule_add_recorded(int result, void *userdata) {
         if (m->exiting)
                 return;
         if (result < 0) {
+                _cleanup_strv_free_ char **hashes = TAKE_PTR(rule->image_hashes);
+
                 if (done)
                         done(rule, result, done_userdata);
                 rule_free(rule);
+                spool_refs_release(m, hashes);
                 return;
         }
         MANAGER_EMIT(m, rule_added, rule);

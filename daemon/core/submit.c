@@ -125,21 +125,19 @@ int submit_resolve(Manager *m, JobOptions *o, Device **ret, DfuError *error) {
         return 0;
 }
 
-int submit_job(Manager *m, ImageSet *set, JobOptions *o, uid_t owner, JobRecordedFn done, void *userdata,
-               DfuError *error) {
+static int submit_job_create(Manager *m, ImageSet *set, JobOptions *o, uid_t owner, JobRecordedFn done,
+                             void *userdata, DfuError *error) {
         _cleanup_(job_freep) Job *j = NULL;
         Device *d = NULL;
+        unsigned n_open = 0;
         int r;
 
-        unsigned n_open = 0;
-        LIST_FOREACH (jobs, o_j, m->jobs)
-                n_open += !job_state_is_final(o_j->state);
-        if (n_open >= m->config.max_queued_jobs) {
-                spool_refs_release(m, set->hashes);
+        LIST_FOREACH (jobs, other, m->jobs)
+                n_open += !job_state_is_final(other->state);
+        if (n_open >= m->config.max_queued_jobs)
                 return dfu_error_set(error, EBUSY,
                                      "%u jobs are waiting or running already (MaxQueuedJobs=%u).", n_open,
                                      m->config.max_queued_jobs);
-        }
 
         /* The boards may have changed while the images were read. */
         r = submit_resolve(m, o, &d, error);
@@ -152,26 +150,31 @@ int submit_job(Manager *m, ImageSet *set, JobOptions *o, uid_t owner, JobRecorde
         j->opts = *o;
         job_options_init(o);
         j->image = TAKE_PTR(set->merged);
-        j->image_hashes = TAKE_PTR(set->hashes);
-        j->image_sha256 = image_set_sha256_summary(j->image_hashes);
+        j->image_hashes = strv_copy(set->hashes);
+        j->image_sha256 = image_set_sha256_summary(set->hashes);
         j->target = job_options_target(&j->opts);
-        if (!j->image_sha256 || !j->target)
+        if (!j->image_hashes || !j->image_sha256 || !j->target)
                 return dfu_error_set(error, ENOMEM, "Out of memory.");
 
         r = job_prepare(j, d, error);
-        if (r < 0) {
-                /* Nothing refers to what was spooled for it any more. */
-                _cleanup_strv_free_ char **hashes = TAKE_PTR(j->image_hashes);
-                j = job_free(j);
-                spool_refs_release(m, hashes);
+        if (r < 0)
                 return r;
-        }
         j->prepared_generation = d ? d->generation : 0;
         r = job_submit(j, done, userdata);
         if (r < 0)
                 return dfu_error_set(error, -r, "Failed to record the job: %s", strerror(-r));
         TAKE_PTR(j);
         return 0;
+}
+
+int submit_job(Manager *m, ImageSet *set, JobOptions *o, uid_t owner, JobRecordedFn done, void *userdata,
+               DfuError *error) {
+        int r = submit_job_create(m, set, o, owner, done, userdata, error);
+
+        /* A refused job leaves nothing in the spool (once no other job or rule needs the same image). */
+        if (r < 0)
+                spool_refs_release(m, set->hashes);
+        return r;
 }
 
 void submit_inspect_result_done(InspectResult *r) {
@@ -240,8 +243,8 @@ int submit_inspect(Manager *m, const ImageSet *set, const JobOptions *o, Inspect
         return r;
 }
 
-int submit_rule(Manager *m, ImageSet *set, JobOptions *o, uid_t owner, RuleRecordedFn done, void *userdata,
-                DfuError *error) {
+static int submit_rule_create(Manager *m, ImageSet *set, JobOptions *o, uid_t owner, RuleRecordedFn done,
+                              void *userdata, DfuError *error) {
         Rule *rule;
         int r;
 
@@ -256,10 +259,8 @@ int submit_rule(Manager *m, ImageSet *set, JobOptions *o, uid_t owner, RuleRecor
                 if (r >= 0)
                         r = prepare_image(set->merged, o, &t, m->config.default_verify, &report, &plan,
                                           error);
-                if (r < 0) {
-                        spool_refs_release(m, set->hashes);
+                if (r < 0)
                         return r;
-                }
         }
         r = rule_new(m, m->next_rule_id, &rule);
         if (r < 0)
@@ -267,10 +268,10 @@ int submit_rule(Manager *m, ImageSet *set, JobOptions *o, uid_t owner, RuleRecor
         rule->owner = owner;
         rule->opts = *o;
         job_options_init(o);
-        rule->image_hashes = TAKE_PTR(set->hashes);
-        rule->image_sha256 = image_set_sha256_summary(rule->image_hashes);
+        rule->image_hashes = strv_copy(set->hashes);
+        rule->image_sha256 = image_set_sha256_summary(set->hashes);
         rule->flashed = calloc(1, sizeof(char *));
-        if (!rule->image_sha256 || !rule->flashed) {
+        if (!rule->image_hashes || !rule->image_sha256 || !rule->flashed) {
                 rule_free(rule);
                 return dfu_error_set(error, ENOMEM, "Out of memory.");
         }
@@ -280,4 +281,13 @@ int submit_rule(Manager *m, ImageSet *set, JobOptions *o, uid_t owner, RuleRecor
                 return dfu_error_set(error, -r, "Failed to record the rule: %s", strerror(-r));
         }
         return 0;
+}
+
+int submit_rule(Manager *m, ImageSet *set, JobOptions *o, uid_t owner, RuleRecordedFn done, void *userdata,
+                DfuError *error) {
+        int r = submit_rule_create(m, set, o, owner, done, userdata, error);
+
+        if (r < 0)
+                spool_refs_release(m, set->hashes);
+        return r;
 }

@@ -34,8 +34,8 @@ int submit_load_images(Manager *m, int *fds, size_t n_fds, const JobOptions *o, 
  * NULL for a job that may wait. Fills in the port when the caller named no board. */
 int submit_resolve(Manager *m, JobOptions *o, Device **ret, DfuError *error);
 
-/* Creates a job from a loaded set (its image and hashes are taken) and options (taken), prepares it and
- * records it; done runs once it is durable, then the job is queued. */
+/* Creates a job from a loaded set (its image is taken) and options (taken), prepares it and records it;
+ * done runs once it is durable, then the job is queued. A refused job leaves nothing in the spool. */
 int submit_job(Manager *m, ImageSet *set, JobOptions *o, uid_t owner, JobRecordedFn done, void *userdata,
                DfuError *error);
 
@@ -51,6 +51,6 @@ void submit_inspect_result_done(InspectResult *r);
 int submit_inspect(Manager *m, const ImageSet *set, const JobOptions *o, InspectResult *ret,
                    DfuError *error);
 
-/* Creates and records a rule from a loaded set (hashes taken) and options (taken). */
+/* Creates and records a rule from a loaded set and options (taken). */
 int submit_rule(Manager *m, ImageSet *set, JobOptions *o, uid_t owner, RuleRecordedFn done, void *userdata,
                 DfuError *error);
