@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 #include <systemd/sd-daemon.h>
 
+#include "bus-events.h"
 #include "bus.h"
 #include "device.h"
 #include "job.h"
@@ -8,8 +9,8 @@
 #include "manager.h"
 #include "rule.h"
 
-/* The core's events as D-Bus signals: InterfacesAdded/Removed, PropertiesChanged, JobNew, JobRemoved,
- * Completed. A failure to emit is logged, never fatal: the state itself is right either way. */
+/* InterfacesAdded/Removed, PropertiesChanged, JobNew, JobRemoved, Completed. A failure to emit is
+ * logged, never fatal: the state itself is right either way. */
 
 static void notify_status(Bus *b) {
         _cleanup_free_ char *status = NULL;

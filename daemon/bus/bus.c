@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "bus-device.h"
+#include "bus-events.h"
 #include "bus-job.h"
 #include "bus-manager.h"
 #include "bus-rule.h"

@@ -6,7 +6,6 @@
 #include <systemd/sd-bus.h>
 
 #include "error.h"
-#include "events.h"
 #include "macro.h"
 
 typedef struct Manager Manager;
@@ -66,6 +65,3 @@ int bus_reply_core_error(sd_bus_message *m, const DfuError *e);
 /* Per-caller accounting of image reads: -EBUSY beyond BUS_READS_PER_CALLER_MAX. */
 int bus_caller_read_begin(Bus *b, const char *sender);
 void bus_caller_read_end(Bus *b, const char *sender);
-
-/* Emitters, for the core's events (bus-events.c). */
-extern const ManagerEvents bus_events;
