@@ -408,7 +408,7 @@ int verb_history(int argc, char *argv[], const DfusctlContext *ctx) {
         };
         r = history_walk(&w);
         if (r < 0 && sd_bus_error_is_set(&f.error)) {
-                r = bus_log_error(ctx, "read the job journal", &f.error, r);
+                r = bus_log_error(ctx, "read the job history", &f.error, r);
                 sd_bus_error_free(&f.error);
                 return r;
         }
@@ -420,7 +420,7 @@ int verb_history(int argc, char *argv[], const DfusctlContext *ctx) {
                 return EXIT_IO;
         }
         if (r < 0)
-                return bus_log_error(ctx, "read the job journal", NULL, r);
+                return bus_log_error(ctx, "read the job history", NULL, r);
         if (w.truncated)
                 fprintf(stderr,
                         "dfusctl history: warning: dfusd does not page its history (no \"cursor\" in "
