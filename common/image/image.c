@@ -206,6 +206,12 @@ int image_add_segment(Image *image, uint32_t address, const uint8_t *data, uint3
                         return dfu_error_set(error, r, "%s: out of memory adding a segment", source);
                 cursor = piece_end;
         }
+        /* Formats that add segment by segment (ELF, DfuSe elements) meet the same cap as text ones. */
+        if (image->n_segments > IMAGE_SEGMENT_CAP)
+                return dfu_error_set(error, EFBIG,
+                                     "%s: more than %u separate segments; firmware has a few dozen: is "
+                                     "this a data dump?",
+                                     image->name ?: source, IMAGE_SEGMENT_CAP);
         return 0;
 }
 
