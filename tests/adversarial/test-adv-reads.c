@@ -20,13 +20,24 @@ static GVariant *port_options(void) {
         return integ_options("port", g_variant_new_string("1-1"), NULL);
 }
 
-static unsigned spool_files(Integ *t) {
+static unsigned spool_files_now(Integ *t) {
         g_autofree char *path = g_build_filename(t->state_dir, "spool", NULL);
         g_autoptr(GDir) d = g_dir_open(path, 0, NULL);
         unsigned n = 0;
 
         while (d && g_dir_read_name(d))
                 n++;
+        return n;
+}
+
+/* A rejected Submit's file is removed by the daemon's store thread, just after the reply: a second. */
+static unsigned spool_files(Integ *t) {
+        unsigned n = spool_files_now(t);
+
+        for (unsigned i = 0; i < 100 && n > 0; i++) {
+                g_usleep(10 * 1000);
+                n = spool_files_now(t);
+        }
         return n;
 }
 
