@@ -34,7 +34,8 @@ typedef struct Segment {
 typedef struct Image {
         Segment *segments; /* sorted by address, non-overlapping */
         size_t n_segments;
-        char *name; /* owned: file name for messages */
+        size_t n_allocated; /* room in segments: grown by doubling, so adding one by one stays linear */
+        char *name;         /* owned: file name for messages */
         ImageFormat format;
         bool has_entry;
         uint32_t entry; /* start address record / e_entry */

@@ -136,6 +136,7 @@ static int run_builder_install(RunBuilder *b, Image *image, size_t n_segments, c
         image->segments = calloc(n_segments, sizeof(Segment));
         if (!image->segments)
                 return dfu_error_set(error, ENOMEM, "%s: out of memory", source);
+        image->n_allocated = n_segments;
 
         uint64_t end;
         for (size_t i = 0, next; i < b->n_runs; i = next) {
@@ -175,6 +176,7 @@ int run_builder_finish(RunBuilder *b, Image *image, const char *source, DfuError
                                   source, IMAGE_SEGMENT_CAP, n);
         else if (image->n_segments == 0) {
                 image->segments = mfree(image->segments);
+                image->n_allocated = 0;
                 r = run_builder_install(b, image, n, source, error);
         } else
                 for (size_t i = 0; i < b->n_runs && r >= 0; i++)

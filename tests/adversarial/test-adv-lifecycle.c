@@ -62,8 +62,9 @@ static void test_log_forging(Integ *t, gconstpointer data) {
                               &error);
         g_assert_no_error(error);
         g_assert_nonnull(rule);
-        g_autoptr(GVariant) c = integ_call(t, job, DFUSD_JOB, "Cancel", NULL, NULL, &error);
+        g_autoptr(GVariant) cancelled = integ_call(t, job, DFUSD_JOB, "Cancel", NULL, NULL, &error);
         g_assert_no_error(error);
+        g_assert_nonnull(cancelled);
         g_free(integ_wait_job(t, job, 10));
 
         adv_assert_answers(t);
@@ -80,7 +81,7 @@ static void test_second_instance(Integ *t, gconstpointer data) {
         g_autofree char *dump2 = g_build_filename(t->dir, "dump2", NULL);
         g_autofree char *conf = integ_write_file(t, "second.conf", "", 0);
         g_autofree char *out_path = g_build_filename(t->dir, "second.log", NULL), *out = NULL;
-        g_autofree char *bin = NULL, *job = NULL, *state = NULL;
+        g_autofree char *job = NULL, *state = NULL;
         g_autoptr(GSubprocessLauncher) l = NULL;
         g_autoptr(GSubprocess) second = NULL;
         g_autoptr(GError) error = NULL;
