@@ -3,6 +3,7 @@
 
 #include <errno.h>
 #include <stdbool.h>
+#include <stddef.h>
 
 #include "macro.h"
 
@@ -19,6 +20,13 @@ enum {
         LOG_LEVEL_INFO = 6,
         LOG_LEVEL_DEBUG = 7,
 };
+
+/*
+ * Copies src into dst (at most dst_size bytes with the NUL) with control characters escaped: "\n",
+ * "\r", "\t", other C0 bytes and DEL as "\x1b"; bytes from 0x80 up (UTF-8) are kept. Stops before an
+ * escape that would not fit whole. Returns the length written.
+ */
+size_t log_escape(const char *src, char *dst, size_t dst_size);
 
 void log_set_max_level(int level);
 int log_get_max_level(void);

@@ -33,6 +33,7 @@ Context *context_free(Context *c) {
                 return NULL;
         /* The core first: its threads end and their completions run while the bus still exists. */
         c->manager = manager_free(c->manager);
+        /* Nothing left to detach from: bus_free() must not look at the freed manager. */
         if (c->bus)
                 c->bus->manager = NULL;
         c->bus = bus_free(c->bus);

@@ -298,6 +298,13 @@ static int run_plan(Exec *x) {
                                         dfuse_leave(d, plan->has_leave_address, plan->leave_address, x->error);
                 if (r < 0)
                         return r;
+        } else if (d->last_state != DFU_STATE_IDLE) {
+                /* Staying in the bootloader: leave it where the next job (or dfu-util) expects to find
+                 * it, not in dfuUPLOAD-IDLE after the verify read or dfuDNLOAD-IDLE after the write. */
+                DfuseOp op = {.phase = DFUSE_PHASE_DONE, .what = "abort to dfuIDLE", .no_address = true};
+                r = dfuse_abort(d, &op, x->error);
+                if (r < 0)
+                        return r;
         }
         if (x->progress)
                 x->progress(&(DfuseProgress){DFUSE_PHASE_DONE, plan->bytes_total, plan->bytes_total, 0},

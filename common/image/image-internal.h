@@ -11,22 +11,24 @@
 
 /*
  * Text formats deliver data a record at a time, mostly in address order. Appending each record to
- * a growing run and starting a new run only at a gap keeps parsing linear: one allocation per run
- * instead of one segment insertion per record. Overlaps and ordering are resolved once, at the end.
+ * a growing run and starting a new run only at a gap keeps parsing linear. All runs share one data
+ * buffer, where each new run starts at the end: a file of scattered one-byte records then costs a
+ * Run (24 bytes) and its byte each, not an allocation each. Overlaps and ordering are resolved once,
+ * at the end.
  */
 typedef struct Run {
         uint32_t address;
         uint32_t size;
-        size_t allocated;
-        uint8_t *data;
+        size_t offset; /* of its bytes in RunBuilder.data */
         unsigned line; /* where the run starts, for messages */
-        size_t seq;    /* order of arrival: a stable sort keeps the first data first */
+        uint32_t seq;  /* order of arrival: a stable sort keeps the first data first */
 } Run;
 
 typedef struct RunBuilder {
-        Run *runs;
+        Run *runs; /* the last one is open: records continuing it are appended */
         size_t n_runs, n_allocated;
-        Run cur;
+        uint8_t *data;
+        size_t data_size, data_allocated;
 } RunBuilder;
 
 void run_builder_done(RunBuilder *b);

@@ -141,10 +141,15 @@ static int image_join(Image *image, size_t i) {
 
 static int image_insert_piece(Image *image, uint32_t address, const uint8_t *data, uint32_t size,
                               const char *source, int alt_setting) {
-        Segment *array = realloc(image->segments, (image->n_segments + 1) * sizeof(Segment));
-        if (!array)
-                return -ENOMEM;
-        image->segments = array;
+        if (image->n_segments == image->n_allocated) {
+                size_t n = MAX(image->n_allocated * 2, (size_t)16);
+                Segment *grown = reallocarray(image->segments, n, sizeof(Segment));
+                if (!grown)
+                        return -ENOMEM;
+                image->segments = grown;
+                image->n_allocated = n;
+        }
+        Segment *array = image->segments;
 
         Segment s = {.address = address, .size = size, .alt_setting = alt_setting};
         s.data = malloc(size);
@@ -206,6 +211,12 @@ int image_add_segment(Image *image, uint32_t address, const uint8_t *data, uint3
                         return dfu_error_set(error, r, "%s: out of memory adding a segment", source);
                 cursor = piece_end;
         }
+        /* Formats that add segment by segment (ELF, DfuSe elements) meet the same cap as text ones. */
+        if (image->n_segments > IMAGE_SEGMENT_CAP)
+                return dfu_error_set(error, EFBIG,
+                                     "%s: more than %u separate segments; firmware has a few dozen: is "
+                                     "this a data dump?",
+                                     image->name ?: source, IMAGE_SEGMENT_CAP);
         return 0;
 }
 

@@ -34,7 +34,8 @@ typedef struct Segment {
 typedef struct Image {
         Segment *segments; /* sorted by address, non-overlapping */
         size_t n_segments;
-        char *name; /* owned: file name for messages */
+        size_t n_allocated; /* room in segments: grown by doubling, so adding one by one stays linear */
+        char *name;         /* owned: file name for messages */
         ImageFormat format;
         bool has_entry;
         uint32_t entry; /* start address record / e_entry */
@@ -43,6 +44,14 @@ typedef struct Image {
 } Image;
 
 #define IMAGE_SIZE_CAP_DEFAULT (UINT64_C(64) * 1024 * 1024)
+
+/*
+ * Separate segments an image may have, after joining adjacent records. A linker's output has a few
+ * dozen; even the largest STM32 flash (4 MiB) split that often would mean a gap every 64 bytes,
+ * which no build produces. Far beyond it lie only data dumps or hostile input, whose per-segment
+ * bookkeeping (verdicts, reports, plan runs) would otherwise grow with every record.
+ */
+#define IMAGE_SEGMENT_CAP 65536u
 
 typedef struct ImageLoadOptions {
         bool has_base; /* raw binaries need a base address */

@@ -8,65 +8,53 @@
 #include "image-internal.h"
 
 void run_builder_done(RunBuilder *b) {
-        for (size_t i = 0; i < b->n_runs; i++)
-                free(b->runs[i].data);
-        b->runs = mfree(b->runs);
-        b->n_runs = b->n_allocated = 0;
-        b->cur.data = mfree(b->cur.data);
-        b->cur = (Run){};
+        free(b->runs);
+        free(b->data);
+        *b = (RunBuilder){};
 }
 
-static int run_builder_push(RunBuilder *b) {
-        if (b->cur.size == 0) {
-                b->cur.data = mfree(b->cur.data);
+static int grow(void **p, size_t *allocated, size_t need, size_t elem) {
+        if (need <= *allocated)
                 return 0;
-        }
-        if (b->n_runs == b->n_allocated) {
-                size_t n = MAX(b->n_allocated * 2, (size_t)16);
-                Run *runs = realloc(b->runs, n * sizeof(Run));
-                if (!runs)
-                        return -ENOMEM;
-                b->runs = runs;
-                b->n_allocated = n;
-        }
-        b->cur.seq = b->n_runs;
-        b->runs[b->n_runs++] = b->cur;
-        b->cur = (Run){};
-        return 0;
-}
-
-static int run_reserve(Run *run, size_t extra) {
-        size_t need = (size_t)run->size + extra;
-        if (need <= run->allocated)
-                return 0;
-        /* Exact at first: a file of scattered records must not cost a large block per record. */
-        size_t n = MAX(run->allocated * 2, need);
-        uint8_t *d = realloc(run->data, n);
-        if (!d)
+        size_t n = MAX(MAX(*allocated * 2, need), (size_t)64);
+        if (n > SIZE_MAX / elem)
                 return -ENOMEM;
-        run->data = d;
-        run->allocated = n;
+        void *q = realloc(*p, n * elem);
+        if (!q)
+                return -ENOMEM;
+        *p = q;
+        *allocated = n;
         return 0;
+}
+
+static bool run_builder_continues(const RunBuilder *b, uint32_t address, size_t len) {
+        if (b->n_runs == 0)
+                return false;
+        const Run *last = &b->runs[b->n_runs - 1];
+        return (uint64_t)last->address + last->size == address && (uint64_t)last->size + len <= UINT32_MAX;
 }
 
 int run_builder_add(RunBuilder *b, uint32_t address, const uint8_t *data, size_t len, unsigned line,
                     DfuError *error) {
-        int r;
-
         if (len == 0)
                 return 0;
-        if (b->cur.size == 0 || (uint64_t)b->cur.address + b->cur.size != address) {
-                r = run_builder_push(b);
-                if (r < 0)
-                        return dfu_error_set(error, r, "out of memory");
-                b->cur.address = address;
-                b->cur.line = line;
+        if (grow((void **)&b->data, &b->data_allocated, b->data_size + len, 1) < 0)
+                return dfu_error_set(error, ENOMEM, "out of memory");
+        if (!run_builder_continues(b, address, len)) {
+                if (b->n_runs >= UINT32_MAX ||
+                    grow((void **)&b->runs, &b->n_allocated, b->n_runs + 1, sizeof(Run)) < 0)
+                        return dfu_error_set(error, ENOMEM, "out of memory");
+                b->runs[b->n_runs] = (Run){
+                        .address = address,
+                        .offset = b->data_size,
+                        .line = line,
+                        .seq = (uint32_t)b->n_runs,
+                };
+                b->n_runs++;
         }
-        r = run_reserve(&b->cur, len);
-        if (r < 0)
-                return dfu_error_set(error, r, "out of memory");
-        memcpy(b->cur.data + b->cur.size, data, len);
-        b->cur.size += (uint32_t)len;
+        memcpy(b->data + b->data_size, data, len);
+        b->data_size += len;
+        b->runs[b->n_runs - 1].size += (uint32_t)len;
         return 0;
 }
 
@@ -96,92 +84,104 @@ static int run_conflict(const Run *runs, size_t i, uint64_t a, uint64_t b, const
                              source, runs[i].line, a, b, earlier);
 }
 
-/* Folds runs[i] into seg, which ends at or after runs[i].address. */
-static int run_fold(Run *seg, const Run *runs, size_t i, const char *source, DfuError *error) {
-        const Run *r = &runs[i];
-        uint64_t seg_end = run_end(seg), end = run_end(r);
-        uint64_t overlap_end = MIN(seg_end, end);
+/* Sorted runs that touch or overlap form one segment: how many segments, and where each ends. */
+static size_t run_group_end(const Run *runs, size_t n, size_t first, uint64_t *ret_end) {
+        uint64_t end = run_end(&runs[first]);
+        size_t i = first + 1;
 
-        for (uint64_t a = r->address; a < overlap_end; a++) {
-                if (seg->data[a - seg->address] == r->data[a - r->address])
-                        continue;
-                uint64_t b = a;
-                while (b + 1 < overlap_end && seg->data[b + 1 - seg->address] != r->data[b + 1 - r->address])
-                        b++;
-                return run_conflict(runs, i, a, b, source, error);
+        for (; i < n && runs[i].address <= end; i++)
+                end = MAX(end, run_end(&runs[i]));
+        *ret_end = end;
+        return i;
+}
+
+static size_t run_count_segments(const Run *runs, size_t n) {
+        size_t count = 0;
+        uint64_t end;
+
+        for (size_t i = 0; i < n; i = run_group_end(runs, n, i, &end))
+                count++;
+        return count;
+}
+
+/* Copies runs[first..last) into seg (address..end), checking that overlapping bytes agree. */
+static int run_group_copy(const RunBuilder *b, size_t first, size_t last, uint8_t *seg, const char *source,
+                          DfuError *error) {
+        uint32_t base = b->runs[first].address;
+        uint64_t filled = base; /* bytes below this are in seg */
+
+        for (size_t i = first; i < last; i++) {
+                const Run *r = &b->runs[i];
+                const uint8_t *d = b->data + r->offset;
+                uint64_t overlap_end = MIN(filled, run_end(r));
+
+                for (uint64_t a = r->address; a < overlap_end; a++) {
+                        if (seg[a - base] == d[a - r->address])
+                                continue;
+                        uint64_t e = a;
+                        while (e + 1 < overlap_end && seg[e + 1 - base] != d[e + 1 - r->address])
+                                e++;
+                        return run_conflict(b->runs, i, a, e, source, error);
+                }
+                if (run_end(r) > filled) {
+                        memcpy(seg + (filled - base), d + (filled - r->address), run_end(r) - filled);
+                        filled = run_end(r);
+                }
         }
-        if (end <= seg_end)
-                return 0;
-
-        size_t extra = (size_t)(end - seg_end);
-        if (run_reserve(seg, extra) < 0)
-                return dfu_error_set(error, ENOMEM, "%s: out of memory", source);
-        memcpy(seg->data + seg->size, r->data + (seg_end - r->address), extra);
-        seg->size += (uint32_t)extra;
         return 0;
 }
 
-static int image_take_run(Image *image, Run *seg, const char *source, DfuError *error) {
-        Segment s = {.address = seg->address, .size = seg->size, .alt_setting = -1};
-
-        s.source = strdup(source);
-        if (!s.source)
-                return dfu_error_set(error, ENOMEM, "%s: out of memory", source);
-        s.data = realloc(seg->data, seg->size) ?: seg->data; /* give back the growth slack */
-        seg->data = NULL;
-        image->segments[image->n_segments++] = s;
-        return 0;
-}
-
-static int run_builder_install(RunBuilder *b, Image *image, const char *source, DfuError *error) {
-        Run seg = {};
-        int r = 0;
-
-        /* The builder's runs are disjoint after folding, so each becomes a segment as it is. */
-        image->segments = calloc(b->n_runs, sizeof(Segment));
+static int run_builder_install(RunBuilder *b, Image *image, size_t n_segments, const char *source,
+                               DfuError *error) {
+        image->segments = calloc(n_segments, sizeof(Segment));
         if (!image->segments)
                 return dfu_error_set(error, ENOMEM, "%s: out of memory", source);
+        image->n_allocated = n_segments;
 
-        for (size_t i = 0; i < b->n_runs; i++) {
-                Run *run = &b->runs[i];
-                if (i > 0 && run->address <= run_end(&seg)) {
-                        r = run_fold(&seg, b->runs, i, source, error);
-                        if (r < 0)
-                                break;
-                        continue;
-                }
-                if (seg.data) {
-                        r = image_take_run(image, &seg, source, error);
-                        if (r < 0)
-                                break;
-                }
-                seg = *run;
-                run->data = NULL; /* now owned by seg; address, size and line stay for messages */
+        uint64_t end;
+        for (size_t i = 0, next; i < b->n_runs; i = next) {
+                next = run_group_end(b->runs, b->n_runs, i, &end);
+                Segment s = {
+                        .address = b->runs[i].address,
+                        .size = (uint32_t)(end - b->runs[i].address),
+                        .alt_setting = -1,
+                };
+                s.data = malloc(s.size);
+                s.source = strdup(source);
+                /* Owned by the image from here on, also when the copy fails. */
+                image->segments[image->n_segments++] = s;
+                if (!s.data || !s.source)
+                        return dfu_error_set(error, ENOMEM, "%s: out of memory", source);
+                int r = run_group_copy(b, i, next, s.data, source, error);
+                if (r < 0)
+                        return r;
         }
-        if (r >= 0 && seg.data)
-                r = image_take_run(image, &seg, source, error);
-        free(seg.data);
-        return r;
+        return 0;
 }
 
 int run_builder_finish(RunBuilder *b, Image *image, const char *source, DfuError *error) {
-        int r;
+        int r = 0;
 
-        r = run_builder_push(b);
-        if (r < 0)
-                return dfu_error_set(error, r, "%s: out of memory", source);
         if (b->n_runs == 0)
                 return 0;
 
         qsort(b->runs, b->n_runs, sizeof(Run), run_compare);
 
-        if (image->n_segments == 0) {
-                free(image->segments);
-                r = run_builder_install(b, image, source, error);
+        /* Counted before anything is allocated for them. */
+        size_t n = run_count_segments(b->runs, b->n_runs);
+        if (n > IMAGE_SEGMENT_CAP)
+                r = dfu_error_set(error, EFBIG,
+                                  "%s: more than %u separate segments (%zu after joining adjacent "
+                                  "records); firmware has a few dozen: is this a data dump?",
+                                  source, IMAGE_SEGMENT_CAP, n);
+        else if (image->n_segments == 0) {
+                image->segments = mfree(image->segments);
+                image->n_allocated = 0;
+                r = run_builder_install(b, image, n, source, error);
         } else
                 for (size_t i = 0; i < b->n_runs && r >= 0; i++)
-                        r = image_add_segment(image, b->runs[i].address, b->runs[i].data, b->runs[i].size,
-                                              source, -1, error);
+                        r = image_add_segment(image, b->runs[i].address, b->data + b->runs[i].offset,
+                                              b->runs[i].size, source, -1, error);
         run_builder_done(b);
         return r;
 }

@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 #include <inttypes.h>
+#include <stdio.h>
 #include <systemd/sd-journal.h>
 
 #include "job.h"
@@ -10,17 +11,24 @@
 
 void journal_job_finished(const Job *j, uint64_t dropped_segments) {
         uint64_t duration = j->start_usec && j->end_usec > j->start_usec ? j->end_usec - j->start_usec : 0;
+        char raw[2048], message[4 * sizeof(raw)];
         int r;
 
-        r = sd_journal_send(
-                "MESSAGE=Job %" PRIu32 " on port %s %s%s%s", j->id, j->port_path ? j->port_path : "-",
-                job_state_to_string(j->state), j->error ? ": " : ".", j->error ? j->error : "",
-                DFUSD_MESSAGE_JOB_FINISHED, "PRIORITY=%d", j->state == JOB_DONE ? 6 : 4,
-                "DFUSD_JOB=%" PRIu32, j->id, "PORT=%s", j->port_path ? j->port_path : "", "STATION=%s",
-                j->station ? j->station : "", "SERIAL=%s", j->serial ? j->serial : "", "IMAGE_SHA256=%s",
-                j->image_sha256 ? j->image_sha256 : "", "RESULT=%s", job_state_to_string(j->state),
-                "DURATION_USEC=%" PRIu64, duration, "BYTES=%" PRIu64, j->stats.bytes_written,
-                "DROPPED_SEGMENTS=%" PRIu64, dropped_segments, NULL);
+        /* The error can quote a caller's strings: MESSAGE= is escaped like every log line, and the
+         * strings themselves go in fields of their own, where no value can start another field. */
+        (void)snprintf(raw, sizeof(raw), "Job %" PRIu32 " on port %s %s%s%s", j->id,
+                       j->port_path ? j->port_path : "-", job_state_to_string(j->state),
+                       j->error ? ": " : ".", j->error ? j->error : "");
+        (void)log_escape(raw, message, sizeof(message));
+
+        r = sd_journal_send("MESSAGE=%s", message, DFUSD_MESSAGE_JOB_FINISHED, "PRIORITY=%d",
+                            j->state == JOB_DONE ? 6 : 4, "DFUSD_JOB=%" PRIu32, j->id, "PORT=%s",
+                            j->port_path ? j->port_path : "", "STATION=%s", j->station ? j->station : "",
+                            "SERIAL=%s", j->serial ? j->serial : "", "IMAGE_SHA256=%s",
+                            j->image_sha256 ? j->image_sha256 : "", "RESULT=%s",
+                            job_state_to_string(j->state), "DURATION_USEC=%" PRIu64, duration,
+                            "BYTES=%" PRIu64, j->stats.bytes_written, "DROPPED_SEGMENTS=%" PRIu64,
+                            dropped_segments, NULL);
         if (r < 0)
                 log_debug_errno(r, "Failed to write to the journal: %m");
 }

@@ -17,15 +17,17 @@
 
 #define PROGRESS_INTERVAL_USEC (100 * USEC_PER_MSEC)
 
-static JobState phase_to_state(DfusePhase p) {
+static JobState phase_to_state(const Job *j, DfusePhase p) {
         switch (p) {
         case DFUSE_PHASE_WRITE:
                 return JOB_WRITING;
         case DFUSE_PHASE_VERIFY:
                 return JOB_VERIFYING;
         case DFUSE_PHASE_LEAVE:
-        case DFUSE_PHASE_DONE:
                 return JOB_LEAVING;
+        case DFUSE_PHASE_DONE:
+                /* A job that stays in the bootloader never passes through "leaving". */
+                return j->plan && j->plan->leave ? JOB_LEAVING : j->state;
         default:
                 return JOB_ERASING;
         }
@@ -109,7 +111,7 @@ static void job_flush_progress(Job *j) {
         if (!s.dirty || !j->running)
                 return;
 
-        JobState state = phase_to_state(s.phase);
+        JobState state = phase_to_state(j, s.phase);
         double f = s.phase_total ? (double)s.phase_done / (double)s.phase_total : 0;
         uint64_t elapsed = now > s.phase_start_usec ? now - s.phase_start_usec : 0;
 

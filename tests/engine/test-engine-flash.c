@@ -132,6 +132,15 @@ static guint64 counter(const Run *r, const char *port, const char *key) {
         return n;
 }
 
+/* The DFU state the board was left in (DFU 1.1 numbering: 2 is dfuIDLE). */
+static guint64 dfu_state(const Run *r, const char *port) {
+        json_object *o = load_json(r, port), *v;
+        g_assert_true(json_object_object_get_ex(o, "dfu_state", &v));
+        guint64 n = json_object_get_uint64(v);
+        json_object_put(o);
+        return n;
+}
+
 /* Bytes of the sectors the board erased, from its sector list. */
 static guint64 erased_bytes(const Run *r, const char *port) {
         g_autofree char *part = NULL;
@@ -305,6 +314,7 @@ static void test_f405_mass_erase(void) {
         g_assert_cmpuint(counter(&r, "1-1", "mass_erase"), ==, 1);
         g_assert_cmpuint(counter(&r, "1-1", "erase"), ==, 0);
         g_assert_cmpuint(counter(&r, "1-1", "leave"), ==, 0);
+        g_assert_cmpuint(dfu_state(&r, "1-1"), ==, 2); /* dfuIDLE after the download, too */
         run_clear(&r);
 }
 
@@ -494,6 +504,9 @@ static void test_window(void) {
         g_assert_cmpuint(stat_of(&r, "1-1", "set_addresses"), ==, 6);
         g_assert_cmpuint(counter(&r, "1-1", "set_address"), ==, 6);
         g_assert_cmpuint(counter(&r, "1-1", "blocks_written"), ==, 20);
+        /* Not left: back in dfuIDLE after the verify read, not in dfuUPLOAD-IDLE. */
+        g_assert_cmpuint(counter(&r, "1-1", "leave"), ==, 0);
+        g_assert_cmpuint(dfu_state(&r, "1-1"), ==, 2);
         run_clear(&r);
 }
 

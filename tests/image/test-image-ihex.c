@@ -124,6 +124,56 @@ static void test_errors(void) {
                           "top.hex: line 2:", "0xFFFFFFFE", "32-bit address space");
 }
 
+/* n one-byte records at every second address from 0x08000000, in the given order. */
+static char *sparse_hex(size_t n, bool descending) {
+        GString *s = g_string_new(NULL);
+        unsigned hi = 0x10000;
+
+        for (size_t k = 0; k < n; k++) {
+                size_t i = descending ? n - 1 - k : k;
+                uint32_t a = 0x08000000 + 2 * (uint32_t)i;
+                if (a >> 16 != hi) {
+                        hi = a >> 16;
+                        g_string_append_printf(s, ":02000004%04X%02X\n", hi,
+                                               (uint8_t) - (2 + 4 + (hi >> 8) + (hi & 0xFF)));
+                }
+                uint8_t sum = (uint8_t)(1 + (a >> 8 & 0xFF) + (a & 0xFF) + (i & 0xFF));
+                g_string_append_printf(s, ":01%04X00%02X%02X\n", a & 0xFFFF, (unsigned)(i & 0xFF),
+                                       (uint8_t)-sum);
+        }
+        g_string_append(s, ":00000001FF\n");
+        return g_string_free(s, FALSE);
+}
+
+/* The segment cap counts segments after joining: at the cap an image loads, one more is refused. */
+static void test_segment_cap(void) {
+        g_autofree char *at_cap = sparse_hex(IMAGE_SEGMENT_CAP, false);
+        Image *image = load_text(at_cap, "cap.hex", NULL);
+        g_assert_cmpuint(image->n_segments, ==, IMAGE_SEGMENT_CAP);
+        g_assert_cmpuint(image_total_size(image), ==, IMAGE_SEGMENT_CAP);
+        image_free(image);
+
+        g_autofree char *over = sparse_hex(IMAGE_SEGMENT_CAP + 1, true);
+        expect_text_error(over, "over.hex", "over.hex: more than 65536 separate segments", "65537");
+
+        /* Records out of order that end up adjacent are one segment, however many there were. */
+        GString *s = g_string_new(":020000040800F2\n");
+        for (int i = 0x7FFF; i >= 0; i--)
+                g_string_append_printf(s, ":01%04X00AA%02X\n", (unsigned)i * 2,
+                                       (uint8_t) - (1 + ((i * 2) >> 8) + ((i * 2) & 0xFF) + 0xAA));
+        for (int i = 0; i < 0x8000; i++)
+                g_string_append_printf(s, ":01%04X00BB%02X\n", (unsigned)i * 2 + 1,
+                                       (uint8_t) - (1 + ((i * 2 + 1) >> 8) + ((i * 2 + 1) & 0xFF) + 0xBB));
+        g_string_append(s, ":00000001FF\n");
+        g_autofree char *joined = g_string_free(s, FALSE);
+        image = load_text(joined, "joined.hex", NULL);
+        g_assert_cmpuint(image->n_segments, ==, 1);
+        g_assert_cmpuint(image->segments[0].size, ==, 0x10000);
+        g_assert_cmphex(image->segments[0].data[0], ==, 0xAA);
+        g_assert_cmphex(image->segments[0].data[0xFFFF], ==, 0xBB);
+        image_free(image);
+}
+
 static void test_write_round_trip(void) {
         g_autoptr(GRand) rand = g_rand_new_with_seed(1);
 
@@ -167,6 +217,7 @@ int main(int argc, char **argv) {
         g_test_add_func("/ihex/only-eof", test_only_eof);
         g_test_add_func("/ihex/overlap-in-file", test_overlap_in_file);
         g_test_add_func("/ihex/errors", test_errors);
+        g_test_add_func("/ihex/segment-cap", test_segment_cap);
         g_test_add_func("/ihex/write-round-trip", test_write_round_trip);
         g_test_add_func("/ihex/write-format", test_write_format);
         return test_run();

@@ -103,6 +103,7 @@ int dump_board(TestbedBoard *b, const char *dir, DfuError *error) {
         add_uint(o, "first_dfu_request_us", first_request);
         add_uint(o, "flash_base", sim_board_flash_base(sim));
         add_uint(o, "flash_size", sim_board_flash_size(sim));
+        add_uint(o, "dfu_state", sim_board_state(sim)); /* where the last job left the bootloader */
         json_object_object_add(o, "counters", counters_json(sim_board_counters(sim)));
         if (json_object_to_file_ext(json, o, JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_NOSLASHESCAPE) < 0)
                 return dfu_error_set(error, EIO, "Cannot write %s: %s", json,
