@@ -11,21 +11,28 @@
 #include "spool.h"
 #include "time-util.h"
 
+void image_set_unclaim(ImageSet *s) {
+        if (!s->claimed)
+                return;
+        for (char **h = s->hashes; h && *h; h++)
+                spool_unclaim(s->spool, *h);
+        s->claimed = false;
+}
+
 ImageSet *image_set_free(ImageSet *s) {
         if (!s)
                 return NULL;
         for (size_t i = 0; i < s->n_fds; i++)
                 safe_close(s->fds[i]);
+        image_set_unclaim(s);
         strv_free(s->hashes);
         image_free(s->merged);
-        free(s->spool_state_dir);
         free(s);
         return NULL;
 }
 
 int image_set_new(int *fds, size_t n_fds, const JobOptions *o, uint64_t size_cap, uint64_t timeout_usec,
-                  const atomic_bool *stopping, const char *spool_state_dir, uint64_t spool_size_cap,
-                  ImageSet **ret) {
+                  const atomic_bool *stopping, Spool *spool, uint64_t spool_size_cap, ImageSet **ret) {
         _cleanup_(image_set_freep) ImageSet *s = calloc(1, sizeof(ImageSet));
 
         if (!s || n_fds > IMAGE_SET_MAX_IMAGES) {
@@ -41,8 +48,7 @@ int image_set_new(int *fds, size_t n_fds, const JobOptions *o, uint64_t size_cap
         s->timeout_usec = timeout_usec;
         s->stopping = stopping;
         s->spool_size_cap = spool_size_cap;
-        if (spool_state_dir && !(s->spool_state_dir = strdup(spool_state_dir)))
-                return -ENOMEM;
+        s->spool = spool;
         *ret = TAKE_PTR(s);
         return 0;
 }
@@ -143,8 +149,8 @@ void image_set_load(void *userdata) {
                 r = parse_and_merge(bufs[i], sizes[i], name, &lo, &s->merged, &s->error);
         }
         /* Only a set that parsed is spooled: a rejected call leaves nothing behind. */
-        if (r >= 0 && s->spool_state_dir) {
-                uint64_t used = spool_usage(s->spool_state_dir), more = 0;
+        if (r >= 0 && s->spool) {
+                uint64_t used = spool_usage(s->spool), more = 0;
                 for (size_t i = 0; i < s->n_fds; i++)
                         more += sizes[i];
                 if (used + more > s->spool_size_cap)
@@ -155,19 +161,24 @@ void image_set_load(void *userdata) {
                                 (unsigned long long)used, (unsigned long long)more,
                                 (unsigned long long)s->spool_size_cap);
         }
-        for (size_t i = 0; r >= 0 && s->spool_state_dir && i < s->n_fds; i++) {
-                r = spool_write(s->spool_state_dir, s->hashes[i], bufs[i], sizes[i]);
-                if (r < 0)
-                        r = dfu_error_set(&s->error, -r, "Failed to store image %zu in %s/spool: %s", i + 1,
-                                          s->spool_state_dir, strerror(-r));
+        for (size_t i = 0; r >= 0 && s->spool && i < s->n_fds; i++) {
+                r = spool_write(s->spool, s->hashes[i], bufs[i], sizes[i]);
+                if (r < 0) {
+                        /* What this set claimed so far is let go; the files go at the next collection. */
+                        for (size_t k = 0; k < i; k++)
+                                spool_unclaim(s->spool, s->hashes[k]);
+                        r = dfu_error_set(&s->error, -r, "Failed to store image %zu in the spool: %s", i + 1,
+                                          strerror(-r));
+                }
         }
+        s->claimed = r >= 0 && s->spool;
         for (size_t i = 0; i < s->n_fds; i++)
                 free(bufs[i]);
         s->result = r < 0 ? (s->error.code ? -s->error.code : -EIO) : 0;
 }
 
-int image_set_load_spooled(const char *state_dir, uint64_t size_cap, char *const *hashes,
-                           const JobOptions *o, Image **ret, DfuError *error) {
+int image_set_load_spooled(Spool *spool, uint64_t size_cap, char *const *hashes, const JobOptions *o,
+                           Image **ret, DfuError *error) {
         ImageLoadOptions lo = {.has_base = o->has_base, .base = o->base, .size_cap = size_cap};
         _cleanup_(image_freep) Image *merged = NULL;
         size_t i = 0;
@@ -179,7 +190,7 @@ int image_set_load_spooled(const char *state_dir, uint64_t size_cap, char *const
                 size_t size;
 
                 (void)snprintf(name, sizeof(name), "image %zu", i + 1);
-                r = spool_read(state_dir, *h, size_cap, &buf, &size, error);
+                r = spool_read(spool, *h, size_cap, &buf, &size, error);
                 if (r < 0)
                         return r;
                 r = parse_and_merge(buf, size, name, &lo, &merged, error);

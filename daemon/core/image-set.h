@@ -9,6 +9,7 @@
 #include "image/image.h"
 #include "job-options.h"
 #include "macro.h"
+#include "spool.h"
 
 /*
  * The images of one Submit, Inspect or AddRule, as file descriptors: the daemon never opens a caller's
@@ -30,25 +31,27 @@ typedef struct ImageSet {
         uint64_t size_cap;
         uint64_t timeout_usec;
         const atomic_bool *stopping; /* the daemon is stopping: give up reading */
-        char *spool_state_dir;       /* NULL: do not spool */
+        Spool *spool;                /* NULL: do not spool */
         uint64_t spool_size_cap;
+        bool claimed; /* its hashes are claimed in the spool until it is freed */
         DfuError error;
         int result;
 } ImageSet;
 
 /* Takes fds (duplicated by the caller) whatever it returns. */
 int image_set_new(int *fds, size_t n_fds, const JobOptions *o, uint64_t size_cap, uint64_t timeout_usec,
-                  const atomic_bool *stopping, const char *spool_state_dir, uint64_t spool_size_cap,
-                  ImageSet **ret);
+                  const atomic_bool *stopping, Spool *spool, uint64_t spool_size_cap, ImageSet **ret);
 ImageSet *image_set_free(ImageSet *s);
+/* Lets the spool collect the set's files once nothing refers to them; image_set_free() does it too. */
+void image_set_unclaim(ImageSet *s);
 DEFINE_TRIVIAL_CLEANUP_FUNC(ImageSet *, image_set_free);
 
 /* A TaskRunFn: runs on a thread, touches nothing but the set. */
 void image_set_load(void *userdata);
 
 /* Loads and merges images from the spool. Blocking: from a thread. */
-int image_set_load_spooled(const char *state_dir, uint64_t size_cap, char *const *hashes,
-                           const JobOptions *o, Image **ret, DfuError *error);
+int image_set_load_spooled(Spool *spool, uint64_t size_cap, char *const *hashes, const JobOptions *o,
+                           Image **ret, DfuError *error);
 
 /* "hash1,hash2": how jobs and rules name their images. */
 char *image_set_sha256_summary(char *const *hashes);

@@ -128,7 +128,7 @@ void job_set_state(Job *j, JobState s) {
 typedef struct JobLoad {
         Job *job;
         JobLoadedFn done;
-        char *state_dir;
+        Spool *spool;
         uint64_t size_cap;
         JobOptions opts;
         char **hashes;
@@ -140,7 +140,6 @@ typedef struct JobLoad {
 static JobLoad *job_load_free(JobLoad *l) {
         if (!l)
                 return NULL;
-        free(l->state_dir);
         job_options_done(&l->opts);
         strv_free(l->hashes);
         image_free(l->image);
@@ -151,8 +150,7 @@ DEFINE_TRIVIAL_CLEANUP_FUNC(JobLoad *, job_load_free);
 /* On the thread: only the copies in the JobLoad are touched, never the job. */
 static void job_load_run(void *userdata) {
         JobLoad *l = userdata;
-        l->result =
-                image_set_load_spooled(l->state_dir, l->size_cap, l->hashes, &l->opts, &l->image, &l->error);
+        l->result = image_set_load_spooled(l->spool, l->size_cap, l->hashes, &l->opts, &l->image, &l->error);
 }
 
 static void job_load_done(Manager *m, void *userdata) {
@@ -178,7 +176,9 @@ int job_load_images(Job *j, JobLoadedFn done) {
         l->job = j;
         l->done = done;
         l->size_cap = m->config.image_size_cap;
-        if (!(l->state_dir = strdup(m->config.state_dir)) || !(l->hashes = strv_copy(j->image_hashes)))
+        l->spool = m->spool;
+        l->hashes = strv_copy(j->image_hashes);
+        if (!l->hashes)
                 return -ENOMEM;
         r = job_options_copy(&j->opts, &l->opts);
         if (r < 0)

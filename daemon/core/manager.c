@@ -74,6 +74,7 @@ Manager *manager_free(Manager *m) {
         manager_stop(m);
         tasks_join_all(m);
         m->store = store_close(m->store);
+        m->spool = spool_free(m->spool);
 
         LIST_FOREACH_SAFE(jobs, j, n, m->jobs)
         job_free(j);
@@ -283,6 +284,9 @@ int manager_start(Manager *m, char **ret_error) {
         int r;
 
         r = tasks_setup(m);
+        if (r < 0)
+                return r;
+        r = spool_new(m->config.state_dir, &m->spool);
         if (r < 0)
                 return r;
         r = store_open(m->config.state_dir, m->event, &m->store, &st, ret_error);

@@ -12,6 +12,7 @@
 #include "events.h"
 #include "list.h"
 #include "macro.h"
+#include "spool.h"
 #include "store.h"
 
 /*
@@ -30,6 +31,7 @@ typedef struct Manager {
         Config config;
         bool user; /* serving a session bus: its owner may do anything */
         Store *store;
+        Spool *spool;
 
         const ManagerEvents *events;
         void *events_userdata;

@@ -11,7 +11,7 @@
 #include "tasks.h"
 
 typedef struct SpoolCollect {
-        char *state_dir;
+        Spool *spool;
         char **hashes; /* NULL: all */
         char **keep;
 } SpoolCollect;
@@ -19,7 +19,6 @@ typedef struct SpoolCollect {
 static SpoolCollect *spool_collect_free(SpoolCollect *c) {
         if (!c)
                 return NULL;
-        free(c->state_dir);
         strv_free(c->hashes);
         strv_free(c->keep);
         return mfree(c);
@@ -28,7 +27,7 @@ DEFINE_TRIVIAL_CLEANUP_FUNC(SpoolCollect *, spool_collect_free);
 
 static void collect_run(void *userdata) {
         SpoolCollect *c = userdata;
-        spool_collect(c->state_dir, c->hashes, c->keep);
+        spool_collect(c->spool, c->hashes, c->keep);
 }
 
 static void collect_done(Manager *m, void *userdata) {
@@ -45,13 +44,12 @@ static int keep_extend(char ***keep, char *const *hashes) {
 void spool_refs_release(Manager *m, char *const *hashes) {
         _cleanup_(spool_collect_freep) SpoolCollect *c = NULL;
 
-        /* A call still reading may have spooled a file that no job refers to yet. */
-        if (m->reads_pending > 0 || !m->config.state_dir)
+        if (!m->spool)
                 return;
         c = calloc(1, sizeof(SpoolCollect));
-        if (!c || !(c->state_dir = strdup(m->config.state_dir)) || !(c->keep = calloc(1, sizeof(char *))) ||
-            (hashes && !(c->hashes = strv_copy(hashes))))
+        if (!c || !(c->keep = calloc(1, sizeof(char *))) || (hashes && !(c->hashes = strv_copy(hashes))))
                 return (void)log_oom();
+        c->spool = m->spool;
         LIST_FOREACH (jobs, j, m->jobs)
                 if (!job_state_is_final(j->state) && !j->finishing &&
                     keep_extend(&c->keep, j->image_hashes) < 0)

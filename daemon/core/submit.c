@@ -48,7 +48,7 @@ int submit_load_images(Manager *m, int *fds, size_t n_fds, const JobOptions *o, 
                                      m->reads_pending);
         }
         r = image_set_new(fds, n_fds, o, m->config.image_size_cap, m->config.read_timeout_usec, &m->stopping,
-                          spool ? m->config.state_dir : NULL, m->config.spool_size_cap, &set);
+                          spool ? m->spool : NULL, m->config.spool_size_cap, &set);
         if (r == -E2BIG)
                 return dfu_error_set(error, EINVAL, "Too many images (at most %d).", IMAGE_SET_MAX_IMAGES);
         if (r < 0)
@@ -172,8 +172,10 @@ int submit_job(Manager *m, ImageSet *set, JobOptions *o, uid_t owner, JobRecorde
         int r = submit_job_create(m, set, o, owner, done, userdata, error);
 
         /* A refused job leaves nothing in the spool (once no other job or rule needs the same image). */
-        if (r < 0)
+        if (r < 0) {
+                image_set_unclaim(set);
                 spool_refs_release(m, set->hashes);
+        }
         return r;
 }
 
@@ -287,7 +289,9 @@ int submit_rule(Manager *m, ImageSet *set, JobOptions *o, uid_t owner, RuleRecor
                 DfuError *error) {
         int r = submit_rule_create(m, set, o, owner, done, userdata, error);
 
-        if (r < 0)
+        if (r < 0) {
+                image_set_unclaim(set);
                 spool_refs_release(m, set->hashes);
+        }
         return r;
 }

@@ -2,6 +2,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -10,12 +11,87 @@
 #include <unistd.h>
 
 #include "log.h"
-#include "macro.h"
 #include "spool.h"
 #include "strv.h"
 
-static int spool_dir(const char *state_dir, char **ret) {
-        return asprintf(ret, "%s/spool", state_dir) < 0 ? -ENOMEM : 0;
+/* Older than this, a temp file cannot be a write in progress: reads time out long before. */
+#define SPOOL_TMP_MAX_AGE_SEC 3600
+
+typedef struct SpoolClaim {
+        char hash[65];
+        unsigned count;
+        struct SpoolClaim *next;
+} SpoolClaim;
+
+struct Spool {
+        char *dir;
+        pthread_mutex_t lock; /* claims, and each removal's check-and-unlink */
+        SpoolClaim *claims;
+};
+
+int spool_new(const char *state_dir, Spool **ret) {
+        Spool *s = calloc(1, sizeof(Spool));
+
+        if (!s)
+                return -ENOMEM;
+        if (asprintf(&s->dir, "%s/spool", state_dir) < 0) {
+                free(s);
+                return -ENOMEM;
+        }
+        pthread_mutex_init(&s->lock, NULL);
+        *ret = s;
+        return 0;
+}
+
+Spool *spool_free(Spool *s) {
+        if (!s)
+                return NULL;
+        while (s->claims) {
+                SpoolClaim *c = s->claims;
+                s->claims = c->next;
+                free(c);
+        }
+        pthread_mutex_destroy(&s->lock);
+        free(s->dir);
+        return mfree(s);
+}
+
+static SpoolClaim **claim_find(Spool *s, const char *hash) {
+        SpoolClaim **p = &s->claims;
+        while (*p && !streq((*p)->hash, hash))
+                p = &(*p)->next;
+        return p;
+}
+
+static int spool_claim(Spool *s, const char *hash) {
+        SpoolClaim **p;
+        int r = 0;
+
+        if (strlen(hash) != 64)
+                return -EINVAL;
+        pthread_mutex_lock(&s->lock);
+        p = claim_find(s, hash);
+        if (*p)
+                (*p)->count++;
+        else if ((*p = calloc(1, sizeof(SpoolClaim)))) {
+                memcpy((*p)->hash, hash, 65);
+                (*p)->count = 1;
+        } else
+                r = -ENOMEM;
+        pthread_mutex_unlock(&s->lock);
+        return r;
+}
+
+void spool_unclaim(Spool *s, const char *hash) {
+        SpoolClaim **p, *c;
+
+        pthread_mutex_lock(&s->lock);
+        p = claim_find(s, hash);
+        if ((c = *p) && --c->count == 0) {
+                *p = c->next;
+                free(c);
+        }
+        pthread_mutex_unlock(&s->lock);
 }
 
 static int write_all(int fd, const uint8_t *buf, size_t size) {
@@ -31,19 +107,16 @@ static int write_all(int fd, const uint8_t *buf, size_t size) {
         return 0;
 }
 
-int spool_write(const char *state_dir, const char *hash, const uint8_t *buf, size_t size) {
-        _cleanup_free_ char *dir = NULL, *path = NULL, *tmp = NULL;
+static int spool_write_file(Spool *s, const char *hash, const uint8_t *buf, size_t size) {
+        _cleanup_free_ char *path = NULL, *tmp = NULL;
         _cleanup_close_ int fd = -EBADF, dfd = -EBADF;
         int r;
 
-        r = spool_dir(state_dir, &dir);
-        if (r < 0)
-                return r;
-        if (asprintf(&path, "%s/%s", dir, hash) < 0 || asprintf(&tmp, "%s/.%s.tmp", dir, hash) < 0)
+        if (asprintf(&path, "%s/%s", s->dir, hash) < 0 || asprintf(&tmp, "%s/.%s.tmp", s->dir, hash) < 0)
                 return -ENOMEM;
         if (access(path, F_OK) == 0)
                 return 0;
-        if (mkdir(dir, 0750) < 0 && errno != EEXIST)
+        if (mkdir(s->dir, 0750) < 0 && errno != EEXIST)
                 return -errno;
         fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0640);
         if (fd < 0)
@@ -58,20 +131,32 @@ int spool_write(const char *state_dir, const char *hash, const uint8_t *buf, siz
                 return r;
         }
         /* The rename itself must survive a crash: a job acknowledged with this image needs it. */
-        dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        dfd = open(s->dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
         if (dfd < 0 || fsync(dfd) < 0)
                 return -errno;
         return 0;
 }
 
-int spool_read(const char *state_dir, const char *hash, uint64_t cap, uint8_t **ret, size_t *ret_size,
-               DfuError *error) {
+int spool_write(Spool *s, const char *hash, const uint8_t *buf, size_t size) {
+        int r;
+
+        /* Claimed first: from here on no collection removes it, whether it is written now or was there. */
+        r = spool_claim(s, hash);
+        if (r < 0)
+                return r;
+        r = spool_write_file(s, hash, buf, size);
+        if (r < 0)
+                spool_unclaim(s, hash);
+        return r;
+}
+
+int spool_read(Spool *s, const char *hash, uint64_t cap, uint8_t **ret, size_t *ret_size, DfuError *error) {
         _cleanup_free_ char *path = NULL;
         _cleanup_free_ uint8_t *buf = NULL;
         _cleanup_close_ int fd = -EBADF;
         struct stat st;
 
-        if (asprintf(&path, "%s/spool/%s", state_dir, hash) < 0)
+        if (asprintf(&path, "%s/%s", s->dir, hash) < 0)
                 return dfu_error_set(error, ENOMEM, "Out of memory.");
         fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
         if (fd < 0)
@@ -99,51 +184,52 @@ int spool_read(const char *state_dir, const char *hash, uint64_t cap, uint8_t **
         return 0;
 }
 
-/* Older than this, a temp file cannot be a write in progress: reads time out long before. */
-#define SPOOL_TMP_MAX_AGE_SEC 3600
-
 static bool is_hash(const char *name) {
         return strlen(name) == 64 && strspn(name, "0123456789abcdef") == 64;
 }
 
-void spool_collect(const char *state_dir, char *const *hashes, char *const *keep) {
-        _cleanup_free_ char *dir = NULL;
-        DIR *d;
+static bool is_old_temp(int dfd, const char *name) {
+        struct stat st;
+
+        if (name[0] != '.' || strlen(name) != 69 || !streq(name + 65, ".tmp") ||
+            !is_hash(strndupa(name + 1, 64)))
+                return false;
+        return fstatat(dfd, name, &st, AT_SYMLINK_NOFOLLOW) >= 0 &&
+               time(NULL) - st.st_mtime >= SPOOL_TMP_MAX_AGE_SEC;
+}
+
+void spool_collect(Spool *s, char *const *hashes, char *const *keep) {
+        DIR *d = opendir(s->dir);
         struct dirent *de;
 
-        if (spool_dir(state_dir, &dir) < 0)
-                return;
-        d = opendir(dir);
         if (!d)
                 return;
         while ((de = readdir(d))) {
                 const char *name = de->d_name;
-                bool tmp = name[0] == '.' && strlen(name) == 69 && is_hash(strndupa(name + 1, 64)) &&
-                           streq(name + 65, ".tmp");
-                struct stat st;
+                bool remove;
 
-                if (tmp) {
-                        /* A temp file is a write that never finished, unless it is being written now: only
-                         * the full collection removes them, and only old ones. */
-                        if (hashes || fstatat(dirfd(d), name, &st, AT_SYMLINK_NOFOLLOW) < 0 ||
-                            time(NULL) - st.st_mtime < SPOOL_TMP_MAX_AGE_SEC)
-                                continue;
-                } else if (!is_hash(name) || (hashes && !strv_contains(hashes, name)) ||
-                           strv_contains(keep, name))
+                if (!hashes && is_old_temp(dirfd(d), name))
+                        remove = true;
+                else if (!is_hash(name) || (hashes && !strv_contains(hashes, name)) ||
+                         strv_contains(keep, name))
                         continue;
-                if (unlinkat(dirfd(d), name, 0) < 0)
-                        log_debug_errno(errno, "Failed to remove %s/%s: %m", dir, name);
+                else
+                        remove = true;
+                /* The check and the unlink are one step against a writer claiming the file meanwhile. */
+                pthread_mutex_lock(&s->lock);
+                if (remove && !(is_hash(name) && *claim_find(s, name)) && unlinkat(dirfd(d), name, 0) < 0)
+                        log_debug_errno(errno, "Failed to remove %s/%s: %m", s->dir, name);
+                pthread_mutex_unlock(&s->lock);
         }
         closedir(d);
 }
 
-uint64_t spool_usage(const char *state_dir) {
-        _cleanup_free_ char *dir = NULL;
+uint64_t spool_usage(Spool *s) {
         uint64_t total = 0;
-        DIR *d;
+        DIR *d = opendir(s->dir);
         struct dirent *de;
 
-        if (spool_dir(state_dir, &dir) < 0 || !(d = opendir(dir)))
+        if (!d)
                 return 0;
         while ((de = readdir(d))) {
                 struct stat st;

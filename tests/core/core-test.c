@@ -214,13 +214,24 @@ static GString *ihex(size_t size, uint8_t seed) {
         return s;
 }
 
-char *core_test_spool_image(CoreTest *t, size_t size, uint8_t seed) {
+/* Spooled as a caller's image is: claimed in the daemon's spool until the set holding it is freed. */
+static char *spool_image(CoreTest *t, size_t size, uint8_t seed, bool keep_claim) {
         g_autoptr(GString) text = ihex(size, seed);
+        Spool *own = NULL, *spool = t->m ? t->m->spool : NULL;
         char hash[65];
 
+        if (!spool)
+                g_assert_cmpint(spool_new(t->dir, &own), ==, 0);
         g_assert_cmpint(sha256_hex((const uint8_t *)text->str, text->len, hash), ==, 0);
-        g_assert_cmpint(spool_write(t->dir, hash, (const uint8_t *)text->str, text->len), ==, 0);
+        g_assert_cmpint(spool_write(spool ?: own, hash, (const uint8_t *)text->str, text->len), ==, 0);
+        if (!keep_claim)
+                spool_unclaim(spool ?: own, hash);
+        spool_free(own);
         return g_strdup(hash);
+}
+
+char *core_test_spool_image(CoreTest *t, size_t size, uint8_t seed) {
+        return spool_image(t, size, seed, false);
 }
 
 static void parse_options(const char *const *kv, JobOptions *o) {
@@ -245,13 +256,15 @@ static void parse_options(const char *const *kv, JobOptions *o) {
 static ImageSet *image_set(CoreTest *t, size_t size, uint8_t seed) {
         ImageSet *set = g_new0(ImageSet, 1);
         g_autoptr(GString) text = ihex(size, seed);
-        g_autofree char *hash = core_test_spool_image(t, size, seed);
+        g_autofree char *hash = spool_image(t, size, seed, true);
         DfuError error = DFU_ERROR_INIT;
 
         if (image_load_buffer((const uint8_t *)text->str, text->len, "image 1", &(ImageLoadOptions){},
                               &set->merged, &error) < 0)
                 g_error("%s", dfu_error_message(&error));
         g_assert_cmpint(strv_extend(&set->hashes, hash), ==, 0);
+        set->spool = t->m->spool;
+        set->claimed = true;
         return set;
 }
 
@@ -283,7 +296,7 @@ Job *core_test_submit(CoreTest *t, const char *const *options, DfuError *error) 
         job_options_done(&o);
         if (r < 0)
                 return NULL;
-        g_assert_true(core_test_run_until(t, recorded, &rec, 5000));
+        g_assert_true(core_test_run_until(t, recorded, &rec, CORE_TEST_TIMEOUT_MS));
         g_assert_cmpint(rec.result, ==, 0);
         return job_find(t->m, rec.id);
 }
@@ -304,7 +317,7 @@ Rule *core_test_add_rule(CoreTest *t, const char *const *options) {
         g_assert_cmpint(submit_rule(t->m, set, &o, 0, rule_recorded, &rec, &error), ==, 0);
         image_set_free(set);
         job_options_done(&o);
-        g_assert_true(core_test_run_until(t, recorded, &rec, 5000));
+        g_assert_true(core_test_run_until(t, recorded, &rec, CORE_TEST_TIMEOUT_MS));
         g_assert_cmpint(rec.result, ==, 0);
         return rule_find(t->m, rec.id);
 }
@@ -334,7 +347,7 @@ static bool in_state(CoreTest *t, void *userdata) {
 
 void core_test_wait_state(CoreTest *t, uint32_t id, JobState s) {
         Job *j;
-        if (!core_test_run_until(t, in_state, &(StateWait){id, s}, 5000))
+        if (!core_test_run_until(t, in_state, &(StateWait){id, s}, CORE_TEST_TIMEOUT_MS))
                 g_error("job %u never reached %s (it is %s)", id, job_state_to_string(s),
                         (j = job_find(t->m, id)) ? job_state_to_string(j->state) : "gone");
 }
@@ -359,7 +372,7 @@ static bool n_started(CoreTest *t, void *userdata) {
 }
 
 void core_test_wait_started(CoreTest *t, unsigned n) {
-        if (!core_test_run_until(t, n_started, GUINT_TO_POINTER(n), 5000))
+        if (!core_test_run_until(t, n_started, GUINT_TO_POINTER(n), CORE_TEST_TIMEOUT_MS))
                 g_error("%u job(s) started, %u expected", t->started->len, n);
 }
 

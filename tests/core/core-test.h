@@ -19,6 +19,8 @@
  */
 
 #define CORE_FLASH_BASE 0x08000000u
+/* Only bounds a hang: a loaded 2-core machine with sanitizers may be slow, never wrong. */
+#define CORE_TEST_TIMEOUT_MS 60000
 
 typedef struct CoreTest {
         char *dir;

@@ -82,7 +82,7 @@ static void test_replay(void) {
         core_test_ready(&t);
 
         /* 3 ends done without running */
-        g_assert_true(core_test_run_until(&t, job_ended, GUINT_TO_POINTER(3), 5000));
+        g_assert_true(core_test_run_until(&t, job_ended, GUINT_TO_POINTER(3), CORE_TEST_TIMEOUT_MS));
         j = job_find(t.m, 3);
         g_assert_cmpint(j->state, ==, JOB_DONE);
         g_assert_true(core_test_has_event(&t, "job-completed 3 done"));
@@ -117,7 +117,7 @@ static void test_replay_missing_image(void) {
         t.dir = g_strdup(dir);
         core_test_start(&t, dir, NULL);
         core_test_ready(&t);
-        g_assert_true(core_test_run_until(&t, job_ended, GUINT_TO_POINTER(1), 5000));
+        g_assert_true(core_test_run_until(&t, job_ended, GUINT_TO_POINTER(1), CORE_TEST_TIMEOUT_MS));
         j = job_find(t.m, 1);
         g_assert_cmpint(j->state, ==, JOB_FAILED);
         g_test_message("%s", j->error);

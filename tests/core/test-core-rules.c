@@ -79,7 +79,7 @@ static void test_every_time_and_restart(void) {
         g_assert_cmpstr(rule->flashed[0], ==, "3-1 B7");
         g_assert_true(core_test_has_event(&t, "rule-added 1"));
         core_test_plug(&t, "3-1", "g431", "B7");
-        g_assert_true(core_test_run_until(&t, has_job_for, (void *)"3-1", 5000));
+        g_assert_true(core_test_run_until(&t, has_job_for, (void *)"3-1", CORE_TEST_TIMEOUT_MS));
         core_test_teardown(&t);
 }
 
