@@ -13,6 +13,32 @@
 #include "output.h"
 #include "parse-util.h"
 
+/* Nothing listens where the bus should be: its daemon is not running (or not installed). */
+static bool errno_means_no_bus(int e) {
+        return e == ENOENT || e == ECONNREFUSED || e == ENOTCONN || e == ENXIO;
+}
+
+/* Says which bus is missing and where it was looked for, in words that lead to the fix. */
+static void log_no_bus(const DfusctlContext *args) {
+        const char *address;
+
+        if (args->user) {
+                address = getenv("DBUS_SESSION_BUS_ADDRESS");
+                fprintf(stderr,
+                        "dfusctl: the session D-Bus is not running (nothing listens at %s): run dfusctl "
+                        "--user in the session of the user that runs \"dfusd --user\", or start a session "
+                        "bus with dbus-run-session.\n",
+                        address ?: "$XDG_RUNTIME_DIR/bus");
+                return;
+        }
+        address = getenv("DBUS_SYSTEM_BUS_ADDRESS");
+        fprintf(stderr,
+                "dfusctl: the system D-Bus is not running (nothing listens at %s): dfusctl reaches dfusd "
+                "through it. Start it with \"systemctl start dbus\" (package dbus), or use --user for a "
+                "dfusd on the session bus.\n",
+                address ?: "unix:path=/run/dbus/system_bus_socket");
+}
+
 int bus_connect(const DfusctlContext *args, sd_bus **ret) {
         sd_bus *bus = NULL;
         const char *which;
@@ -35,6 +61,8 @@ int bus_connect(const DfusctlContext *args, sd_bus **ret) {
                         fprintf(stderr,
                                 "dfusctl: -H runs \"ssh %s systemd-stdio-bridge\"; check that it works.\n",
                                 args->host);
+                else if (errno_means_no_bus(-r))
+                        log_no_bus(args);
                 return EXIT_NO_DAEMON;
         }
         /* Flashing a large image may keep the daemon reading for a while before it replies. */
@@ -53,10 +81,18 @@ int bus_check_fd_passing(sd_bus *bus, const DfusctlContext *ctx) {
         return EXIT_USAGE;
 }
 
+/* The bus knows dfusd but could not start it: dbus-daemon's own spawning, or systemd's unit. */
+static bool error_means_activation_failed(const sd_bus_error *error) {
+        return sd_bus_error_is_set(error) && error->name &&
+               (strncmp(error->name, "org.freedesktop.DBus.Error.Spawn.", 33) == 0 ||
+                strncmp(error->name, "org.freedesktop.systemd1.", 25) == 0);
+}
+
 static bool error_means_not_running(const sd_bus_error *error, int r) {
         int e;
 
-        if (sd_bus_error_has_names(error, SD_BUS_ERROR_SERVICE_UNKNOWN, SD_BUS_ERROR_NAME_HAS_NO_OWNER))
+        if (sd_bus_error_has_names(error, SD_BUS_ERROR_SERVICE_UNKNOWN, SD_BUS_ERROR_NAME_HAS_NO_OWNER) ||
+            error_means_activation_failed(error))
                 return true;
         /* The connection itself failed (no bus socket, or the ssh bridge died): sd-bus reports the
          * errno, either bare or as a System.Error.* name. */
@@ -126,6 +162,14 @@ int bus_log_error_status(const DfusctlContext *args, const char *what, const sd_
                 if (args->user && !args->host)
                         fprintf(stderr, "dfusctl: dfusd is not running on the session bus; start it with "
                                         "\"dfusd --user\".\n");
+                else if (!args->host && sd_bus_error_has_name(error, SD_BUS_ERROR_SERVICE_UNKNOWN))
+                        /* On the system bus dfusd is started on demand: a name the bus cannot
+                         * start is a name no installed service file provides. */
+                        fprintf(stderr, "dfusctl: dfusd is not installed or not activatable: see dfusd(8). "
+                                        "The system bus has no service file for " DFUSD_BUS_NAME ".\n");
+                else if (!args->host && error_means_activation_failed(error))
+                        fprintf(stderr, "dfusctl: dfusd is installed but could not be started: see "
+                                        "\"journalctl -u dfusd\" and dfusd(8).\n");
                 else
                         fprintf(stderr,
                                 "dfusctl: dfusd is not running%s%s; start it with "

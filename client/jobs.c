@@ -24,7 +24,10 @@ void verb_job_help(void) {
         printf("dfusctl job ID\n\n"
                "Show every property of one job (ID is its number or object path), with the verdict on\n"
                "each segment of its image.\n\n"
-               "With --json: {\"path\", and the Job properties: \"Id\", \"State\", \"Progress\",\n"
+               "With --json: {\"path\", and the Job properties: \"Id\", \"State\", \"Phase\", "
+               "\"PhaseDone\",\n"
+               "\"PhaseTotal\" (sectors while erasing, bytes otherwise), \"Progress\" (0 to 1, the whole "
+               "job),\n"
                "\"BytesDone\", \"BytesTotal\", \"Rate\", \"SubmitTime\", \"StartTime\", \"EndTime\",\n"
                "\"ExpectedEndTime\" (CLOCK_REALTIME microseconds), \"Device\", \"PortPath\", \"Target\",\n"
                "\"ImageSha256\", \"Report\" ([{\"address\", \"size\", \"verdict\", \"kind\", \"source\",\n"
@@ -49,7 +52,8 @@ static OutputColor job_state_output_color(const char *state) {
 }
 
 static int print_jobs(json_object *jobs, const DfusctlContext *ctx) {
-        static const char *const headers[] = {"ID", "STATE", "PROGRESS", "BOARD", "SUBMITTED", "IMAGE"};
+        static const char *const headers[] = {"ID",    "STATE",     "PHASE", "WHOLE JOB",
+                                              "BOARD", "SUBMITTED", "IMAGE"};
         _cleanup_(table_freep) Table *t = table_new(ELEMENTSOF(headers), headers);
         size_t n = json_object_array_length(jobs);
 
@@ -57,15 +61,17 @@ static int print_jobs(json_object *jobs, const DfusctlContext *ctx) {
                 return EXIT_IO;
         for (size_t i = 0; i < n; i++) {
                 json_object *j = json_object_array_get_idx(jobs, i);
-                char id[16], progress[16], submitted[32], image[16];
+                char id[16], phase[64], progress[16], submitted[32], image[16];
                 const char *state = json_get_str(j, "State", "?");
 
                 snprintf(id, sizeof id, "%" PRIu64, json_get_u64(j, "Id"));
+                progress_format_phase(j, phase, sizeof phase);
                 snprintf(progress, sizeof progress, "%.0f%%", json_get_double(j, "Progress") * 100);
                 format_timestamp(submitted, sizeof submitted, json_get_u64(j, "SubmitTime"));
                 snprintf(image, sizeof image, "%.12s", json_get_str(j, "ImageSha256", "-"));
                 if (table_add_row(t,
-                                  (const char *const[]){id, state, progress, job_label(j), submitted, image},
+                                  (const char *const[]){id, state, phase, progress, job_label(j), submitted,
+                                                        image},
                                   1, job_state_output_color(state)) < 0)
                         return EXIT_IO;
         }
@@ -143,22 +149,25 @@ static void print_job(json_object *j, const DfusctlContext *ctx) {
                 {"Expected end", "ExpectedEndTime"},
         };
         const char *state = json_get_str(j, "State", "?");
-        char done[32], total[32], rate[32], ts[32];
+        char done[32], total[32], rate[32], ts[32], phase[64];
         json_object *report;
 
         format_bytes(json_get_u64(j, "BytesDone"), done);
         format_bytes(json_get_u64(j, "BytesTotal"), total);
         format_bytes(json_get_u64(j, "Rate"), rate);
         printf("%14s: %" PRIu64 " (%s)\n", "Job", json_get_u64(j, "Id"), json_get_str(j, "path", "?"));
-        printf("%14s: %s%s%s (%.0f%%)\n", "State",
-               output_color_on(ctx->color, job_state_output_color(state)), state,
-               output_color_off(ctx->color), json_get_double(j, "Progress") * 100);
+        progress_format_phase(j, phase, sizeof phase);
+        printf("%14s: %s%s%s\n", "State", output_color_on(ctx->color, job_state_output_color(state)), state,
+               output_color_off(ctx->color));
+        printf("%14s: %s\n", "Phase", phase);
+        printf("%14s: %.0f%% of the whole job, by the time the plan expects each phase to take\n",
+               "Progress", json_get_double(j, "Progress") * 100);
         printf("%14s: %s\n", "Board", job_label(j));
         printf("%14s: %s\n", "Target", json_get_str(j, "Target", "-"));
         if (job_state_is_final(state))
-                printf("%14s: %s of %s\n", "Bytes", done, total);
+                printf("%14s: %s of %s\n", "Written", done, total);
         else
-                printf("%14s: %s of %s, %s/s\n", "Bytes", done, total, rate);
+                printf("%14s: %s of %s, %s/s in this phase\n", "Written", done, total, rate);
         for (size_t i = 0; i < ELEMENTSOF(times); i++) {
                 format_timestamp(ts, sizeof ts, json_get_u64(j, times[i].key));
                 printf("%14s: %s\n", times[i].label, ts);

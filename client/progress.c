@@ -72,27 +72,70 @@ static uint64_t now_realtime_usec(void) {
         return (uint64_t)ts.tv_sec * 1000000 + (uint64_t)ts.tv_nsec / 1000;
 }
 
-/* Seconds left, from the daemon's estimate when it has one, else from the current rate. */
+/* Time left, from the daemon's estimate: its timing model of the plan knows that an erase goes
+ * at another pace than a write, which the bytes counted here cannot tell. */
 static bool job_eta(json_object *props, uint64_t *ret_usec) {
         uint64_t expected = json_get_u64(props, "ExpectedEndTime"), now = now_realtime_usec();
-        uint64_t done = json_get_u64(props, "BytesDone"), total = json_get_u64(props, "BytesTotal");
-        uint64_t rate = json_get_u64(props, "Rate");
 
-        if (expected > 0) {
-                *ret_usec = expected > now ? expected - now : 0;
-                return true;
+        if (expected == 0)
+                return false;
+        *ret_usec = expected > now ? expected - now : 0;
+        return true;
+}
+
+/* "done in 5.3 s (170 KiB/s)": from the job's times and the bytes it wrote; "done" without times. */
+static void format_done(json_object *props, char *buf, size_t size) {
+        uint64_t start = json_get_u64(props, "StartTime"), end = json_get_u64(props, "EndTime"),
+                 bytes = json_get_u64(props, "BytesTotal");
+        char took[32], rate[32];
+
+        if (start == 0 || end < start) {
+                snprintf(buf, size, "done");
+                return;
         }
-        if (rate > 0 && total >= done) {
-                *ret_usec = (total - done) * 1000000 / rate;
-                return true;
+        format_duration_ms((end - start) / 1000, took);
+        if (end > start && bytes > 0) {
+                format_bytes(bytes * 1000000 / (end - start), rate);
+                snprintf(buf, size, "done in %s (%s/s)", took, rate);
+        } else
+                snprintf(buf, size, "done in %s", took);
+}
+
+void progress_format_phase(json_object *props, char *buf, size_t size) {
+        const char *state = json_get_str(props, "State", "queued"),
+                   *phase = json_get_str(props, "Phase", "");
+        uint64_t done = json_get_u64(props, "PhaseDone"), total = json_get_u64(props, "PhaseTotal");
+        char d[32], t[32];
+
+        if (streq(state, "done")) {
+                format_done(props, buf, size);
+                return;
         }
-        return false;
+        /* A job that stopped says where; one that never ran has no phase. */
+        if (job_state_is_final(state) || !phase[0]) {
+                if (job_state_is_final(state) && phase[0] && !streq(phase, "done"))
+                        snprintf(buf, size, "%s while %s", state, phase);
+                else
+                        snprintf(buf, size, "%s", state);
+                return;
+        }
+        if (total == 0)
+                snprintf(buf, size, "%s", phase);
+        else if (streq(phase, "erasing"))
+                snprintf(buf, size, "erasing %" PRIu64 "/%" PRIu64 " sector%s", done, total,
+                         total == 1 ? "" : "s");
+        else {
+                format_bytes(done, d);
+                format_bytes(total, t);
+                snprintf(buf, size, "%s %s / %s", phase, d, t);
+        }
 }
 
 void progress_format_line(const Progress *p, json_object *props, char *buf, size_t size) {
-        const char *state = json_get_str(props, "State", "queued");
+        const char *state = json_get_str(props, "State", "queued"),
+                   *phase = json_get_str(props, "Phase", "");
         double fraction = json_get_double(props, "Progress");
-        char done[32], total[32], rate[40] = "", eta[40] = "", bar[BAR_WIDTH + 1];
+        char what[64], rate[40] = "", eta[40] = "", bar[BAR_WIDTH + 1];
         uint64_t eta_usec;
         unsigned filled;
 
@@ -104,11 +147,10 @@ void progress_format_line(const Progress *p, json_object *props, char *buf, size
         for (unsigned i = 0; i < BAR_WIDTH; i++)
                 bar[i] = i < filled ? '#' : '.';
         bar[BAR_WIDTH] = '\0';
-        format_bytes(json_get_u64(props, "BytesDone"), done);
-        format_bytes(json_get_u64(props, "BytesTotal"), total);
-        /* The rate of the leave phase, or of a finished job, says nothing useful. */
-        if (json_get_u64(props, "Rate") > 0 &&
-            (streq(state, "erasing") || streq(state, "writing") || streq(state, "verifying"))) {
+        progress_format_phase(props, what, sizeof what);
+        /* Bytes per second mean something while bytes move; an erase is counted in sectors. */
+        if (json_get_u64(props, "Rate") > 0 && !job_state_is_final(state) &&
+            (streq(phase, "reading") || streq(phase, "writing") || streq(phase, "verifying"))) {
                 char r[32];
 
                 format_bytes(json_get_u64(props, "Rate"), r);
@@ -120,8 +162,9 @@ void progress_format_line(const Progress *p, json_object *props, char *buf, size
                 format_duration_ms(eta_usec / 1000, d);
                 snprintf(eta, sizeof eta, "ETA %s", d);
         }
-        snprintf(buf, size, "%-12s %s%-9s%s [%s] %3.0f%%  %s / %s  %s  %s", job_label(props),
-                 state_color(p, state), state, color_reset(p), bar, fraction * 100, done, total, rate, eta);
+        /* The bar is the whole job, not the phase beside it: said so, as "job". */
+        snprintf(buf, size, "%-12s %s%-30s%s job [%s] %3.0f%%  %s  %s", job_label(props),
+                 state_color(p, state), what, color_reset(p), bar, fraction * 100, rate, eta);
 }
 
 static void pipe_lines(Progress *p, JobView *jobs, size_t n) {
@@ -164,18 +207,13 @@ void progress_finish(Progress *p, JobView *jobs, size_t n) {
         for (size_t i = 0; i < n; i++) {
                 JobView *j = jobs + i;
                 const char *state = json_get_str(j->props, "State", j->success ? "done" : "failed");
-                uint64_t start = json_get_u64(j->props, "StartTime"),
-                         end = json_get_u64(j->props, "EndTime");
-                char size[32], d[32], took[40] = "";
+                char size[32], done[80];
 
                 if (j->success) {
                         format_bytes(json_get_u64(j->props, "BytesTotal"), size);
-                        if (start > 0 && end >= start) {
-                                format_duration_ms((end - start) / 1000, d);
-                                snprintf(took, sizeof took, " in %s", d);
-                        }
-                        fprintf(p->out, "%s: %sdone%s, %s written%s\n", job_label(j->props),
-                                state_color(p, "done"), color_reset(p), size, took);
+                        format_done(j->props, done, sizeof done);
+                        fprintf(p->out, "%s: %s%s%s, %s written\n", job_label(j->props),
+                                state_color(p, "done"), done, color_reset(p), size);
                 } else
                         fprintf(p->out, "%s: %s%s%s: %s\n", job_label(j->props), state_color(p, state),
                                 state, color_reset(p),

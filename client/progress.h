@@ -37,8 +37,12 @@ void progress_update(Progress *p, JobView *jobs, size_t n);
 /* The final line per job (after the live lines, which stay on screen). */
 void progress_finish(Progress *p, JobView *jobs, size_t n);
 
-/* One job as a live line: board, state, bar, percent, bytes, rate, ETA. */
+/* One job as a live line: board, phase with its own counter, the whole job's bar and percent,
+ * rate, ETA. */
 void progress_format_line(const Progress *p, json_object *props, char *buf, size_t size);
+/* Where a job is, counted in the phase's unit: "erasing 3/8 sectors", "writing 412 KiB / 900.8 KiB",
+ * "leaving", "done in 5.3 s (170 KiB/s)", "failed while writing", "queued". */
+void progress_format_phase(json_object *props, char *buf, size_t size);
 
 /* Human-readable helpers shared with the listing verbs. */
 /* "2026-11-29 01:23:45" in local time, or "-" for 0. */

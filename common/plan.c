@@ -160,20 +160,28 @@ static void plan_leave(Plan *p, const Image *kept) {
 }
 
 static void plan_estimate(Plan *p, const PartInfo *part) {
-        uint64_t us = 0;
+        uint64_t read = 0, erase = 0, write = 0, verify = 0;
 
         if (!part)
                 return;
+        /* The engine reads the planned sectors first only for skip decisions, never with a mass erase. */
+        if ((p->skip & (PLAN_SKIP_IDENTICAL | PLAN_SKIP_BLANK)) && !p->mass_erase)
+                for (size_t i = 0; i < p->n_erases; i++)
+                        read += (uint64_t)p->erases[i].size * USB_US_PER_KIB / 1024;
         if (p->mass_erase)
-                us += (uint64_t)part_mass_erase_ms(part) * 1000;
+                erase += (uint64_t)part_mass_erase_ms(part) * 1000;
         for (size_t i = 0; i < p->n_erases; i++)
-                us += (uint64_t)part_sector_erase_ms(part, p->erases[i].size) * 1000;
+                erase += (uint64_t)part_sector_erase_ms(part, p->erases[i].size) * 1000;
         for (size_t i = 0; i < p->n_runs; i++)
-                us += part_program_us(part, p->runs[i].size);
-        us += p->bytes_total * USB_US_PER_KIB / 1024;
+                write += part_program_us(part, p->runs[i].size);
+        write += p->bytes_total * USB_US_PER_KIB / 1024;
         if (p->verify)
-                us += p->bytes_total * USB_US_PER_KIB / 1024;
-        p->estimate_ms = DIV_ROUND_UP(us, 1000);
+                verify += p->bytes_total * USB_US_PER_KIB / 1024;
+        p->estimate_read_ms = DIV_ROUND_UP(read, 1000);
+        p->estimate_erase_ms = DIV_ROUND_UP(erase, 1000);
+        p->estimate_write_ms = DIV_ROUND_UP(write, 1000);
+        p->estimate_verify_ms = DIV_ROUND_UP(verify, 1000);
+        p->estimate_ms = DIV_ROUND_UP(read + erase + write + verify, 1000);
 }
 
 static void plan_skips(Plan *p, const PartInfo *part, unsigned requested) {

@@ -66,6 +66,9 @@ typedef struct Plan {
         uint64_t bytes_total; /* to download */
         uint64_t blocks_total;
         uint64_t estimate_ms; /* from the part's timing, 0 when the part is unknown */
+        /* The same estimate by phase (each rounded up, so they may add up to a little more): the
+         * reads for skip decisions, the erases, the download with its programming, the read-back. */
+        uint64_t estimate_read_ms, estimate_erase_ms, estimate_write_ms, estimate_verify_ms;
 } Plan;
 
 /* part may be NULL (unknown board): no estimate, no ECC knowledge (then blank-skip is refused). */

@@ -112,8 +112,10 @@ static int erase_all(Exec *x) {
                 return 0;
         }
         for (size_t i = 0; i < plan->n_erases; i++)
-                if (!x->keep || x->keep[i] == KEEP_NOTHING)
+                if (!x->keep || x->keep[i] == KEEP_NOTHING) {
                         pc.total += plan->erases[i].size;
+                        pc.sectors_total++;
+                }
         progress_add(&pc, DFUSE_PHASE_ERASE, plan->n_erases ? plan->erases[0].address : 0, 0);
         for (size_t i = 0; i < plan->n_erases; i++) {
                 const PlanErase *e = &plan->erases[i];
@@ -123,6 +125,7 @@ static int erase_all(Exec *x) {
                 if (r < 0)
                         return r;
                 x->d->stats->erases_done++;
+                pc.sectors_done++;
                 progress_add(&pc, DFUSE_PHASE_ERASE, e->address, e->size);
         }
         return 0;

@@ -134,6 +134,7 @@ typedef struct ProgressCtx {
         DfuseProgressFn fn;
         void *userdata;
         uint64_t done, total;
+        unsigned sectors_done, sectors_total; /* erase phase only */
 } ProgressCtx;
 
 void progress_add(ProgressCtx *pc, DfusePhase phase, uint32_t address, uint64_t bytes);

@@ -110,7 +110,9 @@ void progress_add(ProgressCtx *pc, DfusePhase phase, uint32_t address, uint64_t 
                 return;
         pc->done += bytes;
         if (pc->fn)
-                pc->fn(&(DfuseProgress){phase, pc->done, pc->total, address}, pc->userdata);
+                pc->fn(&(DfuseProgress){phase, pc->done, pc->total, address, pc->sectors_done,
+                                        pc->sectors_total},
+                       pc->userdata);
 }
 
 int dfuse_upload_range(DfuseDevice *d, uint32_t address, uint8_t *buf, uint32_t size, const DfuseOp *op,

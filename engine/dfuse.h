@@ -50,6 +50,9 @@ typedef struct DfuseProgress {
         uint64_t bytes_done;  /* of the current phase */
         uint64_t bytes_total; /* of the current phase */
         uint32_t address;     /* current address */
+        /* Erase phase: sectors erased so far and to erase (skipped ones not counted); 0 and 0 for a
+         * mass erase and in every other phase. */
+        unsigned sectors_done, sectors_total;
 } DfuseProgress;
 
 typedef void (*DfuseProgressFn)(const DfuseProgress *p, void *userdata);

@@ -11,6 +11,7 @@
 #include "job.h"
 #include "log.h"
 #include "manager.h"
+#include "progress.h"
 
 /* org.dfusd.Flash1.Job, modelled on importd's Transfer: state, progress, Cancel(), Completed. */
 
@@ -24,6 +25,9 @@
         }
 
 JOB_STRING_GETTER(state, job_state_to_string(j->state))
+/* Empty until the job has run: State says queued or waiting. A job that failed keeps the phase it
+ * failed in. */
+JOB_STRING_GETTER(phase, j->has_phase ? progress_phase_to_string(j->phase) : "")
 JOB_STRING_GETTER(port_path, j->port_path)
 JOB_STRING_GETTER(target, j->target)
 JOB_STRING_GETTER(image_sha256, j->image_sha256)
@@ -95,6 +99,11 @@ const sd_bus_vtable bus_job_vtable[] = {
         SD_BUS_PROPERTY("Id", "u", NULL, offsetof(Job, id), SD_BUS_VTABLE_PROPERTY_CONST),
         SD_BUS_PROPERTY("State", "s", property_get_state, 0, SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
         SD_BUS_PROPERTY("Progress", "d", property_get_progress, 0, SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
+        SD_BUS_PROPERTY("Phase", "s", property_get_phase, 0, SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
+        SD_BUS_PROPERTY("PhaseDone", "t", NULL, offsetof(Job, phase_done),
+                        SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
+        SD_BUS_PROPERTY("PhaseTotal", "t", NULL, offsetof(Job, phase_total),
+                        SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
         SD_BUS_PROPERTY("BytesDone", "t", NULL, offsetof(Job, bytes_done),
                         SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
         SD_BUS_PROPERTY("BytesTotal", "t", NULL, offsetof(Job, bytes_total),

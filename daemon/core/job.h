@@ -34,7 +34,8 @@ typedef enum JobState {
 /* What the worker thread shares with the event loop, under Job.lock. */
 typedef struct JobShared {
         DfusePhase phase;
-        uint64_t phase_done, phase_total;
+        uint64_t phase_done, phase_total; /* bytes */
+        unsigned sectors_done, sectors_total;
         uint64_t phase_start_usec;
         uint64_t bytes_written; /* of the image, whatever the phase */
         bool dirty;
@@ -69,6 +70,11 @@ struct Job {
         uint64_t submit_usec, start_usec, end_usec, expected_end_usec;
         uint64_t bytes_done, bytes_total, rate;
         double progress;
+        /* The engine's phase as last published; none until the job has run. Its units are sectors
+         * while erasing, bytes otherwise. */
+        bool has_phase;
+        DfusePhase phase;
+        uint64_t phase_done, phase_total;
         char *error;
         sd_event_source *timeout_source;
         sd_event_source *linger_source;

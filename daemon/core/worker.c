@@ -7,6 +7,7 @@
 #include "job.h"
 #include "log.h"
 #include "manager.h"
+#include "progress.h"
 #include "queue.h"
 #include "tasks.h"
 #include "time-util.h"
@@ -44,6 +45,8 @@ void worker_progress(const DfuseProgress *p, void *userdata) {
         j->shared.phase = p->phase;
         j->shared.phase_done = p->bytes_done;
         j->shared.phase_total = p->bytes_total;
+        j->shared.sectors_done = p->sectors_done;
+        j->shared.sectors_total = p->sectors_total;
         if (p->phase == DFUSE_PHASE_WRITE)
                 j->shared.bytes_written = p->bytes_done;
         j->shared.dirty = true;
@@ -79,27 +82,6 @@ static void worker_run(void *userdata) {
         j->result = j->manager->run_job(j);
 }
 
-/* Overall progress: phases weighted roughly by the time they take on a typical part. */
-static double overall_progress(const Job *j, DfusePhase phase, double f) {
-        bool verify = j->plan && j->plan->verify;
-        switch (phase) {
-        case DFUSE_PHASE_CONNECT:
-                return 0;
-        case DFUSE_PHASE_READ:
-                return 0.05 * f;
-        case DFUSE_PHASE_ERASE:
-                return 0.05 + 0.40 * f;
-        case DFUSE_PHASE_WRITE:
-                return 0.45 + (verify ? 0.40 : 0.50) * f;
-        case DFUSE_PHASE_VERIFY:
-                return 0.85 + 0.10 * f;
-        case DFUSE_PHASE_LEAVE:
-        case DFUSE_PHASE_DONE:
-        default:
-                return 0.97;
-        }
-}
-
 static void job_flush_progress(Job *j) {
         JobShared s;
         uint64_t now = now_monotonic_usec();
@@ -112,8 +94,8 @@ static void job_flush_progress(Job *j) {
                 return;
 
         JobState state = phase_to_state(j, s.phase);
-        double f = s.phase_total ? (double)s.phase_done / (double)s.phase_total : 0;
         uint64_t elapsed = now > s.phase_start_usec ? now - s.phase_start_usec : 0;
+        ProgressEstimate e;
 
         /* BytesDone/BytesTotal speak of the image being written, whatever the phase: a client showing
          * "written" at the end must not see the leave phase's zero. Rate stays the current phase's. */
@@ -122,16 +104,19 @@ static void job_flush_progress(Job *j) {
         else if (s.phase > DFUSE_PHASE_WRITE)
                 j->bytes_done = j->bytes_total;
         j->rate = elapsed > 0 ? s.phase_done * USEC_PER_SEC / elapsed : 0;
-        j->progress = overall_progress(j, s.phase, f);
-        uint64_t now_real = j->manager->clock_realtime(),
-                 since_start = now_real > j->start_usec ? now_real - j->start_usec : 0;
-        if (j->progress > 0.05)
-                j->expected_end_usec = j->start_usec + (uint64_t)((double)since_start / j->progress);
+        j->has_phase = true;
+        j->phase = s.phase;
+        j->phase_done = s.phase == DFUSE_PHASE_ERASE ? s.sectors_done : s.phase_done;
+        j->phase_total = s.phase == DFUSE_PHASE_ERASE ? s.sectors_total : s.phase_total;
+        progress_estimate(j->plan, &(ProgressSample){s.phase, s.phase_done, s.phase_total, elapsed}, &e);
+        j->progress = e.progress;
+        j->expected_end_usec = j->manager->clock_realtime() + e.remaining_usec;
 
         j->state = state;
         manager_emit_job_changed(j->manager, j,
                                  (const char *const[]){"State", "Progress", "BytesDone", "BytesTotal",
-                                                       "Rate", "ExpectedEndTime", NULL});
+                                                       "Rate", "ExpectedEndTime", "Phase", "PhaseDone",
+                                                       "PhaseTotal", NULL});
 }
 
 void worker_flush_all(Manager *m) {

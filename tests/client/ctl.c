@@ -19,15 +19,16 @@ char **ctl_environ(Integ *t) {
         return env;
 }
 
-int ctl_runv(Integ *t, char **envp, CtlResult *r, const char *const *args) {
+static int run(Integ *t, char **envp, bool user, CtlResult *r, const char *const *args) {
         g_autoptr(GPtrArray) argv = g_ptr_array_new();
         g_autoptr(GError) error = NULL;
         g_auto(GStrv) env = envp ? NULL : ctl_environ(t);
-        g_autoptr(GString) cmd = g_string_new("dfusctl --user");
+        g_autoptr(GString) cmd = g_string_new(user ? "dfusctl --user" : "dfusctl");
         int wait_status = 0;
 
         g_ptr_array_add(argv, (char *)ctl_path());
-        g_ptr_array_add(argv, (char *)"--user");
+        if (user)
+                g_ptr_array_add(argv, (char *)"--user");
         for (const char *const *a = args; *a; a++) {
                 g_ptr_array_add(argv, (char *)*a);
                 g_string_append_printf(cmd, " %s", *a);
@@ -42,16 +43,39 @@ int ctl_runv(Integ *t, char **envp, CtlResult *r, const char *const *args) {
         return r->status;
 }
 
+int ctl_runv(Integ *t, char **envp, CtlResult *r, const char *const *args) {
+        return run(t, envp, true, r, args);
+}
+
+static GPtrArray *args_from(const char *first, va_list ap) {
+        GPtrArray *args = g_ptr_array_new();
+
+        for (const char *a = first; a; a = va_arg(ap, const char *))
+                g_ptr_array_add(args, (char *)a);
+        g_ptr_array_add(args, NULL);
+        return args;
+}
+
 int ctl_run(Integ *t, CtlResult *r, const char *first, ...) {
-        g_autoptr(GPtrArray) args = g_ptr_array_new();
+        g_autoptr(GPtrArray) args = NULL;
         va_list ap;
 
         va_start(ap, first);
-        for (const char *a = first; a; a = va_arg(ap, const char *))
-                g_ptr_array_add(args, (char *)a);
+        args = args_from(first, ap);
         va_end(ap);
-        g_ptr_array_add(args, NULL);
         return ctl_runv(t, NULL, r, (const char *const *)args->pdata);
+}
+
+int ctl_run_system(Integ *t, const char *system_bus_address, CtlResult *r, const char *first, ...) {
+        g_autoptr(GPtrArray) args = NULL;
+        g_auto(GStrv) env =
+                g_environ_setenv(ctl_environ(t), "DBUS_SYSTEM_BUS_ADDRESS", system_bus_address, TRUE);
+        va_list ap;
+
+        va_start(ap, first);
+        args = args_from(first, ap);
+        va_end(ap);
+        return run(t, env, false, r, (const char *const *)args->pdata);
 }
 
 void ctl_result_clear(CtlResult *r) {

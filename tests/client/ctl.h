@@ -21,6 +21,9 @@ char **ctl_environ(Integ *t);
 /* dfusctl --user ARGS...; returns the exit status. */
 int ctl_run(Integ *t, CtlResult *r, const char *first, ...) G_GNUC_NULL_TERMINATED;
 int ctl_runv(Integ *t, char **envp, CtlResult *r, const char *const *args);
+/* dfusctl ARGS... without --user, with DBUS_SYSTEM_BUS_ADDRESS set to system_bus_address. */
+int ctl_run_system(Integ *t, const char *system_bus_address, CtlResult *r, const char *first,
+                   ...) G_GNUC_NULL_TERMINATED;
 void ctl_result_clear(CtlResult *r);
 /* Parses stdout as one JSON document; fails the test when it is not one. */
 json_object *ctl_json(const CtlResult *r);

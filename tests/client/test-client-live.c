@@ -5,6 +5,7 @@
 #include <poll.h>
 #include <pty.h>
 #include <signal.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -118,9 +119,94 @@ static void test_progress_pipe(Integ *t, gconstpointer data) {
         lines = g_strsplit(g_strchomp(r.out), "\n", -1);
         g_assert_cmpstr(lines[0], ==, "1-1: erasing");
         g_assert_cmpstr(lines[1], ==, "1-1: writing");
-        g_assert_true(g_str_has_prefix(lines[g_strv_length(lines) - 1], "1-1: done, 128 KiB written"));
+        g_assert_true(g_str_has_prefix(lines[g_strv_length(lines) - 1], "1-1: done in "));
+        g_assert_nonnull(strstr(lines[g_strv_length(lines) - 1], "/s), 128 KiB written"));
         for (guint i = 1; lines[i]; i++)
                 g_assert_cmpstr(lines[i], !=, lines[i - 1]);
+}
+
+/* 1 MiB on an H743 at a fifth of its datasheet timing: eight 128 KiB sectors, and every phase
+ * lasts several redraws (about 1.8 s of erase, 2 s of write, 0.4 s of verify, which only USB
+ * bounds). */
+#define PHASES_IMAGE_SIZE (1024 * 1024)
+#define PHASES_SECTORS    8
+static const IntegRun phases_run = {.boards = 1, .parts = h743, .time_scale = "0.2"};
+
+/* "412 KiB", "900.8 KiB", "12 B", "1.2 MiB" as dfusctl prints them, in bytes (to a rounding). */
+static double parse_size(const char *s) {
+        char *end;
+        double v = g_ascii_strtod(s, &end);
+
+        while (*end == ' ')
+                end++;
+        return g_str_has_prefix(end, "MiB") ? v * 1024 * 1024 : g_str_has_prefix(end, "KiB") ? v * 1024 : v;
+}
+
+/* Every phase the live line showed, in order, each counter and the whole job's percentage only
+ * going forward. */
+static void test_progress_phases(Integ *t, gconstpointer data) {
+        g_autofree char *image = ctl_image(t, "app.hex", PHASES_IMAGE_SIZE, false, 16);
+        g_autoptr(GString) out = g_string_new(NULL);
+        g_autoptr(GRegex) re = g_regex_new("(erasing|writing|verifying) ([0-9.]+(?: [KM]?i?B)?)(?:/| / )"
+                                           "([0-9.]+(?: [KM]?i?B)?)|(done in [0-9.]+ m?s \\()|"
+                                           "job \\[[#.]{20}\\] +([0-9]+)%",
+                                           0, 0, NULL);
+        g_autoptr(GMatchInfo) m = NULL;
+        g_auto(GStrv) env = NULL;
+        const char *const order[] = {"erasing", "writing", "verifying", "done"};
+        unsigned seen = 0, rank = 0, percent = 0;
+        double counter = 0;
+
+        integ_start(t, &phases_run);
+        integ_wait_devices(t, 1, 10);
+        env = g_environ_setenv(ctl_environ(t), "TERM", "xterm", TRUE);
+        env = g_environ_setenv(env, "NO_COLOR", "1", TRUE);
+        g_assert_cmpint(run_on_pty(t, env,
+                                   (const char *const[]){"flash", image, "--verify", "--no-leave", NULL},
+                                   out),
+                        ==, 0);
+        g_assert_nonnull(re);
+        for (g_regex_match(re, out->str, 0, &m); g_match_info_matches(m); g_match_info_next(m, NULL)) {
+                g_autofree char *phase = g_match_info_fetch(m, 1), *done = g_match_info_fetch(m, 2),
+                                *total = g_match_info_fetch(m, 3), *end = g_match_info_fetch(m, 4),
+                                *pct = g_match_info_fetch(m, 5);
+                const char *name = end && end[0] ? "done" : phase;
+                unsigned r = 0;
+
+                if (pct && pct[0]) {
+                        /* The bar is the whole job's: it never goes back. */
+                        g_assert_cmpuint((unsigned)atoi(pct), >=, percent);
+                        percent = (unsigned)atoi(pct);
+                        continue;
+                }
+                while (r < G_N_ELEMENTS(order) && !g_str_equal(order[r], name))
+                        r++;
+                g_assert_cmpuint(r, <, G_N_ELEMENTS(order));
+                /* Phases in order, never back to an earlier one. */
+                g_assert_cmpuint(r, >=, rank);
+                if (r > rank || !(seen & 1u << r))
+                        counter = 0;
+                rank = r;
+                seen |= 1u << r;
+                if (g_str_equal(name, "done"))
+                        continue;
+                /* Within a phase the counter only grows, and never past its total. */
+                g_assert_cmpfloat(parse_size(done), >=, counter);
+                g_assert_cmpfloat(parse_size(done), <=, parse_size(total));
+                counter = parse_size(done);
+                if (g_str_equal(name, "erasing"))
+                        g_assert_cmpuint(atoi(total), ==, PHASES_SECTORS);
+                else
+                        g_assert_cmpfloat(parse_size(total), >=, PHASES_IMAGE_SIZE - 100);
+        }
+        /* Every phase was shown: erase counted in sectors, write and verify in bytes of the image. */
+        g_assert_cmpuint(seen, ==, 0xf);
+        g_assert_cmpuint(percent, ==, 100);
+        /* Some sector counted part-way (which ones, the redraws' timing decides). */
+        g_assert_true(g_regex_match_simple("erasing [1-7]/8 sectors", out->str, 0, 0));
+        g_assert_nonnull(strstr(out->str, " / 1 MiB"));
+        g_assert_nonnull(strstr(out->str, "ETA "));
+        g_assert_nonnull(strstr(out->str, "1-1: done in "));
 }
 
 /* Reads lines from a watch until one contains needle. */
@@ -159,6 +245,92 @@ static void stop_watch(GSubprocess *p) {
         g_assert_true(g_subprocess_wait(p, NULL, &error));
         g_assert_true(g_subprocess_get_if_exited(p));
         g_assert_cmpint(g_subprocess_get_exit_status(p), ==, 0);
+}
+
+/* The JSON of a job in each phase carries the phase, its counters, and the whole job's Progress. */
+static void assert_phase_fields(json_object *job, GHashTable *phases) {
+        const char *phase = jstr(job, "Phase"), *state = jstr(job, "State");
+        guint64 done = json_object_get_uint64(jget(job, "PhaseDone")),
+                total = json_object_get_uint64(jget(job, "PhaseTotal"));
+        double progress = json_object_get_double(jget(job, "Progress"));
+
+        g_assert_cmpuint(done, <=, total);
+        g_assert_cmpfloat(progress, >=, 0);
+        g_assert_cmpfloat(progress, <=, 1);
+        if (g_str_equal(phase, "erasing"))
+                g_assert_cmpuint(total, ==, PHASES_SECTORS);
+        else if (g_str_equal(phase, "writing") || g_str_equal(phase, "verifying"))
+                g_assert_cmpuint(total, >=, PHASES_IMAGE_SIZE);
+        else if (g_str_equal(phase, "done"))
+                g_assert_cmpfloat(progress, ==, 1);
+        else if (phase[0] == '\0')
+                /* Not started yet: the state says why. */
+                g_assert_true(g_str_equal(state, "queued") || g_str_equal(state, "waiting") ||
+                              g_str_equal(state, "erasing"));
+        if (phase[0])
+                g_hash_table_add(phases, g_strdup(phase));
+}
+
+static void test_job_json_phases(Integ *t, gconstpointer data) {
+        g_autofree char *image = ctl_image(t, "app.hex", PHASES_IMAGE_SIZE, false, 17);
+        g_autoptr(GHashTable) polled = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL),
+                              watched = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
+        g_autoptr(GPtrArray) lines = g_ptr_array_new_with_free_func(g_free);
+        g_autoptr(GDataInputStream) in = NULL;
+        g_autoptr(GSubprocess) p = NULL;
+        g_autoptr(json_object) doc = NULL;
+        g_auto(CtlResult) r = {};
+        g_autofree char *path = NULL;
+        const char *state = "";
+
+        integ_start(t, &phases_run);
+        integ_wait_devices(t, 1, 10);
+        p = spawn_watch(t, true, &in);
+        read_until(in, lines, "\"snapshot\"");
+        g_assert_cmpint(
+                ctl_run(t, &r, "flash", image, "--verify", "--no-leave", "--no-block", "--json", NULL), ==,
+                0);
+        doc = ctl_json(&r);
+        path = g_strdup(jstr(json_object_array_get_idx(jget(doc, "jobs"), 0), "path"));
+        assert_phase_fields(json_object_array_get_idx(jget(doc, "jobs"), 0), polled);
+        /* dfusctl job --json while it runs, whatever phase each call finds it in. */
+        for (unsigned i = 0; i < 3000 && !g_str_equal(state, "done"); i++) {
+                g_autoptr(json_object) job = NULL;
+
+                ctl_result_clear(&r);
+                g_assert_cmpint(ctl_run(t, &r, "job", path, "--json", NULL), ==, 0);
+                job = ctl_json(&r);
+                assert_phase_fields(job, polled);
+                state = g_intern_string(jstr(job, "State"));
+                g_assert_cmpstr(state, !=, "failed");
+                g_assert_cmpstr(state, !=, "cancelled");
+                g_usleep(20 * 1000);
+        }
+        g_assert_cmpstr(state, ==, "done");
+        g_assert_true(g_hash_table_contains(polled, "erasing"));
+        g_assert_true(g_hash_table_contains(polled, "writing"));
+        g_assert_true(g_hash_table_contains(polled, "done"));
+
+        /* watch --json saw every phase published, each change with its counters. */
+        read_until(in, lines, "\"completed\"");
+        stop_watch(p);
+        for (guint i = 0; i < lines->len; i++) {
+                g_autoptr(json_object) o = json_tokener_parse(lines->pdata[i]);
+                json_object *props;
+
+                if (!o || !g_str_equal(jstr(o, "event"), "changed") ||
+                    !json_object_object_get_ex(o, "properties", &props) ||
+                    !json_object_object_get_ex(props, "Phase", NULL))
+                        continue;
+                jget(props, "PhaseDone");
+                jget(props, "PhaseTotal");
+                jget(props, "Progress");
+                g_hash_table_add(watched, g_strdup(jstr(props, "Phase")));
+        }
+        for (const char *const *ph = (const char *const[]){"erasing", "writing", "verifying", "done", NULL};
+             *ph; ph++)
+                if (!g_hash_table_contains(watched, *ph))
+                        g_error("watch --json never showed Phase \"%s\"", *ph);
 }
 
 static void test_watch_lines(Integ *t, gconstpointer data) {
@@ -279,6 +451,10 @@ int main(int argc, char **argv) {
         g_test_init(&argc, &argv, NULL);
         g_test_add("/client/progress/pty", Integ, NULL, integ_setup, test_progress_pty, integ_teardown);
         g_test_add("/client/progress/pipe", Integ, NULL, integ_setup, test_progress_pipe, integ_teardown);
+        g_test_add("/client/progress/phases", Integ, NULL, integ_setup, test_progress_phases,
+                   integ_teardown);
+        g_test_add("/client/progress/job-json", Integ, NULL, integ_setup, test_job_json_phases,
+                   integ_teardown);
         g_test_add("/client/watch/lines", Integ, NULL, integ_setup, test_watch_lines, integ_teardown);
         g_test_add("/client/watch/json", Integ, NULL, integ_setup, test_watch_json, integ_teardown);
         g_test_add("/client/watch/restart", Integ, NULL, integ_setup, test_watch_restart, integ_teardown);

@@ -254,6 +254,19 @@ static void test_exit_status(Integ *t, gconstpointer data) {
         g_assert_nonnull(strstr(r.err, "dfusd --user"));
         ctl_result_clear(&r);
         g_assert_cmpint(ctl_run(t, &r, "flash", image, NULL), ==, 6);
+        ctl_result_clear(&r);
+
+        /* The system bus without dfusd on it or able to start it: dfusd is not installed. */
+        g_assert_cmpint(ctl_run_system(t, t->bus_address, &r, "devices", NULL), ==, 6);
+        g_assert_nonnull(strstr(r.err, "dfusd is not installed or not activatable: see dfusd(8)"));
+        ctl_result_clear(&r);
+
+        /* No system bus at all: nothing listens where it should be. */
+        g_autofree char *nowhere = g_strdup_printf("unix:path=%s/no-such-bus-socket", t->dir);
+        g_assert_cmpint(ctl_run_system(t, nowhere, &r, "jobs", NULL), ==, 6);
+        g_assert_nonnull(strstr(r.err, "the system D-Bus is not running"));
+        g_assert_nonnull(strstr(r.err, "no-such-bus-socket"));
+        g_assert_null(strstr(r.err, "dfusd is not running"));
 }
 
 /* dbus-daemon carries at most 16 descriptors in a message: 16 images go through, 17 are refused by

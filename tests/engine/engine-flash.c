@@ -29,6 +29,7 @@ typedef struct Job {
         atomic_bool done;
         unsigned last_phase;
         uint64_t phase_done[_DFUSE_PHASE_MAX], phase_total[_DFUSE_PHASE_MAX];
+        unsigned sectors_done, sectors_total; /* of the erase phase */
         bool backwards, leave_announced;
 } Job;
 
@@ -55,6 +56,12 @@ static void on_progress(const DfuseProgress *p, void *userdata) {
         if (p->phase < job->last_phase || p->phase >= _DFUSE_PHASE_MAX ||
             p->bytes_done < job->phase_done[p->phase] || p->bytes_done > p->bytes_total)
                 job->backwards = true;
+        if (p->phase == DFUSE_PHASE_ERASE) {
+                if (p->sectors_done < job->sectors_done || p->sectors_done > p->sectors_total)
+                        job->backwards = true;
+                job->sectors_done = p->sectors_done;
+                job->sectors_total = p->sectors_total;
+        }
         if (p->phase == DFUSE_PHASE_LEAVE)
                 job->leave_announced = true;
         job->last_phase = p->phase;
@@ -141,6 +148,7 @@ static int run_once(Job *job) {
         job->last_phase = 0;
         job->backwards = false;
         job->leave_announced = false;
+        job->sectors_done = job->sectors_total = 0;
         r = dfuse_execute(d, plan, on_progress, job, &job->cancel, &job->stats, &job->error);
         if (r < 0 || !args.read_back)
                 return r;
@@ -313,7 +321,7 @@ int main(int argc, char **argv) {
                        j->stats.stuck_released, (unsigned long long)j->stats.elapsed_us, j->r < 0 ? " " : "",
                        j->r < 0 ? dfu_error_message(&j->error) : "");
                 printf("%s progress read=%llu/%llu erase=%llu/%llu write=%llu/%llu verify=%llu/%llu done=%s "
-                       "forward=%s leave=%s\n",
+                       "forward=%s leave=%s sectors=%u/%u\n",
                        j->port, (unsigned long long)j->phase_done[DFUSE_PHASE_READ],
                        (unsigned long long)j->phase_total[DFUSE_PHASE_READ],
                        (unsigned long long)j->phase_done[DFUSE_PHASE_ERASE],
@@ -323,7 +331,7 @@ int main(int argc, char **argv) {
                        (unsigned long long)j->phase_done[DFUSE_PHASE_VERIFY],
                        (unsigned long long)j->phase_total[DFUSE_PHASE_VERIFY],
                        j->last_phase == DFUSE_PHASE_DONE ? "yes" : "no", j->backwards ? "no" : "yes",
-                       j->leave_announced ? "yes" : "no");
+                       j->leave_announced ? "yes" : "no", j->sectors_done, j->sectors_total);
                 failed += j->r < 0;
         }
         fflush(stdout);

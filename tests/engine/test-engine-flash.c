@@ -236,6 +236,12 @@ static void flash_part(const char *part, uint32_t size, bool expect_stalls, bool
                 erased_bytes(&r, "1-1"), erased_bytes(&r, "1-1"), stat_of(&r, "1-1", "written"),
                 stat_of(&r, "1-1", "written"), stat_of(&r, "1-1", "written"), stat_of(&r, "1-1", "written"));
         g_assert_nonnull(strstr(r.out, progress));
+        /* The erase phase counts sectors: every one the board erased. */
+        g_autofree char *sectors =
+                g_strdup_printf(" leave=yes sectors=%" G_GUINT64_FORMAT "/%" G_GUINT64_FORMAT "\n",
+                                stat_of(&r, "1-1", "erases"), stat_of(&r, "1-1", "erases"));
+        g_assert_nonnull(strstr(r.out, sectors));
+        g_assert_cmpuint(stat_of(&r, "1-1", "erases"), >, 0);
         /*
          * One set-address for the whole job: none per block, and the pointer set for the write run
          * still serves its verify read and the leave (the image is one run starting at the leave address).

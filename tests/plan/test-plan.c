@@ -119,6 +119,8 @@ static void test_skip_blank(void) {
         g_assert_cmpuint(p->skip, ==, PLAN_SKIP_IDENTICAL);
         g_assert_nonnull(p->skip_refused);
         g_assert_nonnull(strstr(p->skip_refused, "ECC"));
+        /* The sector is read first to decide: one 128 KB sector at 1 KiB per ms. */
+        g_assert_cmpuint(p->estimate_read_ms, ==, 128);
         plan_free(p);
 
         /* Unknown part: refused as well. */
@@ -172,6 +174,11 @@ static void test_estimate(void) {
 
         /* One 128 KB sector (1099 ms) + 2 KiB programmed (8.32 ms) + 2 KiB down and up (2 ms each). */
         g_assert_cmpuint(p->estimate_ms, ==, DIV_ROUND_UP(1099000 + 8320 + 2000 + 2000, 1000));
+        /* By phase, as the daemon weighs its progress: nothing read, the erase, write, verify. */
+        g_assert_cmpuint(p->estimate_read_ms, ==, 0);
+        g_assert_cmpuint(p->estimate_erase_ms, ==, 1099);
+        g_assert_cmpuint(p->estimate_write_ms, ==, DIV_ROUND_UP(8320 + 2000, 1000));
+        g_assert_cmpuint(p->estimate_verify_ms, ==, 2);
         g_assert_true(p->verify);
         g_assert_true(p->leave);
         /* No entry point: the leave goes through the first kept byte, never the last run's pointer. */
