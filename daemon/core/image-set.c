@@ -15,7 +15,7 @@ void image_set_unclaim(ImageSet *s) {
         if (!s->claimed)
                 return;
         for (char **h = s->hashes; h && *h; h++)
-                spool_unclaim(s->spool, *h);
+                spool_unref(s->spool, *h);
         s->claimed = false;
 }
 
@@ -166,7 +166,7 @@ void image_set_load(void *userdata) {
                 if (r < 0) {
                         /* What this set claimed so far is let go; the files go at the next collection. */
                         for (size_t k = 0; k < i; k++)
-                                spool_unclaim(s->spool, s->hashes[k]);
+                                spool_unref(s->spool, s->hashes[k]);
                         r = dfu_error_set(&s->error, -r, "Failed to store image %zu in the spool: %s", i + 1,
                                           strerror(-r));
                 }

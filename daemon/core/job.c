@@ -49,12 +49,27 @@ int job_new(Manager *m, uint32_t id, Job **ret) {
         return 0;
 }
 
+int job_hold_images(Job *j) {
+        int r = spool_refs_hold(j->manager, j->image_hashes);
+        if (r >= 0)
+                j->images_held = true;
+        return r;
+}
+
+static void job_release_images(Job *j) {
+        if (!j->images_held)
+                return;
+        j->images_held = false;
+        spool_refs_release(j->manager, j->image_hashes);
+}
+
 Job *job_free(Job *j) {
         Manager *m;
 
         if (!j)
                 return NULL;
         m = j->manager;
+        job_release_images(j);
         LIST_REMOVE(jobs, m->jobs, j);
         m->n_jobs--;
         if (j->lingering)
@@ -208,13 +223,10 @@ static void job_submit_recorded(int result, void *userdata) {
         if (m->exiting)
                 return;
         if (result < 0) {
-                _cleanup_strv_free_ char **hashes = TAKE_PTR(j->image_hashes);
-
                 log_error_errno(result, "Failed to record job %" PRIu32 ": %m", j->id);
                 if (done)
                         done(j, result, done_userdata);
                 job_free(j);
-                spool_refs_release(m, hashes);
                 return;
         }
         j->accepted = true;
@@ -319,7 +331,7 @@ static void job_finish_recorded(int result, void *userdata) {
                         manager_emit_device_changed(m, d, NULL);
                 }
         rule_job_finished(m, j);
-        spool_refs_release(m, j->image_hashes);
+        job_release_images(j);
 
         manager_emit_job_changed(
                 m, j, (const char *const[]){"State", "Progress", "BytesDone", "EndTime", "Error", NULL});

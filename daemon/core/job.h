@@ -53,6 +53,7 @@ struct Job {
         char *target;        /* as given ("port=1-1.3"), or the board chosen by default */
         Image *image;        /* merged, as loaded */
         char **image_hashes; /* spooled inputs, in order */
+        bool images_held;    /* in the spool, until the job ends */
         char *image_sha256;
         char *port_path; /* the board, once matched */
         char *serial;
@@ -107,6 +108,9 @@ int job_prepare(Job *j, const Device *d, DfuError *error);
  * loop with the image set on the job, or with the error. Not at all when the daemon is exiting. */
 typedef void (*JobLoadedFn)(Job *j, int result, const DfuError *error);
 int job_load_images(Job *j, JobLoadedFn done);
+
+/* Holds the job's spooled images until it ends (or is freed): a restart needs them. */
+int job_hold_images(Job *j);
 
 /* Records the job (done runs once that is durable, or failed), then it is accepted and queued. */
 typedef void (*JobRecordedFn)(Job *j, int result, void *userdata);

@@ -74,7 +74,6 @@ Manager *manager_free(Manager *m) {
         manager_stop(m);
         tasks_join_all(m);
         m->store = store_close(m->store);
-        m->spool = spool_free(m->spool);
 
         LIST_FOREACH_SAFE(jobs, j, n, m->jobs)
         job_free(j);
@@ -82,6 +81,8 @@ Manager *manager_free(Manager *m) {
         rule_free(r);
         LIST_FOREACH_SAFE(devices, d, n, m->devices)
         device_free(d);
+        /* After the jobs and rules: they let go of their files as they go. */
+        m->spool = spool_free(m->spool);
 
         sd_event_source_disable_unref(m->progress_timer);
         sd_event_source_disable_unref(m->prune_timer);
@@ -215,7 +216,7 @@ static int manager_resume_job(Manager *m, const StoreUnfinished *u) {
         j->interrupted = u->started;
         if ((u->target && !(j->target = strdup(u->target))) ||
             !(j->image_hashes = strv_copy(u->image_hashes)) ||
-            !(j->image_sha256 = image_set_sha256_summary(j->image_hashes))) {
+            !(j->image_sha256 = image_set_sha256_summary(j->image_hashes)) || job_hold_images(j) < 0) {
                 job_free(j);
                 return -ENOMEM;
         }
@@ -252,7 +253,8 @@ static int manager_load_rule(Manager *m, const StoreRule *sr) {
         if (job_options_from_json_string(sr->options_json, &rule->opts) < 0 ||
             !(rule->image_hashes = strv_copy(sr->image_hashes)) ||
             !(rule->flashed = sr->flashed ? strv_copy(sr->flashed) : calloc(1, sizeof(char *))) ||
-            !(rule->image_sha256 = image_set_sha256_summary(rule->image_hashes))) {
+            !(rule->image_sha256 = image_set_sha256_summary(rule->image_hashes)) ||
+            rule_hold_images(rule) < 0) {
                 log_error("Dropping rule %" PRIu32 ": its record could not be read back.", sr->id);
                 rule_free(rule);
                 return 0;
@@ -315,7 +317,8 @@ int manager_start(Manager *m, char **ret_error) {
                 if (r < 0)
                         log_error_errno(r, "Failed to resume job %" PRIu32 ": %m", st->jobs[i].id);
         }
-        spool_refs_release(m, NULL);
+        /* Whatever nobody holds now is left over from before: a crash between spooling and recording. */
+        spool_refs_collect(m, NULL);
 
         if (m->config.history_retention_usec > 0) {
                 r = sd_event_add_time_relative(m->event, &m->prune_timer, CLOCK_MONOTONIC, 0, USEC_PER_SEC,

@@ -27,9 +27,18 @@ int rule_new(Manager *m, uint32_t id, Rule **ret) {
         return 0;
 }
 
+int rule_hold_images(Rule *r) {
+        int k = spool_refs_hold(r->manager, r->image_hashes);
+        if (k >= 0)
+                r->images_held = true;
+        return k;
+}
+
 Rule *rule_free(Rule *r) {
         if (!r)
                 return NULL;
+        if (r->images_held)
+                spool_refs_release(r->manager, r->image_hashes);
         LIST_REMOVE(rules, r->manager->rules, r);
         job_options_done(&r->opts);
         strv_free(r->image_hashes);
@@ -113,6 +122,9 @@ static int rule_start_job(Rule *rule, Device *d) {
         if (!(j->opts.port = strdup(d->port_path)) || !(j->image_hashes = strv_copy(rule->image_hashes)) ||
             !(j->image_sha256 = strdup(rule->image_sha256)) || !(j->target = job_options_target(&j->opts)))
                 return -ENOMEM;
+        r = job_hold_images(j);
+        if (r < 0)
+                return r;
 
         r = job_load_images(j, rule_job_loaded);
         if (r < 0)
@@ -183,12 +195,9 @@ static void rule_add_recorded(int result, void *userdata) {
         if (m->exiting)
                 return;
         if (result < 0) {
-                _cleanup_strv_free_ char **hashes = TAKE_PTR(rule->image_hashes);
-
                 if (done)
                         done(rule, result, done_userdata);
                 rule_free(rule);
-                spool_refs_release(m, hashes);
                 return;
         }
         MANAGER_EMIT(m, rule_added, rule);
@@ -228,7 +237,6 @@ int rule_add(Rule *rule, RuleRecordedFn done, void *userdata) {
 
 int rule_remove(Rule *rule) {
         Manager *m = rule->manager;
-        _cleanup_strv_free_ char **hashes = TAKE_PTR(rule->image_hashes);
         int r;
 
         r = store_rule_remove(m->store, rule->id, NULL, NULL);
@@ -238,6 +246,5 @@ int rule_remove(Rule *rule) {
         MANAGER_EMIT(m, rule_removed, rule);
         rule_free(rule);
         manager_emit_changed(m, "Rules");
-        spool_refs_release(m, hashes);
         return 0;
 }

@@ -24,12 +24,15 @@ struct Rule {
         JobOptions opts; /* match-* and once included */
         uid_t owner;
         char **image_hashes;
+        bool images_held; /* in the spool, while the rule exists */
         char *image_sha256;
         char **flashed; /* "port serial" keys of boards flashed under this rule */
         LIST_FIELDS(Rule, rules);
 };
 
 int rule_new(Manager *m, uint32_t id, Rule **ret);
+/* Holds the rule's spooled images for as long as it exists. */
+int rule_hold_images(Rule *r);
 Rule *rule_free(Rule *r);
 Rule *rule_find(Manager *m, uint32_t id);
 

@@ -1,64 +1,65 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 #include <stdlib.h>
-#include <string.h>
 
-#include "job.h"
 #include "log.h"
 #include "manager.h"
-#include "rule.h"
 #include "spool-refs.h"
 #include "spool.h"
+#include "strv.h"
 #include "tasks.h"
 
 typedef struct SpoolCollect {
         Spool *spool;
         char **hashes; /* NULL: all */
-        char **keep;
 } SpoolCollect;
-
-static SpoolCollect *spool_collect_free(SpoolCollect *c) {
-        if (!c)
-                return NULL;
-        strv_free(c->hashes);
-        strv_free(c->keep);
-        return mfree(c);
-}
-DEFINE_TRIVIAL_CLEANUP_FUNC(SpoolCollect *, spool_collect_free);
 
 static void collect_run(void *userdata) {
         SpoolCollect *c = userdata;
-        spool_collect(c->spool, c->hashes, c->keep);
+        spool_collect(c->spool, c->hashes);
 }
 
 static void collect_done(Manager *m, void *userdata) {
-        spool_collect_free(userdata);
+        SpoolCollect *c = userdata;
+        strv_free(c->hashes);
+        free(c);
 }
 
-static int keep_extend(char ***keep, char *const *hashes) {
-        for (char *const *h = hashes; h && *h; h++)
-                if (!strv_contains(*keep, *h) && strv_extend(keep, *h) < 0)
-                        return -ENOMEM;
+int spool_refs_hold(Manager *m, char *const *hashes) {
+        if (!m->spool)
+                return 0;
+        for (char *const *h = hashes; h && *h; h++) {
+                int r = spool_ref(m->spool, *h);
+                if (r < 0) {
+                        for (char *const *u = hashes; u != h; u++)
+                                spool_unref(m->spool, *u);
+                        return r;
+                }
+        }
         return 0;
 }
 
 void spool_refs_release(Manager *m, char *const *hashes) {
-        _cleanup_(spool_collect_freep) SpoolCollect *c = NULL;
-
         if (!m->spool)
                 return;
+        for (char *const *h = hashes; h && *h; h++)
+                spool_unref(m->spool, *h);
+        spool_refs_collect(m, hashes);
+}
+
+void spool_refs_collect(Manager *m, char *const *hashes) {
+        SpoolCollect *c;
+
+        /* At exit the files stay: the next start collects what nobody holds. */
+        if (!m->spool || m->exiting || (hashes && !*hashes))
+                return;
         c = calloc(1, sizeof(SpoolCollect));
-        if (!c || !(c->keep = calloc(1, sizeof(char *))) || (hashes && !(c->hashes = strv_copy(hashes))))
+        if (!c || (hashes && !(c->hashes = strv_copy(hashes)))) {
+                free(c);
                 return (void)log_oom();
+        }
         c->spool = m->spool;
-        LIST_FOREACH (jobs, j, m->jobs)
-                if (!job_state_is_final(j->state) && !j->finishing &&
-                    keep_extend(&c->keep, j->image_hashes) < 0)
-                        return (void)log_oom();
-        LIST_FOREACH (rules, r, m->rules)
-                if (keep_extend(&c->keep, r->image_hashes) < 0)
-                        return (void)log_oom();
-        if (tasks_start(m, collect_run, collect_done, c) < 0)
-                return (void)log_warning(
-                        "Failed to start cleaning the spool; it is cleaned at the next start.");
-        TAKE_PTR(c);
+        if (tasks_start(m, collect_run, collect_done, c) < 0) {
+                log_warning("Failed to start cleaning the spool; it is cleaned at the next start.");
+                collect_done(m, c);
+        }
 }

@@ -4,8 +4,10 @@
 typedef struct Manager Manager;
 
 /*
- * The spool keeps the images that queued jobs and rules still need. When a job ends or a rule goes, the
- * files among hashes that nothing refers to any more are removed, on a thread (NULL: every file nothing
- * refers to, and leftover temp files).
+ * The spool keeps the images that queued jobs and rules still need: each job or rule holds its images
+ * while it needs them, and when it lets go, the files that nobody else holds are removed, on a thread.
  */
+int spool_refs_hold(Manager *m, char *const *hashes);
 void spool_refs_release(Manager *m, char *const *hashes);
+/* Removes the files among hashes (every one if NULL, and leftover temp files) that nobody holds. */
+void spool_refs_collect(Manager *m, char *const *hashes);

@@ -153,7 +153,7 @@ static int submit_job_create(Manager *m, ImageSet *set, JobOptions *o, uid_t own
         j->image_hashes = strv_copy(set->hashes);
         j->image_sha256 = image_set_sha256_summary(set->hashes);
         j->target = job_options_target(&j->opts);
-        if (!j->image_hashes || !j->image_sha256 || !j->target)
+        if (!j->image_hashes || !j->image_sha256 || !j->target || job_hold_images(j) < 0)
                 return dfu_error_set(error, ENOMEM, "Out of memory.");
 
         r = job_prepare(j, d, error);
@@ -172,9 +172,9 @@ int submit_job(Manager *m, ImageSet *set, JobOptions *o, uid_t owner, JobRecorde
         int r = submit_job_create(m, set, o, owner, done, userdata, error);
 
         /* A refused job leaves nothing in the spool (once no other job or rule needs the same image). */
-        if (r < 0) {
+        if (r < 0 && set->claimed) {
                 image_set_unclaim(set);
-                spool_refs_release(m, set->hashes);
+                spool_refs_collect(m, set->hashes);
         }
         return r;
 }
@@ -273,7 +273,7 @@ static int submit_rule_create(Manager *m, ImageSet *set, JobOptions *o, uid_t ow
         rule->image_hashes = strv_copy(set->hashes);
         rule->image_sha256 = image_set_sha256_summary(set->hashes);
         rule->flashed = calloc(1, sizeof(char *));
-        if (!rule->image_hashes || !rule->image_sha256 || !rule->flashed) {
+        if (!rule->image_hashes || !rule->image_sha256 || !rule->flashed || rule_hold_images(rule) < 0) {
                 rule_free(rule);
                 return dfu_error_set(error, ENOMEM, "Out of memory.");
         }
@@ -289,9 +289,9 @@ int submit_rule(Manager *m, ImageSet *set, JobOptions *o, uid_t owner, RuleRecor
                 DfuError *error) {
         int r = submit_rule_create(m, set, o, owner, done, userdata, error);
 
-        if (r < 0) {
+        if (r < 0 && set->claimed) {
                 image_set_unclaim(set);
-                spool_refs_release(m, set->hashes);
+                spool_refs_collect(m, set->hashes);
         }
         return r;
 }

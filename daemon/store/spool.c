@@ -17,6 +17,7 @@
 /* Older than this, a temp file cannot be a write in progress: reads time out long before. */
 #define SPOOL_TMP_MAX_AGE_SEC 3600
 
+/* How many hold a file: writers in flight, jobs and rules. Unlisted: nobody. */
 typedef struct SpoolClaim {
         char hash[65];
         unsigned count;
@@ -25,7 +26,7 @@ typedef struct SpoolClaim {
 
 struct Spool {
         char *dir;
-        pthread_mutex_t lock; /* claims, and each removal's check-and-unlink */
+        pthread_mutex_t lock; /* the counts, and each removal's check-and-unlink */
         SpoolClaim *claims;
 };
 
@@ -63,7 +64,7 @@ static SpoolClaim **claim_find(Spool *s, const char *hash) {
         return p;
 }
 
-static int spool_claim(Spool *s, const char *hash) {
+int spool_ref(Spool *s, const char *hash) {
         SpoolClaim **p;
         int r = 0;
 
@@ -82,7 +83,7 @@ static int spool_claim(Spool *s, const char *hash) {
         return r;
 }
 
-void spool_unclaim(Spool *s, const char *hash) {
+void spool_unref(Spool *s, const char *hash) {
         SpoolClaim **p, *c;
 
         pthread_mutex_lock(&s->lock);
@@ -140,13 +141,13 @@ static int spool_write_file(Spool *s, const char *hash, const uint8_t *buf, size
 int spool_write(Spool *s, const char *hash, const uint8_t *buf, size_t size) {
         int r;
 
-        /* Claimed first: from here on no collection removes it, whether it is written now or was there. */
-        r = spool_claim(s, hash);
+        /* Held first: from here on no collection removes it, whether it is written now or was there. */
+        r = spool_ref(s, hash);
         if (r < 0)
                 return r;
         r = spool_write_file(s, hash, buf, size);
         if (r < 0)
-                spool_unclaim(s, hash);
+                spool_unref(s, hash);
         return r;
 }
 
@@ -198,7 +199,7 @@ static bool is_old_temp(int dfd, const char *name) {
                time(NULL) - st.st_mtime >= SPOOL_TMP_MAX_AGE_SEC;
 }
 
-void spool_collect(Spool *s, char *const *hashes, char *const *keep) {
+void spool_collect(Spool *s, char *const *hashes) {
         DIR *d = opendir(s->dir);
         struct dirent *de;
 
@@ -206,18 +207,13 @@ void spool_collect(Spool *s, char *const *hashes, char *const *keep) {
                 return;
         while ((de = readdir(d))) {
                 const char *name = de->d_name;
-                bool remove;
 
-                if (!hashes && is_old_temp(dirfd(d), name))
-                        remove = true;
-                else if (!is_hash(name) || (hashes && !strv_contains(hashes, name)) ||
-                         strv_contains(keep, name))
+                if (!(hashes ? strv_contains(hashes, name) : is_hash(name) || is_old_temp(dirfd(d), name)))
                         continue;
-                else
-                        remove = true;
-                /* The check and the unlink are one step against a writer claiming the file meanwhile. */
+                /* The check and the unlink are one step against a job or a writer taking the file meanwhile.
+                 */
                 pthread_mutex_lock(&s->lock);
-                if (remove && !(is_hash(name) && *claim_find(s, name)) && unlinkat(dirfd(d), name, 0) < 0)
+                if (!(is_hash(name) && *claim_find(s, name)) && unlinkat(dirfd(d), name, 0) < 0)
                         log_debug_errno(errno, "Failed to remove %s/%s: %m", s->dir, name);
                 pthread_mutex_unlock(&s->lock);
         }

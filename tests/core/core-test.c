@@ -225,7 +225,7 @@ static char *spool_image(CoreTest *t, size_t size, uint8_t seed, bool keep_claim
         g_assert_cmpint(sha256_hex((const uint8_t *)text->str, text->len, hash), ==, 0);
         g_assert_cmpint(spool_write(spool ?: own, hash, (const uint8_t *)text->str, text->len), ==, 0);
         if (!keep_claim)
-                spool_unclaim(spool ?: own, hash);
+                spool_unref(spool ?: own, hash);
         spool_free(own);
         return g_strdup(hash);
 }
