@@ -7,6 +7,7 @@
 #include "device.h"
 #include "dfuse.h"
 #include "hotplug.h"
+#include "journal.h"
 #include "log.h"
 #include "strv.h"
 #include "tasks.h"
@@ -93,8 +94,7 @@ static void probe_done(Manager *m, void *userdata) {
                         log_error_errno(r, "Failed to set up the board on port %s: %m", d->port_path);
                         device_remove(d);
                 } else
-                        log_info("Board attached on port %s: %04x:%04x serial '%s', part %s.", d->port_path,
-                                 d->vid, d->pid, d->serial, d->part ? d->part->name : "unknown");
+                        journal_board_attached(d);
         }
 
         strv_free(p->alt_strings);
@@ -163,7 +163,7 @@ static void device_removed(Context *ctx, struct udev_device *dev) {
                 d->removed = true; /* freed when its probe returns */
                 return;
         }
-        log_info("Board detached from port %s.", d->port_path);
+        journal_board_detached(d);
         device_remove(d);
 }
 

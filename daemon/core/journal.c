@@ -1,13 +1,33 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 #include <inttypes.h>
+#include <stdbool.h>
 #include <stdio.h>
+#include <stdlib.h>
+#include <sys/stat.h>
 #include <systemd/sd-journal.h>
+#include <unistd.h>
 
+#include "device.h"
 #include "job.h"
 #include "journal.h"
 #include "log.h"
+#include "parts.h"
 
-#define DFUSD_MESSAGE_JOB_FINISHED "MESSAGE_ID=5b3f0c2e9a4d4c51b8e1d7a6f2c90e47"
+#define DFUSD_MESSAGE_JOB_FINISHED   "MESSAGE_ID=5b3f0c2e9a4d4c51b8e1d7a6f2c90e47"
+#define DFUSD_MESSAGE_BOARD_ATTACHED "MESSAGE_ID=9f82ad320a83400b8e171a564093425a"
+#define DFUSD_MESSAGE_BOARD_DETACHED "MESSAGE_ID=cb77bf2c0cf14d7f8244a6a24e26c8d4"
+
+/* Under the unit, stderr is a stream to the journal (systemd names it in $JOURNAL_STREAM): the
+ * structured entry is then the only one. Elsewhere (by hand, in tests) the line goes to stderr too. */
+static bool stderr_is_journal(void) {
+        const char *e = getenv("JOURNAL_STREAM");
+        unsigned long long dev, ino;
+        struct stat st;
+
+        if (!e || sscanf(e, "%llu:%llu", &dev, &ino) != 2 || fstat(STDERR_FILENO, &st) < 0)
+                return false;
+        return (unsigned long long)st.st_dev == dev && (unsigned long long)st.st_ino == ino;
+}
 
 void journal_job_finished(const Job *j, uint64_t dropped_segments) {
         uint64_t duration = j->start_usec && j->end_usec > j->start_usec ? j->end_usec - j->start_usec : 0;
@@ -29,6 +49,35 @@ void journal_job_finished(const Job *j, uint64_t dropped_segments) {
                             job_state_to_string(j->state), "DURATION_USEC=%" PRIu64, duration,
                             "BYTES=%" PRIu64, j->stats.bytes_written, "DROPPED_SEGMENTS=%" PRIu64,
                             dropped_segments, NULL);
+        if (r < 0)
+                log_debug_errno(r, "Failed to write to the journal: %m");
+}
+
+void journal_board_attached(const Device *d) {
+        const char *part = d->part ? d->part->name : "unknown", *serial = d->serial ? d->serial : "";
+        int r;
+
+        if (!stderr_is_journal())
+                log_info("Board attached on port %s: %04x:%04x serial '%s', part %s.", d->port_path, d->vid,
+                         d->pid, serial, part);
+        r = sd_journal_send(
+                "MESSAGE=Board attached on port %s: %04x:%04x serial '%s', part %s.", d->port_path, d->vid,
+                d->pid, serial, part, DFUSD_MESSAGE_BOARD_ATTACHED, "PRIORITY=6", "PORT=%s", d->port_path,
+                "STATION=%s", d->station ? d->station : "", "SERIAL=%s", serial, "PART=%s",
+                d->part ? d->part->name : "", "VENDOR_ID=%04x", d->vid, "PRODUCT_ID=%04x", d->pid, NULL);
+        if (r < 0)
+                log_debug_errno(r, "Failed to write to the journal: %m");
+}
+
+void journal_board_detached(const Device *d) {
+        int r;
+
+        if (!stderr_is_journal())
+                log_info("Board detached from port %s.", d->port_path);
+        r = sd_journal_send("MESSAGE=Board detached from port %s.", d->port_path,
+                            DFUSD_MESSAGE_BOARD_DETACHED, "PRIORITY=6", "PORT=%s", d->port_path,
+                            "STATION=%s", d->station ? d->station : "", "SERIAL=%s",
+                            d->serial ? d->serial : "", NULL);
         if (r < 0)
                 log_debug_errno(r, "Failed to write to the journal: %m");
 }

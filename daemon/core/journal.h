@@ -3,7 +3,11 @@
 
 #include <stdint.h>
 
+typedef struct Device Device;
 typedef struct Job Job;
 
 /* One structured journal entry per finished job, with a MESSAGE_ID of its own (see dfusd(8)). */
 void journal_job_finished(const Job *j, uint64_t dropped_segments);
+/* A board's bootloader was read and published, or it went away: each with a MESSAGE_ID and PORT=. */
+void journal_board_attached(const Device *d);
+void journal_board_detached(const Device *d);

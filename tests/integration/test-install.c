@@ -2,7 +2,8 @@
 /*
  * `cmake --install` into a DESTDIR: every system integration file lands where the distribution's
  * service manager, udev and bus look for it, the files agree with each other (names, user, paths),
- * and systemd accepts the unit. The security exposure score is printed, not asserted.
+ * systemd accepts the unit, and the journal catalog explains every MESSAGE_ID the daemon logs. The
+ * security exposure score is printed, not asserted.
  */
 #include <stdio.h>
 #include <string.h>
@@ -180,6 +181,47 @@ static void test_sysusers_tmpfiles(gconstpointer data) {
         g_assert_cmpuint(st.st_uid, !=, getuid());
 }
 
+/* Every MESSAGE_ID the daemon logs has an entry in the installed catalog, which journalctl reads. */
+static void test_catalog(gconstpointer data) {
+        Installed *f = (Installed *)data;
+        const char *src = g_getenv("DFUSD_SOURCE_DIR");
+        g_autofree char *root = g_strconcat("--root=", f->destdir, NULL);
+        g_autofree char *journal_c = NULL, *path = NULL, *out = NULL, *err = NULL;
+        g_autofree char *catalog = read_installed(f, "DFUSD_JOURNAL_CATALOG_DIR", "dfusd.catalog");
+        g_autoptr(GRegex) re = g_regex_new("MESSAGE_ID=([0-9a-f]{32})", 0, 0, NULL);
+        g_autoptr(GMatchInfo) m = NULL;
+        g_autoptr(GError) error = NULL;
+        unsigned n = 0;
+        int status = 0;
+
+        g_assert_nonnull(src);
+        path = g_build_filename(src, "daemon", "core", "journal.c", NULL);
+        g_assert_true(g_file_get_contents(path, &journal_c, NULL, NULL));
+        g_spawn_sync(NULL, (char *[]){"journalctl", root, "--update-catalog", NULL}, NULL,
+                     G_SPAWN_SEARCH_PATH, NULL, NULL, NULL, &err, &status, &error);
+        g_assert_no_error(error);
+        if (!g_spawn_check_wait_status(status, NULL))
+                g_error("journalctl %s --update-catalog: %s", root, err);
+        g_clear_pointer(&err, g_free);
+        g_spawn_sync(NULL, (char *[]){"journalctl", root, "--list-catalog", NULL}, NULL, G_SPAWN_SEARCH_PATH,
+                     NULL, NULL, &out, &err, &status, &error);
+        g_assert_no_error(error);
+        g_assert_true(g_spawn_check_wait_status(status, NULL));
+
+        for (g_regex_match(re, journal_c, 0, &m); g_match_info_matches(m); g_match_info_next(m, NULL)) {
+                g_autofree char *id = g_match_info_fetch(m, 1);
+                g_autofree char *heading = g_strconcat("\n-- ", id, "\n", NULL);
+                g_autofree char *listed = g_strconcat(id, " dfusd: ", NULL);
+
+                if (!strstr(catalog, heading))
+                        g_error("MESSAGE_ID %s has no entry in dfusd.catalog", id);
+                if (!g_str_has_prefix(out, listed) && !strstr(out, listed))
+                        g_error("journalctl --list-catalog does not list %s:\n%s", id, out);
+                n++;
+        }
+        g_assert_cmpuint(n, >=, 3);
+}
+
 static void test_security(gconstpointer data) {
         Installed *f = (Installed *)data;
         g_autofree char *unit = installed_path(f, "DFUSD_SYSTEMD_UNIT_DIR", "dfusd.service");
@@ -207,6 +249,7 @@ int main(int argc, char **argv) {
         g_test_add_data_func("/install/layout", &f, test_layout);
         g_test_add_data_func("/install/systemd-verify", &f, test_verify);
         g_test_add_data_func("/install/sysusers-tmpfiles", &f, test_sysusers_tmpfiles);
+        g_test_add_data_func("/install/journal-catalog", &f, test_catalog);
         g_test_add_data_func("/install/systemd-security", &f, test_security);
         r = test_run();
         uninstall(&f);
