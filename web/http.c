@@ -73,6 +73,9 @@ static enum MHD_Result queue(Request *r, unsigned status, struct MHD_Response *r
         if (!resp)
                 return MHD_NO;
         http_add_common_headers(resp);
+        /* A refused upload may still be on its way: closing is the only way not to read it. */
+        if (status >= 400 && !streq(r->method, "GET") && !streq(r->method, "HEAD"))
+                MHD_add_response_header(resp, MHD_HTTP_HEADER_CONNECTION, "close");
         ret = MHD_queue_response(r->conn, status, resp);
         MHD_destroy_response(resp);
         r->answered = true;

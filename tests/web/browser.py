@@ -11,7 +11,6 @@ import urllib.request
 
 from selenium import webdriver
 from selenium.webdriver.chrome.service import Service
-from selenium.webdriver.common.by import By
 
 url, token, image, screenshot, tmp = sys.argv[1:6]
 ports = ["1-1", "1-2", "1-3", "1-4"]
@@ -23,7 +22,8 @@ def submit(port):
         data = f.read()
     body = (f"--{boundary}\r\nContent-Disposition: form-data; name=\"image\"; filename=\"app.hex\"\r\n\r\n").encode()
     body += data + f"\r\n--{boundary}\r\nContent-Disposition: form-data; name=\"options\"\r\n\r\n".encode()
-    body += json.dumps({"port": port}).encode() + f"\r\n--{boundary}--\r\n".encode()
+    # the boards stay in their bootloader after the job, so their tiles stay to show "done"
+    body += json.dumps({"port": port, "leave": False}).encode() + f"\r\n--{boundary}--\r\n".encode()
     req = urllib.request.Request(url + "/api/v1/jobs", data=body, method="POST", headers={
         "Authorization": "Bearer " + token, "Content-Type": "multipart/form-data; boundary=" + boundary})
     with urllib.request.urlopen(req, timeout=30) as r:
@@ -42,11 +42,11 @@ driver = webdriver.Chrome(service=Service("/usr/bin/chromedriver"), options=opts
 try:
     driver.get(url + "/?kiosk")
 
+    # read in one go: the page redraws its tiles on every event
     def states():
-        out = {}
-        for tile in driver.find_elements(By.CSS_SELECTOR, ".tile"):
-            out[tile.get_attribute("data-port")] = tile.find_element(By.CSS_SELECTOR, ".state").text.lower()
-        return out
+        return driver.execute_script(
+            "return Object.fromEntries([...document.querySelectorAll('.tile')].map("
+            "t => [t.dataset.port, t.querySelector('.state').textContent.toLowerCase()]))")
 
     deadline = time.time() + 20
     while time.time() < deadline and not all(states().get(p) == "idle" for p in ports):
