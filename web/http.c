@@ -298,6 +298,9 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
         *con_cls = NULL;
 }
 
+/* The format is libmicrohttpd's own, not ours to check. */
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wformat-nonliteral"
 static void on_mhd_log(void *cls, const char *fmt, va_list ap) {
         _cleanup_free_ char *s = NULL;
 
@@ -306,6 +309,7 @@ static void on_mhd_log(void *cls, const char *fmt, va_list ap) {
         s[strcspn(s, "\n")] = '\0';
         log_info("HTTP: %s", s);
 }
+#pragma GCC diagnostic pop
 
 static int read_pem(const char *path, char **ret) {
         _cleanup_fclose_ FILE *f = fopen(path, "re");

@@ -36,6 +36,10 @@ typedef struct HistoryQuery {
         char *image;
 } HistoryQuery;
 
+static void history_query_done(HistoryQuery *q) {
+        free(q->image);
+}
+
 typedef struct ArgCheck {
         Request *r;
         char *bad; /* the first argument that is not a filter */
@@ -132,7 +136,7 @@ enum MHD_Result routes_history(Request *r) {
         _cleanup_(json_object_putp) json_object *entries = NULL, *o = NULL;
         ArgCheck check = {r, NULL};
         const char *what = NULL;
-        HistoryQuery q;
+        _cleanup_(history_query_done) HistoryQuery q = {};
         enum MHD_Result ret;
         size_t n;
         int k;
@@ -146,7 +150,6 @@ enum MHD_Result routes_history(Request *r) {
                                         "Unknown history filter '%s'.", bad);
         }
         k = parse_query(r, &q, &what);
-        _cleanup_free_ char *image = q.image;
         if (k < 0)
                 return http_reply_error(r, MHD_HTTP_BAD_REQUEST, "bad-request", "Invalid value for '%s'.",
                                         what);

@@ -235,7 +235,8 @@ static void test_flash(WebTest *w, gconstpointer data) {
         metrics = web_request(w->port, "GET", "/metrics", NULL, NULL, NULL, 0);
         g_assert_cmpuint(metrics->status, ==, 200);
         g_assert_nonnull(strstr(web_reply_text(metrics), "dfusd_jobs_total{result=\"done\"} 1\n"));
-        if (g_find_program_in_path("promtool")) {
+        g_autofree char *promtool = g_find_program_in_path("promtool");
+        if (promtool) {
                 g_autofree char *out = python(
                         "import subprocess, sys\n"
                         "p = subprocess.run(['promtool', 'check', 'metrics'], input=sys.stdin.read(),\n"
@@ -416,7 +417,10 @@ static void test_browser(WebTest *w, gconstpointer data) {
         g_autoptr(GSubprocess) p = NULL;
         g_autoptr(GError) error = NULL;
 
-        if (!g_find_program_in_path("chromium") || !g_find_program_in_path("chromedriver") ||
+        g_autofree char *chromium = g_find_program_in_path("chromium");
+        g_autofree char *chromedriver = g_find_program_in_path("chromedriver");
+
+        if (!chromium || !chromedriver ||
             !g_file_test("/usr/lib/python3/dist-packages/selenium", G_FILE_TEST_IS_DIR)) {
                 test_skip("chromium, chromium-driver or python3-selenium missing (scripts/deps installs "
                           "them)");
