@@ -13,6 +13,7 @@
 #include <json-c/json.h>
 #include <systemd/sd-bus.h>
 
+#include "bus-json.h"
 #include "dfusctl.h"
 #include "macro.h"
 
@@ -25,9 +26,6 @@
 #define DFUSD_IFACE_JOB    "org.dfusd.Flash1.Job"
 #define DFUSD_IFACE_RULE   "org.dfusd.Flash1.Rule"
 #define DFUSD_ERROR_FAILED "org.dfusd.Flash1.Error.Failed"
-
-DEFINE_TRIVIAL_CLEANUP_FUNC(json_object *, json_object_put);
-#define _cleanup_bus_error_ _cleanup_(sd_bus_error_free)
 
 /* Connects as the options say; prints why on failure. Returns an exit status (0 when connected). */
 int bus_connect(const DfusctlContext *args, sd_bus **ret);
@@ -42,11 +40,6 @@ int bus_log_error(const DfusctlContext *args, const char *what, const sd_bus_err
 
 /* Exit status for a D-Bus error name, for callers that report the error themselves. */
 int bus_error_exit_status(const sd_bus_error *error, int r);
-
-/* Reads the complete value at the message's read position into JSON: integers, booleans, doubles,
- * strings and object paths map directly, arrays to arrays, dictionaries to objects (keys as
- * strings), variants to their contents, structs to arrays. */
-int bus_message_read_json(sd_bus_message *m, json_object **ret);
 
 /* org.freedesktop.DBus.Properties.GetAll as a JSON object. */
 int bus_get_all(sd_bus *bus, const char *path, const char *iface, sd_bus_error *error, json_object **ret);

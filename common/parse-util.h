@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 #pragma once
 
+#include <stdbool.h>
 #include <stdint.h>
 
 /*
@@ -10,3 +11,6 @@
  * or anything after them, or -ERANGE for a value above max.
  */
 int parse_uint64(const char *s, int base, uint64_t max, uint64_t *ret);
+
+/* A configuration boolean: yes/true/on/1 or no/false/off/0 (case-insensitive words). -EINVAL else. */
+int parse_boolean(const char *v, bool *ret);

@@ -9,6 +9,7 @@
 #include "image/image.h"
 #include "log.h"
 #include "macro.h"
+#include "parse-util.h"
 #include "time-util.h"
 
 void config_init(Config *c) {
@@ -34,16 +35,6 @@ void config_done(Config *c) {
         free(c->state_dir);
         free(c->group);
         config_init(c);
-}
-
-static int parse_bool(const char *v, bool *ret) {
-        if (!strcasecmp(v, "yes") || !strcasecmp(v, "true") || !strcasecmp(v, "on") || streq(v, "1"))
-                *ret = true;
-        else if (!strcasecmp(v, "no") || !strcasecmp(v, "false") || !strcasecmp(v, "off") || streq(v, "0"))
-                *ret = false;
-        else
-                return -EINVAL;
-        return 0;
 }
 
 static int parse_u64(const char *v, uint64_t *ret) {
@@ -157,7 +148,7 @@ static int config_handler(void *userdata, const char *section, const char *key, 
                 if (r >= 0)
                         c->max_parallel = (unsigned)u;
         } else if (!strcasecmp(key, "DefaultVerify"))
-                r = parse_bool(value, &c->default_verify);
+                r = parse_boolean(value, &c->default_verify);
         else if (!strcasecmp(key, "ImageSizeCap")) {
                 r = parse_u64(value, &u);
                 if (r >= 0)

@@ -40,6 +40,8 @@ typedef struct JobOptions {
         /* AddRule only */
         char *match_port, *match_serial, *match_station, *match_part;
         bool once;
+        /* Who asked ("web:line3-mes"): kept with the job or rule for the record, never acted on. */
+        char *origin;
 } JobOptions;
 
 typedef enum OptionKind {
