@@ -9,6 +9,7 @@
 #include "image/image.h"
 #include "job-options.h"
 #include "macro.h"
+#include "trust.h"
 
 /*
  * The images of one Submit, Inspect or AddRule, as file descriptors: the daemon never opens a caller's
@@ -19,6 +20,14 @@
  */
 
 #define IMAGE_SET_MAX_IMAGES 16
+
+/* The detached signatures a caller passed, one per image in order (size 0: none for that image). */
+typedef struct ImageSignatures {
+        uint8_t *data[IMAGE_SET_MAX_IMAGES];
+        size_t size[IMAGE_SET_MAX_IMAGES];
+        size_t n;
+} ImageSignatures;
+void image_signatures_done(ImageSignatures *s);
 
 typedef struct ImageSet {
         int fds[IMAGE_SET_MAX_IMAGES];
@@ -32,6 +41,11 @@ typedef struct ImageSet {
         const atomic_bool *stopping; /* the daemon is stopping: give up reading */
         char *spool_state_dir;       /* NULL: do not spool */
         uint64_t spool_size_cap;
+        /* Trust: checked on each image's exact bytes before it is parsed or spooled. */
+        TrustMode trust_mode;
+        char *trust_dir; /* ApprovedDirectory= or KeyDirectory=, as the mode needs */
+        ImageSignatures signatures;
+        char *trust_source; /* what accepted the images, NULL with trust off */
         DfuError error;
         int result;
 } ImageSet;
@@ -41,6 +55,9 @@ int image_set_new(int *fds, size_t n_fds, const JobOptions *o, uint64_t size_cap
                   const atomic_bool *stopping, const char *spool_state_dir, uint64_t spool_size_cap,
                   ImageSet **ret);
 ImageSet *image_set_free(ImageSet *s);
+/* Only images the policy accepts load; sigs (taken, reset) are the caller's signatures. */
+int image_set_set_trust(ImageSet *s, TrustMode mode, const char *approved_dir, const char *key_dir,
+                        ImageSignatures *sigs);
 DEFINE_TRIVIAL_CLEANUP_FUNC(ImageSet *, image_set_free);
 
 /* A TaskRunFn: runs on a thread, touches nothing but the set. */

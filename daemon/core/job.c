@@ -68,6 +68,7 @@ Job *job_free(Job *j) {
         sanitize_report_free(j->report);
         plan_free(j->plan);
         free(j->image_sha256);
+        free(j->trust);
         free(j->target);
         free(j->port_path);
         free(j->serial);

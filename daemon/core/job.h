@@ -53,6 +53,7 @@ struct Job {
         Image *image;        /* merged, as loaded */
         char **image_hashes; /* spooled inputs, in order */
         char *image_sha256;
+        char *trust;     /* what [Trust] accepted the images by; NULL with trust off */
         char *port_path; /* the board, once matched */
         char *serial;
         char *station;

@@ -37,6 +37,7 @@ Rule *rule_free(Rule *r) {
         strv_free(r->image_hashes);
         strv_free(r->flashed);
         free(r->image_sha256);
+        free(r->trust);
         return mfree(r);
 }
 
@@ -147,6 +148,9 @@ static int rule_start_job(Rule *rule, Device *d) {
         j->opts.match_part = mfree(j->opts.match_part);
         if (!(j->opts.port = strdup(d->port_path)) || !(j->image_hashes = strv_copy(rule->image_hashes)) ||
             !(j->image_sha256 = strdup(rule->image_sha256)) || !(j->target = job_options_target(&j->opts)))
+                return -ENOMEM;
+        /* The rule's images were checked when it was added. */
+        if (rule->trust && !(j->trust = strdup(rule->trust)))
                 return -ENOMEM;
 
         l = calloc(1, sizeof(RuleJobLoad));

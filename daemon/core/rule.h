@@ -25,6 +25,7 @@ struct Rule {
         uid_t owner;
         char **image_hashes;
         char *image_sha256;
+        char *trust; /* what [Trust] accepted the images by when the rule was added; NULL: off or unknown */
         char **flashed; /* "port serial" keys of boards flashed under this rule */
         LIST_FIELDS(Rule, rules);
 };
