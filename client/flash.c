@@ -32,6 +32,8 @@ void verb_flash_help(void) {
                "  --skip-blank       skip erasing sectors that read blank (parts without ECC)\n"
                "  --allow-option-bytes  write segments in option bytes / OTP\n"
                "  --base ADDR        load address of raw binaries\n"
+               "  --signature FILE   detached Ed25519 signature of the next image (repeatable, in image\n"
+               "                     order); default: IMAGE.sig beside each image, when there is one\n"
                "  --no-block         print the job paths and return at once\n\n"
                "With --json: {\"jobs\": [{\"path\", \"success\", \"message\", and the Job properties}]}.\n");
 }
@@ -246,13 +248,18 @@ static void print_warnings(JobView *jobs, size_t n, char *const *paths, size_t n
 int verb_flash(int argc, char *argv[], const DfusctlContext *ctx) {
         _cleanup_(sd_bus_flush_close_unrefp) sd_bus *bus = NULL;
         _cleanup_(follow_freep) Follow *f = NULL;
+        _cleanup_(flash_signatures_done) FlashSignatures sigs = {};
         FlashOptions o = FLASH_OPTIONS_INIT;
         Progress progress;
         int *fds = NULL, status, r;
         JobView *jobs;
         size_t n;
 
+        o.signatures = &sigs;
         r = parse_flash_args(argc, argv, &o);
+        if (r != EXIT_ACCEPTED)
+                return r;
+        r = flash_signatures_load(&sigs, argv + optind, argc - optind);
         if (r != EXIT_ACCEPTED)
                 return r;
         r = images_open_connect(ctx, argv + optind, argc - optind, &fds, &bus);

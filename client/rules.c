@@ -97,7 +97,8 @@ static int rule_add(int argc, char *argv[], const DfusctlContext *ctx) {
         _cleanup_(sd_bus_message_unrefp) sd_bus_message *m = NULL, *reply = NULL;
         _cleanup_bus_error_ sd_bus_error error = SD_BUS_ERROR_NULL;
         _cleanup_free_ char **matches = calloc(argc, sizeof(char *));
-        FlashOptions o = FLASH_OPTIONS_INIT;
+        _cleanup_(flash_signatures_done) FlashSignatures sigs = {};
+        FlashOptions o = {.verify = -1, .signatures = &sigs};
         size_t n_matches = 0, n_fds;
         bool every_time = false;
         const char *path;
@@ -120,6 +121,9 @@ static int rule_add(int argc, char *argv[], const DfusctlContext *ctx) {
                 return EXIT_USAGE;
         }
         n_fds = argc - optind;
+        r = flash_signatures_load(&sigs, argv + optind, n_fds);
+        if (r != EXIT_ACCEPTED)
+                return r;
         r = images_open_connect(ctx, argv + optind, n_fds, &fds, &bus);
         if (r != EXIT_ACCEPTED)
                 return r;
