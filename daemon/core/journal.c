@@ -18,9 +18,9 @@ void journal_job_finished(const Job *j, uint64_t dropped_segments) {
                 DFUSD_MESSAGE_JOB_FINISHED, "PRIORITY=%d", j->state == JOB_DONE ? 6 : 4,
                 "DFUSD_JOB=%" PRIu32, j->id, "PORT=%s", j->port_path ? j->port_path : "", "STATION=%s",
                 j->station ? j->station : "", "SERIAL=%s", j->serial ? j->serial : "", "IMAGE_SHA256=%s",
-                j->image_sha256 ? j->image_sha256 : "", "RESULT=%s", job_state_to_string(j->state),
-                "DURATION_USEC=%" PRIu64, duration, "BYTES=%" PRIu64, j->stats.bytes_written,
-                "DROPPED_SEGMENTS=%" PRIu64, dropped_segments, NULL);
+                j->image_sha256 ? j->image_sha256 : "", "TRUST=%s", j->trust ? j->trust : "", "RESULT=%s",
+                job_state_to_string(j->state), "DURATION_USEC=%" PRIu64, duration, "BYTES=%" PRIu64,
+                j->stats.bytes_written, "DROPPED_SEGMENTS=%" PRIu64, dropped_segments, NULL);
         if (r < 0)
                 log_debug_errno(r, "Failed to write to the journal: %m");
 }
