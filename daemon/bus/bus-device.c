@@ -28,6 +28,13 @@ static int property_get_part(sd_bus *bus, const char *path, const char *interfac
         return sd_bus_message_append(reply, "s", d->part ? d->part->name : "");
 }
 
+static int property_get_protection(sd_bus *bus, const char *path, const char *interface,
+                                   const char *property, sd_bus_message *reply, void *userdata,
+                                   sd_bus_error *error) {
+        Device *d = userdata;
+        return sd_bus_message_append(reply, "s", dfuse_protection_to_string(d->protection));
+}
+
 static int property_get_current_job(sd_bus *bus, const char *path, const char *interface,
                                     const char *property, sd_bus_message *reply, void *userdata,
                                     sd_bus_error *error) {
@@ -75,6 +82,7 @@ const sd_bus_vtable bus_device_vtable[] = {
                         SD_BUS_VTABLE_PROPERTY_CONST),
         SD_BUS_PROPERTY("MemoryMap", "as", property_get_memory_map, 0, SD_BUS_VTABLE_PROPERTY_CONST),
         SD_BUS_PROPERTY("Part", "s", property_get_part, 0, SD_BUS_VTABLE_PROPERTY_CONST),
+        SD_BUS_PROPERTY("Protection", "s", property_get_protection, 0, SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
         SD_BUS_PROPERTY("State", "s", property_get_state, 0, SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
         SD_BUS_PROPERTY("CurrentJob", "o", property_get_current_job, 0, SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
         SD_BUS_VTABLE_END,

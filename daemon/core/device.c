@@ -130,6 +130,7 @@ int device_publish(Device *d, const DeviceInfo *info) {
                 d->bcd_device = info->bcd_device;
                 d->transfer_size = info->transfer_size;
                 d->part = info->part;
+                d->protection = info->protection;
                 r = device_parse_map(d);
                 if (r < 0)
                         return r;

@@ -5,6 +5,7 @@
 #include <stdint.h>
 #include <systemd/sd-event.h>
 
+#include "dfuse.h"
 #include "list.h"
 #include "memmap.h"
 #include "parts.h"
@@ -25,6 +26,7 @@ struct Device {
         char **alt_strings;
         MemMap *map;
         const PartInfo *part;
+        DfuseProtection protection; /* as the probe at attach found it */
         Job *current_job;
         bool published;
         bool removed; /* gone while a probe was running */
@@ -41,6 +43,7 @@ typedef struct DeviceInfo {
         uint16_t vid, pid, bcd_device, transfer_size;
         char *const *alt_strings;
         const PartInfo *part;
+        DfuseProtection protection;
 } DeviceInfo;
 
 /* A board that appeared at port_path: not yet visible to anyone until published. */
