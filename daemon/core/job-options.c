@@ -38,6 +38,7 @@ static const OptionDef option_table[] = {
         {"match-station", OPT_STRING, OPTION_SCOPE_RULE, OFF(match_station)},
         {"match-part", OPT_STRING, OPTION_SCOPE_RULE, OFF(match_part)},
         {"once", OPT_BOOL, OPTION_SCOPE_RULE, OFF(once)},
+        {"unprotect", OPT_BOOL, ALL, OFF(unprotect)},
 };
 
 void job_options_init(JobOptions *o) {

@@ -35,6 +35,8 @@ typedef struct JobOptions {
         /* plan */
         int verify; /* -1: the configured default */
         bool leave, mass_erase, skip_identical, skip_blank;
+        /* protection: regress read-out protection first (erases the whole flash) */
+        bool unprotect;
         /* Inspect only */
         char **layouts;
         /* AddRule only */

@@ -69,6 +69,8 @@ Job *job_free(Job *j) {
         plan_free(j->plan);
         free(j->image_sha256);
         free(j->trust);
+        free(j->protection_done);
+        sd_event_source_disable_unref(j->return_source);
         free(j->target);
         free(j->port_path);
         free(j->serial);
@@ -252,8 +254,9 @@ static void job_finish_recorded(int result, void *userdata) {
         rule_job_finished(m, j);
         spool_refs_release(m, j->image_hashes);
 
-        manager_emit_job_changed(
-                m, j, (const char *const[]){"State", "Progress", "BytesDone", "EndTime", "Error", NULL});
+        manager_emit_job_changed(m, j,
+                                 (const char *const[]){"State", "Progress", "BytesDone", "EndTime", "Error",
+                                                       "Protection", NULL});
         MANAGER_EMIT(m, job_completed, j);
         log_info("Job %" PRIu32 " %s%s%s", j->id, job_state_to_string(j->state), j->error ? ": " : ".",
                  j->error ? j->error : "");

@@ -74,6 +74,14 @@ struct Job {
         sd_event_source *timeout_source;
         sd_event_source *linger_source;
 
+        /* protection steps (protect.c) */
+        DfuseProtection board_protection; /* the board's when the job was given it */
+        bool unprotect_sent;              /* the board was sent the read unprotect */
+        bool returning;                   /* waiting for the board to come back on the same port */
+        uint64_t left_generation;         /* Device.generation of the board it waits to come back */
+        char *protection_done;            /* what the job changed, for the record; NULL: nothing */
+        sd_event_source *return_source;
+
         /* worker */
         atomic_bool cancel;
         pthread_mutex_t lock;

@@ -7,6 +7,7 @@
 #include "log.h"
 
 #define DFUSD_MESSAGE_JOB_FINISHED "MESSAGE_ID=5b3f0c2e9a4d4c51b8e1d7a6f2c90e47"
+#define DFUSD_MESSAGE_PROTECTION   "MESSAGE_ID=8c1d4f7a2e6b4b0d9a35c7e1f04b6d29"
 
 void journal_job_finished(const Job *j, uint64_t dropped_segments) {
         uint64_t duration = j->start_usec && j->end_usec > j->start_usec ? j->end_usec - j->start_usec : 0;
@@ -18,9 +19,20 @@ void journal_job_finished(const Job *j, uint64_t dropped_segments) {
                 DFUSD_MESSAGE_JOB_FINISHED, "PRIORITY=%d", j->state == JOB_DONE ? 6 : 4,
                 "DFUSD_JOB=%" PRIu32, j->id, "PORT=%s", j->port_path ? j->port_path : "", "STATION=%s",
                 j->station ? j->station : "", "SERIAL=%s", j->serial ? j->serial : "", "IMAGE_SHA256=%s",
-                j->image_sha256 ? j->image_sha256 : "", "TRUST=%s", j->trust ? j->trust : "", "RESULT=%s",
+                j->image_sha256 ? j->image_sha256 : "", "TRUST=%s", j->trust ? j->trust : "",
+                "PROTECTION=%s", j->protection_done ? j->protection_done : "", "RESULT=%s",
                 job_state_to_string(j->state), "DURATION_USEC=%" PRIu64, duration, "BYTES=%" PRIu64,
                 j->stats.bytes_written, "DROPPED_SEGMENTS=%" PRIu64, dropped_segments, NULL);
+        if (r < 0)
+                log_debug_errno(r, "Failed to write to the journal: %m");
+}
+
+void journal_protection_changed(const Job *j, const char *kind, const char *what) {
+        int r = sd_journal_send("MESSAGE=Job %" PRIu32 " on port %s: %s.", j->id,
+                                j->port_path ? j->port_path : "-", what, DFUSD_MESSAGE_PROTECTION,
+                                "PRIORITY=5", "DFUSD_JOB=%" PRIu32, j->id, "PORT=%s",
+                                j->port_path ? j->port_path : "", "SERIAL=%s", j->serial ? j->serial : "",
+                                "PROTECTION_CHANGE=%s", kind, NULL);
         if (r < 0)
                 log_debug_errno(r, "Failed to write to the journal: %m");
 }
