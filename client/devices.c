@@ -12,13 +12,13 @@
 void verb_devices_help(void) {
         printf("dfusctl devices\n\n"
                "List the boards attached in bootloader mode: USB port path, station, part, serial (marked\n"
-               "\"(duplicate)\" when another attached board reports the same one), state and current "
-               "job.\n\n"
+               "\"(duplicate)\" when another attached board reports the same one), read-out protection\n"
+               "(none, read-protected or unknown), state and current job.\n\n"
                "With --json: {\"devices\": [{\"path\", and the Device properties: \"PortPath\", "
                "\"Station\",\n"
                "\"Serial\", \"SerialDuplicated\", \"VendorId\", \"ProductId\", \"BcdDevice\", "
                "\"TransferSize\",\n"
-               "\"MemoryMap\", \"Part\", \"State\", \"CurrentJob\"}]}.\n");
+               "\"MemoryMap\", \"Part\", \"Protection\", \"State\", \"CurrentJob\"}]}.\n");
 }
 
 static OutputColor device_state_color(const char *state) {
@@ -30,7 +30,8 @@ static OutputColor device_state_color(const char *state) {
 }
 
 static int print_devices(json_object *devices, const DfusctlContext *ctx) {
-        static const char *const headers[] = {"PORT", "STATION", "PART", "SERIAL", "STATE", "JOB"};
+        static const char *const headers[] = {"PORT",       "STATION", "PART", "SERIAL",
+                                              "PROTECTION", "STATE",   "JOB"};
         _cleanup_(table_freep) Table *t = table_new(ELEMENTSOF(headers), headers);
         size_t n = json_object_array_length(devices);
 
@@ -48,9 +49,10 @@ static int print_devices(json_object *devices, const DfusctlContext *ctx) {
                 cells[1] = json_get_str(d, "Station", "")[0] ? json_get_str(d, "Station", "") : "-";
                 cells[2] = json_get_str(d, "Part", "")[0] ? json_get_str(d, "Part", "") : "unknown";
                 cells[3] = serial;
-                cells[4] = state;
-                cells[5] = object_path_id(json_get_str(d, "CurrentJob", "/"));
-                if (table_add_row(t, cells, 4, device_state_color(state)) < 0)
+                cells[4] = json_get_str(d, "Protection", "unknown");
+                cells[5] = state;
+                cells[6] = object_path_id(json_get_str(d, "CurrentJob", "/"));
+                if (table_add_row(t, cells, 5, device_state_color(state)) < 0)
                         return EXIT_IO;
         }
         if (table_print_or_empty(t, stdout, "No boards attached.", !ctx->no_legend, ctx->color) < 0)

@@ -72,6 +72,9 @@ int flash_options_parse_option(int c, const char *arg, FlashOptions *o) {
         case OPT_TIMEOUT:
                 o->have_timeout = true;
                 return parse_number("timeout", arg, UINT32_MAX, &o->timeout);
+        case OPT_UNPROTECT:
+                o->unprotect = true;
+                break;
         case OPT_SIGNATURE:
                 return o->signatures ? flash_signatures_add_file(o->signatures, arg) : 0;
         default:
@@ -121,6 +124,8 @@ int flash_options_append(sd_bus_message *m, const FlashOptions *o, bool targets)
                 r = append_bool(m, "allow-option-bytes", true);
         if (r >= 0 && o->have_base)
                 r = sd_bus_message_append(m, "{sv}", "base", "t", o->base);
+        if (r >= 0 && o->unprotect)
+                r = append_bool(m, "unprotect", true);
         if (r >= 0 && o->signatures)
                 r = flash_signatures_append(m, o->signatures);
         return r < 0 ? r : 0;

@@ -32,6 +32,8 @@ void verb_flash_help(void) {
                "  --skip-blank       skip erasing sectors that read blank (parts without ECC)\n"
                "  --allow-option-bytes  write segments in option bytes / OTP\n"
                "  --base ADDR        load address of raw binaries\n"
+               "  --unprotect        on a read-protected board, regress the protection first (a read\n"
+               "                     unprotect: erases the whole flash and resets the board)\n"
                "  --signature FILE   detached Ed25519 signature of the next image (repeatable, in image\n"
                "                     order); default: IMAGE.sig beside each image, when there is one\n"
                "  --no-block         print the job paths and return at once\n\n"

@@ -29,7 +29,7 @@ typedef struct FlashOptions {
         const char *port, *serial, *station, *part;
         bool all, wait, no_block;
         int verify; /* -1: the daemon's default */
-        bool no_leave, strict, mass_erase, skip_identical, skip_blank, allow_option_bytes;
+        bool no_leave, strict, mass_erase, skip_identical, skip_blank, allow_option_bytes, unprotect;
         bool have_base, have_timeout;
         uint64_t base, timeout;
         FlashSignatures *signatures; /* NULL: none */
@@ -62,6 +62,7 @@ enum {
         OPT_LIMIT,
         OPT_HELP,
         OPT_SIGNATURE,
+        OPT_UNPROTECT,
 };
 
 /* How to write: shared by flash and rule add. */
@@ -77,7 +78,8 @@ enum {
         {"skip-blank", no_argument, NULL, OPT_SKIP_BLANK},                       \
         {"allow-option-bytes", no_argument, NULL, OPT_ALLOW_OPTION_BYTES},       \
         {"base", required_argument, NULL, OPT_BASE},                             \
-        {"signature", required_argument, NULL, OPT_SIGNATURE}
+        {"signature", required_argument, NULL, OPT_SIGNATURE},                   \
+        {"unprotect", no_argument, NULL, OPT_UNPROTECT}
 // clang-format on
 
 /* Handles one option of WRITE_LONG_OPTIONS or flash's targets: 1 when it was one, 0 when it was
