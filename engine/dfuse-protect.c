@@ -82,3 +82,42 @@ int dfuse_read_unprotect(DfuseDevice *d, const atomic_bool *cancel, DfuError *er
                 return dfuse_call_end(d, dfuse_fail(d, -EPROTO, &op, &st, error), start, error);
         return dfuse_call_end(d, 0, start, error);
 }
+
+int dfuse_write_option_bytes(DfuseDevice *d, unsigned alt, uint32_t address, const uint8_t *data,
+                             uint16_t size, const atomic_bool *cancel, DfuError *error) {
+        DfuseOp op = {.phase = DFUSE_PHASE_WRITE, .what = "option-byte write at", .address = address};
+        uint64_t start = now_us();
+        DfuStatus st;
+        int r;
+
+        if (!d || !data || size == 0)
+                return dfu_error_set(error, EINVAL, "no device or no option bytes");
+        if (size > d->info.transfer_size)
+                return dfu_error_set(error, EINVAL, "%u option bytes do not fit one transfer of %u", size,
+                                     d->info.transfer_size);
+        dfuse_call_begin(d, NULL, cancel);
+        r = dfuse_select_alt(d, alt, error) ?: dfuse_to_idle(d, error) ?: dfuse_set_address(d, address, &op, error);
+        if (r < 0)
+                return dfuse_call_end(d, r, start, error);
+        d->last_op = op;
+        d->pointer_valid = false;
+        r = dfu_request_out(d, DFU_REQ_DNLOAD, 2, data, size);
+        if (r == -ENODEV)
+                return dfuse_call_end(d, 0, start, error);
+        if (r < 0) {
+                /* A refused block leaves the reason in the status. */
+                if (r == -EPIPE && dfu_get_status(d, &st, 0) >= 0 &&
+                    (st.status != 0 || st.state == DFU_STATE_ERROR))
+                        return dfuse_call_end(d, dfuse_fail(d, r, &op, &st, error), start, error);
+                return dfuse_call_end(d, dfuse_fail(d, r, &op, NULL, error), start, error);
+        }
+        /* The option bytes are programmed at this GETSTATUS; the reload that follows resets the board. */
+        r = dfu_get_status(d, &st, 0);
+        if (r == -ENODEV || r == -EIO || r == -EPIPE)
+                return dfuse_call_end(d, 0, start, error);
+        if (r < 0)
+                return dfuse_call_end(d, dfuse_fail(d, r, &op, NULL, error), start, error);
+        if (st.status != 0 || st.state == DFU_STATE_ERROR)
+                return dfuse_call_end(d, dfuse_fail(d, -EIO, &op, &st, error), start, error);
+        return dfuse_call_end(d, 0, start, error);
+}

@@ -133,3 +133,9 @@ int dfuse_probe_protection(DfuseDevice *d, const atomic_bool *cancel, DfuseProte
  * does not answer again on this handle. Returns once the command was accepted (or the board dropped off
  * the bus doing it); the caller waits for it to enumerate again. */
 int dfuse_read_unprotect(DfuseDevice *d, const atomic_bool *cancel, DfuError *error);
+
+/* Writes a whole option-byte block (alternate setting alt, at address) the way the ROM takes it: one
+ * download, after which the bootloader loads the option bytes and resets (it does not answer again on
+ * this handle). Returns once the block was accepted or the board dropped off the bus doing it. */
+int dfuse_write_option_bytes(DfuseDevice *d, unsigned alt, uint32_t address, const uint8_t *data,
+                             uint16_t size, const atomic_bool *cancel, DfuError *error);
