@@ -70,6 +70,7 @@ Job *job_free(Job *j) {
         free(j->image_sha256);
         free(j->trust);
         free(j->protection_done);
+        free(j->option_bytes_note);
         sd_event_source_disable_unref(j->return_source);
         free(j->target);
         free(j->port_path);

@@ -77,9 +77,16 @@ struct Job {
         /* protection steps (protect.c) */
         DfuseProtection board_protection; /* the board's when the job was given it */
         bool unprotect_sent;              /* the board was sent the read unprotect */
-        bool returning;                   /* waiting for the board to come back on the same port */
-        uint64_t left_generation;         /* Device.generation of the board it waits to come back */
-        char *protection_done;            /* what the job changed, for the record; NULL: nothing */
+        bool unprotect_done;              /* ... and came back unprotected */
+        bool option_bytes_sent;           /* the named option bytes were written */
+        bool option_bytes_done;           /* ... and read back equal, or were already so */
+        char *option_bytes_note;          /* "bor_lev 3 -> 1", for the record */
+        bool lock_sent;                   /* RDP was set: the job ends once reads are refused */
+        unsigned lock_level;
+        bool board_reset;         /* it reset its board on purpose: the plan stays */
+        bool returning;           /* waiting for the board to come back on the same port */
+        uint64_t left_generation; /* Device.generation of the board it waits to come back */
+        char *protection_done;    /* what the job changed, for the record; NULL: nothing */
         sd_event_source *return_source;
 
         /* worker */

@@ -52,7 +52,7 @@ static void queue_try_start(Manager *m, Job *j) {
         /* A job whose board reset on purpose (protect.c) keeps its plan: same port, same board. */
         j->returning = false;
         j->board_protection = match->protection;
-        if (j->prepared_generation != match->generation && !j->unprotect_sent) {
+        if (j->prepared_generation != match->generation && !j->board_reset) {
                 r = job_prepare(j, match, &error);
                 if (r < 0) {
                         job_finish(j, JOB_FAILED, dfu_error_message(&error));

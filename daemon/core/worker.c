@@ -72,9 +72,11 @@ int worker_run_engine(Job *j) {
                 return r;
         r = protect_before_plan(j, dev);
         if (r != 0)
-                return r;
+                return r == PROTECT_JOB_DONE ? 0 : r;
         r = dfuse_execute(dev, j->plan, worker_progress, j, &j->cancel, &j->stats, &j->worker_error);
-        return protect_explain_failure(j, r);
+        if (r < 0)
+                return protect_explain_failure(j, r);
+        return protect_after_plan(j, dev);
 }
 
 static void worker_run(void *userdata) {
