@@ -30,6 +30,8 @@ typedef struct FlashOptions {
         bool all, wait, no_block;
         int verify; /* -1: the daemon's default */
         bool no_leave, strict, mass_erase, skip_identical, skip_blank, allow_option_bytes, unprotect;
+        bool lock, allow_permanent_lock, yes_permanent;
+        const char *option_bytes;
         bool have_base, have_timeout;
         uint64_t base, timeout;
         FlashSignatures *signatures; /* NULL: none */
@@ -63,6 +65,10 @@ enum {
         OPT_HELP,
         OPT_SIGNATURE,
         OPT_UNPROTECT,
+        OPT_LOCK,
+        OPT_ALLOW_PERMANENT_LOCK,
+        OPT_YES_PERMANENT,
+        OPT_OPTION_BYTES,
 };
 
 /* How to write: shared by flash and rule add. */
@@ -79,12 +85,20 @@ enum {
         {"allow-option-bytes", no_argument, NULL, OPT_ALLOW_OPTION_BYTES},       \
         {"base", required_argument, NULL, OPT_BASE},                             \
         {"signature", required_argument, NULL, OPT_SIGNATURE},                   \
-        {"unprotect", no_argument, NULL, OPT_UNPROTECT}
+        {"unprotect", no_argument, NULL, OPT_UNPROTECT},                         \
+        {"lock", no_argument, NULL, OPT_LOCK},                                   \
+        {"allow-permanent-lock", no_argument, NULL, OPT_ALLOW_PERMANENT_LOCK},   \
+        {"yes-permanent", no_argument, NULL, OPT_YES_PERMANENT},                 \
+        {"option-bytes", required_argument, NULL, OPT_OPTION_BYTES}
 // clang-format on
 
 /* Handles one option of WRITE_LONG_OPTIONS or flash's targets: 1 when it was one, 0 when it was
  * not, -EINVAL for a bad argument (already printed). */
 int flash_options_parse_option(int c, const char *arg, FlashOptions *o);
+
+/* RDP level 2 is for good: with --allow-permanent-lock and rdp=2 in --option-bytes, asks for the word
+ * PERMANENT on a terminal unless --yes-permanent; refuses without a terminal. An exit status. */
+int flash_options_confirm_permanent(const FlashOptions *o, const char *verb);
 
 /* --signature FILE: one more signature file (in image order); 1, or -EINVAL (printed). */
 int flash_signatures_add_file(FlashSignatures *s, const char *path);

@@ -124,6 +124,9 @@ static int rule_add(int argc, char *argv[], const DfusctlContext *ctx) {
         r = flash_signatures_load(&sigs, argv + optind, n_fds);
         if (r != EXIT_ACCEPTED)
                 return r;
+        r = flash_options_confirm_permanent(&o, "rule add");
+        if (r != EXIT_ACCEPTED)
+                return r;
         r = images_open_connect(ctx, argv + optind, n_fds, &fds, &bus);
         if (r != EXIT_ACCEPTED)
                 return r;

@@ -66,9 +66,50 @@ static void test_sign_and_flash(Integ *t, gconstpointer data) {
         integ_stop(t);
 }
 
+/* flash --lock, the PROTECTION column, flash --unprotect, and the word PERMANENT. */
+static void test_protection(Integ *t, gconstpointer data) {
+        (void)data;
+        g_auto(CtlResult) r = {};
+        g_autofree char *app = ctl_image(t, "app.hex", 2048, false, 5);
+
+        integ_start(t, &(IntegRun){.boards = 1});
+        integ_wait_devices(t, 1, 10);
+        g_assert_cmpint(ctl_run(t, &r, "flash", "--lock", app, NULL), ==, 0);
+        ctl_result_clear(&r);
+        g_assert_cmpint(ctl_run(t, &r, "devices", NULL), ==, 0);
+        g_assert_nonnull(strstr(r.out, "PROTECTION"));
+        g_assert_nonnull(strstr(r.out, "read-protected"));
+        ctl_result_clear(&r);
+        /* Refused on the locked board, with the way out; then regressed and flashed. */
+        g_assert_cmpint(ctl_run(t, &r, "flash", "--no-leave", app, NULL), ==, 5);
+        g_assert_true(strstr(r.out, "--unprotect") || strstr(r.err, "--unprotect"));
+        ctl_result_clear(&r);
+        g_assert_cmpint(ctl_run(t, &r, "flash", "--no-leave", "--unprotect", app, NULL), ==, 0);
+        ctl_result_clear(&r);
+        g_assert_cmpint(ctl_run(t, &r, "job", "3", NULL), ==, 0);
+        g_assert_nonnull(strstr(r.out, "read protection removed"));
+        ctl_result_clear(&r);
+        g_assert_cmpint(ctl_run(t, &r, "devices", NULL), ==, 0);
+        g_assert_nonnull(strstr(r.out, "none"));
+        ctl_result_clear(&r);
+
+        /* RDP level 2 wants the word PERMANENT, or --yes-permanent without a terminal. */
+        g_assert_cmpint(
+                ctl_run(t, &r, "flash", "--option-bytes", "rdp=2", "--allow-permanent-lock", app, NULL), ==,
+                2);
+        g_assert_nonnull(strstr(r.err, "--yes-permanent"));
+        ctl_result_clear(&r);
+        /* Without --allow-permanent-lock the daemon refuses it. */
+        g_assert_cmpint(ctl_run(t, &r, "flash", "--option-bytes", "rdp=2", app, NULL), ==, 2);
+        g_assert_nonnull(strstr(r.err, "allow-permanent-lock"));
+        ctl_result_clear(&r);
+        integ_stop(t);
+}
+
 int main(int argc, char **argv) {
         g_test_init(&argc, &argv, NULL);
         g_test_add("/client/trust/sign-and-flash", Integ, NULL, integ_setup, test_sign_and_flash,
                    integ_teardown);
+        g_test_add("/client/trust/protection", Integ, NULL, integ_setup, test_protection, integ_teardown);
         return test_run();
 }
