@@ -307,6 +307,8 @@ void job_finish(Job *j, JobState s, const char *error) {
                                   .dropped_segments = job_dropped_segments(j),
                                   .interrupted = j->interrupted,
                                   .rule_id = j->rule_id,
+                                  .trust = j->trust,
+                                  .protection = j->protection_done,
                           },
                           job_finish_recorded, j);
         if (r < 0)

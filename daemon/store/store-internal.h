@@ -28,6 +28,7 @@ typedef enum StoreStmtId {
         STORE_STMT_RULE_BOARD_ADD,
         STORE_STMT_RULE_EXISTS,
         STORE_STMT_PRUNE,
+        STORE_STMT_END_NOTES,
         _STORE_STMT_MAX,
 } StoreStmtId;
 

@@ -184,6 +184,8 @@ StoreWrite *store_write_free(StoreWrite *w) {
                 free((char *)w->end.station);
                 free((char *)w->end.target);
                 free((char *)w->end.image_sha256);
+                free((char *)w->end.trust);
+                free((char *)w->end.protection);
                 break;
         case STORE_WRITE_RULE_ADD:
                 free(w->rule.options_json);
@@ -277,6 +279,9 @@ int store_job_end(Store *s, const StoreJobEnd *j, StoreDoneFn done, void *userda
             !dup_opt(&w->end.port, j->port) || !dup_opt(&w->end.serial, j->serial) ||
             !dup_opt(&w->end.station, j->station) || !dup_opt(&w->end.target, j->target) ||
             !dup_opt(&w->end.image_sha256, j->image_sha256))
+                return -ENOMEM;
+        w->end.trust = w->end.protection = NULL;
+        if (!dup_opt(&w->end.trust, j->trust) || !dup_opt(&w->end.protection, j->protection))
                 return -ENOMEM;
         return store_enqueue(s, TAKE_PTR(w));
 }
