@@ -114,6 +114,8 @@ static void test_lock(Integ *t, gconstpointer data) {
         g_assert_nonnull(strstr(note, "locked (RDP level 1)"));
         prot = device_protection(t, "1-1");
         g_assert_cmpstr(prot, ==, "read-protected");
+        g_autofree char *recorded = integ_history_newest_string(t, "protection");
+        g_assert_cmpstr(recorded, ==, note);
         integ_stop(t);
         dump = integ_dump(t, "1-1");
         integ_assert_flash(dump, FLASH_BASE, FLASH_BASE, img, 4096);

@@ -42,10 +42,10 @@ static GVariant *signatures_option(const char *const *sig_paths) {
  * app.hex.sig by line, app.hex.foreign.sig by foreign, approved.d listing app.hex only. */
 static void make_material(Integ *t, uint8_t **ret_img) {
         uint8_t *img = integ_pattern(4096, 11);
-        g_autofree char *app = integ_write_ihex(t, "app.hex", &(IntegSegment){FLASH_BASE, img, 4096}, 1);
+        g_free(integ_write_ihex(t, "app.hex", &(IntegSegment){FLASH_BASE, img, 4096}, 1));
 
         img[100] ^= 0x40;
-        g_autofree char *other = integ_write_ihex(t, "other.hex", &(IntegSegment){FLASH_BASE, img, 4096}, 1);
+        g_free(integ_write_ihex(t, "other.hex", &(IntegSegment){FLASH_BASE, img, 4096}, 1));
         img[100] ^= 0x40;
         sh("cd %s && mkdir keys.d approved.d && "
            "openssl genpkey -algorithm ed25519 -out line.key 2>/dev/null && "
@@ -139,6 +139,9 @@ static void test_signed(Integ *t, gconstpointer data) {
         g_strstrip(fp_out);
         fp = g_strdup_printf("key SHA256:%s (line.pem)", fp_out);
         flash_accepted(t, signatures_option((const char *[]){sig, NULL}), fp, &port);
+        /* The history keeps it. */
+        g_autofree char *recorded = integ_history_newest_string(t, "trust");
+        g_assert_cmpstr(recorded, ==, fp);
 
         integ_stop(t);
         dump = integ_dump(t, port);

@@ -492,8 +492,8 @@ static void test_option_bytes_raw(void) {
         option_bytes_apply(c, n, want);
         memcpy(locked, want, sizeof(locked));
         option_bytes_field_set(option_bytes_field_find(f, "rdp"), locked, 0xBB);
-        g_autofree char *ob = write_block(tmp, "ob.bin", want, f->size);
-        g_autofree char *lock = write_block(tmp, "lock.bin", locked, f->size);
+        g_free(write_block(tmp, "ob.bin", want, f->size));
+        g_free(write_block(tmp, "lock.bin", locked, f->size));
         g_autofree char *cmd = g_strdup_printf(
                 "cd %s && dfu-util -a 1 -s 0x1FFFC000:will-reset -D ob.bin && " WAIT_DEVNUM(
                         3) "dfu-util -a 1 -s 0x1FFFC000:16 -U back.bin && "
