@@ -176,6 +176,7 @@ static void format_options(json_object *options, char *buf, size_t size) {
 static int print_rules(json_object *rules, const DfusctlContext *ctx) {
         static const char *const headers[] = {"ID", "MATCH", "ONCE", "FLASHED", "IMAGE", "OPTIONS"};
         _cleanup_(table_freep) Table *t = table_new(ELEMENTSOF(headers), headers);
+        int r;
 
         if (!t)
                 return EXIT_IO;
@@ -198,8 +199,15 @@ static int print_rules(json_object *rules, const DfusctlContext *ctx) {
                                   -1, OUTPUT_COLOR_NONE) < 0)
                         return EXIT_IO;
         }
-        return table_print_or_empty(t, stdout, "No rules.", !ctx->no_legend, ctx->color) < 0 ? EXIT_IO
-                                                                                             : EXIT_ACCEPTED;
+        r = table_print_or_empty(t, stdout, "No rules.", !ctx->no_legend, ctx->color);
+        /* A stopped rule says why, below the table. */
+        for (size_t i = 0; r >= 0 && i < json_object_array_length(rules); i++) {
+                json_object *rule = json_object_array_get_idx(rules, i);
+                if (*json_get_str(rule, "Stopped", ""))
+                        printf("Rule %" PRIu64 " is stopped: %s\n", json_get_u64(rule, "Id"),
+                               json_get_str(rule, "Stopped", ""));
+        }
+        return r < 0 ? EXIT_IO : EXIT_ACCEPTED;
 }
 
 static int rule_list(int argc, char *argv[], const DfusctlContext *ctx) {

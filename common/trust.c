@@ -374,6 +374,48 @@ int trust_store_check(const TrustStore *s, const char *name, const uint8_t *data
         }
 }
 
+static bool key_trusted(const TrustStore *s, const char *fingerprint, size_t len) {
+        for (size_t i = 0; i < s->n_keys; i++)
+                if (strlen(s->keys[i].fingerprint) == len &&
+                    strncmp(s->keys[i].fingerprint, fingerprint, len) == 0)
+                        return true;
+        return false;
+}
+
+int trust_store_recheck(const TrustStore *s, char *const *hashes, const char *source, DfuError *error) {
+        size_t i = 0, n_keys = 0;
+
+        switch (s->mode) {
+        case TRUST_ALLOWLIST:
+                for (char *const *h = hashes; h && *h; h++, i++) {
+                        char name[32];
+                        (void)snprintf(name, sizeof(name), "image %zu", i + 1);
+                        int r = check_listed(s, name, *h, NULL, error);
+                        if (r < 0)
+                                return r;
+                }
+                return 0;
+        case TRUST_SIGNED:
+                /* The signature was verified with these keys: as long as they are trusted, so is it. */
+                for (const char *p = source; p && (p = strstr(p, "SHA256:")); p += 7 + 64) {
+                        if (strlen(p) < 7 + 64 || !key_trusted(s, p, 7 + 64))
+                                return dfu_error_set(
+                                        error, EMEDIUMTYPE,
+                                        "The key that signed its images (%.71s) is no longer in %s.", p,
+                                        s->dir);
+                        n_keys++;
+                }
+                if (n_keys == 0)
+                        return dfu_error_set(
+                                error, EMEDIUMTYPE,
+                                "Its images were not checked for signatures when it was added; add "
+                                "it again with signatures.");
+                return 0;
+        default:
+                return 0;
+        }
+}
+
 int trust_key_file_fingerprint(const char *path, char **ret, DfuError *error) {
         _cleanup_free_ char *text = NULL, *dir = NULL;
         const char *slash = strrchr(path, '/');

@@ -59,5 +59,10 @@ int trust_store_check(const TrustStore *s, const char *name, const uint8_t *data
                       const char *sha256, const uint8_t *sig, size_t sig_size, char **ret_source,
                       DfuError *error);
 
+/* Whether images accepted earlier are still trusted now (a rule's, as the directories or the mode
+ * changed): allowlist, every hash is still listed; signed, every key named in source ("key SHA256:...",
+ * as trust_store_check() wrote it) is still a trusted key. -EMEDIUMTYPE with the reason. */
+int trust_store_recheck(const TrustStore *s, char *const *hashes, const char *source, DfuError *error);
+
 /* "SHA256:<hex>" of the raw 32-byte Ed25519 public key in a PEM file (public or private key). */
 int trust_key_file_fingerprint(const char *path, char **ret, DfuError *error);

@@ -7,6 +7,7 @@
 #include "log.h"
 
 #define DFUSD_MESSAGE_JOB_FINISHED "MESSAGE_ID=5b3f0c2e9a4d4c51b8e1d7a6f2c90e47"
+#define DFUSD_MESSAGE_RULE_STOPPED "MESSAGE_ID=3e9b7c51d2a84f06b1c4e8a95d7f2036"
 #define DFUSD_MESSAGE_PROTECTION   "MESSAGE_ID=8c1d4f7a2e6b4b0d9a35c7e1f04b6d29"
 
 void journal_job_finished(const Job *j, uint64_t dropped_segments) {
@@ -35,4 +36,13 @@ void journal_protection_changed(const Job *j, const char *kind, const char *what
                                 "PROTECTION_CHANGE=%s", kind, NULL);
         if (r < 0)
                 log_debug_errno(r, "Failed to write to the journal: %m");
+}
+
+void journal_rule_stopped(uint32_t rule_id, const char *why) {
+        int r = sd_journal_send("MESSAGE=Rule %" PRIu32 " stopped: %s", rule_id, why,
+                                DFUSD_MESSAGE_RULE_STOPPED, "PRIORITY=4", "DFUSD_RULE=%" PRIu32, rule_id,
+                                NULL);
+        if (r < 0)
+                log_debug_errno(r, "Failed to write to the journal: %m");
+        log_warning("Rule %" PRIu32 " stopped: %s", rule_id, why);
 }

@@ -7,5 +7,7 @@ typedef struct Job Job;
 
 /* One structured journal entry per finished job, with a MESSAGE_ID of its own (see dfusd(8)). */
 void journal_job_finished(const Job *j, uint64_t dropped_segments);
+/* A rule stopped: its images are no longer trusted. */
+void journal_rule_stopped(uint32_t rule_id, const char *why);
 /* A job changed a board's protection or option bytes (kind: "read-unprotect", "lock", "option-bytes"). */
 void journal_protection_changed(const Job *j, const char *kind, const char *what);

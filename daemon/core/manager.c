@@ -296,7 +296,8 @@ static int manager_load_rule(Manager *m, const StoreRule *sr) {
         if (job_options_from_json_string(sr->options_json, &rule->opts) < 0 ||
             !(rule->image_hashes = strv_copy(sr->image_hashes)) ||
             !(rule->flashed = sr->flashed ? strv_copy(sr->flashed) : calloc(1, sizeof(char *))) ||
-            !(rule->image_sha256 = image_set_sha256_summary(rule->image_hashes))) {
+            !(rule->image_sha256 = image_set_sha256_summary(rule->image_hashes)) ||
+            (sr->trust && !(rule->trust = strdup(sr->trust)))) {
                 log_error("Dropping rule %" PRIu32 ": its record could not be read back.", sr->id);
                 rule_free(rule);
                 return 0;
@@ -351,6 +352,8 @@ int manager_start(Manager *m, char **ret_error) {
                 if (r < 0)
                         return r;
         }
+        /* [Trust] may have changed since the rules were added. */
+        rule_check_trust(m);
         for (size_t i = 0; i < st->n_jobs; i++) {
                 r = manager_resume_job(m, &st->jobs[i]);
                 if (r < 0)

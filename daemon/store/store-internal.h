@@ -29,6 +29,7 @@ typedef enum StoreStmtId {
         STORE_STMT_RULE_EXISTS,
         STORE_STMT_PRUNE,
         STORE_STMT_END_NOTES,
+        STORE_STMT_RULE_TRUST,
         _STORE_STMT_MAX,
 } StoreStmtId;
 

@@ -62,7 +62,8 @@ static const StoreMigration store_migrations[] = {
         {2,
          /* What accepted a job's images ([Trust]) and what it changed in the board's protection. */
          "ALTER TABLE jobs ADD COLUMN trust TEXT;"
-         "ALTER TABLE jobs ADD COLUMN protection TEXT;"},
+         "ALTER TABLE jobs ADD COLUMN protection TEXT;"
+         "ALTER TABLE rules ADD COLUMN trust TEXT;"},
 };
 
 int store_errno(int sqlite_rc) {

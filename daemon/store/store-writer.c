@@ -191,6 +191,7 @@ StoreWrite *store_write_free(StoreWrite *w) {
                 free(w->rule.options_json);
                 strv_free(w->rule.image_hashes);
                 strv_free(w->rule.flashed);
+                free(w->rule.trust);
                 break;
         case STORE_WRITE_RULE_FLASHED:
                 free(w->flashed.key);
@@ -296,7 +297,8 @@ int store_rule_add(Store *s, const StoreRule *r, StoreDoneFn done, void *userdat
                 return -ENOMEM;
         w->rule = (StoreRule){.id = r->id, .owner = r->owner};
         if (!dup_opt((const char **)&w->rule.options_json, r->options_json) ||
-            !dup_strv(&w->rule.image_hashes, r->image_hashes) || !dup_strv(&w->rule.flashed, r->flashed))
+            !dup_strv(&w->rule.image_hashes, r->image_hashes) || !dup_strv(&w->rule.flashed, r->flashed) ||
+            !dup_opt((const char **)&w->rule.trust, r->trust))
                 return -ENOMEM;
         return store_enqueue(s, TAKE_PTR(w));
 }

@@ -70,6 +70,7 @@ typedef struct StoreRule {
         char *options_json;
         char **image_hashes;
         char **flashed; /* "port serial" keys of the boards flashed under it */
+        char *trust;    /* what accepted its images when it was added; NULL: trust was off */
 } StoreRule;
 
 /* What start-up needs: returned by store_open(). */

@@ -90,6 +90,8 @@ static void assert_nothing_kept(Integ *t, const char *image) {
         hash = g_compute_checksum_for_data(G_CHECKSUM_SHA256, (const guchar *)data, size);
         spooled = g_build_filename(t->state_dir, "spool", hash, NULL);
         g_assert_false(g_file_test(spooled, G_FILE_TEST_EXISTS));
+        g_assert_nonnull(jobs);
+        g_assert_cmpuint(g_variant_n_children(jobs), ==, 0);
 }
 
 static void flash_accepted(Integ *t, GVariant *options, const char *trust_words, char **ret_port) {
@@ -182,9 +184,53 @@ static void test_allowlist(Integ *t, gconstpointer data) {
         g_assert_nonnull(dump);
 }
 
+/* A rule is checked when added and again when [Trust] changes: with its key gone, it stops and says why. */
+static void test_rule_stops(Integ *t, gconstpointer data) {
+        (void)data;
+        g_autofree uint8_t *img = NULL;
+        g_autofree char *conf = NULL, *sig = NULL, *app = NULL, *rule = NULL, *trust = NULL, *stopped = NULL;
+        g_autoptr(GError) error = NULL;
+
+        if (!have_openssl())
+                return test_skip("no openssl command");
+        make_material(t, &img);
+        sig = path_in(t, "app.hex.sig");
+        app = path_in(t, "app.hex");
+        conf = g_strdup_printf("[Trust]\nMode=signed\nKeyDirectory=%s/keys.d\n", t->dir);
+        integ_start(t, &(IntegRun){.boards = 0, .config = conf});
+        GVariant *opts = signatures_option((const char *[]){sig, NULL});
+        GVariantBuilder b;
+        GVariantIter it;
+        const char *k;
+        GVariant *v;
+        g_variant_builder_init(&b, G_VARIANT_TYPE_VARDICT);
+        g_variant_iter_init(&it, opts);
+        while (g_variant_iter_next(&it, "{&sv}", &k, &v))
+                g_variant_builder_add(&b, "{sv}", k, v);
+        g_variant_builder_add(&b, "{sv}", "match-port", g_variant_new_string("*"));
+        g_variant_unref(g_variant_ref_sink(opts));
+        rule = integ_add_rule(t, (const char *[]){app, NULL}, g_variant_builder_end(&b), &error);
+        g_assert_no_error(error);
+        trust = integ_get_string(t, rule, DFUSD_RULE, "Trust");
+        g_assert_nonnull(strstr(trust, "(line.pem)"));
+        stopped = integ_get_string(t, rule, DFUSD_RULE, "Stopped");
+        g_assert_cmpstr(stopped, ==, "");
+        g_clear_pointer(&stopped, g_free);
+        integ_stop(t);
+
+        /* The key is withdrawn while the daemon is down: at the next start the rule stops. */
+        sh("rm %s/keys.d/line.pem", t->dir);
+        integ_start(t, &(IntegRun){.boards = 0, .config = conf});
+        stopped = integ_get_string(t, rule, DFUSD_RULE, "Stopped");
+        g_test_message("%s", stopped);
+        g_assert_nonnull(strstr(stopped, "no longer in"));
+        integ_stop(t);
+}
+
 int main(int argc, char **argv) {
         g_test_init(&argc, &argv, NULL);
         g_test_add("/integ/trust/signed", Integ, NULL, integ_setup, test_signed, integ_teardown);
         g_test_add("/integ/trust/allowlist", Integ, NULL, integ_setup, test_allowlist, integ_teardown);
+        g_test_add("/integ/trust/rule-stops", Integ, NULL, integ_setup, test_rule_stops, integ_teardown);
         return test_run();
 }
