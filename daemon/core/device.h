@@ -32,6 +32,7 @@ struct Device {
         bool removed; /* gone while a probe was running */
         bool failed;  /* probe failed: State "error" */
         bool left;    /* a job asked it to leave: it is going away, so it takes no job until it returns */
+        bool reading; /* its option bytes are being read on demand: it takes no job meanwhile */
         sd_event_source *left_source;
         uint64_t generation; /* which udev add created this device */
         LIST_FIELDS(Device, devices);

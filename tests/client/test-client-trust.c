@@ -74,6 +74,10 @@ static void test_protection(Integ *t, gconstpointer data) {
 
         integ_start(t, &(IntegRun){.boards = 1});
         integ_wait_devices(t, 1, 10);
+        g_assert_cmpint(ctl_run(t, &r, "devices", "--option-bytes", "1-1", NULL), ==, 0);
+        g_assert_nonnull(strstr(r.out, "bor_lev        off"));
+        g_assert_nonnull(strstr(r.out, "ef aa 10 55"));
+        ctl_result_clear(&r);
         g_assert_cmpint(ctl_run(t, &r, "flash", "--lock", app, NULL), ==, 0);
         ctl_result_clear(&r);
         g_assert_cmpint(ctl_run(t, &r, "devices", NULL), ==, 0);

@@ -151,6 +151,21 @@ static void test_option_bytes(Integ *t, gconstpointer data) {
                                   "done");
                 note2 = integ_get_string(t, again, DFUSD_JOB, "Protection");
                 g_assert_cmpstr(note2, ==, "option bytes already as asked");
+
+                /* Read on demand, the board shows the new value. */
+                g_autofree char *dev = integ_device_path(t, port);
+                g_autoptr(GError) error = NULL;
+                g_autoptr(GVariant) r =
+                        integ_call(t, dev, DFUSD_DEVICE, "ReadOptionBytes", NULL, "(a{sv})", &error);
+                g_assert_no_error(error);
+                g_autoptr(GVariant) dict = g_variant_get_child_value(r, 0);
+                g_autoptr(GVariant) fields = g_variant_lookup_value(dict, "fields", G_VARIANT_TYPE("a{ss}"));
+                const char *bor = NULL, *rdp = NULL;
+                g_assert_nonnull(fields);
+                g_assert_true(g_variant_lookup(fields, "bor_lev", "&s", &bor));
+                g_assert_cmpstr(bor, ==, "1");
+                g_assert_true(g_variant_lookup(fields, "rdp", "&s", &rdp));
+                g_assert_cmpstr(rdp, ==, "0");
         }
 }
 
