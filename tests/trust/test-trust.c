@@ -219,6 +219,7 @@ static void test_allowlist(Fixture *f, gconstpointer data) {
             f->dir);
         e = (DfuError)DFU_ERROR_INIT;
         g_assert_cmpint(check(f, TRUST_ALLOWLIST, false, NULL, &source, &e), ==, 0);
+        g_clear_pointer(&source, g_free);
 
         /* A malformed line fails closed, naming the file and line. */
         run("cd %s && echo 'deadbeef  other.bin' >> approved.d/release.sha256", f->dir);
