@@ -169,6 +169,26 @@ static void test_option_bytes(Integ *t, gconstpointer data) {
         }
 }
 
+/* Write protection by option bytes: sector 1 protected, a job that writes it fails its verify. */
+static void test_write_protection(Integ *t, gconstpointer data) {
+        (void)data;
+        g_autofree uint8_t *img = integ_pattern(2048, 26);
+        g_autofree char *file =
+                integ_write_ihex(t, "app.hex", &(IntegSegment){FLASH_BASE + 0x4000, img, 2048}, 1);
+        g_autofree char *job = NULL, *err = NULL;
+        const char *images[] = {file, NULL};
+
+        integ_start(t, &(IntegRun){.boards = 1});
+        integ_wait_devices(t, 1, 10);
+        job = flash_job(t, images,
+                        integ_options("option-bytes", g_variant_new_string("nwrp=0xffd"), "leave",
+                                      g_variant_new_boolean(FALSE), NULL),
+                        "failed");
+        err = integ_get_string(t, job, DFUSD_JOB, "Error");
+        g_test_message("%s", err);
+        g_assert_nonnull(strstr(err, "0x08004000"));
+}
+
 /* What cannot be right is refused at Submit, touching no board. */
 static void test_option_bytes_refused(Integ *t, gconstpointer data) {
         (void)data;
@@ -216,6 +236,8 @@ int main(int argc, char **argv) {
                    test_unprotect_unprotected, integ_teardown);
         g_test_add("/integ/protect/lock", Integ, NULL, integ_setup, test_lock, integ_teardown);
         g_test_add("/integ/protect/option-bytes", Integ, NULL, integ_setup, test_option_bytes,
+                   integ_teardown);
+        g_test_add("/integ/protect/write-protection", Integ, NULL, integ_setup, test_write_protection,
                    integ_teardown);
         g_test_add("/integ/protect/option-bytes-refused", Integ, NULL, integ_setup,
                    test_option_bytes_refused, integ_teardown);

@@ -406,9 +406,16 @@ uint8_t sim_mem_write(SimBoard *b, uint32_t address, const uint8_t *data, size_t
         case SIM_MEM_AREA: {
                 uint8_t st = write_area(area, address, data, size, ret_reset);
                 const OptionBytesFamily *f = area_option_family(b, area);
-                /* The option bytes take effect at the reset that follows: RDP above level 0 protects. */
-                if (st == SIM_STATUS_OK && f)
+                /* The option bytes take effect at the reset that follows: RDP above level 0 protects,
+                 * a cleared nWRP/WRPSN bit write-protects its sector. */
+                if (st == SIM_STATUS_OK && f) {
+                        const OptionBytesField *wrp =
+                                option_bytes_field_find(f, "nwrp") ?: option_bytes_field_find(f, "wrpsn");
                         b->read_protected = option_bytes_rdp_level(f, area->data) > 0;
+                        if (wrp)
+                                b->write_protected = ~(uint64_t)option_bytes_field_get(wrp, area->data) &
+                                                     ((UINT64_C(1) << wrp->width) - 1);
+                }
                 return st;
         }
         case SIM_MEM_RAM:
