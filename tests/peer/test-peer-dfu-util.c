@@ -494,14 +494,27 @@ static void test_option_bytes_raw(void) {
         option_bytes_field_set(option_bytes_field_find(f, "rdp"), locked, 0xBB);
         g_free(write_block(tmp, "ob.bin", want, f->size));
         g_free(write_block(tmp, "lock.bin", locked, f->size));
-        g_autofree char *cmd = g_strdup_printf(
-                "cd %s && dfu-util -a 1 -s 0x1FFFC000:will-reset -D ob.bin && " WAIT_DEVNUM(
-                        3) "dfu-util -a 1 -s 0x1FFFC000:16 -U back.bin && "
-                           "dfu-util -a 1 -s 0x1FFFC000:will-reset -D lock.bin && " WAIT_DEVNUM(
-                                   4) "if dfu-util -a 0 -s 0x08000000:64 -U flash.bin; then exit 2; fi; "
-                                      "dfu-util -a 0 -s 0x08000000:unprotect:force -D ob.bin; " WAIT_DEVNUM(
-                                              5) "dfu-util -a 1 -s 0x1FFFC000:16 -U after.bin",
-                tmp);
+        /* A board that has just enumerated may not open at the first try on a busy machine: retry. */
+#define RETRY(cmd) \
+        "for k in 1 2 3 4 5 6 7 8 9 10; do " cmd " && break; sleep 0.2; done; [ $k -lt 10 ] || exit 1; "
+        g_autofree char *
+                cmd = g_strdup_printf("cd %s && dfu-util -a 1 -s 0x1FFFC000:will-reset -D ob.bin "
+                                      "&& " WAIT_DEVNUM(3)
+                                              RETRY("rm -f back.bin; dfu-util -a 1 -s 0x1FFFC000:16 -U "
+                                                    "back.bin") "dfu-util -a 1 -s 0x1FFFC000:will-reset -D "
+                                                                "lock.bin && " WAIT_DEVNUM(
+                                                                        4) "if dfu-util -a 0 -s "
+                                                                           "0x08000000:64 -U flash.bin; "
+                                                                           "then exit 2; fi; "
+                                                                           "dfu-util -a 0 -s "
+                                                                           "0x08000000:unprotect:force -D "
+                                                                           "ob.bin; " WAIT_DEVNUM(5)
+                                                                                   RETRY("rm -f after.bin; "
+                                                                                         "dfu-util -a 1 -s "
+                                                                                         "0x1FFFC000:16 -U "
+                                                                                         "after.bin") "true",
+                                      tmp);
+#undef RETRY
         run_sim(&r, (const char *const[]){"--part", "f405", NULL},
                 (const char *const[]){"sh", "-c", cmd, NULL});
         g_assert_cmpint(r.status, ==, 0);
