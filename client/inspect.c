@@ -345,6 +345,8 @@ int verb_inspect(int argc, char *argv[], const DfusctlContext *ctx) {
                 if (!a.family)
                         return usage_error(
                                 "--option-bytes needs --family NAME (f4, f7, l4, g4, h7 or a part)");
+                if (ctx->json && optind < argc)
+                        return usage_error("with --json, --option-bytes takes no image: one document each");
                 k = inspect_option_bytes(a.family, a.option_bytes, a.allow_permanent_lock, ctx);
                 /* With images too, their verdicts follow. */
                 if (k != EXIT_ACCEPTED || optind >= argc)
