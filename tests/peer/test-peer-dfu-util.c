@@ -457,11 +457,6 @@ static void test_unprotect_resets(void) {
         (void)g_rmdir(tmp);
 }
 
-/* Waits (in the shell) until the board on 1-1 enumerated as devnum N. */
-#define WAIT_DEVNUM(n)                                                                              \
-        "i=0; until dfu-util -l | grep -q 'devnum=" #n ", cfg=1, intf=0, path=\"1-1\", alt=0'; do " \
-        "i=$((i+1)); [ $i -gt 200 ] && exit 1; sleep 0.1; done; "
-
 static char *write_block(const char *dir, const char *name, const uint8_t *b, size_t n) {
         char *path = g_build_filename(dir, name, NULL);
         g_autoptr(GError) error = NULL;
@@ -495,26 +490,22 @@ static void test_option_bytes_raw(void) {
         g_free(write_block(tmp, "ob.bin", want, f->size));
         g_free(write_block(tmp, "lock.bin", locked, f->size));
         /* A board that has just enumerated may not open at the first try on a busy machine: retry. */
-#define RETRY(cmd) \
-        "for k in 1 2 3 4 5 6 7 8 9 10; do " cmd " && break; sleep 0.2; done; [ $k -lt 10 ] || exit 1; "
-        g_autofree char *
-                cmd = g_strdup_printf("cd %s && dfu-util -a 1 -s 0x1FFFC000:will-reset -D ob.bin "
-                                      "&& " WAIT_DEVNUM(3)
-                                              RETRY("rm -f back.bin; dfu-util -a 1 -s 0x1FFFC000:16 -U "
-                                                    "back.bin") "dfu-util -a 1 -s 0x1FFFC000:will-reset -D "
-                                                                "lock.bin && " WAIT_DEVNUM(
-                                                                        4) "if dfu-util -a 0 -s "
-                                                                           "0x08000000:64 -U flash.bin; "
-                                                                           "then exit 2; fi; "
-                                                                           "dfu-util -a 0 -s "
-                                                                           "0x08000000:unprotect:force -D "
-                                                                           "ob.bin; " WAIT_DEVNUM(5)
-                                                                                   RETRY("rm -f after.bin; "
-                                                                                         "dfu-util -a 1 -s "
-                                                                                         "0x1FFFC000:16 -U "
-                                                                                         "after.bin") "true",
-                                      tmp);
-#undef RETRY
+        // clang-format off
+        static const char script[] =
+                "retry() { for k in 1 2 3 4 5 6 7 8 9 10; do rm -f \"$1\"; dfu-util -a 1 -s 0x1FFFC000:16 -U \"$1\" && return 0; sleep 0.2; done; return 1; }\n"
+                "waitdev() { i=0; until dfu-util -l | grep -q \"devnum=$1, cfg=1, intf=0, path=\\\"1-1\\\", alt=0\"; do i=$((i+1)); [ $i -gt 200 ] && return 1; sleep 0.1; done; }\n"
+                "set -e\n"
+                "dfu-util -a 1 -s 0x1FFFC000:will-reset -D ob.bin\n"
+                "waitdev 3\n"
+                "retry back.bin\n"
+                "dfu-util -a 1 -s 0x1FFFC000:will-reset -D lock.bin\n"
+                "waitdev 4\n"
+                "if dfu-util -a 0 -s 0x08000000:64 -U flash.bin; then exit 2; fi\n"
+                "dfu-util -a 0 -s 0x08000000:unprotect:force -D ob.bin || true\n"
+                "waitdev 5\n"
+                "retry after.bin\n";
+        // clang-format on
+        g_autofree char *cmd = g_strdup_printf("cd %s && %s", tmp, script);
         run_sim(&r, (const char *const[]){"--part", "f405", NULL},
                 (const char *const[]){"sh", "-c", cmd, NULL});
         g_assert_cmpint(r.status, ==, 0);
