@@ -48,10 +48,10 @@ static void queue_try_start(Manager *m, Job *j) {
         if (!match)
                 return queue_park(m, j);
 
-        /* The job was checked against a part or another board: the board's own map decides now. */
-        /* A job whose board reset on purpose (protect.c) keeps its plan: same port, same board. */
         j->returning = false;
         j->board_protection = match->protection;
+        /* The job was checked against a part or another board: the board's own map decides now. A job
+         * whose board reset on purpose (protect.c) keeps its plan: same port, same board. */
         if (j->prepared_generation != match->generation && !j->board_reset) {
                 r = job_prepare(j, match, &error);
                 if (r < 0) {
