@@ -285,7 +285,8 @@ static void test_csv_rows(void) {
         g_assert_true(g_str_has_prefix(csv, expect_header));
         g_assert_true(g_str_has_suffix(csv, "\r\n"));
         /* The second row: absent keys are empty fields. */
-        g_assert_nonnull(strstr(csv, "\r\n8,done,,,,,,,,,2026-01-01T00:01:40Z,,,,,,,,1767225700000000,,\r\n"));
+        g_assert_nonnull(
+                strstr(csv, "\r\n8,done,,,,,,,,,2026-01-01T00:01:40Z,,,,,,,,1767225700000000,,\r\n"));
 
         /* Read back as a CSV consumer does: Python's csv module, RFC 4180's dialect. */
         fd = g_file_open_tmp("history-XXXXXX.csv", &path, &error);
