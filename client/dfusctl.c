@@ -15,6 +15,9 @@
 static const DfusctlVerb verbs[] = {
         {"inspect", "[OPTIONS] IMAGE...", "Show what a board would get: verdicts per segment and the plan",
          verb_inspect, verb_inspect_help},
+        {"keygen", "NAME", "Make an Ed25519 key pair for signing images", verb_keygen, verb_keygen_help},
+        {"sign", "--key KEY IMAGE...", "Write IMAGE.sig, a signature dfusd checks", verb_sign,
+         verb_sign_help},
 #ifdef DFUSCTL_HAVE_BUS
         {"devices", "", "List the attached boards", verb_devices, verb_devices_help},
         {"flash", "IMAGE... [OPTIONS]", "Write images to one or more boards", verb_flash, verb_flash_help},

@@ -30,3 +30,7 @@ typedef struct DfusctlVerb {
 
 int verb_inspect(int argc, char *argv[], const DfusctlContext *ctx);
 void verb_inspect_help(void);
+int verb_keygen(int argc, char *argv[], const DfusctlContext *ctx);
+void verb_keygen_help(void);
+int verb_sign(int argc, char *argv[], const DfusctlContext *ctx);
+void verb_sign_help(void);

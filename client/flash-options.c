@@ -7,7 +7,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "exit-codes.h"
 #include "flash.h"
@@ -72,6 +74,23 @@ int flash_options_parse_option(int c, const char *arg, FlashOptions *o) {
         case OPT_TIMEOUT:
                 o->have_timeout = true;
                 return parse_number("timeout", arg, UINT32_MAX, &o->timeout);
+        case OPT_UNPROTECT:
+                o->unprotect = true;
+                break;
+        case OPT_LOCK:
+                o->lock = true;
+                break;
+        case OPT_ALLOW_PERMANENT_LOCK:
+                o->allow_permanent_lock = true;
+                break;
+        case OPT_YES_PERMANENT:
+                o->yes_permanent = true;
+                break;
+        case OPT_OPTION_BYTES:
+                o->option_bytes = arg;
+                break;
+        case OPT_SIGNATURE:
+                return o->signatures ? flash_signatures_add_file(o->signatures, arg) : 0;
         default:
                 return 0;
         }
@@ -119,7 +138,47 @@ int flash_options_append(sd_bus_message *m, const FlashOptions *o, bool targets)
                 r = append_bool(m, "allow-option-bytes", true);
         if (r >= 0 && o->have_base)
                 r = sd_bus_message_append(m, "{sv}", "base", "t", o->base);
+        if (r >= 0 && o->unprotect)
+                r = append_bool(m, "unprotect", true);
+        if (r >= 0 && o->lock)
+                r = append_bool(m, "lock", true);
+        if (r >= 0 && o->allow_permanent_lock)
+                r = append_bool(m, "allow-permanent-lock", true);
+        if (r >= 0)
+                r = append_str(m, "option-bytes", o->option_bytes);
+        if (r >= 0 && o->signatures)
+                r = flash_signatures_append(m, o->signatures);
         return r < 0 ? r : 0;
+}
+
+/* Whether the spec asks for RDP level 2: the daemon decides for sure, this only decides whether to ask. */
+static bool wants_level2(const char *spec) {
+        for (const char *p = spec; p && (p = strcasestr(p, "rdp=")); p += 4)
+                if ((p == spec || p[-1] == ',') && p[4] == '2' && (p[5] == 0 || p[5] == ','))
+                        return true;
+        return false;
+}
+
+int flash_options_confirm_permanent(const FlashOptions *o, const char *verb) {
+        char line[64];
+
+        if (!o->allow_permanent_lock || !wants_level2(o->option_bytes) || o->yes_permanent)
+                return EXIT_ACCEPTED;
+        if (!isatty(STDIN_FILENO) || !isatty(STDERR_FILENO)) {
+                fprintf(stderr,
+                        "dfusctl %s: RDP level 2 locks the board for good (no bootloader, no debug, no way "
+                        "back); without a terminal to confirm on, pass --yes-permanent.\n",
+                        verb);
+                return EXIT_USAGE;
+        }
+        fprintf(stderr, "RDP level 2 locks the board for good: no bootloader, no debugger, no way back.\n"
+                        "Type PERMANENT to go on: ");
+        if (!fgets(line, sizeof(line), stdin) || strcspn(line, "\r\n") != 9 ||
+            strncmp(line, "PERMANENT", 9) != 0) {
+                fprintf(stderr, "dfusctl %s: not confirmed; nothing was sent.\n", verb);
+                return EXIT_USAGE;
+        }
+        return EXIT_ACCEPTED;
 }
 
 void images_close(int *fds, size_t n) {

@@ -32,6 +32,17 @@ void verb_flash_help(void) {
                "  --skip-blank       skip erasing sectors that read blank (parts without ECC)\n"
                "  --allow-option-bytes  write segments in option bytes / OTP\n"
                "  --base ADDR        load address of raw binaries\n"
+               "  --option-bytes FIELD=VALUE,...  change these option bytes first (by name, see\n"
+               "                     dfusctl inspect --family NAME --option-bytes ...), verified after the\n"
+               "                     board's reset\n"
+               "  --lock             set read-out protection (RDP level 1) after writing and verifying,\n"
+               "                     then check that reads are refused\n"
+               "  --allow-permanent-lock  admit rdp=2 in --option-bytes (asks for PERMANENT on a\n"
+               "                     terminal; --yes-permanent in scripts)\n"
+               "  --unprotect        on a read-protected board, regress the protection first (a read\n"
+               "                     unprotect: erases the whole flash and resets the board)\n"
+               "  --signature FILE   detached Ed25519 signature of the next image (repeatable, in image\n"
+               "                     order); default: IMAGE.sig beside each image, when there is one\n"
                "  --no-block         print the job paths and return at once\n\n"
                "With --json: {\"jobs\": [{\"path\", \"success\", \"message\", and the Job properties}]}.\n");
 }
@@ -246,13 +257,21 @@ static void print_warnings(JobView *jobs, size_t n, char *const *paths, size_t n
 int verb_flash(int argc, char *argv[], const DfusctlContext *ctx) {
         _cleanup_(sd_bus_flush_close_unrefp) sd_bus *bus = NULL;
         _cleanup_(follow_freep) Follow *f = NULL;
+        _cleanup_(flash_signatures_done) FlashSignatures sigs = {};
         FlashOptions o = FLASH_OPTIONS_INIT;
         Progress progress;
         int *fds = NULL, status, r;
         JobView *jobs;
         size_t n;
 
+        o.signatures = &sigs;
         r = parse_flash_args(argc, argv, &o);
+        if (r != EXIT_ACCEPTED)
+                return r;
+        r = flash_signatures_load(&sigs, argv + optind, argc - optind);
+        if (r != EXIT_ACCEPTED)
+                return r;
+        r = flash_options_confirm_permanent(&o, "flash");
         if (r != EXIT_ACCEPTED)
                 return r;
         r = images_open_connect(ctx, argv + optind, argc - optind, &fds, &bus);

@@ -11,13 +11,30 @@
 
 #include "bus.h"
 
+/* dbus-daemon passes at most 16 file descriptors in one message (its max_message_unix_fds, whose
+ * built-in default neither the system nor the session configuration raises); a message with more
+ * makes it drop the connection. Each image is one descriptor. */
+#define IMAGES_MAX 16u
+
+/* Detached signatures, one per image in order (size 0: none), sent as the option "signatures". */
+typedef struct FlashSignatures {
+        const char *files[IMAGES_MAX]; /* --signature, in order */
+        size_t n_files;
+        uint8_t *data[IMAGES_MAX];
+        size_t size[IMAGES_MAX];
+        size_t n; /* 0: send none */
+} FlashSignatures;
+
 typedef struct FlashOptions {
         const char *port, *serial, *station, *part;
         bool all, wait, no_block;
         int verify; /* -1: the daemon's default */
-        bool no_leave, strict, mass_erase, skip_identical, skip_blank, allow_option_bytes;
+        bool no_leave, strict, mass_erase, skip_identical, skip_blank, allow_option_bytes, unprotect;
+        bool lock, allow_permanent_lock, yes_permanent;
+        const char *option_bytes;
         bool have_base, have_timeout;
         uint64_t base, timeout;
+        FlashSignatures *signatures; /* NULL: none */
 } FlashOptions;
 
 #define FLASH_OPTIONS_INIT \
@@ -46,6 +63,12 @@ enum {
         OPT_SINCE,
         OPT_LIMIT,
         OPT_HELP,
+        OPT_SIGNATURE,
+        OPT_UNPROTECT,
+        OPT_LOCK,
+        OPT_ALLOW_PERMANENT_LOCK,
+        OPT_YES_PERMANENT,
+        OPT_OPTION_BYTES,
 };
 
 /* How to write: shared by flash and rule add. */
@@ -60,21 +83,35 @@ enum {
         {"skip-identical", no_argument, NULL, OPT_SKIP_IDENTICAL},               \
         {"skip-blank", no_argument, NULL, OPT_SKIP_BLANK},                       \
         {"allow-option-bytes", no_argument, NULL, OPT_ALLOW_OPTION_BYTES},       \
-        {"base", required_argument, NULL, OPT_BASE}
+        {"base", required_argument, NULL, OPT_BASE},                             \
+        {"signature", required_argument, NULL, OPT_SIGNATURE},                   \
+        {"unprotect", no_argument, NULL, OPT_UNPROTECT},                         \
+        {"lock", no_argument, NULL, OPT_LOCK},                                   \
+        {"allow-permanent-lock", no_argument, NULL, OPT_ALLOW_PERMANENT_LOCK},   \
+        {"yes-permanent", no_argument, NULL, OPT_YES_PERMANENT},                 \
+        {"option-bytes", required_argument, NULL, OPT_OPTION_BYTES}
 // clang-format on
 
 /* Handles one option of WRITE_LONG_OPTIONS or flash's targets: 1 when it was one, 0 when it was
  * not, -EINVAL for a bad argument (already printed). */
 int flash_options_parse_option(int c, const char *arg, FlashOptions *o);
 
+/* RDP level 2 is for good: with --allow-permanent-lock and rdp=2 in --option-bytes, asks for the word
+ * PERMANENT on a terminal unless --yes-permanent; refuses without a terminal. An exit status. */
+int flash_options_confirm_permanent(const FlashOptions *o, const char *verb);
+
+/* --signature FILE: one more signature file (in image order); 1, or -EINVAL (printed). */
+int flash_signatures_add_file(FlashSignatures *s, const char *path);
+/* Reads the signatures of images paths: the --signature files (one per image), or else IMAGE.sig beside
+ * each image where there is one. Returns an exit status (printed). */
+int flash_signatures_load(FlashSignatures *s, char *const *paths, size_t n);
+void flash_signatures_done(FlashSignatures *s);
+/* Appends {"signatures": aay} when there is any. */
+int flash_signatures_append(sd_bus_message *m, const FlashSignatures *s);
+
 /* Appends the a{sv} entries (inside an open array) for the options; targets: also port, serial,
  * station, wait and timeout. */
 int flash_options_append(sd_bus_message *m, const FlashOptions *o, bool targets);
-
-/* dbus-daemon passes at most 16 file descriptors in one message (its max_message_unix_fds, whose
- * built-in default neither the system nor the session configuration raises); a message with more
- * makes it drop the connection. Each image is one descriptor. */
-#define IMAGES_MAX 16u
 
 /* Opens every image ("-" is standard input); prints which one failed. Returns an exit status. */
 int images_open(char **paths, size_t n, int **ret_fds);

@@ -103,6 +103,8 @@ static const struct {
         {"submit-time-usec", "submit-time", COLUMN_VALUE},
         {"start-time-usec", "start-time", COLUMN_VALUE},
         {"end-time-usec", "end-time", COLUMN_VALUE},
+        {"trust", "trust", COLUMN_VALUE},
+        {"protection", "protection", COLUMN_VALUE},
 };
 
 static int csv_end_row(FILE *f) {

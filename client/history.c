@@ -40,13 +40,14 @@ void verb_history_help(void) {
                "columns id, result, error, port, serial, station, target, image-sha256, submit-time,\n"
                "start-time, end-time (ISO 8601 UTC, \"2026-01-05T10:11:12Z\"), duration-usec, bytes,\n"
                "dropped-segments, interrupted (true/false), rule, then submit-time-usec,\n"
-               "start-time-usec, end-time-usec (the same times as CLOCK_REALTIME microseconds).\n"
+               "start-time-usec, end-time-usec (the same times as CLOCK_REALTIME microseconds), trust\n"
+               "(the key or allow-list that accepted the images), protection (what the job changed).\n"
                "A key an entry lacks is an empty field.\n"
                "--format jsonl: one JSON object per line, each entry as --json shows it.\n"
                "With --json: {\"entries\": [...]}, each entry as the daemon records it: \"id\",\n"
                "\"result\", \"error\", \"port\", \"serial\", \"station\", \"target\", \"image-sha256\",\n"
                "\"submit-time\", \"start-time\", \"end-time\", \"duration-usec\", \"bytes\",\n"
-               "\"dropped-segments\", \"interrupted\", \"rule\", \"cursor\".\n",
+               "\"dropped-segments\", \"interrupted\", \"rule\", \"cursor\", \"trust\", \"protection\".\n",
                HISTORY_PAGE_MAX, HISTORY_PAGE_MAX);
 }
 

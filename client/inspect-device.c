@@ -117,7 +117,8 @@ int inspect_device(int argc, char *argv[], const DfusctlContext *ctx) {
         };
         _cleanup_(sd_bus_flush_close_unrefp) sd_bus *bus = NULL;
         _cleanup_(json_object_putp) json_object *result = NULL;
-        FlashOptions o = FLASH_OPTIONS_INIT;
+        _cleanup_(flash_signatures_done) FlashSignatures sigs = {};
+        FlashOptions o = {.verify = -1, .signatures = &sigs};
         const char *port = NULL;
         int *fds = NULL, c, r;
         size_t n_fds;
@@ -139,6 +140,9 @@ int inspect_device(int argc, char *argv[], const DfusctlContext *ctx) {
                 return EXIT_USAGE;
         }
         n_fds = argc - optind;
+        r = flash_signatures_load(&sigs, argv + optind, n_fds);
+        if (r != EXIT_ACCEPTED)
+                return r;
         r = images_open_connect(ctx, argv + optind, n_fds, &fds, &bus);
         if (r != EXIT_ACCEPTED)
                 return r;

@@ -25,6 +25,8 @@ typedef struct InspectArgs {
         bool strict, allow_option_bytes, mass_erase;
         const char *export_path;
         ImageFormat export_format;
+        const char *option_bytes;
+        bool allow_permanent_lock;
 } InspectArgs;
 
 void verb_inspect_help(void) {
@@ -43,7 +45,10 @@ void verb_inspect_help(void) {
                "     --allow-option-bytes Keep segments in option bytes / OTP\n"
                "     --mass-erase         Plan a mass erase instead of sector erases\n"
                "     --export=FILE        Write the kept segments (.hex, .dfu or .bin by extension)\n"
-               "     --export-format=FMT  ihex, dfuse or binary, whatever the extension\n\n"
+               "     --export-format=FMT  ihex, dfuse or binary, whatever the extension\n"
+               "     --option-bytes=FIELD=VALUE,...  With --family: the option bytes a job would write,\n"
+               "                          field by field from the factory values, and the bytes (no\n"
+               "                          image needed); --allow-permanent-lock admits rdp=2\n\n"
                "JSON (--json) keys: images[], part (name or null), accepted, reject_reason,\n"
                "bytes_kept, bytes_dropped, segments[] {source, address, size, verdict (keep|drop|\n"
                "reject), kind, alt_setting, region, reason}, plans[] {alt_setting, region,\n"
@@ -102,7 +107,9 @@ static int parse_args(int argc, char *argv[], InspectArgs *a) {
                 ARG_AOB,
                 ARG_MASS,
                 ARG_EXPORT,
-                ARG_EFMT
+                ARG_EFMT,
+                ARG_OB,
+                ARG_PERM,
         };
         static const struct option options[] = {
                 {"family", required_argument, NULL, ARG_FAMILY},
@@ -114,6 +121,8 @@ static int parse_args(int argc, char *argv[], InspectArgs *a) {
                 {"mass-erase", no_argument, NULL, ARG_MASS},
                 {"export", required_argument, NULL, ARG_EXPORT},
                 {"export-format", required_argument, NULL, ARG_EFMT},
+                {"option-bytes", required_argument, NULL, ARG_OB},
+                {"allow-permanent-lock", no_argument, NULL, ARG_PERM},
                 {},
         };
         uint32_t v;
@@ -156,6 +165,12 @@ static int parse_args(int argc, char *argv[], InspectArgs *a) {
                         break;
                 case ARG_EXPORT:
                         a->export_path = optarg;
+                        break;
+                case ARG_OB:
+                        a->option_bytes = optarg;
+                        break;
+                case ARG_PERM:
+                        a->allow_permanent_lock = true;
                         break;
                 case ARG_EFMT:
                         a->export_format = image_format_from_string(optarg);
@@ -326,6 +341,18 @@ int verb_inspect(int argc, char *argv[], const DfusctlContext *ctx) {
         layouts = a.layouts;
         if (k >= 0)
                 return k;
+        if (a.option_bytes) {
+                if (!a.family)
+                        return usage_error(
+                                "--option-bytes needs --family NAME (f4, f7, l4, g4, h7 or a part)");
+                if (ctx->json && optind < argc)
+                        return usage_error("with --json, --option-bytes takes no image: one document each");
+                k = inspect_option_bytes(a.family, a.option_bytes, a.allow_permanent_lock, ctx);
+                /* With images too, their verdicts follow. */
+                if (k != EXIT_ACCEPTED || optind >= argc)
+                        return k;
+                printf("\n");
+        }
         if (optind >= argc)
                 return usage_error("no image given; see dfusctl inspect --help");
         if (a.export_path && !a.export_format && !export_format_ok(format_from_extension(a.export_path)))

@@ -21,3 +21,7 @@ typedef struct InspectResult {
 
 void inspect_print_text(const InspectResult *r, const DfusctlContext *ctx);
 int inspect_print_json(const InspectResult *r);
+
+/* --option-bytes: the named fields changed from the family's factory block; an exit status. */
+int inspect_option_bytes(const char *family, const char *spec, bool allow_permanent,
+                         const DfusctlContext *ctx);

@@ -31,7 +31,9 @@ void verb_job_help(void) {
                "\"BytesDone\", \"BytesTotal\", \"Rate\", \"SubmitTime\", \"StartTime\", \"EndTime\",\n"
                "\"ExpectedEndTime\" (CLOCK_REALTIME microseconds), \"Device\", \"PortPath\", \"Target\",\n"
                "\"ImageSha256\", \"Report\" ([{\"address\", \"size\", \"verdict\", \"kind\", \"source\",\n"
-               "\"reason\"}]), \"Error\", \"Rule\"}.\n");
+               "\"reason\"}]), \"Error\", \"Rule\", \"Trust\" (the key or allow-list that accepted the "
+               "images),\n\"Protection\" (what the job changed: read protection removed, option bytes, "
+               "lock)}.\n");
 }
 
 void verb_cancel_help(void) {
@@ -173,6 +175,12 @@ static void print_job(json_object *j, const DfusctlContext *ctx) {
                 printf("%14s: %s\n", times[i].label, ts);
         }
         printf("%14s: %s\n", "Image SHA-256", json_get_str(j, "ImageSha256", "-"));
+        if (*json_get_str(j, "Protection", ""))
+                printf("%14s: %s\n", "Protection", json_get_str(j, "Protection", ""));
+        if (*json_get_str(j, "Protection", ""))
+                printf("%14s: %s\n", "Protection", json_get_str(j, "Protection", ""));
+        if (*json_get_str(j, "Trust", ""))
+                printf("%14s: %s\n", "Accepted by", json_get_str(j, "Trust", ""));
         printf("%14s: %s\n", "Rule", object_path_id(json_get_str(j, "Rule", "/")));
         if (json_get_str(j, "Error", "")[0])
                 printf("%14s: %s%s%s\n", "Error", output_color_on(ctx->color, OUTPUT_COLOR_RED),

@@ -97,7 +97,8 @@ static int rule_add(int argc, char *argv[], const DfusctlContext *ctx) {
         _cleanup_(sd_bus_message_unrefp) sd_bus_message *m = NULL, *reply = NULL;
         _cleanup_bus_error_ sd_bus_error error = SD_BUS_ERROR_NULL;
         _cleanup_free_ char **matches = calloc(argc, sizeof(char *));
-        FlashOptions o = FLASH_OPTIONS_INIT;
+        _cleanup_(flash_signatures_done) FlashSignatures sigs = {};
+        FlashOptions o = {.verify = -1, .signatures = &sigs};
         size_t n_matches = 0, n_fds;
         bool every_time = false;
         const char *path;
@@ -120,6 +121,12 @@ static int rule_add(int argc, char *argv[], const DfusctlContext *ctx) {
                 return EXIT_USAGE;
         }
         n_fds = argc - optind;
+        r = flash_signatures_load(&sigs, argv + optind, n_fds);
+        if (r != EXIT_ACCEPTED)
+                return r;
+        r = flash_options_confirm_permanent(&o, "rule add");
+        if (r != EXIT_ACCEPTED)
+                return r;
         r = images_open_connect(ctx, argv + optind, n_fds, &fds, &bus);
         if (r != EXIT_ACCEPTED)
                 return r;
@@ -169,6 +176,7 @@ static void format_options(json_object *options, char *buf, size_t size) {
 static int print_rules(json_object *rules, const DfusctlContext *ctx) {
         static const char *const headers[] = {"ID", "MATCH", "ONCE", "FLASHED", "IMAGE", "OPTIONS"};
         _cleanup_(table_freep) Table *t = table_new(ELEMENTSOF(headers), headers);
+        int r;
 
         if (!t)
                 return EXIT_IO;
@@ -191,8 +199,15 @@ static int print_rules(json_object *rules, const DfusctlContext *ctx) {
                                   -1, OUTPUT_COLOR_NONE) < 0)
                         return EXIT_IO;
         }
-        return table_print_or_empty(t, stdout, "No rules.", !ctx->no_legend, ctx->color) < 0 ? EXIT_IO
-                                                                                             : EXIT_ACCEPTED;
+        r = table_print_or_empty(t, stdout, "No rules.", !ctx->no_legend, ctx->color);
+        /* A stopped rule says why, below the table. */
+        for (size_t i = 0; r >= 0 && i < json_object_array_length(rules); i++) {
+                json_object *rule = json_object_array_get_idx(rules, i);
+                if (*json_get_str(rule, "Stopped", ""))
+                        printf("Rule %" PRIu64 " is stopped: %s\n", json_get_u64(rule, "Id"),
+                               json_get_str(rule, "Stopped", ""));
+        }
+        return r < 0 ? EXIT_IO : EXIT_ACCEPTED;
 }
 
 static int rule_list(int argc, char *argv[], const DfusctlContext *ctx) {

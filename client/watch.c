@@ -89,11 +89,12 @@ static void describe(Watch *w, const char *what, const char *path, json_object *
         json_object *p;
 
         if (json_object_object_get_ex(ifaces, DFUSD_IFACE_DEVICE, &p))
-                line(w, "board %s %s: part %s, serial %s%s, %s", json_get_str(p, "PortPath", "?"), what,
+                line(w, "board %s %s: part %s, serial %s%s, %s, protection %s",
+                     json_get_str(p, "PortPath", "?"), what,
                      json_get_str(p, "Part", "")[0] ? json_get_str(p, "Part", "") : "unknown",
                      json_get_str(p, "Serial", "-"),
                      json_get_bool(p, "SerialDuplicated") ? " (duplicate)" : "",
-                     json_get_str(p, "State", "?"));
+                     json_get_str(p, "State", "?"), json_get_str(p, "Protection", "unknown"));
         else if (json_object_object_get_ex(ifaces, DFUSD_IFACE_JOB, &p))
                 line(w, "job %s %s: %s, %s", object_path_id(path), what, job_label(p),
                      json_get_str(p, "State", "?"));
@@ -104,7 +105,8 @@ static void describe(Watch *w, const char *what, const char *path, json_object *
 /* The screen, composed off-screen and then written over the old one line by line: clearing the
  * whole screen first would flicker on every update. */
 static void compose(Watch *w, FILE *f) {
-        static const char *const headers[] = {"PORT", "STATION", "PART", "SERIAL", "STATE", "JOB"};
+        static const char *const headers[] = {"PORT",       "STATION", "PART", "SERIAL",
+                                              "PROTECTION", "STATE",   "JOB"};
         _cleanup_(json_object_putp) json_object *devices =
                 managed_objects_filter(w->objects, DFUSD_IFACE_DEVICE);
         _cleanup_(json_object_putp) json_object *jobs = managed_objects_filter(w->objects, DFUSD_IFACE_JOB);
@@ -125,7 +127,8 @@ static void compose(Watch *w, FILE *f) {
                         t,
                         (const char *const[]){json_get_str(d, "PortPath", "?"),
                                               json_get_str(d, "Station", "-"), json_get_str(d, "Part", "-"),
-                                              buf, json_get_str(d, "State", "?"),
+                                              buf, json_get_str(d, "Protection", "unknown"),
+                                              json_get_str(d, "State", "?"),
                                               object_path_id(json_get_str(d, "CurrentJob", "/"))},
                         -1, OUTPUT_COLOR_NONE);
         }

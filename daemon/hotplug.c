@@ -24,6 +24,7 @@ typedef struct Probe {
         uint16_t vid, pid, bcd_device, transfer_size;
         char **alt_strings;
         const PartInfo *part;
+        DfuseProtection protection;
 } Probe;
 
 static bool probe_worth_retry(int r) {
@@ -62,8 +63,16 @@ static void probe_run(void *userdata) {
         for (unsigned i = 0; p->alt_strings && i < info->n_alt; i++)
                 if (strv_extend(&p->alt_strings, info->alt_strings[i] ? info->alt_strings[i] : "") < 0)
                         p->alt_strings = strv_free(p->alt_strings);
-        if (!p->alt_strings)
+        if (!p->alt_strings) {
                 p->result = dfu_error_set(&p->error, ENOMEM, "Out of memory.");
+                return;
+        }
+        /* Read-out protection, learned without changing anything; a board that does not say stays
+         * "unknown" and is still listed. */
+        DfuError e = DFU_ERROR_INIT;
+        if (dfuse_probe_protection(dev, NULL, &p->protection, &e) < 0)
+                log_debug("Board on port %s: protection unknown: %s", p->device->port_path,
+                          dfu_error_message(&e));
 }
 
 static void probe_done(Manager *m, void *userdata) {
@@ -89,7 +98,8 @@ static void probe_done(Manager *m, void *userdata) {
                                                     .bcd_device = p->bcd_device,
                                                     .transfer_size = p->transfer_size,
                                                     .alt_strings = p->alt_strings,
-                                                    .part = p->part});
+                                                    .part = p->part,
+                                                    .protection = p->protection});
                 if (r < 0) {
                         log_error_errno(r, "Failed to set up the board on port %s: %m", d->port_path);
                         device_remove(d);

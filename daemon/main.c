@@ -143,6 +143,7 @@ static int run(const Args *a) {
                 return r;
         if (a->max_parallel)
                 ctx->manager->config.max_parallel = a->max_parallel;
+        config_log_trust(&ctx->manager->config);
         r = setup_dirs(ctx, a);
         if (r < 0)
                 return r;

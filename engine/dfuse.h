@@ -115,3 +115,30 @@ int dfuse_execute(DfuseDevice *d, const Plan *plan, DfuseProgressFn progress, vo
 /* Reads size bytes at address from alternate setting alt into buf (UPLOAD); leaves the board in dfuIDLE. */
 int dfuse_read(DfuseDevice *d, unsigned alt, uint32_t address, uint8_t *buf, uint32_t size,
                const atomic_bool *cancel, DfuError *error);
+
+/* Read-out protection as the ROM bootloader shows it: it refuses reads of the flash (errVENDOR). */
+typedef enum DfuseProtection {
+        DFUSE_PROTECTION_UNKNOWN,
+        DFUSE_PROTECTION_NONE,
+        DFUSE_PROTECTION_READ, /* RDP level 1: reads, erases and writes refused */
+        _DFUSE_PROTECTION_MAX,
+} DfuseProtection;
+
+/* "unknown", "none", "read-protected". */
+const char *dfuse_protection_to_string(DfuseProtection p);
+
+/* Learns the board's read-out protection without changing anything: one block uploaded from the start
+ * of the flash (alternate setting 0). Leaves the board in dfuIDLE. A failure other than the refusal
+ * itself is returned (with *ret DFUSE_PROTECTION_UNKNOWN). */
+int dfuse_probe_protection(DfuseDevice *d, const atomic_bool *cancel, DfuseProtection *ret, DfuError *error);
+
+/* Read unprotect (0x92): the board mass-erases its flash and RAM, removes the protection and resets; it
+ * does not answer again on this handle. Returns once the command was accepted (or the board dropped off
+ * the bus doing it); the caller waits for it to enumerate again. */
+int dfuse_read_unprotect(DfuseDevice *d, const atomic_bool *cancel, DfuError *error);
+
+/* Writes a whole option-byte block (alternate setting alt, at address) the way the ROM takes it: one
+ * download, after which the bootloader loads the option bytes and resets (it does not answer again on
+ * this handle). Returns once the block was accepted or the board dropped off the bus doing it. */
+int dfuse_write_option_bytes(DfuseDevice *d, unsigned alt, uint32_t address, const uint8_t *data,
+                             uint16_t size, const atomic_bool *cancel, DfuError *error);

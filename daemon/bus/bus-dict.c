@@ -71,6 +71,8 @@ static const char *kind_signature(OptionKind k) {
 typedef struct OptionsRead {
         OptionScope scope;
         JobOptions *options;
+        BusDictReadFn extra;
+        void *extra_userdata;
 } OptionsRead;
 
 static int option_read(sd_bus_message *m, const char *key, const char *signature, void *userdata,
@@ -82,6 +84,11 @@ static int option_read(sd_bus_message *m, const char *key, const char *signature
         OptionValue v = {};
         int b = 0, r;
 
+        if (p->extra) {
+                r = p->extra(m, key, signature, p->extra_userdata, error);
+                if (r != 0)
+                        return r;
+        }
         if (!d || !(d->scope & p->scope))
                 return sd_bus_error_setf(error, SD_BUS_ERROR_INVALID_ARGS, "Unknown option '%s'.", key);
         if (!streq(signature, kind_signature(d->kind)))
@@ -118,10 +125,15 @@ static int option_read(sd_bus_message *m, const char *key, const char *signature
 }
 
 int bus_job_options_read(sd_bus_message *m, OptionScope scope, JobOptions *ret, sd_bus_error *error) {
+        return bus_job_options_read_extra(m, scope, ret, NULL, NULL, error);
+}
+
+int bus_job_options_read_extra(sd_bus_message *m, OptionScope scope, JobOptions *ret, BusDictReadFn extra,
+                               void *extra_userdata, sd_bus_error *error) {
         _cleanup_free_ char *message = NULL;
         int r;
 
-        r = bus_message_read_dict(m, option_read, &(OptionsRead){scope, ret}, error);
+        r = bus_message_read_dict(m, option_read, &(OptionsRead){scope, ret, extra, extra_userdata}, error);
         if (r < 0)
                 return r;
         r = job_options_validate(ret, &message);

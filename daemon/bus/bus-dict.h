@@ -19,5 +19,9 @@ int bus_message_close_dict_entry(sd_bus_message *m);
 /* The a{sv} options of Submit, Inspect and AddRule, through the core's option table: unknown keys and
  * wrong types are InvalidArgs naming the key. */
 int bus_job_options_read(sd_bus_message *m, OptionScope scope, JobOptions *ret, sd_bus_error *error);
+/* The same, with extra keys that are not job options (kept with no job, such as the signatures of the
+ * call's images): extra() returns 0 for a key it does not know, which the table then reads. */
+int bus_job_options_read_extra(sd_bus_message *m, OptionScope scope, JobOptions *ret, BusDictReadFn extra,
+                               void *extra_userdata, sd_bus_error *error);
 /* Appends the options that differ from the defaults as a{sv}. */
 int bus_job_options_append(sd_bus_message *m, const JobOptions *o);

@@ -32,6 +32,8 @@ JOB_STRING_GETTER(port_path, j->port_path)
 JOB_STRING_GETTER(target, j->target)
 JOB_STRING_GETTER(image_sha256, j->image_sha256)
 JOB_STRING_GETTER(error, j->error)
+JOB_STRING_GETTER(trust, j->trust)
+JOB_STRING_GETTER(protection, j->protection_done)
 
 static int property_get_device(sd_bus *bus, const char *path, const char *interface, const char *property,
                                sd_bus_message *reply, void *userdata, sd_bus_error *error) {
@@ -119,6 +121,8 @@ const sd_bus_vtable bus_job_vtable[] = {
         SD_BUS_PROPERTY("PortPath", "s", property_get_port_path, 0, SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
         SD_BUS_PROPERTY("Target", "s", property_get_target, 0, SD_BUS_VTABLE_PROPERTY_CONST),
         SD_BUS_PROPERTY("ImageSha256", "s", property_get_image_sha256, 0, SD_BUS_VTABLE_PROPERTY_CONST),
+        SD_BUS_PROPERTY("Trust", "s", property_get_trust, 0, SD_BUS_VTABLE_PROPERTY_CONST),
+        SD_BUS_PROPERTY("Protection", "s", property_get_protection, 0, SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
         SD_BUS_PROPERTY("Report", "aa{sv}", property_get_report, 0, SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
         SD_BUS_PROPERTY("ReportSegments", "u", property_get_report_segments, 0,
                         SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),

@@ -41,6 +41,18 @@ static int property_get_image_sha256(sd_bus *bus, const char *path, const char *
         return sd_bus_message_append(reply, "s", r->image_sha256 ? r->image_sha256 : "");
 }
 
+static int property_get_trust(sd_bus *bus, const char *path, const char *interface, const char *property,
+                              sd_bus_message *reply, void *userdata, sd_bus_error *error) {
+        Rule *r = userdata;
+        return sd_bus_message_append(reply, "s", r->trust ? r->trust : "");
+}
+
+static int property_get_stopped(sd_bus *bus, const char *path, const char *interface, const char *property,
+                                sd_bus_message *reply, void *userdata, sd_bus_error *error) {
+        Rule *r = userdata;
+        return sd_bus_message_append(reply, "s", r->stopped ? r->stopped : "");
+}
+
 static int property_get_boards_flashed(sd_bus *bus, const char *path, const char *interface,
                                        const char *property, sd_bus_message *reply, void *userdata,
                                        sd_bus_error *error) {
@@ -72,6 +84,8 @@ const sd_bus_vtable bus_rule_vtable[] = {
         SD_BUS_PROPERTY("Once", "b", property_get_once, 0, SD_BUS_VTABLE_PROPERTY_CONST),
         SD_BUS_PROPERTY("Options", "a{sv}", property_get_options, 0, SD_BUS_VTABLE_PROPERTY_CONST),
         SD_BUS_PROPERTY("ImageSha256", "s", property_get_image_sha256, 0, SD_BUS_VTABLE_PROPERTY_CONST),
+        SD_BUS_PROPERTY("Trust", "s", property_get_trust, 0, SD_BUS_VTABLE_PROPERTY_CONST),
+        SD_BUS_PROPERTY("Stopped", "s", property_get_stopped, 0, SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
         SD_BUS_PROPERTY("BoardsFlashed", "as", property_get_boards_flashed, 0,
                         SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
         SD_BUS_METHOD("Remove", NULL, NULL, method_remove, SD_BUS_VTABLE_UNPRIVILEGED),

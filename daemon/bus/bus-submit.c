@@ -66,8 +66,9 @@ static void submit_recorded(Job *j, int result, void *userdata) {
                 r = sd_bus_reply_method_return(m, "o", path);
         if (r < 0)
                 log_warning_errno(r, "Failed to reply to Submit: %m");
-        log_info("Job %" PRIu32 " submitted by uid %u for %s, image %s.", j->id, (unsigned)j->owner,
-                 j->target ? j->target : "any board", j->image_sha256);
+        log_info("Job %" PRIu32 " submitted by uid %u for %s, image %s%s%s.", j->id, (unsigned)j->owner,
+                 j->target ? j->target : "any board", j->image_sha256, j->trust ? ", accepted by " : "",
+                 j->trust ?: "");
 }
 
 static int submit_finish(Pending *p, ImageSet *set) {
@@ -150,7 +151,8 @@ static void rule_recorded(Rule *rule, int result, void *userdata) {
         if (r < 0)
                 log_warning_errno(r, "Failed to reply to AddRule: %m");
         match = job_options_match_string(&rule->opts);
-        log_info("Rule %" PRIu32 " added: %s, image %s.", rule->id, match ? match : "?", rule->image_sha256);
+        log_info("Rule %" PRIu32 " added: %s, image %s%s%s.", rule->id, match ? match : "?",
+                 rule->image_sha256, rule->trust ? ", accepted by " : "", rule->trust ?: "");
 }
 
 static int rule_finish(Pending *p, ImageSet *set) {
@@ -198,6 +200,49 @@ static void pending_done(Manager *mgr, ImageSet *set_, void *userdata) {
         }
 }
 
+/* "signatures" (aay): one detached signature per image, in order; an empty one stands for none. */
+static int signatures_read(sd_bus_message *m, const char *key, const char *signature, void *userdata,
+                           sd_bus_error *error) {
+        ImageSignatures *sigs = userdata;
+        int r;
+
+        if (!streq(key, "signatures"))
+                return 0;
+        if (!streq(signature, "aay"))
+                return sd_bus_error_setf(error, SD_BUS_ERROR_INVALID_ARGS,
+                                         "Option 'signatures' must have type 'aay', got '%s'.", signature);
+        image_signatures_done(sigs);
+        r = sd_bus_message_enter_container(m, 'a', "ay");
+        if (r < 0)
+                return r;
+        for (;;) {
+                const void *data;
+                size_t size;
+
+                r = sd_bus_message_read_array(m, 'y', &data, &size);
+                if (r <= 0)
+                        break;
+                if (sigs->n >= IMAGE_SET_MAX_IMAGES)
+                        return sd_bus_error_setf(error, SD_BUS_ERROR_INVALID_ARGS,
+                                                 "Too many signatures (at most %d).", IMAGE_SET_MAX_IMAGES);
+                if (size > TRUST_SIGNATURE_MAX)
+                        return sd_bus_error_setf(error, SD_BUS_ERROR_INVALID_ARGS,
+                                                 "Signature %zu is %zu bytes, more than the %d allowed.",
+                                                 sigs->n + 1, size, TRUST_SIGNATURE_MAX);
+                if (size > 0) {
+                        sigs->data[sigs->n] = malloc(size);
+                        if (!sigs->data[sigs->n])
+                                return -ENOMEM;
+                        memcpy(sigs->data[sigs->n], data, size);
+                }
+                sigs->size[sigs->n++] = size;
+        }
+        if (r < 0)
+                return r;
+        r = sd_bus_message_exit_container(m);
+        return r < 0 ? r : 1;
+}
+
 /* Takes duplicates of the caller's fds: only regular files and pipes, at most IMAGE_SET_MAX_IMAGES. */
 static int read_fds(sd_bus_message *m, int *fds, size_t *n, uint64_t size_cap, sd_bus_error *error) {
         int r, fd;
@@ -238,6 +283,7 @@ static int read_fds(sd_bus_message *m, int *fds, size_t *n, uint64_t size_cap, s
 
 static int method_with_images(sd_bus_message *m, Bus *b, PendingKind kind, sd_bus_error *error) {
         static const OptionScope scopes[] = {OPTION_SCOPE_SUBMIT, OPTION_SCOPE_INSPECT, OPTION_SCOPE_RULE};
+        _cleanup_(image_signatures_done) ImageSignatures sigs = {};
         Manager *mgr = b->manager;
         _cleanup_(pending_freep) Pending *p = calloc(1, sizeof(Pending));
         DfuError derr = DFU_ERROR_INIT;
@@ -258,7 +304,7 @@ static int method_with_images(sd_bus_message *m, Bus *b, PendingKind kind, sd_bu
         }
         r = read_fds(m, fds, &n_fds, mgr->config.image_size_cap, error);
         if (r >= 0)
-                r = bus_job_options_read(m, scopes[kind], &p->opts, error);
+                r = bus_job_options_read_extra(m, scopes[kind], &p->opts, signatures_read, &sigs, error);
         /* Fail fast on the target before reading anything. */
         if (r >= 0 && kind == PENDING_SUBMIT && submit_resolve(mgr, &p->opts, &d, &derr) < 0)
                 r = bus_error_from_core(error, &derr);
@@ -273,7 +319,8 @@ static int method_with_images(sd_bus_message *m, Bus *b, PendingKind kind, sd_bu
                 return r;
         }
         p->message = sd_bus_message_ref(m);
-        r = submit_load_images(mgr, fds, n_fds, &p->opts, kind != PENDING_INSPECT, pending_done, p, &derr);
+        r = submit_load_images(mgr, fds, n_fds, &p->opts, &sigs, kind != PENDING_INSPECT, pending_done, p,
+                               &derr);
         if (r < 0)
                 return bus_error_from_core(error, &derr);
         TAKE_PTR(p);

@@ -34,6 +34,8 @@ void config_done(Config *c) {
         free(c->ids);
         free(c->state_dir);
         free(c->group);
+        free(c->trust_approved_dir);
+        free(c->trust_key_dir);
         config_init(c);
 }
 
@@ -124,6 +126,24 @@ static int set_string(char **p, const char *v) {
         return *p ? 0 : -ENOMEM;
 }
 
+static int trust_handler(Config *c, const char *key, const char *value) {
+        if (!strcasecmp(key, "Mode")) {
+                TrustMode m = trust_mode_from_string(value);
+                if (m < 0)
+                        return -EINVAL;
+                c->trust_mode = m;
+                return 0;
+        }
+        /* Relative directories would depend on the daemon's working directory. */
+        if (value[0] != '/')
+                return -EINVAL;
+        if (!strcasecmp(key, "ApprovedDirectory"))
+                return set_string(&c->trust_approved_dir, value);
+        if (!strcasecmp(key, "KeyDirectory"))
+                return set_string(&c->trust_key_dir, value);
+        return -EINVAL;
+}
+
 typedef struct ConfigParse {
         Config *config;
         const char *path;
@@ -137,6 +157,8 @@ static int config_handler(void *userdata, const char *section, const char *key, 
 
         if (!strcasecmp(section, "Stations"))
                 r = add_station(c, key, value);
+        else if (!strcasecmp(section, "Trust"))
+                r = trust_handler(c, key, value);
         else if (!strcasecmp(section, "Devices"))
                 r = add_id(c, key, value);
         else if (strcasecmp(section, "Daemon"))
@@ -220,4 +242,28 @@ bool config_wants_id(const Config *c, uint16_t vid, uint16_t pid) {
                 if (c->ids[i].vid == vid && c->ids[i].pid == pid)
                         return true;
         return false;
+}
+
+const char *config_trust_approved_dir(const Config *c) {
+        return c->trust_approved_dir ?: TRUST_APPROVED_DIR_DEFAULT;
+}
+
+const char *config_trust_key_dir(const Config *c) {
+        return c->trust_key_dir ?: TRUST_KEY_DIR_DEFAULT;
+}
+
+void config_log_trust(const Config *c) {
+        switch (c->trust_mode) {
+        case TRUST_ALLOWLIST:
+                log_info("Trust: only images listed in %s/*.sha256 are accepted.",
+                         config_trust_approved_dir(c));
+                break;
+        case TRUST_SIGNED:
+                log_info("Trust: only images signed with a key of %s/*.pem are accepted.",
+                         config_trust_key_dir(c));
+                break;
+        default:
+                log_notice("Trust: Mode=off, any image is accepted; set [Trust] Mode=allowlist or signed in "
+                           "dfusd.conf to accept only approved ones.");
+        }
 }

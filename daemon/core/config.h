@@ -4,6 +4,8 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "trust.h"
+
 /*
  * dfusd.conf, ini syntax:
  *   [Daemon]   MaxParallel=, DefaultVerify=, ImageSizeCap=, JobLinger= (seconds), MaxLingeringJobs=,
@@ -12,6 +14,7 @@
  *              StateDirectory=, Group=
  *   [Stations] <port path> = <name>
  *   [Devices]  VID:PID = <anything>     extra bootloader IDs to watch besides 0483:DF11
+ *   [Trust]    Mode=off|allowlist|signed, ApprovedDirectory=, KeyDirectory= (see trust.h)
  */
 
 typedef struct Station {
@@ -39,6 +42,9 @@ typedef struct Config {
         size_t n_stations;
         UsbId *ids;
         size_t n_ids;
+        TrustMode trust_mode;
+        char *trust_approved_dir; /* NULL: TRUST_APPROVED_DIR_DEFAULT */
+        char *trust_key_dir;      /* NULL: TRUST_KEY_DIR_DEFAULT */
 } Config;
 
 void config_init(Config *c);
@@ -46,3 +52,7 @@ void config_done(Config *c);
 int config_load(Config *c, const char *path);
 const char *config_station(const Config *c, const char *port_path);
 bool config_wants_id(const Config *c, uint16_t vid, uint16_t pid);
+const char *config_trust_approved_dir(const Config *c);
+const char *config_trust_key_dir(const Config *c);
+/* Says in the journal which images are accepted: any (with a notice), or from where. */
+void config_log_trust(const Config *c);

@@ -61,7 +61,7 @@ Device *device_find(Manager *m, const char *port_path) {
 const char *device_state(const Device *d) {
         if (d->failed)
                 return "error";
-        return d->current_job || d->left ? "busy" : "idle";
+        return d->current_job || d->left || d->reading ? "busy" : "idle";
 }
 
 bool device_is_usable(const Device *d) {
@@ -69,7 +69,7 @@ bool device_is_usable(const Device *d) {
 }
 
 bool device_is_idle(const Device *d) {
-        return device_is_usable(d) && !d->left && !d->current_job;
+        return device_is_usable(d) && !d->left && !d->current_job && !d->reading;
 }
 
 void device_update_duplicates(Manager *m) {
@@ -130,6 +130,7 @@ int device_publish(Device *d, const DeviceInfo *info) {
                 d->bcd_device = info->bcd_device;
                 d->transfer_size = info->transfer_size;
                 d->part = info->part;
+                d->protection = info->protection;
                 r = device_parse_map(d);
                 if (r < 0)
                         return r;

@@ -5,6 +5,7 @@
 #include <stdint.h>
 #include <systemd/sd-event.h>
 
+#include "dfuse.h"
 #include "list.h"
 #include "memmap.h"
 #include "parts.h"
@@ -25,11 +26,13 @@ struct Device {
         char **alt_strings;
         MemMap *map;
         const PartInfo *part;
+        DfuseProtection protection; /* as the probe at attach found it */
         Job *current_job;
         bool published;
         bool removed; /* gone while a probe was running */
         bool failed;  /* probe failed: State "error" */
         bool left;    /* a job asked it to leave: it is going away, so it takes no job until it returns */
+        bool reading; /* its option bytes are being read on demand: it takes no job meanwhile */
         sd_event_source *left_source;
         uint64_t generation; /* which udev add created this device */
         LIST_FIELDS(Device, devices);
@@ -41,6 +44,7 @@ typedef struct DeviceInfo {
         uint16_t vid, pid, bcd_device, transfer_size;
         char *const *alt_strings;
         const PartInfo *part;
+        DfuseProtection protection;
 } DeviceInfo;
 
 /* A board that appeared at port_path: not yet visible to anyone until published. */

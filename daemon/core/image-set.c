@@ -19,9 +19,18 @@ void image_set_unclaim(ImageSet *s) {
         s->claimed = false;
 }
 
+void image_signatures_done(ImageSignatures *s) {
+        for (size_t i = 0; i < s->n; i++)
+                free(s->data[i]);
+        *s = (ImageSignatures){};
+}
+
 ImageSet *image_set_free(ImageSet *s) {
         if (!s)
                 return NULL;
+        image_signatures_done(&s->signatures);
+        free(s->trust_dir);
+        free(s->trust_source);
         for (size_t i = 0; i < s->n_fds; i++)
                 safe_close(s->fds[i]);
         image_set_unclaim(s);
@@ -50,6 +59,52 @@ int image_set_new(int *fds, size_t n_fds, const JobOptions *o, uint64_t size_cap
         s->spool_size_cap = spool_size_cap;
         s->spool = spool;
         *ret = TAKE_PTR(s);
+        return 0;
+}
+
+int image_set_set_trust(ImageSet *s, TrustMode mode, const char *approved_dir, const char *key_dir,
+                        ImageSignatures *sigs) {
+        s->trust_mode = mode;
+        s->signatures = *sigs;
+        *sigs = (ImageSignatures){};
+        if (mode == TRUST_OFF)
+                return 0;
+        s->trust_dir = strdup(mode == TRUST_ALLOWLIST ? approved_dir : key_dir);
+        return s->trust_dir ? 0 : -ENOMEM;
+}
+
+/* Appends image i's source to the set's record: "image 1: key ... (a.pem); image 2: ...". */
+static int trust_source_add(ImageSet *s, size_t i, const char *source) {
+        char *n = NULL;
+
+        if (!source)
+                return 0;
+        if (s->n_fds == 1)
+                n = strdup(source);
+        else if (asprintf(&n, "%s%simage %zu: %s", s->trust_source ?: "", s->trust_source ? "; " : "", i + 1,
+                          source) < 0)
+                n = NULL;
+        if (!n)
+                return -ENOMEM;
+        free(s->trust_source);
+        s->trust_source = n;
+        return 0;
+}
+
+static int trust_check_image(ImageSet *s, const TrustStore *store, size_t i, const char *name,
+                             const uint8_t *buf, size_t size, const char *hash) {
+        _cleanup_free_ char *source = NULL;
+        bool has_sig = i < s->signatures.n && s->signatures.size[i] > 0;
+        int r;
+
+        if (!store)
+                return 0;
+        r = trust_store_check(store, name, buf, size, hash, has_sig ? s->signatures.data[i] : NULL,
+                              has_sig ? s->signatures.size[i] : 0, &source, &s->error);
+        if (r < 0)
+                return r;
+        if (trust_source_add(s, i, source) < 0)
+                return dfu_error_set(&s->error, ENOMEM, "Out of memory.");
         return 0;
 }
 
@@ -125,7 +180,12 @@ void image_set_load(void *userdata) {
         ImageLoadOptions lo = {.has_base = s->has_base, .base = s->base, .size_cap = s->size_cap};
         uint8_t *bufs[IMAGE_SET_MAX_IMAGES] = {};
         size_t sizes[IMAGE_SET_MAX_IMAGES] = {};
+        _cleanup_(trust_store_freep) TrustStore *trust = NULL;
         int r = 0;
+
+        /* Read once per call: a key or list added or removed counts from the next call on. */
+        if (s->trust_mode != TRUST_OFF)
+                r = trust_store_load(s->trust_mode, s->trust_dir, s->trust_dir, &trust, &s->error);
 
         for (size_t i = 0; r >= 0 && i < s->n_fds; i++) {
                 char name[32], hash[65];
@@ -146,6 +206,10 @@ void image_set_load(void *userdata) {
                         r = dfu_error_set(&s->error, ENOMEM, "Out of memory.");
                         break;
                 }
+                /* Before parsing: bytes nobody approved are not even parsed. */
+                r = trust_check_image(s, trust, i, name, bufs[i], sizes[i], hash);
+                if (r < 0)
+                        break;
                 r = parse_and_merge(bufs[i], sizes[i], name, &lo, &s->merged, &s->error);
         }
         /* Only a set that parsed is spooled: a rejected call leaves nothing behind. */

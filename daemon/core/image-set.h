@@ -10,6 +10,7 @@
 #include "job-options.h"
 #include "macro.h"
 #include "spool.h"
+#include "trust.h"
 
 /*
  * The images of one Submit, Inspect or AddRule, as file descriptors: the daemon never opens a caller's
@@ -20,6 +21,14 @@
  */
 
 #define IMAGE_SET_MAX_IMAGES 16
+
+/* The detached signatures a caller passed, one per image in order (size 0: none for that image). */
+typedef struct ImageSignatures {
+        uint8_t *data[IMAGE_SET_MAX_IMAGES];
+        size_t size[IMAGE_SET_MAX_IMAGES];
+        size_t n;
+} ImageSignatures;
+void image_signatures_done(ImageSignatures *s);
 
 typedef struct ImageSet {
         int fds[IMAGE_SET_MAX_IMAGES];
@@ -34,6 +43,11 @@ typedef struct ImageSet {
         Spool *spool;                /* NULL: do not spool */
         uint64_t spool_size_cap;
         bool claimed; /* its hashes are claimed in the spool until it is freed */
+        /* Trust: checked on each image's exact bytes before it is parsed or spooled. */
+        TrustMode trust_mode;
+        char *trust_dir; /* ApprovedDirectory= or KeyDirectory=, as the mode needs */
+        ImageSignatures signatures;
+        char *trust_source; /* what accepted the images, NULL with trust off */
         DfuError error;
         int result;
 } ImageSet;
@@ -44,6 +58,9 @@ int image_set_new(int *fds, size_t n_fds, const JobOptions *o, uint64_t size_cap
 ImageSet *image_set_free(ImageSet *s);
 /* Lets the spool collect the set's files once nothing refers to them; image_set_free() does it too. */
 void image_set_unclaim(ImageSet *s);
+/* Only images the policy accepts load; sigs (taken, reset) are the caller's signatures. */
+int image_set_set_trust(ImageSet *s, TrustMode mode, const char *approved_dir, const char *key_dir,
+                        ImageSignatures *sigs);
 DEFINE_TRIVIAL_CLEANUP_FUNC(ImageSet *, image_set_free);
 
 /* A TaskRunFn: runs on a thread, touches nothing but the set. */

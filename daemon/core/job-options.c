@@ -39,6 +39,10 @@ static const OptionDef option_table[] = {
         {"match-part", OPT_STRING, OPTION_SCOPE_RULE, OFF(match_part)},
         {"once", OPT_BOOL, OPTION_SCOPE_RULE, OFF(once)},
         {"origin", OPT_STRING, OPTION_SCOPE_SUBMIT | OPTION_SCOPE_RULE, OFF(origin)},
+        {"unprotect", OPT_BOOL, ALL, OFF(unprotect)},
+        {"lock", OPT_BOOL, ALL, OFF(lock)},
+        {"allow-permanent-lock", OPT_BOOL, ALL, OFF(allow_permanent_lock)},
+        {"option-bytes", OPT_STRING, ALL, OFF(option_bytes)},
 };
 
 void job_options_init(JobOptions *o) {

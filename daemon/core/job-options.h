@@ -35,6 +35,10 @@ typedef struct JobOptions {
         /* plan */
         int verify; /* -1: the configured default */
         bool leave, mass_erase, skip_identical, skip_blank;
+        /* protection: regress read-out protection first (erases the whole flash); RDP level 1 at the end;
+         * option bytes by name ("bor_lev=1,..."); RDP level 2 allowed */
+        bool unprotect, lock, allow_permanent_lock;
+        char *option_bytes;
         /* Inspect only */
         char **layouts;
         /* AddRule only */

@@ -85,6 +85,10 @@ Job *job_free(Job *j) {
         sanitize_report_free(j->report);
         plan_free(j->plan);
         free(j->image_sha256);
+        free(j->trust);
+        free(j->protection_done);
+        free(j->option_bytes_note);
+        sd_event_source_disable_unref(j->return_source);
         free(j->target);
         free(j->port_path);
         free(j->serial);
@@ -333,8 +337,9 @@ static void job_finish_recorded(int result, void *userdata) {
         rule_job_finished(m, j);
         job_release_images(j);
 
-        manager_emit_job_changed(
-                m, j, (const char *const[]){"State", "Progress", "BytesDone", "EndTime", "Error", NULL});
+        manager_emit_job_changed(m, j,
+                                 (const char *const[]){"State", "Progress", "BytesDone", "EndTime", "Error",
+                                                       "Protection", NULL});
         MANAGER_EMIT(m, job_completed, j);
         log_info("Job %" PRIu32 " %s%s%s", j->id, job_state_to_string(j->state), j->error ? ": " : ".",
                  j->error ? j->error : "");
@@ -384,6 +389,8 @@ void job_finish(Job *j, JobState s, const char *error) {
                                   .dropped_segments = job_dropped_segments(j),
                                   .interrupted = j->interrupted,
                                   .rule_id = j->rule_id,
+                                  .trust = j->trust,
+                                  .protection = j->protection_done,
                           },
                           job_finish_recorded, j);
         if (r < 0)

@@ -55,6 +55,7 @@ struct Job {
         char **image_hashes; /* spooled inputs, in order */
         bool images_held;    /* in the spool, until the job ends */
         char *image_sha256;
+        char *trust;     /* what [Trust] accepted the images by; NULL with trust off */
         char *port_path; /* the board, once matched */
         char *serial;
         char *station;
@@ -79,6 +80,21 @@ struct Job {
         char *error;
         sd_event_source *timeout_source;
         sd_event_source *linger_source;
+
+        /* protection steps (protect.c) */
+        DfuseProtection board_protection; /* the board's when the job was given it */
+        bool unprotect_sent;              /* the board was sent the read unprotect */
+        bool unprotect_done;              /* ... and came back unprotected */
+        bool option_bytes_sent;           /* the named option bytes were written */
+        bool option_bytes_done;           /* ... and read back equal, or were already so */
+        char *option_bytes_note;          /* "bor_lev 3 -> 1", for the record */
+        bool lock_sent;                   /* RDP was set: the job ends once reads are refused */
+        unsigned lock_level;
+        bool board_reset;         /* it reset its board on purpose: the plan stays */
+        bool returning;           /* waiting for the board to come back on the same port */
+        uint64_t left_generation; /* Device.generation of the board it waits to come back */
+        char *protection_done;    /* what the job changed, for the record; NULL: nothing */
+        sd_event_source *return_source;
 
         /* worker */
         atomic_bool cancel;

@@ -254,7 +254,7 @@ static int manager_load_rule(Manager *m, const StoreRule *sr) {
             !(rule->image_hashes = strv_copy(sr->image_hashes)) ||
             !(rule->flashed = sr->flashed ? strv_copy(sr->flashed) : calloc(1, sizeof(char *))) ||
             !(rule->image_sha256 = image_set_sha256_summary(rule->image_hashes)) ||
-            rule_hold_images(rule) < 0) {
+            rule_hold_images(rule) < 0 || (sr->trust && !(rule->trust = strdup(sr->trust)))) {
                 log_error("Dropping rule %" PRIu32 ": its record could not be read back.", sr->id);
                 rule_free(rule);
                 return 0;
@@ -312,6 +312,8 @@ int manager_start(Manager *m, char **ret_error) {
                 if (r < 0)
                         return r;
         }
+        /* [Trust] may have changed since the rules were added. */
+        rule_check_trust(m);
         for (size_t i = 0; i < st->n_jobs; i++) {
                 r = manager_resume_job(m, &st->jobs[i]);
                 if (r < 0)

@@ -5,6 +5,7 @@
 #include "device.h"
 #include "macro.h"
 #include "prepare.h"
+#include "protect.h"
 
 void prepare_target_from_device(const Device *d, PrepareTarget *ret) {
         *ret = (PrepareTarget){
@@ -82,6 +83,11 @@ int prepare_image(const Image *image, const JobOptions *o, const PrepareTarget *
                         return r;
                 if (r < 0)
                         r = reject(report, error, dfu_error_message(&plan_error));
+                else if (protect_check_options(o, t->part, plan, error) < 0) {
+                        /* Not the image's fault: the options are wrong for this board. */
+                        *ret_report = TAKE_PTR(report);
+                        return -EINVAL;
+                }
         }
         *ret_report = TAKE_PTR(report);
         if (ret_plan)

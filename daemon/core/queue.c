@@ -7,6 +7,7 @@
 #include "log.h"
 #include "manager.h"
 #include "match.h"
+#include "protect.h"
 #include "queue.h"
 #include "worker.h"
 
@@ -40,15 +41,18 @@ static void queue_try_start(Manager *m, Job *j) {
 
         match_spec_from_job_options(&j->opts, &spec);
         LIST_FOREACH (devices, d, m->devices)
-                if (device_is_idle(d) && match_board(&spec, d)) {
+                if (device_is_idle(d) && match_board(&spec, d) && protect_device_fits(j, d)) {
                         match = d;
                         break;
                 }
         if (!match)
                 return queue_park(m, j);
 
-        /* The job was checked against a part or another board: the board's own map decides now. */
-        if (j->prepared_generation != match->generation) {
+        j->returning = false;
+        j->board_protection = match->protection;
+        /* The job was checked against a part or another board: the board's own map decides now. A job
+         * whose board reset on purpose (protect.c) keeps its plan: same port, same board. */
+        if (j->prepared_generation != match->generation && !j->board_reset) {
                 r = job_prepare(j, match, &error);
                 if (r < 0) {
                         job_finish(j, JOB_FAILED, dfu_error_message(&error));

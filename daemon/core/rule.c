@@ -6,6 +6,7 @@
 
 #include "device.h"
 #include "job.h"
+#include "journal.h"
 #include "log.h"
 #include "manager.h"
 #include "match.h"
@@ -44,6 +45,8 @@ Rule *rule_free(Rule *r) {
         strv_free(r->image_hashes);
         strv_free(r->flashed);
         free(r->image_sha256);
+        free(r->trust);
+        free(r->stopped);
         return mfree(r);
 }
 
@@ -122,6 +125,9 @@ static int rule_start_job(Rule *rule, Device *d) {
         if (!(j->opts.port = strdup(d->port_path)) || !(j->image_hashes = strv_copy(rule->image_hashes)) ||
             !(j->image_sha256 = strdup(rule->image_sha256)) || !(j->target = job_options_target(&j->opts)))
                 return -ENOMEM;
+        /* The rule's images were checked when it was added. */
+        if (rule->trust && !(j->trust = strdup(rule->trust)))
+                return -ENOMEM;
         r = job_hold_images(j);
         if (r < 0)
                 return r;
@@ -133,16 +139,53 @@ static int rule_start_job(Rule *rule, Device *d) {
         return 0;
 }
 
+static void rule_stop(Rule *rule, const char *why) {
+        Manager *m = rule->manager;
+
+        rule->stopped = strdup(why);
+        if (!rule->stopped)
+                return (void)log_oom();
+        journal_rule_stopped(rule->id, why);
+        manager_emit_rule_changed(m, rule, (const char *const[]){"Stopped", NULL});
+}
+
+void rule_check_trust(Manager *m) {
+        _cleanup_(trust_store_freep) TrustStore *store = NULL;
+        DfuError error = DFU_ERROR_INIT;
+        bool any = false;
+
+        LIST_FOREACH (rules, rule, m->rules)
+                any = any || !rule->stopped;
+        if (!any || m->config.trust_mode == TRUST_OFF)
+                return;
+        if (trust_store_load(m->config.trust_mode, config_trust_approved_dir(&m->config),
+                             config_trust_key_dir(&m->config), &store, &error) < 0) {
+                /* A broken key or list refuses everything, rules included. */
+                LIST_FOREACH (rules, rule, m->rules)
+                        if (!rule->stopped)
+                                rule_stop(rule, dfu_error_message(&error));
+                return;
+        }
+        LIST_FOREACH (rules, rule, m->rules) {
+                error = (DfuError)DFU_ERROR_INIT;
+                if (!rule->stopped &&
+                    trust_store_recheck(store, rule->image_hashes, rule->trust, &error) < 0)
+                        rule_stop(rule, dfu_error_message(&error));
+        }
+}
+
 void rule_device_added(Manager *m, Device *d) {
         if (!device_is_usable(d))
                 return;
+        /* The trust directories may have changed since the rules were added. */
+        rule_check_trust(m);
         LIST_FOREACH (rules, rule, m->rules) {
                 _cleanup_free_ char *key = NULL;
                 MatchSpec spec;
                 int r;
 
                 match_spec_from_rule_options(&rule->opts, &spec);
-                if (!match_board(&spec, d) || rule_has_job_for(m, rule, d))
+                if (rule->stopped || !match_board(&spec, d) || rule_has_job_for(m, rule, d))
                         continue;
                 key = board_key(d->port_path, d->serial);
                 if (!key) {
@@ -228,7 +271,8 @@ int rule_add(Rule *rule, RuleRecordedFn done, void *userdata) {
                                         .owner = (uint32_t)rule->owner,
                                         .options_json = options,
                                         .image_hashes = rule->image_hashes,
-                                        .flashed = rule->flashed},
+                                        .flashed = rule->flashed,
+                                        .trust = rule->trust},
                            rule_add_recorded, a);
         if (r < 0)
                 free(a);

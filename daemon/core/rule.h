@@ -26,6 +26,8 @@ struct Rule {
         char **image_hashes;
         bool images_held; /* in the spool, while the rule exists */
         char *image_sha256;
+        char *trust; /* what [Trust] accepted the images by when the rule was added; NULL: off or unknown */
+        char *stopped;  /* why the rule no longer flashes (its images are no longer trusted); NULL: active */
         char **flashed; /* "port serial" keys of boards flashed under this rule */
         LIST_FIELDS(Rule, rules);
 };
@@ -41,6 +43,10 @@ typedef void (*RuleRecordedFn)(Rule *r, int result, void *userdata);
 int rule_add(Rule *r, RuleRecordedFn done, void *userdata);
 /* Forgets the rule, in the store too. */
 int rule_remove(Rule *r);
+
+/* Checks every rule's images against the trust configuration as it is now: a rule whose images are no
+ * longer trusted stops, says why (Rule.Stopped) and the journal says so. Reads the trust directories. */
+void rule_check_trust(Manager *m);
 
 /* A board appeared: every rule that matches it gets a job for it. */
 void rule_device_added(Manager *m, Device *d);

@@ -34,12 +34,24 @@ static void images_load_done(Manager *m, void *userdata) {
         done(m, set, done_userdata);
 }
 
-int submit_load_images(Manager *m, int *fds, size_t n_fds, const JobOptions *o, bool spool,
-                       ImagesLoadedFn done, void *userdata, DfuError *error) {
+int submit_load_images(Manager *m, int *fds, size_t n_fds, const JobOptions *o, ImageSignatures *sigs,
+                       bool spool, ImagesLoadedFn done, void *userdata, DfuError *error) {
+        _cleanup_(image_signatures_done) ImageSignatures own = {};
         _cleanup_(image_set_freep) ImageSet *set = NULL;
         ImagesLoad *l;
         int r;
 
+        if (sigs) {
+                own = *sigs;
+                *sigs = (ImageSignatures){};
+        }
+        if (own.n > n_fds) {
+                for (size_t i = 0; i < n_fds; i++)
+                        safe_close(fds[i]);
+                return dfu_error_set(error, EINVAL,
+                                     "%zu signatures for %zu image(s): give one per image, in order.", own.n,
+                                     n_fds);
+        }
         if (m->reads_pending >= SUBMIT_READS_MAX) {
                 for (size_t i = 0; i < n_fds; i++)
                         safe_close(fds[i]);
@@ -51,6 +63,9 @@ int submit_load_images(Manager *m, int *fds, size_t n_fds, const JobOptions *o, 
                           spool ? m->spool : NULL, m->config.spool_size_cap, &set);
         if (r == -E2BIG)
                 return dfu_error_set(error, EINVAL, "Too many images (at most %d).", IMAGE_SET_MAX_IMAGES);
+        if (r >= 0)
+                r = image_set_set_trust(set, m->config.trust_mode, config_trust_approved_dir(&m->config),
+                                        config_trust_key_dir(&m->config), &own);
         if (r < 0)
                 return dfu_error_set(error, -r, "Failed to set up reading the images: %s", strerror(-r));
         l = malloc(sizeof(ImagesLoad));
@@ -152,6 +167,7 @@ static int submit_job_create(Manager *m, ImageSet *set, JobOptions *o, uid_t own
         j->image = TAKE_PTR(set->merged);
         j->image_hashes = strv_copy(set->hashes);
         j->image_sha256 = image_set_sha256_summary(set->hashes);
+        j->trust = TAKE_PTR(set->trust_source);
         j->target = job_options_target(&j->opts);
         if (!j->image_hashes || !j->image_sha256 || !j->target || job_hold_images(j) < 0)
                 return dfu_error_set(error, ENOMEM, "Out of memory.");
@@ -272,6 +288,7 @@ static int submit_rule_create(Manager *m, ImageSet *set, JobOptions *o, uid_t ow
         job_options_init(o);
         rule->image_hashes = strv_copy(set->hashes);
         rule->image_sha256 = image_set_sha256_summary(set->hashes);
+        rule->trust = TAKE_PTR(set->trust_source);
         rule->flashed = calloc(1, sizeof(char *));
         if (!rule->image_hashes || !rule->image_sha256 || !rule->flashed || rule_hold_images(rule) < 0) {
                 rule_free(rule);

@@ -27,8 +27,9 @@ typedef void (*ImagesLoadedFn)(Manager *m, ImageSet *set, void *userdata);
 /* Reads the images (fds are taken whatever happens) on a thread; done gets the set, which it frees, even
  * when the daemon is exiting (m->exiting).
  * With spool, a set that parsed is spooled. -EBUSY when SUBMIT_READS_MAX reads are in flight. */
-int submit_load_images(Manager *m, int *fds, size_t n_fds, const JobOptions *o, bool spool,
-                       ImagesLoadedFn done, void *userdata, DfuError *error);
+/* sigs (may be NULL; taken) are the caller's detached signatures, checked as [Trust] says. */
+int submit_load_images(Manager *m, int *fds, size_t n_fds, const JobOptions *o, ImageSignatures *sigs,
+                       bool spool, ImagesLoadedFn done, void *userdata, DfuError *error);
 
 /* Picks the board a new job is for now: the only one attached, or the one its options name; *ret is
  * NULL for a job that may wait. Fills in the port when the caller named no board. */

@@ -8,6 +8,7 @@
 #include "log.h"
 #include "manager.h"
 #include "progress.h"
+#include "protect.h"
 #include "queue.h"
 #include "tasks.h"
 #include "time-util.h"
@@ -74,7 +75,13 @@ int worker_run_engine(Job *j) {
         r = dfuse_open(NULL, j->port_path, &dev, &j->worker_error);
         if (r < 0)
                 return r;
-        return dfuse_execute(dev, j->plan, worker_progress, j, &j->cancel, &j->stats, &j->worker_error);
+        r = protect_before_plan(j, dev);
+        if (r != 0)
+                return r == PROTECT_JOB_DONE ? 0 : r;
+        r = dfuse_execute(dev, j->plan, worker_progress, j, &j->cancel, &j->stats, &j->worker_error);
+        if (r < 0)
+                return protect_explain_failure(j, r);
+        return protect_after_plan(j, dev);
 }
 
 static void worker_run(void *userdata) {
@@ -144,6 +151,11 @@ static void worker_done(Manager *m, void *userdata) {
         m->n_running--;
         if (m->exiting)
                 return;
+        if (j->result == PROTECT_BOARD_RETURNS) {
+                if (!atomic_load(&j->cancel))
+                        return protect_await_return(j);
+                j->result = -ECANCELED;
+        }
 
         job_flush_progress(j);
         /* What reached the board, not the last progress tick. */

@@ -37,6 +37,9 @@ static const char *const store_stmt_sql[_STORE_STMT_MAX] = {
         [STORE_STMT_RULE_BOARDS_REMOVE] = "DELETE FROM rule_boards WHERE rule_id = ?1",
         [STORE_STMT_RULE_BOARD_ADD] = "INSERT OR IGNORE INTO rule_boards (rule_id, key) VALUES (?1, ?2)",
         [STORE_STMT_RULE_EXISTS] = "SELECT 1 FROM rules WHERE id = ?1",
+        /* What accepted the images and what the job changed in the board's protection (schema 2). */
+        [STORE_STMT_END_NOTES] = "UPDATE jobs SET trust = ?2, protection = ?3 WHERE id = ?1",
+        [STORE_STMT_RULE_TRUST] = "UPDATE rules SET trust = ?2 WHERE id = ?1",
         [STORE_STMT_PRUNE] = "DELETE FROM jobs WHERE end_seq IS NOT NULL AND end_time < ?1",
 };
 
@@ -160,6 +163,16 @@ int store_apply_job_end(Store *s, const StoreJobEnd *j) {
                 return r;
         if (r == 0)
                 return -EALREADY;
+        if (j->trust || j->protection) {
+                _cleanup_(store_stmt_resetp) sqlite3_stmt *notes = NULL;
+                r = store_stmt(s, STORE_STMT_END_NOTES, &notes);
+                if (r >= 0)
+                        r = store_step(s, notes,
+                                       bind_u64(notes, 1, j->id) | bind_text(notes, 2, j->trust) |
+                                               bind_text(notes, 3, j->protection));
+                if (r < 0)
+                        return r;
+        }
         r = store_bump(s, STORE_STMT_END_SEQ_BUMP, 0);
         return r < 0 ? r : store_bump(s, STORE_STMT_JOB_ID_BUMP, j->id);
 }
@@ -197,6 +210,15 @@ int store_apply_rule_add(Store *s, const StoreRule *rule) {
         r = store_step(s, st, b);
         if (r < 0)
                 return r;
+        if (rule->trust) {
+                _cleanup_(store_stmt_resetp) sqlite3_stmt *trust = NULL;
+                r = store_stmt(s, STORE_STMT_RULE_TRUST, &trust);
+                if (r >= 0)
+                        r = store_step(s, trust,
+                                       bind_u64(trust, 1, rule->id) | bind_text(trust, 2, rule->trust));
+                if (r < 0)
+                        return r;
+        }
         for (char **k = rule->flashed; k && *k; k++) {
                 r = store_apply_rule_flashed(s, rule->id, *k);
                 if (r < 0)

@@ -48,6 +48,8 @@ static void store_history_entry_done(StoreHistoryEntry *e) {
         free(e->station);
         free(e->target);
         free(e->image_sha256);
+        free(e->trust);
+        free(e->protection);
 }
 
 StoreHistory *store_history_free(StoreHistory *h) {
@@ -61,7 +63,7 @@ StoreHistory *store_history_free(StoreHistory *h) {
 
 #define HISTORY_COLUMNS                                                                                \
         "end_seq, id, rule, result, error, port, serial, station, target, image_sha256, submit_time, " \
-        "start_time, end_time, duration, bytes, dropped_segments, interrupted"
+        "start_time, end_time, duration, bytes, dropped_segments, interrupted, trust, protection"
 
 /* Builds the query for the filters that are set; parameters are bound by name. */
 static int store_history_sql(const StoreHistoryFilter *f, char **ret) {
@@ -131,6 +133,8 @@ static int store_history_entry_read(sqlite3_stmt *st, StoreHistoryEntry *e) {
         for (size_t i = 0; i < ELEMENTSOF(strings); i++)
                 if (column_str(st, 3 + (int)i, strings[i]) < 0)
                         return -ENOMEM;
+        if (column_str(st, 17, &e->trust) < 0 || column_str(st, 18, &e->protection) < 0)
+                return -ENOMEM;
         return 0;
 }
 

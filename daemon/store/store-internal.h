@@ -28,6 +28,8 @@ typedef enum StoreStmtId {
         STORE_STMT_RULE_BOARD_ADD,
         STORE_STMT_RULE_EXISTS,
         STORE_STMT_PRUNE,
+        STORE_STMT_END_NOTES,
+        STORE_STMT_RULE_TRUST,
         _STORE_STMT_MAX,
 } StoreStmtId;
 

@@ -59,6 +59,11 @@ static const StoreMigration store_migrations[] = {
          " PRIMARY KEY (rule_id, key));"
          "CREATE TABLE meta (key TEXT PRIMARY KEY, value INTEGER NOT NULL) WITHOUT ROWID;"
          "INSERT INTO meta VALUES ('next_job_id', 1), ('next_rule_id', 1), ('next_end_seq', 1);"},
+        {2,
+         /* What accepted a job's images ([Trust]) and what it changed in the board's protection. */
+         "ALTER TABLE jobs ADD COLUMN trust TEXT;"
+         "ALTER TABLE jobs ADD COLUMN protection TEXT;"
+         "ALTER TABLE rules ADD COLUMN trust TEXT;"},
 };
 
 int store_errno(int sqlite_rc) {

@@ -184,11 +184,14 @@ StoreWrite *store_write_free(StoreWrite *w) {
                 free((char *)w->end.station);
                 free((char *)w->end.target);
                 free((char *)w->end.image_sha256);
+                free((char *)w->end.trust);
+                free((char *)w->end.protection);
                 break;
         case STORE_WRITE_RULE_ADD:
                 free(w->rule.options_json);
                 strv_free(w->rule.image_hashes);
                 strv_free(w->rule.flashed);
+                free(w->rule.trust);
                 break;
         case STORE_WRITE_RULE_FLASHED:
                 free(w->flashed.key);
@@ -278,6 +281,9 @@ int store_job_end(Store *s, const StoreJobEnd *j, StoreDoneFn done, void *userda
             !dup_opt(&w->end.station, j->station) || !dup_opt(&w->end.target, j->target) ||
             !dup_opt(&w->end.image_sha256, j->image_sha256))
                 return -ENOMEM;
+        w->end.trust = w->end.protection = NULL;
+        if (!dup_opt(&w->end.trust, j->trust) || !dup_opt(&w->end.protection, j->protection))
+                return -ENOMEM;
         return store_enqueue(s, TAKE_PTR(w));
 }
 
@@ -291,7 +297,8 @@ int store_rule_add(Store *s, const StoreRule *r, StoreDoneFn done, void *userdat
                 return -ENOMEM;
         w->rule = (StoreRule){.id = r->id, .owner = r->owner};
         if (!dup_opt((const char **)&w->rule.options_json, r->options_json) ||
-            !dup_strv(&w->rule.image_hashes, r->image_hashes) || !dup_strv(&w->rule.flashed, r->flashed))
+            !dup_strv(&w->rule.image_hashes, r->image_hashes) || !dup_strv(&w->rule.flashed, r->flashed) ||
+            !dup_opt((const char **)&w->rule.trust, r->trust))
                 return -ENOMEM;
         return store_enqueue(s, TAKE_PTR(w));
 }

@@ -24,6 +24,7 @@ StoreState *store_state_free(StoreState *st) {
                 free(r->options_json);
                 strv_free(r->image_hashes);
                 strv_free(r->flashed);
+                free(r->trust);
         }
         free(st->rules);
         return mfree(st);
@@ -116,6 +117,8 @@ static int store_load_rule(sqlite3_stmt *st, StoreRule *rule) {
         };
         if (!rule->flashed || !(rule->options_json = column_dup(st, 2, "{}")))
                 return -ENOMEM;
+        if (sqlite3_column_type(st, 4) != SQLITE_NULL && !(rule->trust = column_dup(st, 4, "")))
+                return -ENOMEM;
         return store_strv_from_json((const char *)sqlite3_column_text(st, 3), &rule->image_hashes);
 }
 
@@ -144,8 +147,8 @@ static int store_load_rules(Store *s, StoreState *state) {
         sqlite3_stmt *st = NULL;
         int r;
 
-        r = sqlite3_prepare_v2(s->db, "SELECT id, owner, options, images FROM rules ORDER BY id", -1, &st,
-                               NULL);
+        r = sqlite3_prepare_v2(s->db, "SELECT id, owner, options, images, trust FROM rules ORDER BY id", -1,
+                               &st, NULL);
         if (r != SQLITE_OK)
                 return store_errno(r);
         while ((r = sqlite3_step(st)) == SQLITE_ROW) {

@@ -51,6 +51,7 @@ typedef struct StoreJobEnd {
         uint64_t bytes, dropped_segments;
         bool interrupted;
         uint32_t rule_id;
+        const char *trust, *protection; /* may be NULL */
 } StoreJobEnd;
 
 /* A job that has a submit record and no end record: it was queued or running when the daemon stopped. */
@@ -69,6 +70,7 @@ typedef struct StoreRule {
         char *options_json;
         char **image_hashes;
         char **flashed; /* "port serial" keys of the boards flashed under it */
+        char *trust;    /* what accepted its images when it was added; NULL: trust was off */
 } StoreRule;
 
 /* What start-up needs: returned by store_open(). */
@@ -84,9 +86,9 @@ typedef struct StoreState {
 } StoreState;
 
 typedef struct StoreHistoryFilter {
-        uint64_t since, until;                    /* end time in usec (realtime), inclusive; 0: unbounded */
+        uint64_t since, until; /* end time in usec (realtime), inclusive; 0: unbounded */
         const char *port, *serial, *image, *result; /* exact match; NULL: any. image: a SHA-256 summary */
-        uint64_t before;                          /* cursor: only entries older than this one; 0: newest */
+        uint64_t before;                            /* cursor: only entries older than this one; 0: newest */
         uint32_t limit; /* 0: STORE_HISTORY_LIMIT_DEFAULT; capped at STORE_HISTORY_LIMIT_MAX */
 } StoreHistoryFilter;
 
@@ -96,6 +98,7 @@ typedef struct StoreHistoryEntry {
         char *result, *error, *port, *serial, *station, *target, *image_sha256; /* NULL when not recorded */
         uint64_t submit_usec, start_usec, end_usec, duration_usec, bytes, dropped_segments;
         bool interrupted;
+        char *trust, *protection; /* NULL when not recorded */
 } StoreHistoryEntry;
 
 typedef struct StoreHistory {
@@ -128,7 +131,8 @@ int store_rule_flashed(Store *s, uint32_t id, const char *board_key, StoreDoneFn
 /* Deletes ended jobs whose end time is before before_usec; done gets how many (>= 0) or a negative errno. */
 int store_prune(Store *s, uint64_t before_usec, StoreDoneFn done, void *userdata);
 
-/* From any other thread: returns once the leave record is durable (the board is asked to leave only then). */
+/* From any other thread: returns once the leave record is durable (the board is asked to leave only then).
+ */
 int store_job_leave(Store *s, uint32_t id, uint64_t leave_usec);
 
 /* Blocking query on a read connection of its own: call it from a task thread, never from the loop. */

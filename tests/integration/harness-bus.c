@@ -202,3 +202,20 @@ void integ_wait_device(Integ *t, const char *port, bool present, unsigned timeou
         }
         g_error("board %s still %s after %u s", port, present ? "absent" : "present", timeout_sec);
 }
+
+char *integ_history_newest_string(Integ *t, const char *key) {
+        g_autoptr(GError) error = NULL;
+        g_autoptr(GVariant) r =
+                integ_call(t, DFUSD_PATH, DFUSD_MANAGER, "GetHistory",
+                           g_variant_new("(@a{sv})", integ_options("limit", g_variant_new_uint32(1), NULL)),
+                           "(aa{sv})", &error);
+        g_autoptr(GVariant) entries = NULL, entry = NULL;
+        const char *v = "";
+
+        g_assert_no_error(error);
+        entries = g_variant_get_child_value(r, 0);
+        g_assert_cmpuint(g_variant_n_children(entries), ==, 1);
+        entry = g_variant_get_child_value(entries, 0);
+        (void)g_variant_lookup(entry, key, "&s", &v);
+        return g_strdup(v);
+}

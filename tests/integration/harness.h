@@ -89,6 +89,8 @@ GVariant *integ_call(Integ *t, const char *path, const char *iface, const char *
 
 GVariant *integ_get(Integ *t, const char *path, const char *iface, const char *prop, GError **error);
 char *integ_get_string(Integ *t, const char *path, const char *iface, const char *prop);
+/* The string key of the newest history entry, "" when it lacks it. */
+char *integ_history_newest_string(Integ *t, const char *key);
 
 /* Polls the job's State until it is final (done, failed, cancelled); returns it. */
 char *integ_wait_job(Integ *t, const char *job, unsigned timeout_sec);

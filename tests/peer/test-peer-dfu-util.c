@@ -3,12 +3,14 @@
  * dfu-util, an independent DfuSe host, against the simulated bootloaders of dfusd-sim: what it lists,
  * what it flashes (read back from the dump), what the boards refuse, and boards that come and go.
  */
+#include "option-bytes.h"
 #include "parts.h" /* first: GLib redefines MIN and MAX */
 
 #include "test-main.h"
 #include <glib.h>
 #include <glib/gstdio.h>
 #include <json-c/json.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/wait.h>
 
@@ -455,6 +457,73 @@ static void test_unprotect_resets(void) {
         (void)g_rmdir(tmp);
 }
 
+static char *write_block(const char *dir, const char *name, const uint8_t *b, size_t n) {
+        char *path = g_build_filename(dir, name, NULL);
+        g_autoptr(GError) error = NULL;
+        g_file_set_contents(path, (const char *)b, (gssize)n, &error);
+        g_assert_no_error(error);
+        return path;
+}
+
+/*
+ * dfu-util's raw option-byte write (":will-reset") of the block dfusd computes for "bor_lev=1" on an F405:
+ * the board resets and reads back exactly that block. Then the block with RDP level 1: the board comes
+ * back read-protected (dfu-util's upload of the flash fails), and dfu-util's ":unprotect:force" regresses
+ * it: the option bytes read RDP level 0 again.
+ */
+static void test_option_bytes_raw(void) {
+        const OptionBytesFamily *f = option_bytes_family_find("f405");
+        OptionBytesChange c[OPTION_BYTES_CHANGES_MAX];
+        uint8_t want[OPTION_BYTES_MAX], locked[OPTION_BYTES_MAX];
+        DfuError e = DFU_ERROR_INIT;
+        g_auto(Run) r = {};
+        size_t n;
+        g_autofree char *tmp = g_dir_make_tmp("peer-ob-XXXXXX", NULL);
+
+        if (!have_dfu_util())
+                return;
+        option_bytes_reset_block(f, want);
+        g_assert_cmpint(option_bytes_parse_changes(f, "bor_lev=1", false, c, &n, &e), ==, 0);
+        option_bytes_apply(c, n, want);
+        memcpy(locked, want, sizeof(locked));
+        option_bytes_field_set(option_bytes_field_find(f, "rdp"), locked, 0xBB);
+        g_free(write_block(tmp, "ob.bin", want, f->size));
+        g_free(write_block(tmp, "lock.bin", locked, f->size));
+        /* A board that has just enumerated may not open at the first try on a busy machine: retry. */
+        // clang-format off
+        static const char script[] =
+                "retry() { for k in 1 2 3 4 5 6 7 8 9 10; do rm -f \"$1\"; dfu-util -a 1 -s 0x1FFFC000:16 -U \"$1\" && return 0; sleep 0.2; done; return 1; }\n"
+                "waitdev() { i=0; until dfu-util -l | grep -q \"devnum=$1, cfg=1, intf=0, path=\\\"1-1\\\", alt=0\"; do i=$((i+1)); [ $i -gt 200 ] && return 1; sleep 0.1; done; }\n"
+                "set -e\n"
+                "dfu-util -a 1 -s 0x1FFFC000:will-reset -D ob.bin\n"
+                "waitdev 3\n"
+                "retry back.bin\n"
+                "dfu-util -a 1 -s 0x1FFFC000:will-reset -D lock.bin\n"
+                "waitdev 4\n"
+                "if dfu-util -a 0 -s 0x08000000:64 -U flash.bin; then exit 2; fi\n"
+                "dfu-util -a 0 -s 0x08000000:unprotect:force -D ob.bin || true\n"
+                "waitdev 5\n"
+                "retry after.bin\n";
+        // clang-format on
+        g_autofree char *cmd = g_strdup_printf("cd %s && %s", tmp, script);
+        run_sim(&r, (const char *const[]){"--part", "f405", NULL},
+                (const char *const[]){"sh", "-c", cmd, NULL});
+        g_assert_cmpint(r.status, ==, 0);
+
+        g_autofree char *back_path = g_build_filename(tmp, "back.bin", NULL),
+                        *after_path = g_build_filename(tmp, "after.bin", NULL);
+        g_autofree char *back = NULL, *after = NULL;
+        gsize back_n = 0, after_n = 0;
+        g_assert_true(g_file_get_contents(back_path, &back, &back_n, NULL));
+        g_assert_cmpmem(back, back_n, want, f->size);
+        g_assert_true(g_file_get_contents(after_path, &after, &after_n, NULL));
+        g_assert_cmpuint(after_n, ==, f->size);
+        g_assert_cmpuint(option_bytes_rdp_level(f, (const uint8_t *)after), ==, 0);
+        g_assert_cmpint(option_bytes_check(f, (const uint8_t *)after, &e), ==, 0);
+        g_autofree char *rm = g_strdup_printf("rm -rf '%s'", tmp);
+        g_assert_cmpint(system(rm), ==, 0);
+}
+
 static void test_dump_only(void) {
         g_auto(Run) r = {};
 
@@ -487,6 +556,7 @@ static void test_bad_script(void) {
 int main(int argc, char **argv) {
         g_test_init(&argc, &argv, NULL);
         g_test_add_func("/peer/dfu-util/list", test_list);
+        g_test_add_func("/peer/dfu-util/option-bytes-raw", test_option_bytes_raw);
         g_test_add_func("/peer/dfu-util/flash-h743", test_flash_h743);
         g_test_add_func("/peer/dfu-util/flash-l476-real-time", test_flash_l476_real_time);
         g_test_add_func("/peer/dfu-util/flash-f405-mixed-rack", test_flash_f405_mixed);

@@ -346,6 +346,45 @@ static char *run_on_tty(const char *no_color) {
         return out;
 }
 
+/* Option bytes by name, offline: the fields before and after, and the bytes; refusals exit 1. */
+static void test_option_bytes(void) {
+        Result r = dfusctl("inspect", "--family", "f405", "--option-bytes", "bor_lev=1", NULL);
+        g_assert_cmpint(r.status, ==, 0);
+        g_assert_nonnull(strstr(r.out, "bor_lev     off      1      changed"));
+        g_assert_nonnull(strstr(r.out, "1fffc000  ef aa 10 55"));
+        g_assert_nonnull(strstr(r.out, "1fffc000  eb aa 14 55"));
+        result_clear(&r);
+
+        r = dfusctl("--json", "inspect", "--family", "h743", "--option-bytes", "bor_lev=2,wrpsn=0xfe", NULL);
+        g_assert_cmpint(r.status, ==, 0);
+        json_object *doc = parse_json(r.out);
+        g_assert_cmpstr(json_object_get_string(get(doc, "family")), ==, "h7");
+        g_assert_cmpint(json_object_get_int64(get(doc, "address")), ==, 0x5200201C);
+        g_assert_cmpuint(strlen(json_object_get_string(get(doc, "after"))), ==, 256);
+        json_object_put(doc);
+        result_clear(&r);
+
+        static const char *const bad[][2] = {
+                {"f405", "bor_lev=9"}, {"f405", "nope=1"},     {"l476", "bor_lev=5"},
+                {"g431", "rdp=2"},     {"f722", "nwrp=0x100"},
+        };
+        for (size_t i = 0; i < G_N_ELEMENTS(bad); i++) {
+                r = dfusctl("inspect", "--family", bad[i][0], "--option-bytes", bad[i][1], NULL);
+                g_assert_cmpint(r.status, ==, 1);
+                result_clear(&r);
+        }
+        r = dfusctl("inspect", "--family", "g431", "--option-bytes", "rdp=2", "--allow-permanent-lock",
+                    NULL);
+        g_assert_cmpint(r.status, ==, 0);
+        result_clear(&r);
+        r = dfusctl("inspect", "--family", "f072", "--option-bytes", "rdp=1", NULL);
+        g_assert_cmpint(r.status, ==, 2);
+        result_clear(&r);
+        r = dfusctl("inspect", "--option-bytes", "rdp=1", NULL);
+        g_assert_cmpint(r.status, ==, 2);
+        result_clear(&r);
+}
+
 static void test_color(void) {
         g_autofree char *script = g_find_program_in_path("script");
 
@@ -375,5 +414,6 @@ int main(int argc, char *argv[]) {
         g_test_add_func("/inspect/rejects", test_rejects);
         g_test_add_func("/inspect/export", test_export);
         g_test_add_func("/inspect/color", test_color);
+        g_test_add_func("/inspect/option-bytes", test_option_bytes);
         return test_run();
 }

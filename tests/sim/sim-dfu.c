@@ -143,6 +143,7 @@ static void run_mass_erase(SimBoard *b, uint64_t *op_us) {
         if (b->op == SIM_OP_UNPROTECT) {
                 /* Unprotecting wipes flash and relaunches the bootloader; it never answers again. */
                 b->read_protected = false;
+                sim_mem_set_rdp_level0(b);
                 b->op_reset = true;
         } else if (b->read_protected) {
                 b->op_status = SIM_STATUS_ERR_VENDOR;

@@ -4,6 +4,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "option-bytes.h"
 #include "sim-private.h"
 
 /*
@@ -111,6 +112,33 @@ static SimAreaKind area_kind(const char *name) {
         return SIM_AREA_PLAIN;
 }
 
+/* The family's option-byte block as it leaves the factory, with RDP level 1 on a board that starts
+ * read-protected. */
+static const OptionBytesFamily *area_option_family(const SimBoard *b, const SimArea *area) {
+        const OptionBytesFamily *f = option_bytes_family_for_part(b->part);
+        return f && area->kind == SIM_AREA_OPTION && area->address == f->address && area->size == f->size
+                       ? f
+                       : NULL;
+}
+
+static void init_option_bytes(SimBoard *b, SimArea *area) {
+        const OptionBytesFamily *f = area_option_family(b, area);
+
+        if (!f)
+                return;
+        option_bytes_reset_block(f, area->data);
+        if (b->read_protected)
+                option_bytes_field_set(option_bytes_field_find(f, "rdp"), area->data, 0xBB);
+}
+
+void sim_mem_set_rdp_level0(SimBoard *b) {
+        for (size_t i = 0; i < b->n_areas; i++) {
+                const OptionBytesFamily *f = area_option_family(b, &b->areas[i]);
+                if (f)
+                        option_bytes_field_set(option_bytes_field_find(f, "rdp"), b->areas[i].data, 0xAA);
+        }
+}
+
 /* Regions of the other alternate settings that do not overlap flash (G0B1 repeats the flash string). */
 static int init_areas(SimBoard *b) {
         size_t n = 0;
@@ -140,6 +168,7 @@ static int init_areas(SimBoard *b) {
                         if (!area->data)
                                 return -ENOMEM;
                         memset(area->data, 0xFF, area->size);
+                        init_option_bytes(b, area);
                         b->n_areas++;
                 }
         }
@@ -374,8 +403,21 @@ uint8_t sim_mem_write(SimBoard *b, uint32_t address, const uint8_t *data, size_t
         switch (sim_mem_classify(b, address, (uint32_t)size, &area)) {
         case SIM_MEM_FLASH:
                 return write_flash(b, address, data, size);
-        case SIM_MEM_AREA:
-                return write_area(area, address, data, size, ret_reset);
+        case SIM_MEM_AREA: {
+                uint8_t st = write_area(area, address, data, size, ret_reset);
+                const OptionBytesFamily *f = area_option_family(b, area);
+                /* The option bytes take effect at the reset that follows: RDP above level 0 protects,
+                 * a cleared nWRP/WRPSN bit write-protects its sector. */
+                if (st == SIM_STATUS_OK && f) {
+                        const OptionBytesField *wrp =
+                                option_bytes_field_find(f, "nwrp") ?: option_bytes_field_find(f, "wrpsn");
+                        b->read_protected = option_bytes_rdp_level(f, area->data) > 0;
+                        if (wrp)
+                                b->write_protected = ~(uint64_t)option_bytes_field_get(wrp, area->data) &
+                                                     ((UINT64_C(1) << wrp->width) - 1);
+                }
+                return st;
+        }
         case SIM_MEM_RAM:
                 return write_ram(b, address, data, size);
         default:

@@ -141,6 +141,8 @@ const SimSector *sim_mem_find_sector(const SimBoard *b, uint32_t address, size_t
 /* These return a DFU status code. */
 uint8_t sim_mem_erase_sector(SimBoard *b, uint32_t address, const SimSector **ret);
 void sim_mem_mass_erase(SimBoard *b);
+/* Read unprotect: the option bytes say RDP level 0 again. */
+void sim_mem_set_rdp_level0(SimBoard *b);
 uint8_t sim_mem_write(SimBoard *b, uint32_t address, const uint8_t *data, size_t size, bool *ret_reset);
 /* Readable bytes copied from address (fewer at the end of a memory), or -EFAULT. */
 int sim_mem_read(const SimBoard *b, uint32_t address, uint8_t *buf, size_t size);
