@@ -41,3 +41,5 @@ SimBoard *runner_make_board(const PartInfo *part, const char *port, double time_
 
 /* Writes DIR/<port>.bin (the whole flash) and DIR/<port>.json (part, serial, counters). */
 int dump_board(TestbedBoard *b, const char *dir, DfuError *error);
+/* Writes DIR/rack.json: what the rack as a whole saw (boards_busy_max). */
+int dump_rack(Testbed *t, const char *dir, DfuError *error);
