@@ -225,6 +225,8 @@ static GPtrArray *runner_argv(Integ *t, const IntegRun *run) {
         }
         g_ptr_array_add(argv, g_strdup("--dump-dir"));
         g_ptr_array_add(argv, g_strdup(t->dump_dir));
+        g_ptr_array_add(argv, g_strdup("--control"));
+        g_ptr_array_add(argv, g_strdup_printf("%s/control-%u", t->dump_dir, t->runs));
         g_ptr_array_add(argv, g_strdup("--"));
         g_ptr_array_add(argv, g_strdup(integ_dfusd_path()));
         g_ptr_array_add(argv, g_strdup("--config"));
@@ -353,6 +355,17 @@ char *integ_runner_json(Integ *t) {
                                 return data;
                 }
         return NULL;
+}
+
+void integ_sim_step(Integ *t, const char *step) {
+        g_autofree char *path = g_strdup_printf("%s/control-%u", t->dump_dir, t->runs - 1);
+        g_autofree char *line = g_strconcat(step, "\n", NULL);
+        /* the runner holds the FIFO open for reading, so this neither blocks nor fails */
+        int fd = open(path, O_WRONLY | O_CLOEXEC);
+
+        g_assert_cmpint(fd, >=, 0);
+        g_assert_cmpint(write(fd, line, strlen(line)), ==, (gssize)strlen(line));
+        close(fd);
 }
 
 unsigned integ_busy_max(Integ *t) {

@@ -64,6 +64,11 @@ pid_t integ_daemon_pid(Integ *t);
 GBytes *integ_dump(Integ *t, const char *port);
 /* The runner's counters/timestamps file, or NULL. */
 char *integ_runner_json(Integ *t);
+/*
+ * Sends one step of the runner's script language ("plug 1-3 part=f405", "unplug 1-1") to the running
+ * runner, which acts on it at once: a test plugs a board when it has seen what must come first.
+ */
+void integ_sim_step(Integ *t, const char *step);
 /* boards_busy_max of the runner's rack.json: the most boards it saw busy at once. */
 unsigned integ_busy_max(Integ *t);
 

@@ -32,6 +32,7 @@ typedef struct Runner {
         gboolean read_protected;
         char *ports_opt;
         int hold_until_busy;
+        char *control_opt;
 
         const PartInfo **parts;
         unsigned n_parts;
@@ -67,6 +68,7 @@ static void runner_done(Runner *r) {
         g_free(r->script_path);
         g_free(r->dump_dir);
         g_free(r->ports_opt);
+        g_free(r->control_opt);
 }
 
 static const char help_text[] =
@@ -89,7 +91,8 @@ static const char help_text[] =
         "before COMMAND starts. P: any, erase, write, read, leave; the fault fires at the first request\n"
         "of the phase after N more of them. plug on a port whose board left brings that board back.\n"
         "COMMAND may also write steps (without \"at\"), one per line, to the FIFO named by\n"
-        "DFUSD_SIM_CONTROL: each runs when its line arrives, so a test acts when it is ready.";
+        "DFUSD_SIM_CONTROL (--control PATH: created there, for a test that drives dfusd-sim from outside):\n"
+        "each runs when its line arrives, so a test acts when it is ready.";
 
 static int parse_options(Runner *r, int *argc, char ***argv, DfuError *error) {
         const GOptionEntry entries[] = {
@@ -109,6 +112,8 @@ static int parse_options(Runner *r, int *argc, char ***argv, DfuError *error) {
                  "Port paths of the boards, comma-separated", "LIST"},
                 {"hold-until-busy", 0, 0, G_OPTION_ARG_INT, &r->hold_until_busy,
                  "Busy boards hold their operations until N are busy at once", "N"},
+                {"control", 0, 0, G_OPTION_ARG_FILENAME, &r->control_opt,
+                 "Create the control FIFO (DFUSD_SIM_CONTROL) here", "PATH"},
                 {},
         };
         g_autoptr(GOptionContext) ctx = g_option_context_new("-- COMMAND [ARG...]");
@@ -274,7 +279,9 @@ static gboolean control_cb(gint fd, GIOCondition condition, gpointer userdata) {
 
 /* Opened for reading and writing: a writer that closes never leaves us an end of file to spin on. */
 static int control_open(Runner *r, DfuError *error) {
-        r->control_path = g_build_filename(testbed_root_dir(r->testbed), "dfusd-sim-control", NULL);
+        r->control_path =
+                r->control_opt ? g_strdup(r->control_opt)
+                               : g_build_filename(testbed_root_dir(r->testbed), "dfusd-sim-control", NULL);
         if (mkfifo(r->control_path, 0600) < 0)
                 return dfu_error_set(error, errno, "Cannot create %s: %m", r->control_path);
         r->control_fd = open(r->control_path, O_RDWR | O_NONBLOCK | O_CLOEXEC);
