@@ -106,16 +106,17 @@ static bool is_hash(const char *name) {
         return strlen(name) == 64 && strspn(name, "0123456789abcdef") == 64;
 }
 
-void spool_collect(const char *state_dir, char *const *hashes, char *const *keep) {
+char **spool_unused(const char *state_dir, char *const *hashes, char *const *keep) {
         _cleanup_free_ char *dir = NULL;
+        char **unused = NULL;
         DIR *d;
         struct dirent *de;
 
         if (spool_dir(state_dir, &dir) < 0)
-                return;
+                return NULL;
         d = opendir(dir);
         if (!d)
-                return;
+                return NULL;
         while ((de = readdir(d))) {
                 const char *name = de->d_name;
                 bool tmp = name[0] == '.' && strlen(name) == 69 && is_hash(strndupa(name + 1, 64)) &&
@@ -131,10 +132,20 @@ void spool_collect(const char *state_dir, char *const *hashes, char *const *keep
                 } else if (!is_hash(name) || (hashes && !strv_contains(hashes, name)) ||
                            strv_contains(keep, name))
                         continue;
-                if (unlinkat(dirfd(d), name, 0) < 0)
-                        log_debug_errno(errno, "Failed to remove %s/%s: %m", dir, name);
+                if (strv_extend(&unused, name) < 0)
+                        break;
         }
         closedir(d);
+        return unused;
+}
+
+void spool_remove(const char *state_dir, const char *name) {
+        _cleanup_free_ char *path = NULL;
+
+        if (asprintf(&path, "%s/spool/%s", state_dir, name) < 0)
+                return;
+        if (unlink(path) < 0)
+                log_debug_errno(errno, "Failed to remove %s: %m", path);
 }
 
 uint64_t spool_usage(const char *state_dir) {

@@ -17,9 +17,14 @@ int spool_write(const char *state_dir, const char *hash, const uint8_t *buf, siz
 int spool_read(const char *state_dir, const char *hash, uint64_t cap, uint8_t **ret, size_t *ret_size,
                DfuError *error);
 
-/* Removes the spooled files among hashes (all of them if hashes is NULL) that keep says are not needed;
- * keep is a NULL-terminated list of hashes still referred to. Leftover temp files go too. */
-void spool_collect(const char *state_dir, char *const *hashes, char *const *keep);
+/*
+ * The spooled files among hashes (all of them if hashes is NULL) that keep does not name (keep: a
+ * NULL-terminated list of hashes still referred to), and leftover temp files: what may be removed.
+ * NULL when there is nothing (or no spool).
+ */
+char **spool_unused(const char *state_dir, char *const *hashes, char *const *keep);
+/* Removes one file of the spool, by a name spool_unused() gave. */
+void spool_remove(const char *state_dir, const char *name);
 
 /* Bytes in the spool now. */
 uint64_t spool_usage(const char *state_dir);
