@@ -87,6 +87,7 @@ static const char help_text[] =
         "  [at SECONDS] board PORT unplug|hang [phase=P] [after=N]\n"
         "  [at SECONDS] board PORT stall [count=N] [phase=P] [after=N | poll=N]\n"
         "  [at SECONDS] board PORT status errNAME|NUMBER [phase=P] [after=N]\n"
+        "  [at SECONDS] release   (boards held by --hold-until-busy go on)\n"
         "SECONDS: wall-clock time after COMMAND started (no --time-scale); without \"at\" the step happens\n"
         "before COMMAND starts. P: any, erase, write, read, leave; the fault fires at the first request\n"
         "of the phase after N more of them. plug on a port whose board left brings that board back.\n"
@@ -228,6 +229,9 @@ static int run_step(Runner *r, const ScriptStep *st, DfuError *error) {
         case SCRIPT_FAULT:
                 k = testbed_inject(r->testbed, st->port, &st->fault);
                 break;
+        case SCRIPT_RELEASE:
+                testbed_hold_until_busy(r->testbed, 0);
+                return 0;
         default:
                 k = -EINVAL;
         }

@@ -10,9 +10,10 @@
 
 /* One line of a --script file. Steps without "at" act before the command starts. */
 typedef enum ScriptAction {
-        SCRIPT_PLUG,   /* a new board appears at a port */
-        SCRIPT_UNPLUG, /* a board is pulled off the bus for good */
-        SCRIPT_FAULT,  /* a fault is armed on a board */
+        SCRIPT_PLUG,    /* a new board appears at a port */
+        SCRIPT_UNPLUG,  /* a board is pulled off the bus for good */
+        SCRIPT_FAULT,   /* a fault is armed on a board */
+        SCRIPT_RELEASE, /* boards held by --hold-until-busy go on */
 } ScriptAction;
 
 typedef struct ScriptStep {
