@@ -33,6 +33,9 @@ Context *context_free(Context *c) {
                 return NULL;
         /* The core first: its threads end and their completions run while the bus still exists. */
         c->manager = manager_free(c->manager);
+        /* it must not reach back into the manager freed above */
+        if (c->bus)
+                c->bus->manager = NULL;
         c->bus = bus_free(c->bus);
         sd_event_source_disable_unref(c->monitor_source);
         if (c->monitor)

@@ -97,7 +97,6 @@ static void test_board_gone(void) {
 
 static void test_record_times(void) {
         CoreTest t = {};
-        g_autoptr(GPtrArray) unused = NULL;
         StoreHistory *h = NULL;
         Job *j;
 
