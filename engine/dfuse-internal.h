@@ -109,6 +109,13 @@ struct DfuseDevice {
         DfuseOp last_op; /* what ran last, for the cancellation message */
 };
 
+/*
+ * The state of a device nothing was sent to yet: the real set-address window, alternate setting
+ * unknown. dfuse_open_device() starts with it, and so does a test that puts a device of its own
+ * making around an in-process transport.
+ */
+void dfuse_device_init(DfuseDevice *d);
+
 /* Sets up the per-call fields and brings the board to dfuIDLE on the given alternate setting. */
 void dfuse_call_begin(DfuseDevice *d, DfuseStats *stats, const atomic_bool *cancel);
 int dfuse_call_end(DfuseDevice *d, int r, uint64_t start_us, DfuError *error);

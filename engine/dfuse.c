@@ -154,6 +154,13 @@ static int open_handle(DfuseDevice *d, DfuError *error) {
         return 0;
 }
 
+void dfuse_device_init(DfuseDevice *d) {
+        d->alt_current = -1;
+        d->max_blocks = DFUSE_MAX_BLOCKS_PER_ADDRESS;
+        d->arrived = true;
+        d->last_state = DFU_STATE_IDLE;
+}
+
 int dfuse_open_device(libusb_device *dev, DfuseDevice **ret, DfuError *error) {
         _cleanup_(dfuse_closep) DfuseDevice *d = NULL;
         _cleanup_(libusb_free_config_descriptorp) struct libusb_config_descriptor *cfg = NULL;
@@ -165,10 +172,7 @@ int dfuse_open_device(libusb_device *dev, DfuseDevice **ret, DfuError *error) {
         if (!d)
                 return dfu_error_set(error, ENOMEM, "out of memory");
         d->dev = libusb_ref_device(dev);
-        d->alt_current = -1;
-        d->max_blocks = DFUSE_MAX_BLOCKS_PER_ADDRESS;
-        d->arrived = true;
-        d->last_state = DFU_STATE_IDLE;
+        dfuse_device_init(d);
         port_path_of(dev, d->info.port_path, sizeof(d->info.port_path));
 
         r = libusb_get_device_descriptor(dev, &dd);

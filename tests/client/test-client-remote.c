@@ -133,7 +133,8 @@ static void remote_start(Integ *t, Remote *r) {
         r->sshd = g_subprocess_launcher_spawn(l, &error, SSHD, "-D", "-e", "-f", conf_path, NULL);
         g_assert_no_error(error);
         for (unsigned i = 0; !port_open(port); i++) {
-                if (i > 500 || !g_subprocess_get_identifier(r->sshd)) {
+                /* only bounds an sshd that never listens */
+                if (i > 6000 || !g_subprocess_get_identifier(r->sshd)) {
                         g_autofree char *text = NULL;
                         g_file_get_contents(log, &text, NULL, NULL);
                         g_error("sshd did not listen on port %u: %s", port, text);

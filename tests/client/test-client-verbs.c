@@ -344,15 +344,38 @@ static void test_no_board(Integ *t, gconstpointer data) {
         g_assert_cmpint(ctl_run(t, &r, "flash", image, NULL), ==, 4);
 }
 
+/* Plugs a board at 1-3 once dfusd has a job waiting for one (while dfusctl flash --wait blocks). */
+static gpointer plug_when_waiting(gpointer data) {
+        Integ *t = data;
+
+        for (unsigned i = 0; i < 6000; i++) {
+                g_autoptr(GVariant) jobs = integ_get(t, DFUSD_PATH, DFUSD_MANAGER, "Jobs", NULL);
+                for (size_t k = 0; jobs && k < g_variant_n_children(jobs); k++) {
+                        g_autoptr(GVariant) path = g_variant_get_child_value(jobs, k);
+                        g_autofree char *state =
+                                integ_get_string(t, g_variant_get_string(path, NULL), DFUSD_JOB, "State");
+                        if (g_str_equal(state, "waiting")) {
+                                integ_sim_step(t, "plug 1-3 part=h743");
+                                return GINT_TO_POINTER(TRUE);
+                        }
+                }
+                g_usleep(10 * 1000);
+        }
+        return GINT_TO_POINTER(FALSE);
+}
+
 static void test_wait(Integ *t, gconstpointer data) {
         g_autofree char *image = ctl_image(t, "app.hex", IMAGE_SIZE, false, 10);
         g_auto(CtlResult) r = {};
+        GThread *plugger;
 
-        /* The board on 1-3 comes two seconds after dfusd started. */
-        start(t, 1, "at 2 plug 1-3 part=h743\n", NULL);
+        /* The board on 1-3 comes once the job waits for it, not at a time dfusctl is expected by. */
+        start(t, 1, NULL, NULL);
+        plugger = g_thread_new("plug", plug_when_waiting, t);
         g_assert_cmpint(ctl_run(t, &r, "flash", image, "--wait", "--port", "1-3", "--part", "h743",
                                 "--no-leave", NULL),
                         ==, 0);
+        g_assert_true(GPOINTER_TO_INT(g_thread_join(plugger)));
         g_assert_nonnull(strstr(r.out, "1-3: done"));
         ctl_result_clear(&r);
 

@@ -110,6 +110,12 @@ static void test_glob_valid(void) {
         g_assert_cmpint(match_glob_valid("port=["), ==, -EINVAL);
         g_assert_cmpint(match_glob_valid("1-[0-9"), ==, -EINVAL);
         g_assert_cmpint(match_glob_valid("abc\\"), ==, -EINVAL);
+        /* a ']' right after '[' (or after its '!' or '^') is a member of the set, not its end */
+        g_assert_cmpint(match_glob_valid("[]"), ==, -EINVAL);
+        g_assert_cmpint(match_glob_valid("[!]"), ==, -EINVAL);
+        g_assert_cmpint(match_glob_valid("[^]"), ==, -EINVAL);
+        g_assert_cmpint(match_glob_valid("[!]]"), ==, 0);
+        g_assert_cmpint(match_glob_valid("[^]]"), ==, 0);
 }
 
 int main(int argc, char **argv) {

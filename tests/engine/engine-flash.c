@@ -41,7 +41,8 @@ typedef struct Args {
         unsigned cancel_after; /* write blocks; 0 = never */
         const char *read_back; /* directory */
         bool no_erase;
-        unsigned window; /* blocks per set-address, 0 = the engine's */
+        unsigned window;         /* blocks per set-address, 0 = the engine's */
+        const char *retry_steps; /* sent to dfusd-sim's control FIFO when an attempt failed */
         libusb_context *ctx;
 } Args;
 
@@ -155,6 +156,20 @@ static int run_once(Job *job) {
         return read_back(job, d, plan);
 }
 
+/*
+ * The board is brought back (replugged, or pulled and replugged after a hang) when the failure has
+ * happened, not at a time a script guessed it would have: the order does not depend on the machine.
+ */
+static void send_steps(const char *steps) {
+        const char *path = getenv("DFUSD_SIM_CONTROL");
+        FILE *f;
+
+        if (!steps)
+                return;
+        if (!path || !(f = fopen(path, "w")) || fputs(steps, f) < 0 || fclose(f) != 0)
+                fprintf(stderr, "cannot send \"%s\" to DFUSD_SIM_CONTROL\n", steps);
+}
+
 static void *job_thread(void *p) {
         Job *job = p;
 
@@ -167,13 +182,15 @@ static void *job_thread(void *p) {
                 struct timespec start, now;
                 clock_gettime(CLOCK_MONOTONIC, &start);
                 fprintf(stderr, "%s: first attempt failed: %s\n", job->port, dfu_error_message(&job->error));
+                send_steps(args.retry_steps);
                 do {
                         nanosleep(&(struct timespec){0, 50 * 1000 * 1000}, NULL);
                         job->error = (DfuError)DFU_ERROR_INIT;
                         atomic_store(&job->cancel, false);
                         job->r = run_once(job);
                         clock_gettime(CLOCK_MONOTONIC, &now);
-                } while (job->r < 0 && now.tv_sec - start.tv_sec < 8);
+                        /* only bounds a board that never comes back: the steps bring it back at once */
+                } while (job->r < 0 && now.tv_sec - start.tv_sec < 60);
         }
         atomic_store(&job->done, true);
         return NULL;
@@ -208,6 +225,7 @@ static int parse_args(int argc, char **argv) {
                 {"read-back", required_argument, NULL, 'R'},
                 {"no-erase", no_argument, NULL, 'E'},
                 {"window", required_argument, NULL, 'w'},
+                {"retry-steps", required_argument, NULL, 'S'},
                 {},
         };
         int c;
@@ -254,6 +272,9 @@ static int parse_args(int argc, char **argv) {
                 case 'w':
                         args.window = (unsigned)strtoul(optarg, NULL, 0);
                         break;
+                case 'S':
+                        args.retry_steps = optarg;
+                        break;
                 default:
                         return -EINVAL;
                 }
@@ -284,7 +305,7 @@ int main(int argc, char **argv) {
                 fprintf(stderr,
                         "usage: engine-flash [--base ADDR] [--verify] [--no-leave] [--mass-erase] "
                         "[--skip none|identical|blank|both] [--timeout MS] [--cancel-after BLOCKS] "
-                        "[--retry] "
+                        "[--retry [--retry-steps STEPS]] "
                         "[--info] [--context-per-board] [--read-back DIR] [--no-erase] [--window BLOCKS] "
                         "PORT=IMAGE...\n");
                 return 2;

@@ -216,6 +216,8 @@ static GPtrArray *runner_argv(Integ *t, const IntegRun *run) {
         }
         g_ptr_array_add(argv, g_strdup("--time-scale"));
         g_ptr_array_add(argv, g_strdup(run->time_scale ?: INTEG_TIME_SCALE));
+        if (run->hold_until_busy > 0)
+                g_ptr_array_add(argv, g_strdup_printf("--hold-until-busy=%u", run->hold_until_busy));
         if (run->script) {
                 g_autofree char *name = g_strdup_printf("script-%u", t->runs);
                 g_ptr_array_add(argv, g_strdup("--script"));
@@ -223,6 +225,8 @@ static GPtrArray *runner_argv(Integ *t, const IntegRun *run) {
         }
         g_ptr_array_add(argv, g_strdup("--dump-dir"));
         g_ptr_array_add(argv, g_strdup(t->dump_dir));
+        g_ptr_array_add(argv, g_strdup("--control"));
+        g_ptr_array_add(argv, g_strdup_printf("%s/control-%u", t->dump_dir, t->runs));
         g_ptr_array_add(argv, g_strdup("--"));
         g_ptr_array_add(argv, g_strdup(integ_dfusd_path()));
         g_ptr_array_add(argv, g_strdup("--config"));
@@ -351,6 +355,30 @@ char *integ_runner_json(Integ *t) {
                                 return data;
                 }
         return NULL;
+}
+
+void integ_sim_step(Integ *t, const char *step) {
+        g_autofree char *path = g_strdup_printf("%s/control-%u", t->dump_dir, t->runs - 1);
+        g_autofree char *line = g_strconcat(step, "\n", NULL);
+        /* the runner holds the FIFO open for reading, so this neither blocks nor fails */
+        int fd = open(path, O_WRONLY | O_CLOEXEC);
+
+        g_assert_cmpint(fd, >=, 0);
+        g_assert_cmpint(write(fd, line, strlen(line)), ==, (gssize)strlen(line));
+        close(fd);
+}
+
+unsigned integ_busy_max(Integ *t) {
+        g_autofree char *path = g_build_filename(t->dump_dir, "rack.json", NULL), *text = NULL;
+        g_autoptr(GRegex) re = g_regex_new("\"boards_busy_max\": *([0-9]+)", 0, 0, NULL);
+        g_autoptr(GMatchInfo) m = NULL;
+        g_autoptr(GError) error = NULL;
+
+        g_file_get_contents(path, &text, NULL, &error);
+        g_assert_no_error(error);
+        g_assert_true(g_regex_match(re, text, 0, &m));
+        g_autofree char *n = g_match_info_fetch(m, 1);
+        return (unsigned)g_ascii_strtoull(n, NULL, 10);
 }
 
 char *integ_write_file(Integ *t, const char *name, const void *data, size_t size) {

@@ -29,6 +29,7 @@ typedef struct IntegRun {
         bool system_bus;          /* run `dfusd` on a system-type bus instead of `dfusd --user` */
         const char *user;         /* run the runner and dfusd as this user (from root); NULL: as is */
         const char *config;       /* text of dfusd.conf; NULL: empty (the host's file never counts) */
+        unsigned hold_until_busy; /* --hold-until-busy: busy boards hold until this many are busy */
 } IntegRun;
 
 typedef struct Integ {
@@ -63,6 +64,13 @@ pid_t integ_daemon_pid(Integ *t);
 GBytes *integ_dump(Integ *t, const char *port);
 /* The runner's counters/timestamps file, or NULL. */
 char *integ_runner_json(Integ *t);
+/*
+ * Sends one step of the runner's script language ("plug 1-3 part=f405", "unplug 1-1") to the running
+ * runner, which acts on it at once: a test plugs a board when it has seen what must come first.
+ */
+void integ_sim_step(Integ *t, const char *step);
+/* boards_busy_max of the runner's rack.json: the most boards it saw busy at once. */
+unsigned integ_busy_max(Integ *t);
 
 /* Writes a file below the test directory and returns its path (owned by t's directory). */
 char *integ_write_file(Integ *t, const char *name, const void *data, size_t size);

@@ -14,8 +14,7 @@ static void test_wait_for_plug(Integ *t, gconstpointer data) {
         g_autoptr(GError) error = NULL;
         g_autoptr(GBytes) dump = NULL;
 
-        /* the board at 1-3 appears 3 s after dfusd starts, well after the job is queued */
-        integ_start(t, &(IntegRun){.boards = 1, .script = "at 3 plug 1-3 part=f405\n"});
+        integ_start(t, &(IntegRun){.boards = 1});
         job = integ_submit(t, (const char *[]){file, NULL},
                            integ_options("port", g_variant_new_string("1-3"), "wait",
                                          g_variant_new_boolean(TRUE), "part", g_variant_new_string("f405"),
@@ -25,6 +24,8 @@ static void test_wait_for_plug(Integ *t, gconstpointer data) {
         state = integ_get_string(t, job, DFUSD_JOB, "State");
         g_assert_cmpstr(state, ==, "waiting");
         g_free(state);
+        /* plugged only once the job is seen waiting: the order is the test's, not a clock's */
+        integ_sim_step(t, "plug 1-3 part=f405");
         state = integ_wait_job(t, job, 60);
         g_assert_cmpstr(state, ==, "done");
         integ_stop(t);
@@ -79,9 +80,7 @@ static void test_queued_behind_leave(Integ *t, gconstpointer data) {
         g_autoptr(GError) error = NULL;
         g_autoptr(GBytes) dump = NULL;
 
-        integ_start(t, &(IntegRun){.boards = 1,
-                                   .parts = (const char *[]){"f405", NULL},
-                                   .script = "at 4 plug 1-1\n"});
+        integ_start(t, &(IntegRun){.boards = 1, .parts = (const char *[]){"f405", NULL}});
         integ_wait_devices(t, 1, 10);
         a = integ_submit(t, (const char *[]){fa, NULL},
                          integ_options("port", g_variant_new_string("1-1"), NULL), &error);
@@ -95,6 +94,15 @@ static void test_queued_behind_leave(Integ *t, gconstpointer data) {
         state = integ_wait_job(t, a, 60);
         g_assert_cmpstr(state, ==, "done");
         g_free(state);
+        /*
+         * The board comes back only after it has left (a plug while it is still on the bus would be
+         * refused), and the second job must still be waiting then: whatever the speed of the machine.
+         */
+        integ_wait_device(t, "1-1", false, 60);
+        state = integ_get_string(t, b, DFUSD_JOB, "State");
+        g_assert_cmpstr(state, ==, "waiting");
+        g_free(state);
+        integ_sim_step(t, "plug 1-1");
         state = integ_wait_job(t, b, 60);
         if (!g_str_equal(state, "done")) {
                 g_autofree char *message = integ_get_string(t, b, DFUSD_JOB, "Error");

@@ -93,8 +93,7 @@ static void test_kill9(Integ *t, gconstpointer data) {
         /* three acknowledged jobs, none ended: all of them must come back */
         check_store(t, 0, 3);
 
-        /* the board the waiting job wants arrives after the restart */
-        integ_start(t, &(IntegRun){.boards = 1, .parts = parts, .script = "at 3 plug 1-5 part=f405\n"});
+        integ_start(t, &(IntegRun){.boards = 1, .parts = parts});
         jobs = integ_get(t, DFUSD_PATH, DFUSD_MANAGER, "Jobs", &error);
         g_assert_no_error(error);
         g_assert_true(strv_has_path(jobs, a));
@@ -103,6 +102,8 @@ static void test_kill9(Integ *t, gconstpointer data) {
         rules = integ_get(t, DFUSD_PATH, DFUSD_MANAGER, "Rules", &error);
         g_assert_no_error(error);
         g_assert_true(strv_has_path(rules, rule));
+        /* the board the waiting job wants arrives after the restart: once its job is seen back */
+        integ_sim_step(t, "plug 1-5 part=f405");
 
         for (unsigned i = 0; i < 3; i++) {
                 const char *job = i == 0 ? a : i == 1 ? b : c;

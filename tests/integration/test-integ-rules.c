@@ -29,14 +29,14 @@ static void test_rule(Integ *t, gconstpointer data) {
         g_autofree char *rule = NULL;
         g_autoptr(GError) error = NULL;
         guint jobs_before;
-        const char *script = "at 3 plug 1-3 part=f405\n"
-                             "at 3.2 plug 1-4 part=f405\n"
-                             "at 6 plug 1-3\n";
 
-        integ_start(t, &(IntegRun){.boards = 1, .script = script});
+        integ_start(t, &(IntegRun){.boards = 1});
         rule = integ_add_rule(t, (const char *[]){file, NULL},
                               integ_options("match-port", g_variant_new_string("1-[34]"), NULL), &error);
         g_assert_no_error(error);
+        /* the boards arrive once the rule is there, however long adding it took */
+        integ_sim_step(t, "plug 1-3 part=f405");
+        integ_sim_step(t, "plug 1-4 part=f405");
         /* the board at 1-1 was there before the rule and does not match */
         for (unsigned i = 0; i < 3000 && rule_boards_flashed(t, rule) < 2; i++)
                 g_usleep(10 * 1000);
@@ -44,7 +44,8 @@ static void test_rule(Integ *t, gconstpointer data) {
         integ_wait_device(t, "1-3", false, 30);
         jobs_before = n_jobs(t);
 
-        /* back again: the rule has flashed it once already */
+        /* back again (only now that it has left): the rule has flashed it once already */
+        integ_sim_step(t, "plug 1-3");
         integ_wait_device(t, "1-3", true, 30);
         g_assert_cmpuint(n_jobs(t), ==, jobs_before);
         g_assert_cmpuint(rule_boards_flashed(t, rule), ==, 2);
@@ -70,11 +71,11 @@ static void test_rule_remove(Integ *t, gconstpointer data) {
         g_autoptr(GBytes) d5 = NULL, d6 = NULL;
         guint jobs_before;
 
-        integ_start(
-                t, &(IntegRun){.boards = 1, .script = "at 2 plug 1-5 part=f405\nat 5 plug 1-6 part=f405\n"});
+        integ_start(t, &(IntegRun){.boards = 1});
         rule = integ_add_rule(t, (const char *[]){file, NULL},
                               integ_options("match-port", g_variant_new_string("1-[56]"), NULL), &error);
         g_assert_no_error(error);
+        integ_sim_step(t, "plug 1-5 part=f405");
         for (unsigned i = 0; i < 3000 && rule_boards_flashed(t, rule) < 1; i++)
                 g_usleep(10 * 1000);
         g_assert_cmpuint(rule_boards_flashed(t, rule), ==, 1);
@@ -92,6 +93,8 @@ static void test_rule_remove(Integ *t, gconstpointer data) {
         g_clear_error(&error);
 
         jobs_before = n_jobs(t);
+        /* plugged after the rule is gone, not at a time the removal was expected to be done by */
+        integ_sim_step(t, "plug 1-6 part=f405");
         integ_wait_device(t, "1-6", true, 30);
         g_assert_cmpuint(n_jobs(t), ==, jobs_before);
         integ_stop(t);

@@ -2,9 +2,11 @@
 /*
  * Hotplug as a libudev client sees it under dfusd-sim: boards plugged and unplugged by the script,
  * announced once each, complete when announced, with the device node and serial a daemon keys on. The
- * test runs itself under dfusd-sim in "monitor" mode and reads what the monitor printed.
+ * test runs itself under dfusd-sim in "drive" mode, which starts the monitors, waits for each one's
+ * "ready" line, only then sends the steps to dfusd-sim's control FIFO, and prints what they saw.
  */
 #include "test-main.h"
+#include <gio/gio.h>
 #include <glib.h>
 #include <glib/gstdio.h>
 #include <libudev.h>
@@ -53,29 +55,64 @@ static int monitor(const char *last_port) {
 
 static char *self;
 
-static char *run_monitored(const char *script_text, const char *last_port, unsigned monitors, int *status) {
+/*
+ * Under dfusd-sim: starts the monitors, waits until each has said "ready" (its netlink socket is
+ * listening), then sends the steps. No event can come before a monitor listens, whatever the load:
+ * the order is the test's own, not a script's clock. Prints every monitor's lines, in monitor order.
+ */
+static int drive(unsigned monitors, const char *last_port, const char *steps) {
+        g_autoptr(GPtrArray) procs = g_ptr_array_new_with_free_func(g_object_unref);
+        g_autoptr(GPtrArray) outs = g_ptr_array_new_with_free_func(g_object_unref);
         g_autoptr(GError) error = NULL;
-        g_autofree char *script = NULL;
-        char *out = NULL;
-        int fd = g_file_open_tmp("uevents-script-XXXXXX", &script, &error);
+        int r = 0;
 
-        g_assert_no_error(error);
-        close(fd);
-        g_file_set_contents(script, script_text, -1, &error);
-        g_assert_no_error(error);
-        /* Each monitor in a process of its own, all started at once: same fd numbers, same moment. */
-        g_autofree char *cmd = g_strdup_printf("for i in $(seq %u); do '%s' --monitor %s & done; wait",
-                                               monitors, self, last_port);
+        for (unsigned i = 0; i < monitors; i++) {
+                const char *argv[] = {self, "--monitor", last_port, NULL};
+                GSubprocess *p = g_subprocess_newv(argv, G_SUBPROCESS_FLAGS_STDOUT_PIPE, &error);
+                if (!p) {
+                        fprintf(stderr, "%s\n", error->message);
+                        return 2;
+                }
+                g_ptr_array_add(procs, p);
+                g_ptr_array_add(outs, g_data_input_stream_new(g_subprocess_get_stdout_pipe(p)));
+        }
+        for (unsigned i = 0; i < monitors; i++) {
+                g_autofree char *line = g_data_input_stream_read_line(outs->pdata[i], NULL, NULL, NULL);
+                if (!line || !g_str_equal(line, "ready")) {
+                        fprintf(stderr, "monitor %u did not get ready\n", i);
+                        return 2;
+                }
+        }
+        /* a FIFO: written in place (g_file_set_contents() would replace it with a file) */
+        FILE *control = fopen(g_getenv("DFUSD_SIM_CONTROL"), "w");
+        if (!control || fputs(steps, control) < 0 || fclose(control) != 0) {
+                fprintf(stderr, "cannot write to DFUSD_SIM_CONTROL\n");
+                return 2;
+        }
+        for (unsigned i = 0; i < monitors; i++) {
+                for (char *line; (line = g_data_input_stream_read_line(outs->pdata[i], NULL, NULL, NULL));
+                     g_free(line))
+                        printf("%s\n", line);
+                if (!g_subprocess_wait_check(procs->pdata[i], NULL, NULL))
+                        r = 1;
+        }
+        return r;
+}
+
+static char *run_monitored(const char *steps, const char *last_port, unsigned monitors, int *status) {
+        g_autoptr(GError) error = NULL;
+        char *out = NULL;
+        g_autofree char *n = g_strdup_printf("%u", monitors);
         const char *argv[] = {DFUSD_SIM,  "--time-scale=0.001",
                               "--boards", "2",
                               "--part",   "f405",
-                              "--script", script,
-                              "--",       "sh",
-                              "-c",       cmd,
+                              "--",       self,
+                              "--drive",  n,
+                              last_port,  steps,
                               NULL};
+
         g_spawn_sync(NULL, (char **)argv, NULL, 0, NULL, NULL, &out, NULL, status, &error);
         g_assert_no_error(error);
-        (void)g_unlink(script);
         if (g_test_verbose())
                 g_printerr("%s", out);
         return out;
@@ -92,10 +129,9 @@ static const char *find_event(const char *out, const char *action, const char *p
 
 static void test_plug_unplug(void) {
         int status;
-        /* The monitor says "ready" before anything moves: the script waits a second for it. */
-        g_autofree char *out = run_monitored("at 1.0 plug 1-9.4 part=g431\n"
-                                             "at 1.3 unplug 1-1\n"
-                                             "at 1.6 unplug 1-9.4\n",
+        g_autofree char *out = run_monitored("plug 1-9.4 part=g431\n"
+                                             "unplug 1-1\n"
+                                             "unplug 1-9.4\n",
                                              "1-9.4", 1, &status);
 
         g_assert_true(WIFEXITED(status));
@@ -121,7 +157,7 @@ static void test_plug_unplug(void) {
 /* Several libudev clients at once (a daemon and dfu-util, say) each get every event. */
 static void test_many_monitors(void) {
         int status;
-        g_autofree char *out = run_monitored("at 1.0 plug 1-5\nat 1.3 unplug 1-5\n", "1-5", 4, &status);
+        g_autofree char *out = run_monitored("plug 1-5\nunplug 1-5\n", "1-5", 4, &status);
         unsigned adds = 0, removes = 0;
 
         g_assert_true(WIFEXITED(status));
@@ -137,6 +173,10 @@ static void test_many_monitors(void) {
 int main(int argc, char **argv) {
         if (argc == 3 && g_str_equal(argv[1], "--monitor"))
                 return monitor(argv[2]);
+        if (argc == 5 && g_str_equal(argv[1], "--drive")) {
+                self = g_canonicalize_filename(argv[0], NULL);
+                return drive((unsigned)g_ascii_strtoull(argv[2], NULL, 10), argv[3], argv[4]);
+        }
 
         g_test_init(&argc, &argv, NULL);
         self = g_canonicalize_filename(argv[0], NULL);

@@ -211,6 +211,24 @@ static void test_leave_address(void) {
         g_assert_cmphex(p->leave_address, ==, 0x08000200);
         plan_free(p);
         fixture_done(&f);
+
+        /*
+         * The table as the last 8 bytes of a later run, its SP the lowest address taken as RAM
+         * (0x10000000): still found, not the fallback to the first kept byte.
+         */
+        const uint8_t low_sp[8] = {0x00, 0x00, 0x00, 0x10, 0x99, 0x02, 0x00, 0x08};
+        fixture_init(&f, "g431");
+        add(&f, 0x08000000, 16, "a", -1);
+        g_assert_cmpint(image_add_segment(f.img, 0x08000100, low_sp, 8, "vt", -1, NULL), ==, 0);
+        f.img->has_entry = true;
+        f.img->entry = 0x08000299;
+        p = build(&f, 0, NULL);
+        g_assert_cmpuint(p->n_runs, ==, 2);
+        g_assert_cmpuint(p->runs[1].size, ==, 8);
+        g_assert_cmphex(p->leave_address, ==, 0x08000100);
+        plan_free(p);
+        fixture_done(&f);
+        g_assert_null(plan_free(NULL));
 }
 
 static void test_option_bytes(void) {
@@ -231,6 +249,13 @@ static void test_option_bytes(void) {
         g_assert_cmpuint(p1->n_runs, ==, 1);
         g_assert_cmphex(p1->runs[0].address, ==, 0x5200201C);
         g_assert_cmpuint(p1->runs[0].size, ==, 128);
+
+        /* A segment that names alternate setting 0 belongs to it, whatever setting the options name. */
+        PlanOptions other = {.alt_setting = 1};
+        _cleanup_(plan_freep) Plan *p2 = build(&f, 0, &other);
+        g_assert_cmpuint(p2->n_runs, ==, 1);
+        g_assert_cmphex(p2->runs[0].address, ==, 0x08000000);
+        g_assert_cmpuint(p2->runs[0].size, ==, 64);
         fixture_done(&f);
 }
 

@@ -433,6 +433,42 @@ static void test_address_kind(void) {
         g_assert_cmpstr(address_ram_name(0x24000000), ==, "AXI SRAM");
         g_assert_cmpstr(address_ram_name(0x10000000), ==, "CCM RAM");
         g_assert_cmpstr(verdict_to_string(VERDICT_DROP), ==, "drop");
+        g_assert_null(verdict_to_string(_VERDICT_MAX));
+        g_assert_null(verdict_to_string((Verdict)-1));
+}
+
+/* Each named RAM ends where the next begins: the first and last byte of each, and the byte after. */
+static void test_ram_name_edges(void) {
+        const struct {
+                uint32_t address;
+                const char *name;
+        } table[] = {
+                {0x1FFFFFFF, "CCM RAM"},  {0x20000000, "SRAM or DTCM"}, {0x2001FFFF, "SRAM or DTCM"},
+                {0x20020000, "SRAM"},     {0x23FFFFFF, "SRAM"},         {0x24000000, "AXI SRAM"},
+                {0x240FFFFF, "AXI SRAM"}, {0x24100000, "SRAM"},         {0x2FFFFFFF, "SRAM"},
+                {0x30000000, "SRAM1-3"},  {0x3004FFFF, "SRAM1-3"},      {0x30050000, "SRAM"},
+                {0x37FFFFFF, "SRAM"},     {0x38000000, "SRAM4"},        {0x3800FFFF, "SRAM4"},
+                {0x38010000, "SRAM"},
+        };
+
+        for (size_t i = 0; i < G_N_ELEMENTS(table); i++) {
+                g_test_message("0x%08X", table[i].address);
+                g_assert_cmpstr(address_ram_name(table[i].address), ==, table[i].name);
+        }
+}
+
+/* A DfuSe target for alternate setting 0 on a board that reports no memory at all is refused. */
+static void test_target_without_layouts(void) {
+        _cleanup_(memmap_freep) MemMap *map = memmap_new();
+        _cleanup_(image_freep) Image *img = image_new("fw.dfu");
+        DfuError error = DFU_ERROR_INIT;
+        uint8_t data[16] = {1, 2, 3};
+
+        g_assert_cmpint(image_add_segment(img, 0x08000000, data, 16, "fw.dfu:target 0", 0, &error), ==, 0);
+        _cleanup_(sanitize_report_freep) SanitizeReport *r = run(img, map, NULL);
+        g_assert_cmpint(r->verdicts[0].verdict, ==, VERDICT_REJECT);
+        g_assert_cmpstr(r->verdicts[0].reason, ==,
+                        "targets alternate setting 0, but the device reports only 0");
 }
 
 int main(int argc, char *argv[]) {
@@ -450,5 +486,7 @@ int main(int argc, char *argv[]) {
         g_test_add_func("/sanitize/dfuse-target", test_dfuse_target);
         g_test_add_func("/sanitize/same-strings", test_same_strings);
         g_test_add_func("/sanitize/address-kind", test_address_kind);
+        g_test_add_func("/sanitize/ram-name-edges", test_ram_name_edges);
+        g_test_add_func("/sanitize/target-without-layouts", test_target_without_layouts);
         return test_run();
 }

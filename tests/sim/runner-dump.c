@@ -110,3 +110,14 @@ int dump_board(TestbedBoard *b, const char *dir, DfuError *error) {
                                      json_util_get_last_err() ?: "?");
         return 0;
 }
+
+int dump_rack(Testbed *t, const char *dir, DfuError *error) {
+        g_autofree char *json = g_strdup_printf("%s/rack.json", dir);
+        _cleanup_(json_object_putp) json_object *o = json_object_new_object();
+
+        add_uint(o, "boards_busy_max", testbed_busy_max(t));
+        if (json_object_to_file_ext(json, o, JSON_C_TO_STRING_PRETTY) < 0)
+                return dfu_error_set(error, EIO, "Cannot write %s: %s", json,
+                                     json_util_get_last_err() ?: "?");
+        return 0;
+}

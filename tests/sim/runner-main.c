@@ -6,6 +6,7 @@
 #include "runner.h" /* first: see testbed.h */
 
 #include <errno.h>
+#include <fcntl.h>
 #include <glib-unix.h>
 #include <glib/gstdio.h>
 #include <limits.h>
@@ -13,6 +14,7 @@
 #include <signal.h>
 #include <string.h>
 #include <sys/prctl.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <umockdev.h>
 #include <unistd.h>
@@ -29,6 +31,8 @@ typedef struct Runner {
         char *dump_dir;
         gboolean read_protected;
         char *ports_opt;
+        int hold_until_busy;
+        char *control_opt;
 
         const PartInfo **parts;
         unsigned n_parts;
@@ -36,12 +40,24 @@ typedef struct Runner {
         char **command;
         Testbed *testbed;
         Script *script;
+        char *control_path; /* FIFO of steps from the command, see control_open() */
+        int control_fd;
+        GString *control_buf;
+        guint control_source;
         GMainLoop *loop;
         GPid child;
         int child_status;
 } Runner;
 
 static void runner_done(Runner *r) {
+        if (r->control_source)
+                g_source_remove(r->control_source);
+        safe_close(r->control_fd);
+        if (r->control_path)
+                (void)g_unlink(r->control_path);
+        g_free(r->control_path);
+        if (r->control_buf)
+                g_string_free(r->control_buf, TRUE);
         if (r->loop)
                 g_main_loop_unref(r->loop);
         script_free(r->script);
@@ -52,13 +68,17 @@ static void runner_done(Runner *r) {
         g_free(r->script_path);
         g_free(r->dump_dir);
         g_free(r->ports_opt);
+        g_free(r->control_opt);
 }
 
 static const char help_text[] =
         "Starts N simulated STM32 DFU bootloaders on a umockdev USB bus (ports 1-1 ... 1-8, then hubs\n"
         "1-9.1 ... 1-9.7, 1-10.1 ...), runs COMMAND under it (UMOCKDEV_DIR and LD_PRELOAD set, plus\n"
         "DFUSD_SIM_BOARDS and DFUSD_SIM_PORTS), and exits with COMMAND's status. With --dump-dir, each\n"
-        "board's flash goes to DIR/<port>.bin and its part, serial and counters to DIR/<port>.json.\n"
+        "board's flash goes to DIR/<port>.bin and its part, serial and counters to DIR/<port>.json,\n"
+        "and DIR/rack.json gives boards_busy_max, the most boards busy at once (a board is busy from its\n"
+        "first download with data until it leaves the bus). --hold-until-busy N keeps every busy board's\n"
+        "operations from ending (polls answer dfuDNBUSY) until N boards have been busy at once.\n"
         "--part may repeat: boards take the parts in order, the last one repeats.\n"
         "\n"
         "Script (--script FILE), one step per line, '#' comments:\n"
@@ -67,9 +87,13 @@ static const char help_text[] =
         "  [at SECONDS] board PORT unplug|hang [phase=P] [after=N]\n"
         "  [at SECONDS] board PORT stall [count=N] [phase=P] [after=N | poll=N]\n"
         "  [at SECONDS] board PORT status errNAME|NUMBER [phase=P] [after=N]\n"
+        "  [at SECONDS] release   (boards held by --hold-until-busy go on)\n"
         "SECONDS: wall-clock time after COMMAND started (no --time-scale); without \"at\" the step happens\n"
         "before COMMAND starts. P: any, erase, write, read, leave; the fault fires at the first request\n"
-        "of the phase after N more of them. plug on a port whose board left brings that board back.";
+        "of the phase after N more of them. plug on a port whose board left brings that board back.\n"
+        "COMMAND may also write steps (without \"at\"), one per line, to the FIFO named by\n"
+        "DFUSD_SIM_CONTROL (--control PATH: created there, for a test that drives dfusd-sim from outside):\n"
+        "each runs when its line arrives, so a test acts when it is ready.";
 
 static int parse_options(Runner *r, int *argc, char ***argv, DfuError *error) {
         const GOptionEntry entries[] = {
@@ -87,6 +111,10 @@ static int parse_options(Runner *r, int *argc, char ***argv, DfuError *error) {
                  NULL},
                 {"ports", 0, 0, G_OPTION_ARG_STRING, &r->ports_opt,
                  "Port paths of the boards, comma-separated", "LIST"},
+                {"hold-until-busy", 0, 0, G_OPTION_ARG_INT, &r->hold_until_busy,
+                 "Busy boards hold their operations until N are busy at once", "N"},
+                {"control", 0, 0, G_OPTION_ARG_FILENAME, &r->control_opt,
+                 "Create the control FIFO (DFUSD_SIM_CONTROL) here", "PATH"},
                 {},
         };
         g_autoptr(GOptionContext) ctx = g_option_context_new("-- COMMAND [ARG...]");
@@ -109,6 +137,9 @@ static int parse_options(Runner *r, int *argc, char ***argv, DfuError *error) {
         r->command = rest;
         if (!(r->time_scale > 0 && r->time_scale <= 1000))
                 return dfu_error_set(error, EINVAL, "--time-scale must be a number in (0, 1000]");
+        if (r->hold_until_busy < 0 || r->hold_until_busy > 100)
+                return dfu_error_set(error, EINVAL, "--hold-until-busy must be between 0 and 100, got %d",
+                                     r->hold_until_busy);
         return 0;
 }
 
@@ -198,6 +229,9 @@ static int run_step(Runner *r, const ScriptStep *st, DfuError *error) {
         case SCRIPT_FAULT:
                 k = testbed_inject(r->testbed, st->port, &st->fault);
                 break;
+        case SCRIPT_RELEASE:
+                testbed_hold_until_busy(r->testbed, 0);
+                return 0;
         default:
                 k = -EINVAL;
         }
@@ -207,6 +241,59 @@ static int run_step(Runner *r, const ScriptStep *st, DfuError *error) {
         if (k < 0)
                 return dfu_error_set(error, -k, "%s:%u: cannot act on %s: %s", r->script_path, st->line,
                                      st->port, g_strerror(-k));
+        return 0;
+}
+
+/*
+ * Steps the command sends when it is ready for them (a job waiting, a monitor listening): a test that
+ * plugs a board through the FIFO depends on the order of its own actions, not on a script's clock.
+ */
+static void control_line(Runner *r, const char *line) {
+        _cleanup_(script_freep) Script *script = NULL;
+        DfuError error = DFU_ERROR_INIT;
+
+        if (script_parse("DFUSD_SIM_CONTROL", line, &script, &error) < 0) {
+                g_printerr("dfusd-sim: %s\n", dfu_error_message(&error));
+                return;
+        }
+        for (size_t i = 0; i < script->n_steps; i++) {
+                if (script->steps[i].timed)
+                        g_printerr("dfusd-sim: DFUSD_SIM_CONTROL: \"at\" does not apply here: %s\n", line);
+                else if (run_step(r, &script->steps[i], &error) < 0)
+                        g_printerr("dfusd-sim: %s\n", dfu_error_message(&error));
+                error = (DfuError)DFU_ERROR_INIT;
+        }
+}
+
+static gboolean control_cb(gint fd, GIOCondition condition, gpointer userdata) {
+        Runner *r = userdata;
+        char buf[4096];
+        ssize_t n;
+
+        while ((n = read(fd, buf, sizeof(buf))) > 0)
+                g_string_append_len(r->control_buf, buf, n);
+        for (char *nl; (nl = memchr(r->control_buf->str, '\n', r->control_buf->len));) {
+                *nl = '\0';
+                g_autofree char *line = g_strdup(r->control_buf->str);
+                g_string_erase(r->control_buf, 0, nl - r->control_buf->str + 1);
+                control_line(r, line);
+        }
+        return G_SOURCE_CONTINUE;
+}
+
+/* Opened for reading and writing: a writer that closes never leaves us an end of file to spin on. */
+static int control_open(Runner *r, DfuError *error) {
+        r->control_path =
+                r->control_opt ? g_strdup(r->control_opt)
+                               : g_build_filename(testbed_root_dir(r->testbed), "dfusd-sim-control", NULL);
+        if (mkfifo(r->control_path, 0600) < 0)
+                return dfu_error_set(error, errno, "Cannot create %s: %m", r->control_path);
+        r->control_fd = open(r->control_path, O_RDWR | O_NONBLOCK | O_CLOEXEC);
+        if (r->control_fd < 0)
+                return dfu_error_set(error, errno, "Cannot open %s: %m", r->control_path);
+        r->control_buf = g_string_new(NULL);
+        r->control_source = g_unix_fd_add(r->control_fd, G_IO_IN, control_cb, r);
+        g_setenv("DFUSD_SIM_CONTROL", r->control_path, TRUE);
         return 0;
 }
 
@@ -239,6 +326,7 @@ static int build_rack(Runner *r, DfuError *error) {
         int k = testbed_new(g_main_context_default(), r->time_scale, &r->testbed, error);
         if (k < 0)
                 return k;
+        testbed_hold_until_busy(r->testbed, (unsigned)r->hold_until_busy);
         for (unsigned i = 0; r->ports[i]; i++) {
                 k = runner_plug(r, r->ports[i], part_for_index(r, i), r->read_protected, error);
                 if (k < 0)
@@ -265,7 +353,7 @@ static int build_rack(Runner *r, DfuError *error) {
         g_autofree char *n = g_strdup_printf("%u", testbed_n_boards(r->testbed));
         g_setenv("DFUSD_SIM_BOARDS", n, TRUE);
         g_setenv("DFUSD_SIM_PORTS", ports->str, TRUE);
-        return 0;
+        return control_open(r, error);
 }
 
 static void child_exited(GPid pid, gint status, gpointer userdata) {
@@ -328,7 +416,7 @@ static int dump_all(Runner *r, DfuError *error) {
                 if (k < 0)
                         return k;
         }
-        return 0;
+        return dump_rack(r->testbed, r->dump_dir, error);
 }
 
 /* Our netlink fix-up (preload-netlink.c) must come right before umockdev's preload. */
@@ -384,7 +472,8 @@ static int exit_code(int status) {
 }
 
 int main(int argc, char **argv) {
-        _cleanup_(runner_done) Runner r = {.time_scale = 1.0, .n_boards = BOARDS_UNSET};
+        _cleanup_(runner_done)
+                Runner r = {.time_scale = 1.0, .n_boards = BOARDS_UNSET, .control_fd = -EBADF};
         DfuError error = DFU_ERROR_INIT;
 
         setlocale(LC_ALL, "");

@@ -7,13 +7,15 @@
  *   [at SECONDS] board PORT unplug|hang [phase=P] [after=N]
  *   [at SECONDS] board PORT stall [count=N] [phase=P] [after=N | poll=N]
  *   [at SECONDS] board PORT status errNAME|NUMBER [phase=P] [after=N]
+ *   [at SECONDS] release
  *
  * SECONDS count from the start of the command, in wall-clock time (--time-scale does not apply).
  * Steps without "at" happen before the command starts. P is any, erase, write, read or leave: the fault
  * fires at the first request of that phase after N further requests of it (default any, 0); with
  * poll=N, at the Nth GETSTATUS of the phase, whatever the timing (a stall there is what an L4 does
  * to a poll that comes before its erase ends). A board
- * fault acts inside the board; "unplug PORT" pulls the cable whatever the board is doing.
+ * fault acts inside the board; "unplug PORT" pulls the cable whatever the board is doing. "release"
+ * lets boards held by --hold-until-busy finish, as if enough of them had been busy.
  */
 #include "runner.h" /* first: see testbed.h */
 
@@ -157,8 +159,12 @@ static int parse_line(const LineCtx *c, char **w, ScriptStep *st) {
                 st->timed = true;
                 w += 2;
         }
+        if (w[0] && streq(w[0], "release")) {
+                st->action = SCRIPT_RELEASE;
+                return w[1] ? fail(c, "nothing after release", w[1]) : 0;
+        }
         if (!w[0] || !(streq(w[0], "plug") || streq(w[0], "unplug") || streq(w[0], "board")))
-                return fail(c, "plug, unplug or board", w[0]);
+                return fail(c, "plug, unplug, board or release", w[0]);
         if (!w[1] || !testbed_port_valid(w[1]))
                 return fail(c, "a port path such as 1-3 or 1-9.2", w[1]);
         st->port = g_strdup(w[1]);

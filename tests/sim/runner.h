@@ -10,9 +10,10 @@
 
 /* One line of a --script file. Steps without "at" act before the command starts. */
 typedef enum ScriptAction {
-        SCRIPT_PLUG,   /* a new board appears at a port */
-        SCRIPT_UNPLUG, /* a board is pulled off the bus for good */
-        SCRIPT_FAULT,  /* a fault is armed on a board */
+        SCRIPT_PLUG,    /* a new board appears at a port */
+        SCRIPT_UNPLUG,  /* a board is pulled off the bus for good */
+        SCRIPT_FAULT,   /* a fault is armed on a board */
+        SCRIPT_RELEASE, /* boards held by --hold-until-busy go on */
 } ScriptAction;
 
 typedef struct ScriptStep {
@@ -41,3 +42,5 @@ SimBoard *runner_make_board(const PartInfo *part, const char *port, double time_
 
 /* Writes DIR/<port>.bin (the whole flash) and DIR/<port>.json (part, serial, counters). */
 int dump_board(TestbedBoard *b, const char *dir, DfuError *error);
+/* Writes DIR/rack.json: what the rack as a whole saw (boards_busy_max). */
+int dump_rack(Testbed *t, const char *dir, DfuError *error);

@@ -259,6 +259,10 @@ static bool poll_stalls(const SimBoard *b) {
 static SimResult busy_poll(SimBoard *b, uint64_t now, uint8_t *data, size_t *len, uint64_t *ready) {
         uint64_t deadline = MAX(b->busy_until, b->poll_deadline);
 
+        if (b->held) {
+                status_answer(b, data, len, SIM_STATE_DNBUSY, MAX(b->poll_ms, 1u));
+                return SIM_OK;
+        }
         if (poll_stalls(b) && now < deadline) {
                 /*
                  * A poll before the command ends or bwPollTimeout elapses stalls, without an error;

@@ -37,6 +37,10 @@ void sim_board_clear_faults(SimBoard *b) {
         b->status_fault = false;
 }
 
+void sim_board_hold(SimBoard *b, bool hold) {
+        b->held = hold;
+}
+
 static SimResult fire(SimBoard *b, const SimFaultSpec *f) {
         switch (f->fault) {
         case SIM_FAULT_UNPLUG:

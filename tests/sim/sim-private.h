@@ -128,6 +128,7 @@ struct SimBoard {
         unsigned silent_left; /* UINT_MAX: for good */
         bool status_fault;
         uint8_t status_fault_code;
+        bool held; /* sim_board_hold() */
 
         SimCounters counters;
 };

@@ -192,6 +192,13 @@ int sim_board_inject(SimBoard *b, const SimFaultSpec *f);
 void sim_board_clear_faults(SimBoard *b);
 
 /*
+ * While held, a started operation does not end: every poll answers dfuDNBUSY with its bwPollTimeout
+ * (at least 1 ms, so a host keeps waiting instead of counting zero-wait polls). dfusd-sim's
+ * --hold-until-busy keeps boards busy this way until enough of them are busy at once.
+ */
+void sim_board_hold(SimBoard *b, bool hold);
+
+/*
  * Memory access for dumps and checks: any memory the board models (flash, option bytes, OTP, RAM the
  * bootloader reaches). -EFAULT when part of the range is not modelled.
  */

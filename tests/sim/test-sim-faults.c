@@ -128,6 +128,32 @@ static void test_no_answer(void) {
         g_assert_cmpint(test_getstatus(&h), ==, SIM_OK);
 }
 
+/* A held board keeps answering busy long after its erase is done, and ends it once released. */
+static void test_hold(void) {
+        _cleanup_(sim_board_freep) SimBoard *b = test_board("h743", 0, 0);
+        uint8_t erase[5] = {0x41, 0x00, 0x00, 0x00, 0x08};
+        TestHost h;
+
+        test_host_init(&h, b);
+        g_assert_cmpint(test_out(&h, 1, 0, erase, sizeof(erase)), ==, SIM_OK);
+        sim_board_hold(b, true);
+        g_assert_cmpint(test_getstatus(&h), ==, SIM_OK);
+        g_assert_cmpuint(test_state(&h), ==, SIM_STATE_DNBUSY);
+        unsigned poll_ms = test_poll_ms(&h);
+        g_assert_cmpuint(poll_ms, >, 0);
+        for (unsigned i = 0; i < 3; i++) {
+                h.now += 60 * G_USEC_PER_SEC; /* far past the end of any erase */
+                g_assert_cmpint(test_getstatus(&h), ==, SIM_OK);
+                g_assert_cmpuint(test_state(&h), ==, SIM_STATE_DNBUSY);
+                g_assert_cmpuint(test_poll_ms(&h), ==, poll_ms);
+        }
+        sim_board_hold(b, false);
+        g_assert_cmpint(test_getstatus(&h), ==, SIM_OK);
+        g_assert_cmpuint(test_state(&h), ==, SIM_STATE_DNLOAD_IDLE);
+        g_assert_cmpuint(test_bstatus(&h), ==, SIM_STATUS_OK);
+        g_assert_cmpuint(sim_board_counters(b)->erase, ==, 1);
+}
+
 static void test_queue(void) {
         _cleanup_(sim_board_freep) SimBoard *b = test_board("h743", 0, 0);
         SimFaultSpec f = {.fault = SIM_FAULT_STALL};
@@ -171,5 +197,6 @@ int main(int argc, char **argv) {
         g_test_add_func("/sim/fault/error-status", test_error_status);
         g_test_add_func("/sim/fault/no-answer", test_no_answer);
         g_test_add_func("/sim/fault/queue", test_queue);
+        g_test_add_func("/sim/fault/hold", test_hold);
         return test_run();
 }

@@ -162,10 +162,50 @@ static gboolean board_drop_cb(gpointer userdata) {
         return G_SOURCE_REMOVE;
 }
 
+void board_set_busy_locked(TestbedBoard *b, bool busy) {
+        Testbed *t = b->testbed;
+
+        if (b->busy == busy)
+                return;
+        b->busy = busy;
+        g_mutex_lock(&t->busy_lock);
+        if (busy) {
+                t->busy_now++;
+                t->busy_max = MAX(t->busy_max, t->busy_now);
+        } else
+                t->busy_now--;
+        g_mutex_unlock(&t->busy_lock);
+}
+
+bool board_held_locked(TestbedBoard *b) {
+        Testbed *t = b->testbed;
+
+        if (!b->busy)
+                return false;
+        g_mutex_lock(&t->busy_lock);
+        bool held = t->busy_max < t->hold_until_busy;
+        g_mutex_unlock(&t->busy_lock);
+        return held;
+}
+
+void testbed_hold_until_busy(Testbed *t, unsigned n) {
+        g_mutex_lock(&t->busy_lock);
+        t->hold_until_busy = n;
+        g_mutex_unlock(&t->busy_lock);
+}
+
+unsigned testbed_busy_max(Testbed *t) {
+        g_mutex_lock(&t->busy_lock);
+        unsigned n = t->busy_max;
+        g_mutex_unlock(&t->busy_lock);
+        return n;
+}
+
 void board_schedule_drop_locked(TestbedBoard *b) {
         if (!b->plugged)
                 return;
         b->plugged = false;
+        board_set_busy_locked(b, false);
         board_kill_urbs_locked(b, -ESHUTDOWN);
         /* Always deferred (never g_main_context_invoke(), which may run it here, under the lock). */
         GSource *s = g_idle_source_new();
@@ -260,6 +300,7 @@ int testbed_unplug(Testbed *t, const char *port) {
         b->gone = true;
         b->drop_at = UINT64_MAX;
         b->comes_back = false;
+        board_set_busy_locked(b, false);
         board_kill_urbs_locked(b, -ESHUTDOWN);
         g_mutex_unlock(&b->lock);
         if (!was_plugged)
@@ -371,6 +412,7 @@ int testbed_new(GMainContext *main_context, double time_scale, Testbed **ret, Df
         t->boards = g_ptr_array_new();
         t->hubs = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
         g_mutex_init(&t->devnum_lock);
+        g_mutex_init(&t->busy_lock);
         t->devnum_used[1] = true; /* the root hub's */
         t->devnum_next = 2;
         t->timer_context = g_main_context_new();
@@ -411,5 +453,6 @@ Testbed *testbed_free(Testbed *t) {
         if (t->main_context)
                 g_main_context_unref(t->main_context);
         g_mutex_clear(&t->devnum_lock);
+        g_mutex_clear(&t->busy_lock);
         return mfree(t);
 }

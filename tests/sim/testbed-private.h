@@ -45,6 +45,7 @@ struct TestbedBoard {
         UMockdevIoctlClient *claimed_by;
         int timer_fd;
         GSource *timer_source;
+        bool busy; /* counted in Testbed.busy_now, see board_set_busy_locked() */
 };
 
 #define SYSFS_BUS  "/devices/pci0000:00/0000:00:14.0/usb1"
@@ -63,6 +64,9 @@ struct Testbed {
         GMainContext *timer_context;
         GMainLoop *timer_loop;
         GThread *timer_thread;
+        GMutex busy_lock; /* guards the three below; taken under a board's lock, never around one */
+        unsigned busy_now, busy_max;
+        unsigned hold_until_busy; /* 0: no hold */
 };
 
 /* testbed-usbfs.c */
@@ -89,4 +93,11 @@ int testbed_ensure_hub(Testbed *t, const char *hub_port, DfuError *error);
 GMainContext *testbed_timer_context(Testbed *t);
 /* Called with the lock held when the board must leave the bus (now or at drop_at). */
 void board_schedule_drop_locked(TestbedBoard *b);
+/*
+ * A board is busy from its first download with data (a DfuSe command or a block: the host has work for
+ * it) until it leaves the bus. Counts it in and out of the rack's busy boards; with the board's lock.
+ */
+void board_set_busy_locked(TestbedBoard *b, bool busy);
+/* Whether the board must hold its operations (testbed_hold_until_busy()); with the board's lock. */
+bool board_held_locked(TestbedBoard *b);
 uint64_t testbed_now_us(void);

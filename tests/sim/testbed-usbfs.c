@@ -175,6 +175,9 @@ static void board_submit_locked(TestbedBoard *b, Urb *u, const SimSetup *s, uint
         /* class requests to the interface: the host has started talking DFU (attach latency) */
         if ((s->bmRequestType & 0x60) == 0x20 && b->first_dfu_request_us == 0)
                 b->first_dfu_request_us = now;
+        if ((s->bmRequestType & 0x60) == 0x20 && s->bRequest == 1 /* DFU_DNLOAD */ && s->wLength > 0)
+                board_set_busy_locked(b, true);
+        sim_board_hold(b->sim, board_held_locked(b));
         SimResult r = sim_board_control(b->sim, s, in ? u->answer : data, &len, now, &ready, &events);
         ready = MAX(ready, now);
         u->ready_us = ready;

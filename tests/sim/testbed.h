@@ -41,6 +41,18 @@ int testbed_replug(Testbed *t, const char *port, DfuError *error);
 /* Pulls a board off the bus for good, as a user unplugging the cable. Main context only. */
 int testbed_unplug(Testbed *t, const char *port);
 
+/*
+ * Each board that is busy (from its first download with data until it leaves the bus) holds its
+ * operations (sim_board_hold()) until n boards have been busy at the same time. Set before the command
+ * starts; 0 (the default) holds nothing.
+ */
+void testbed_hold_until_busy(Testbed *t, unsigned n);
+/*
+ * The most boards busy at the same time so far: the overlap the model itself saw, whatever the clock
+ * says about when requests arrived.
+ */
+unsigned testbed_busy_max(Testbed *t);
+
 /* Arms a fault on a board, under its lock. */
 int testbed_inject(Testbed *t, const char *port, const SimFaultSpec *f);
 
