@@ -59,6 +59,46 @@ static const StoreMigration store_migrations[] = {
          " PRIMARY KEY (rule_id, key));"
          "CREATE TABLE meta (key TEXT PRIMARY KEY, value INTEGER NOT NULL) WITHOUT ROWID;"
          "INSERT INTO meta VALUES ('next_job_id', 1), ('next_rule_id', 1), ('next_end_seq', 1);"},
+        {2,
+         /* Sequences and what they handed out. id is never reused (AUTOINCREMENT), so a sequence
+          * created again under an old name does not collide with the old one's allocations, which
+          * are kept as the record of which board got which value. allocations_once is the promise
+          * that no value is taken twice: only a returned value may be taken again. */
+         "CREATE TABLE sequences ("
+         " id INTEGER PRIMARY KEY AUTOINCREMENT,"
+         " name TEXT NOT NULL UNIQUE,"
+         " kind TEXT NOT NULL CHECK (kind IN ('counter', 'list')),"
+         " start INTEGER NOT NULL DEFAULT 0,"
+         " step INTEGER NOT NULL DEFAULT 1,"
+         " last INTEGER,"
+         " next INTEGER NOT NULL DEFAULT 0,"
+         " count INTEGER NOT NULL DEFAULT 0,"
+         " exhausted INTEGER NOT NULL DEFAULT 0,"
+         " owner INTEGER NOT NULL DEFAULT 0,"
+         " created INTEGER NOT NULL DEFAULT 0);"
+         "CREATE TABLE sequence_values ("
+         " seq_id INTEGER NOT NULL,"
+         " idx INTEGER NOT NULL,"
+         " value TEXT NOT NULL,"
+         " PRIMARY KEY (seq_id, idx)) WITHOUT ROWID;"
+         "CREATE TABLE allocations ("
+         " id INTEGER PRIMARY KEY,"
+         " seq_id INTEGER NOT NULL,"
+         " sequence TEXT NOT NULL,"
+         " idx INTEGER NOT NULL,"
+         " value TEXT NOT NULL,"
+         " job_id INTEGER NOT NULL,"
+         " port TEXT,"
+         " serial TEXT,"
+         " state TEXT NOT NULL CHECK (state IN ('taken', 'used', 'spoiled', 'returned')),"
+         " reissued INTEGER NOT NULL DEFAULT 0,"
+         " taken_time INTEGER NOT NULL DEFAULT 0,"
+         " end_time INTEGER NOT NULL DEFAULT 0);"
+         "CREATE UNIQUE INDEX allocations_once ON allocations(seq_id, idx) WHERE state <> 'returned';"
+         "CREATE INDEX allocations_pending ON allocations(seq_id, idx) "
+         " WHERE state = 'returned' AND reissued = 0;"
+         "CREATE INDEX allocations_job ON allocations(job_id);"
+         "CREATE INDEX allocations_value ON allocations(value);"},
 };
 
 int store_errno(int sqlite_rc) {
