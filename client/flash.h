@@ -10,6 +10,7 @@
 #include <systemd/sd-bus.h>
 
 #include "bus.h"
+#include "patch.h"
 
 typedef struct FlashOptions {
         const char *port, *serial, *station, *part;
@@ -18,6 +19,9 @@ typedef struct FlashOptions {
         bool no_leave, strict, mass_erase, skip_identical, skip_blank, allow_option_bytes;
         bool have_base, have_timeout;
         uint64_t base, timeout;
+        Patch patches[PATCH_MAX];
+        size_t n_patches;
+        bool patch_erase;
 } FlashOptions;
 
 #define FLASH_OPTIONS_INIT \
@@ -46,6 +50,8 @@ enum {
         OPT_SINCE,
         OPT_LIMIT,
         OPT_HELP,
+        OPT_PATCH,
+        OPT_PATCH_ERASE,
 };
 
 /* How to write: shared by flash and rule add. */
@@ -60,12 +66,17 @@ enum {
         {"skip-identical", no_argument, NULL, OPT_SKIP_IDENTICAL},               \
         {"skip-blank", no_argument, NULL, OPT_SKIP_BLANK},                       \
         {"allow-option-bytes", no_argument, NULL, OPT_ALLOW_OPTION_BYTES},       \
-        {"base", required_argument, NULL, OPT_BASE}
+        {"base", required_argument, NULL, OPT_BASE},                             \
+        {"patch", required_argument, NULL, OPT_PATCH},                           \
+        {"patch-erase", no_argument, NULL, OPT_PATCH_ERASE}
 // clang-format on
 
 /* Handles one option of WRITE_LONG_OPTIONS or flash's targets: 1 when it was one, 0 when it was
  * not, -EINVAL for a bad argument (already printed). */
 int flash_options_parse_option(int c, const char *arg, FlashOptions *o);
+
+/* --patch ADDRESS:FORMAT:SEQUENCE, checked here so that a typo is told before anything is sent. */
+int flash_options_add_patch(FlashOptions *o, const char *arg);
 
 /* Appends the a{sv} entries (inside an open array) for the options; targets: also port, serial,
  * station, wait and timeout. */

@@ -8,6 +8,9 @@
 #include "history.h"
 #include "macro.h"
 
+/* 16 values of at most 512 characters, with their sequences' names. */
+#define HISTORY_CELL_MAX (16 * (512 + 66))
+
 HistoryFormat history_format_from_string(const char *s) {
         static const char *const names[_HISTORY_FORMAT_MAX] = {
                 [HISTORY_FORMAT_TABLE] = "table",
@@ -78,6 +81,7 @@ int csv_write_field(FILE *f, const char *s) {
 typedef enum ColumnKind {
         COLUMN_VALUE,   /* the value as JSON writes a scalar: a string, a number, true/false */
         COLUMN_ISO8601, /* a time, as ISO 8601 UTC; empty when 0 */
+        COLUMN_PAIRS,   /* [[a, b], ...] as "a=b a=b" */
 } ColumnKind;
 
 static const struct {
@@ -103,6 +107,9 @@ static const struct {
         {"submit-time-usec", "submit-time", COLUMN_VALUE},
         {"start-time-usec", "start-time", COLUMN_VALUE},
         {"end-time-usec", "end-time", COLUMN_VALUE},
+        /* One column for every sequence: CSV is written page by page, before all the sequences of
+         * the history are known. */
+        {"values", "values", COLUMN_PAIRS},
 };
 
 static int csv_end_row(FILE *f) {
@@ -119,11 +126,34 @@ int history_csv_header(FILE *f) {
         return csv_end_row(f);
 }
 
-static const char *cell(json_object *entry, size_t i, char buf[32]) {
+/* "boards=1000 macs=02:80:E1:00:00:01" into buf. */
+static const char *pairs(json_object *v, char *buf, size_t size) {
+        size_t len = 0;
+
+        buf[0] = '\0';
+        for (size_t k = 0; json_object_is_type(v, json_type_array) && k < json_object_array_length(v); k++) {
+                json_object *pair = json_object_array_get_idx(v, k);
+                int n;
+
+                if (!json_object_is_type(pair, json_type_array) || json_object_array_length(pair) != 2)
+                        continue;
+                n = snprintf(buf + len, size - len, "%s%s=%s", len ? " " : "",
+                             json_object_get_string(json_object_array_get_idx(pair, 0)),
+                             json_object_get_string(json_object_array_get_idx(pair, 1)));
+                if (n < 0 || (size_t)n >= size - len)
+                        break;
+                len += (size_t)n;
+        }
+        return buf;
+}
+
+static const char *cell(json_object *entry, size_t i, char buf[HISTORY_CELL_MAX]) {
         json_object *v;
 
         if (!json_object_object_get_ex(entry, columns[i].key, &v) || json_object_is_type(v, json_type_null))
                 return "";
+        if (columns[i].kind == COLUMN_PAIRS)
+                return pairs(v, buf, HISTORY_CELL_MAX);
         if (columns[i].kind == COLUMN_ISO8601) {
                 format_iso8601_utc(buf,
                                    json_object_is_type(v, json_type_int) ? json_object_get_uint64(v) : 0);
@@ -134,7 +164,7 @@ static const char *cell(json_object *entry, size_t i, char buf[32]) {
 
 int history_csv_row(FILE *f, json_object *entry) {
         for (size_t i = 0; i < ELEMENTSOF(columns); i++) {
-                char buf[32];
+                char buf[HISTORY_CELL_MAX];
 
                 if (i > 0 && fputc(',', f) == EOF)
                         return -EIO;

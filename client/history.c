@@ -20,7 +20,8 @@
 
 void verb_history_help(void) {
         printf("dfusctl history [--since TIME] [--until TIME] [--port PATH] [--serial SERIAL]\n"
-               "                [--image SHA256] [--result done|failed|cancelled] [--limit N]\n"
+               "                [--image SHA256] [--result done|failed|cancelled] [--value VALUE]\n"
+               "                [--limit N]\n"
                "                [--format table|csv|jsonl] [--page-size N]\n\n"
                "Show the ended jobs dfusd recorded, oldest first: every one that matches, or with\n"
                "--limit N the newest N of them. The filters all must hold:\n"
@@ -29,6 +30,7 @@ void verb_history_help(void) {
                "  --image SHA256    of this image: 64 hex digits, or several joined by commas as\n"
                "                    the job's ImageSha256 shows them (a job of several images)\n"
                "  --result RESULT   ended done, failed or cancelled\n"
+               "  --value VALUE     took this per-board value (a serial number, a MAC address)\n"
                "TIME is \"YYYY-MM-DD [HH:MM[:SS]]\" (local time; a date alone is its midnight),\n"
                "\"today\", \"yesterday\", \"@UNIX-SECONDS\", or an age such as \"30min\", \"2h\", "
                "\"7d\".\n\n"
@@ -40,13 +42,16 @@ void verb_history_help(void) {
                "columns id, result, error, port, serial, station, target, image-sha256, submit-time,\n"
                "start-time, end-time (ISO 8601 UTC, \"2026-01-05T10:11:12Z\"), duration-usec, bytes,\n"
                "dropped-segments, interrupted (true/false), rule, then submit-time-usec,\n"
-               "start-time-usec, end-time-usec (the same times as CLOCK_REALTIME microseconds).\n"
+               "start-time-usec, end-time-usec (the same times as CLOCK_REALTIME microseconds), and\n"
+               "values: the per-board values as SEQUENCE=VALUE joined by spaces.\n"
                "A key an entry lacks is an empty field.\n"
                "--format jsonl: one JSON object per line, each entry as --json shows it.\n"
                "With --json: {\"entries\": [...]}, each entry as the daemon records it: \"id\",\n"
                "\"result\", \"error\", \"port\", \"serial\", \"station\", \"target\", \"image-sha256\",\n"
                "\"submit-time\", \"start-time\", \"end-time\", \"duration-usec\", \"bytes\",\n"
-               "\"dropped-segments\", \"interrupted\", \"rule\", \"cursor\".\n",
+               "\"dropped-segments\", \"interrupted\", \"rule\", \"cursor\", \"values\" ([[SEQUENCE, "
+               "VALUE],\n"
+               "...], the per-board values the job took and did not return).\n",
                HISTORY_PAGE_MAX, HISTORY_PAGE_MAX);
 }
 
@@ -168,7 +173,7 @@ static int table_add_history_row(Table *t, json_object *e) {
 typedef struct HistoryArgs {
         bool have_since, have_until, have_format;
         uint64_t since, until, limit;
-        const char *port, *serial, *result;
+        const char *port, *serial, *result, *value;
         char *image; /* lowercase */
         uint32_t page_size;
         HistoryFormat format;
@@ -244,6 +249,8 @@ static int history_filter(sd_bus_message *m, const HistoryArgs *a, uint64_t befo
                 r = sd_bus_message_append(m, "{sv}", "image", "s", a->image);
         if (r >= 0 && a->result)
                 r = sd_bus_message_append(m, "{sv}", "result", "s", a->result);
+        if (r >= 0 && a->value)
+                r = sd_bus_message_append(m, "{sv}", "value", "s", a->value);
         if (r >= 0)
                 r = sd_bus_message_append(m, "{sv}", "limit", "u", limit);
         if (r >= 0 && before > 0)
@@ -279,7 +286,14 @@ static const char *option_long_name(const struct option *options, int c) {
 }
 
 static int parse_history_args(int argc, char *argv[], const DfusctlContext *ctx, HistoryArgs *a) {
-        enum { OPT_UNTIL = OPT_HELP + 1, OPT_IMAGE, OPT_RESULT, OPT_FORMAT, OPT_PAGE_SIZE };
+        enum {
+                OPT_UNTIL = OPT_PATCH_ERASE + 1,
+                OPT_IMAGE,
+                OPT_RESULT,
+                OPT_FORMAT,
+                OPT_PAGE_SIZE,
+                OPT_VALUE
+        };
         static const struct option options[] = {
                 {"since", required_argument, NULL, OPT_SINCE},
                 {"until", required_argument, NULL, OPT_UNTIL},
@@ -290,6 +304,7 @@ static int parse_history_args(int argc, char *argv[], const DfusctlContext *ctx,
                 {"limit", required_argument, NULL, OPT_LIMIT},
                 {"format", required_argument, NULL, OPT_FORMAT},
                 {"page-size", required_argument, NULL, OPT_PAGE_SIZE},
+                {"value", required_argument, NULL, OPT_VALUE},
                 {},
         };
         const char *expected = NULL;
@@ -323,6 +338,9 @@ static int parse_history_args(int argc, char *argv[], const DfusctlContext *ctx,
                                 return EXIT_IO;
                         if (r < 0)
                                 expected = "64 hex digits (a SHA-256), or several such joined by commas";
+                        break;
+                case OPT_VALUE:
+                        a->value = optarg;
                         break;
                 case OPT_RESULT:
                         a->result = optarg;

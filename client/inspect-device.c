@@ -34,7 +34,7 @@ int inspect_device(int argc, char *argv[], const DfusctlContext *ctx) {
 #include "flash.h"
 #include "output.h"
 
-enum { OPT_DEVICE = OPT_HELP + 1 };
+enum { OPT_DEVICE = OPT_PATCH_ERASE + 1 };
 
 /* The [address, size] pairs of the plan's list key, one line each. */
 static void print_ranges(json_object *plan, const char *key, const char *label) {
