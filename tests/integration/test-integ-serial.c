@@ -142,7 +142,7 @@ static void test_eight_boards(Integ *t, gconstpointer data) {
         g_assert_cmpuint(seq_u64(t, list, "Left"), ==, 2);
 
         /* The values each job took, and the history's record of them, agree. */
-        g_autofree char *expect[8] = {};
+        char *expect[8] = {};
         for (unsigned i = 0; i < 8; i++) {
                 expect[i] = job_values(t, jobs[i]);
                 g_test_message("%s: %s", jobs[i], expect[i]);
@@ -192,8 +192,10 @@ static void test_eight_boards(Integ *t, gconstpointer data) {
                         found = found || g_str_equal(expect[k], want);
                 g_assert_true(found);
         }
-        for (unsigned i = 0; i < 8; i++)
+        for (unsigned i = 0; i < 8; i++) {
                 g_free(jobs[i]);
+                g_free(expect[i]);
+        }
 }
 
 static void test_faults(Integ *t, gconstpointer data) {
