@@ -52,6 +52,12 @@ static int property_get_boards_flashed(sd_bus *bus, const char *path, const char
         return sd_bus_message_append_strv(reply, r->flashed ? r->flashed + (n > 1000 ? n - 1000 : 0) : NULL);
 }
 
+static int property_get_stopped(sd_bus *bus, const char *path, const char *interface, const char *property,
+                                sd_bus_message *reply, void *userdata, sd_bus_error *error) {
+        Rule *r = userdata;
+        return sd_bus_message_append(reply, "s", r->stopped ? r->stopped : "");
+}
+
 static int method_remove(sd_bus_message *m, void *userdata, sd_bus_error *error) {
         Rule *rule = userdata;
         int r;
@@ -74,6 +80,7 @@ const sd_bus_vtable bus_rule_vtable[] = {
         SD_BUS_PROPERTY("ImageSha256", "s", property_get_image_sha256, 0, SD_BUS_VTABLE_PROPERTY_CONST),
         SD_BUS_PROPERTY("BoardsFlashed", "as", property_get_boards_flashed, 0,
                         SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
+        SD_BUS_PROPERTY("Stopped", "s", property_get_stopped, 0, SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
         SD_BUS_METHOD("Remove", NULL, NULL, method_remove, SD_BUS_VTABLE_UNPRIVILEGED),
         SD_BUS_VTABLE_END,
 };

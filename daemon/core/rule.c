@@ -37,6 +37,7 @@ Rule *rule_free(Rule *r) {
         strv_free(r->image_hashes);
         strv_free(r->flashed);
         free(r->image_sha256);
+        free(r->stopped);
         return mfree(r);
 }
 
@@ -175,7 +176,7 @@ void rule_device_added(Manager *m, Device *d) {
                 int r;
 
                 match_spec_from_rule_options(&rule->opts, &spec);
-                if (!match_board(&spec, d) || rule_has_job_for(m, rule, d))
+                if (rule->stopped || !match_board(&spec, d) || rule_has_job_for(m, rule, d))
                         continue;
                 key = board_key(d->port_path, d->serial);
                 if (!key) {
@@ -189,6 +190,19 @@ void rule_device_added(Manager *m, Device *d) {
                         log_error_errno(r, "Rule %" PRIu32 ": failed to start a job for port %s: %m",
                                         rule->id, d->port_path);
         }
+}
+
+void rule_stop(Rule *r, const char *why) {
+        char *copy;
+
+        if (r->stopped)
+                return;
+        copy = strdup(why);
+        if (!copy)
+                return (void)log_oom();
+        r->stopped = copy;
+        log_warning("Rule %" PRIu32 " flashes no more boards: %s", r->id, why);
+        manager_emit_rule_changed(r->manager, r, (const char *const[]){"Stopped", NULL});
 }
 
 void rule_job_finished(Manager *m, Job *j) {

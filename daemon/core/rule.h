@@ -26,6 +26,7 @@ struct Rule {
         char **image_hashes;
         char *image_sha256;
         char **flashed; /* "port serial" keys of boards flashed under this rule */
+        char *stopped;  /* why it flashes no more boards (a sequence it draws from ran out), or NULL */
         LIST_FIELDS(Rule, rules);
 };
 
@@ -41,5 +42,7 @@ int rule_remove(Rule *r);
 
 /* A board appeared: every rule that matches it gets a job for it. */
 void rule_device_added(Manager *m, Device *d);
+/* The rule starts no more jobs, for the reason given (until dfusd starts again). */
+void rule_stop(Rule *r, const char *why);
 /* A rule's job ended: a board flashed once is remembered. */
 void rule_job_finished(Manager *m, Job *j);

@@ -9,6 +9,7 @@
 #include "manager.h"
 #include "patch.h"
 #include "queue.h"
+#include "rule.h"
 #include "sequence.h"
 #include "tasks.h"
 #include "time-util.h"
@@ -271,6 +272,10 @@ static void worker_allocated(int result, const StoreValue *values, size_t n, con
                 (void)dfu_error_set(&error, ENOSPC, "Sequence %s is exhausted.",
                                     exhausted ? exhausted : "?");
                 log_warning("Job %" PRIu32 ": %s", j->id, error.message);
+                /* Every later board of the rule would fail the same way. */
+                Rule *rule = j->rule_id ? rule_find(m, j->rule_id) : NULL;
+                if (rule)
+                        rule_stop(rule, error.message);
                 return job_finish(j, JOB_FAILED, error.message);
         }
         if (result < 0) {

@@ -342,13 +342,22 @@ static void test_kill9(Integ *t, gconstpointer data) {
 
 static void test_rule(Integ *t, gconstpointer data) {
         g_autofree uint8_t *img = NULL;
-        g_autofree char *hex = image(t, &img), *counter = NULL, *rule = NULL;
+        g_autofree char *hex = image(t, &img), *counter = NULL, *rule = NULL, *stopped = NULL;
         g_autoptr(GError) error = NULL;
+        g_autoptr(GVariant) r = NULL;
         bool seen[3] = {};
 
-        integ_start(t, &(IntegRun){.boards = 0, .script = "at 2 plug 1-1\nat 3 plug 1-2\nat 4 plug 1-3\n"});
-        counter = add_counter(t, "boards", 500, &error);
+        /* Three boards for three values; the fourth finds the sequence exhausted and stops the rule. */
+        integ_start(t,
+                    &(IntegRun){.boards = 0,
+                                .script = "at 2 plug 1-1\nat 3 plug 1-2\nat 4 plug 1-3\nat 6 plug 1-4\n"});
+        r = integ_call(t, DFUSD_PATH, DFUSD_MANAGER, "AddSequence",
+                       g_variant_new("(s@a{sv})", "boards",
+                                     integ_options("start", g_variant_new_uint64(500), "last",
+                                                   g_variant_new_uint64(502), NULL)),
+                       "(o)", &error);
         g_assert_no_error(error);
+        g_variant_get(r, "(o)", &counter);
         rule = integ_add_rule(t, (const char *[]){hex, NULL},
                               integ_options("match-port", g_variant_new_string("1-*"), "patches",
                                             patches("u32le", FALSE), NULL),
@@ -357,6 +366,15 @@ static void test_rule(Integ *t, gconstpointer data) {
         for (unsigned tries = 0; tries < 600 && seq_u64(t, counter, "Used") < 3; tries++)
                 g_usleep(100 * 1000);
         g_assert_cmpuint(seq_u64(t, counter, "Used"), ==, 3);
+        g_assert_cmpuint(seq_u64(t, counter, "Left"), ==, 0);
+        for (unsigned tries = 0; tries < 600; tries++) {
+                g_free(stopped);
+                stopped = integ_get_string(t, rule, DFUSD_RULE, "Stopped");
+                if (stopped[0])
+                        break;
+                g_usleep(100 * 1000);
+        }
+        g_assert_cmpstr(stopped, ==, "Sequence boards is exhausted.");
         integ_stop(t);
         for (unsigned i = 0; i < 3; i++) {
                 g_autofree char *port = g_strdup_printf("1-%u", i + 1);
