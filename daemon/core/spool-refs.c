@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "job.h"
 #include "log.h"
@@ -14,6 +15,7 @@ typedef struct SpoolCollect {
         char *state_dir;
         char **hashes; /* NULL: all */
         char **keep;
+        struct timespec requested; /* when keep was taken */
 } SpoolCollect;
 
 static SpoolCollect *spool_collect_free(SpoolCollect *c) {
@@ -28,7 +30,7 @@ DEFINE_TRIVIAL_CLEANUP_FUNC(SpoolCollect *, spool_collect_free);
 
 static void collect_run(void *userdata) {
         SpoolCollect *c = userdata;
-        spool_collect(c->state_dir, c->hashes, c->keep);
+        spool_collect(c->state_dir, c->hashes, c->keep, &c->requested);
 }
 
 static void collect_done(Manager *m, void *userdata) {
@@ -52,6 +54,9 @@ void spool_refs_release(Manager *m, char *const *hashes) {
         if (!c || !(c->state_dir = strdup(m->config.state_dir)) || !(c->keep = calloc(1, sizeof(char *))) ||
             (hashes && !(c->hashes = strv_copy(hashes))))
                 return (void)log_oom();
+        /* An image spooled after this moment (a call that began reading once the collection was on its
+         * way) is not in keep, and must stay. */
+        (void)clock_gettime(CLOCK_REALTIME, &c->requested);
         LIST_FOREACH (jobs, j, m->jobs)
                 if (!job_state_is_final(j->state) && !j->finishing &&
                     keep_extend(&c->keep, j->image_hashes) < 0)

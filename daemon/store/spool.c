@@ -41,7 +41,8 @@ int spool_write(const char *state_dir, const char *hash, const uint8_t *buf, siz
                 return r;
         if (asprintf(&path, "%s/%s", dir, hash) < 0 || asprintf(&tmp, "%s/.%s.tmp", dir, hash) < 0)
                 return -ENOMEM;
-        if (access(path, F_OK) == 0)
+        /* Reused: its time says so, so that a collection that started before does not take it. */
+        if (utimensat(AT_FDCWD, path, NULL, 0) == 0)
                 return 0;
         if (mkdir(dir, 0750) < 0 && errno != EEXIST)
                 return -errno;
@@ -106,7 +107,13 @@ static bool is_hash(const char *name) {
         return strlen(name) == 64 && strspn(name, "0123456789abcdef") == 64;
 }
 
-void spool_collect(const char *state_dir, char *const *hashes, char *const *keep) {
+/* Whether st changed after requested, less a second: file times are coarser than the clock. */
+static bool changed_since(const struct stat *st, const struct timespec *requested) {
+        return requested && st->st_mtim.tv_sec >= requested->tv_sec - 1;
+}
+
+void spool_collect(const char *state_dir, char *const *hashes, char *const *keep,
+                   const struct timespec *requested) {
         _cleanup_free_ char *dir = NULL;
         DIR *d;
         struct dirent *de;
@@ -129,7 +136,9 @@ void spool_collect(const char *state_dir, char *const *hashes, char *const *keep
                             time(NULL) - st.st_mtime < SPOOL_TMP_MAX_AGE_SEC)
                                 continue;
                 } else if (!is_hash(name) || (hashes && !strv_contains(hashes, name)) ||
-                           strv_contains(keep, name))
+                           strv_contains(keep, name) ||
+                           (fstatat(dirfd(d), name, &st, AT_SYMLINK_NOFOLLOW) == 0 &&
+                            changed_since(&st, requested)))
                         continue;
                 if (unlinkat(dirfd(d), name, 0) < 0)
                         log_debug_errno(errno, "Failed to remove %s/%s: %m", dir, name);

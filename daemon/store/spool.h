@@ -4,6 +4,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <time.h>
 
 #include "error.h"
 
@@ -18,8 +19,11 @@ int spool_read(const char *state_dir, const char *hash, uint64_t cap, uint8_t **
                DfuError *error);
 
 /* Removes the spooled files among hashes (all of them if hashes is NULL) that keep says are not needed;
- * keep is a NULL-terminated list of hashes still referred to. Leftover temp files go too. */
-void spool_collect(const char *state_dir, char *const *hashes, char *const *keep);
+ * keep is a NULL-terminated list of hashes still referred to. Leftover temp files go too. keep was
+ * taken at requested (CLOCK_REALTIME): a file written or reused since may belong to a job or rule that
+ * keep could not know of, and stays. */
+void spool_collect(const char *state_dir, char *const *hashes, char *const *keep,
+                   const struct timespec *requested);
 
 /* Bytes in the spool now. */
 uint64_t spool_usage(const char *state_dir);
