@@ -57,7 +57,7 @@ static int reject(SanitizeReport *report, DfuError *error, const char *reason) {
 /* Places the patches: their bytes join the kept image (as blanks where it had none) so that the plan
  * erases and writes them; the worker puts each board's values there once it has taken them. */
 static int prepare_patches(SanitizeReport *report, const JobOptions *o, const MemLayout *layout,
-                           DfuError *error) {
+                           PatchPlace *places, DfuError *error) {
         DfuError place_error = DFU_ERROR_INIT;
         _cleanup_free_ Patch *patches = NULL;
         size_t n;
@@ -68,7 +68,7 @@ static int prepare_patches(SanitizeReport *report, const JobOptions *o, const Me
         r = job_options_patches(o, &patches, &n);
         if (r < 0)
                 return r == -ENOMEM ? r : reject(report, error, "The job's patches are unreadable.");
-        r = patch_place_all(report->kept, layout, patches, n, o->mass_erase, o->patch_erase, NULL,
+        r = patch_place_all(report->kept, layout, patches, n, o->mass_erase, o->patch_erase, places,
                             &place_error);
         if (r == -ENOMEM)
                 return r;
@@ -79,6 +79,12 @@ static int prepare_patches(SanitizeReport *report, const JobOptions *o, const Me
 
 int prepare_image(const Image *image, const JobOptions *o, const PrepareTarget *t, bool default_verify,
                   SanitizeReport **ret_report, Plan **ret_plan, DfuError *error) {
+        return prepare_image_places(image, o, t, default_verify, ret_report, ret_plan, NULL, error);
+}
+
+int prepare_image_places(const Image *image, const JobOptions *o, const PrepareTarget *t,
+                         bool default_verify, SanitizeReport **ret_report, Plan **ret_plan,
+                         PatchPlace *places, DfuError *error) {
         _cleanup_(sanitize_report_freep) SanitizeReport *report = NULL;
         _cleanup_(plan_freep) Plan *plan = NULL;
         DfuError plan_error = DFU_ERROR_INIT;
@@ -98,7 +104,7 @@ int prepare_image(const Image *image, const JobOptions *o, const PrepareTarget *
                 r = reject(report, error, report->reject_reason ? report->reject_reason : "Image rejected.");
         else if (t->map->n_layouts == 0)
                 r = reject(report, error, "The board reports no memory map.");
-        else if ((r = prepare_patches(report, o, &t->map->layouts[0], error)) < 0) {
+        else if ((r = prepare_patches(report, o, &t->map->layouts[0], places, error)) < 0) {
                 if (r == -ENOMEM)
                         return r;
         } else {

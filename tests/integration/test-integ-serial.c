@@ -127,6 +127,33 @@ static void test_eight_boards(Integ *t, gconstpointer data) {
         g_assert_nonnull(error);
         g_clear_error(&error);
 
+        {
+                /* Inspect tells where each patch goes and what the next board would get, taking nothing. */
+                int fd = open(hex, O_RDONLY | O_CLOEXEC);
+                g_autoptr(GVariant) r =
+                        integ_call_fds(t, "Inspect", &fd, 1,
+                                       integ_options("port", g_variant_new_string("1-1"), "patches",
+                                                     patches("u32le", TRUE), NULL),
+                                       "(a{sv})", &error);
+                g_autoptr(GVariant) result = NULL, places = NULL, first = NULL, second = NULL;
+                const char *s;
+
+                close(fd);
+                g_assert_no_error(error);
+                result = g_variant_get_child_value(r, 0);
+                places = g_variant_lookup_value(result, "patches", G_VARIANT_TYPE("aa{sv}"));
+                g_assert_nonnull(places);
+                g_assert_cmpuint(g_variant_n_children(places), ==, 2);
+                first = g_variant_get_child_value(places, 0);
+                second = g_variant_get_child_value(places, 1);
+                g_assert_true(g_variant_lookup(first, "place", "&s", &s));
+                g_assert_cmpstr(s, ==, "in the image");
+                g_assert_true(g_variant_lookup(first, "sample-bytes", "&s", &s));
+                g_assert_cmpstr(s, ==, "E8 03 00 00");
+                g_assert_true(g_variant_lookup(second, "place", "&s", &s));
+                g_assert_cmpstr(s, ==, "in erased flash of a sector the image erases");
+                g_assert_cmpuint(seq_u64(t, counter, "Next"), ==, 1000);
+        }
         for (unsigned i = 0; i < 8; i++) {
                 g_autofree char *port = g_strdup_printf("1-%u", i + 1);
                 jobs[i] = submit(t, hex, port, patches("u32le", TRUE), &error);
