@@ -268,9 +268,9 @@ static void worker_allocated(int result, const StoreValue *values, size_t n, con
                 d->current_job = NULL;
                 manager_emit_device_changed(m, d, NULL);
         }
-        if (result == -ENOSPC) {
-                (void)dfu_error_set(&error, ENOSPC, "Sequence %s is exhausted.",
-                                    exhausted ? exhausted : "?");
+        /* -ENOSPC is a full disk too: only a named sequence ran out. */
+        if (result == -ENOSPC && exhausted) {
+                (void)dfu_error_set(&error, ENOSPC, "Sequence %s is exhausted.", exhausted);
                 log_warning("Job %" PRIu32 ": %s", j->id, error.message);
                 /* Every later board of the rule would fail the same way. */
                 Rule *rule = j->rule_id ? rule_find(m, j->rule_id) : NULL;
