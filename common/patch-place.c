@@ -93,12 +93,13 @@ static int place_one(const Image *kept, const MemLayout *layout, const Patch *p,
                         else if (patch_erase)
                                 place = PATCH_PLACE_ERASED_FOR_IT;
                         else
-                                return dfu_error_set(error, EMEDIUMTYPE,
-                                                     "Patch at 0x%08" PRIX32
-                                                     " (%s) is in sector 0x%08" PRIX32
-                                                     " that the image does not touch: pass patch-erase to "
-                                                     "erase that sector (whatever it holds is lost).",
-                                                     p->address, p->sequence, sec.address);
+                                return dfu_error_set(
+                                        error, EMEDIUMTYPE,
+                                        "Patch at 0x%08" PRIX32 " (%s) is in sector 0x%08" PRIX32
+                                        " that the image does not touch: allow erasing it with "
+                                        "patch-erase (dfusctl --patch-erase); whatever it holds "
+                                        "is lost.",
+                                        p->address, p->sequence, sec.address);
                 }
                 a = piece_end;
         }
