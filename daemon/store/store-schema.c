@@ -75,7 +75,10 @@ static const StoreMigration store_migrations[] = {
          " count INTEGER NOT NULL DEFAULT 0,"
          " exhausted INTEGER NOT NULL DEFAULT 0,"
          " owner INTEGER NOT NULL DEFAULT 0,"
-         " created INTEGER NOT NULL DEFAULT 0);"
+         " created INTEGER NOT NULL DEFAULT 0,"
+         " used INTEGER NOT NULL DEFAULT 0,"
+         " spoiled INTEGER NOT NULL DEFAULT 0,"
+         " returned INTEGER NOT NULL DEFAULT 0);"
          "CREATE TABLE sequence_values ("
          " seq_id INTEGER NOT NULL,"
          " idx INTEGER NOT NULL,"
@@ -97,6 +100,9 @@ static const StoreMigration store_migrations[] = {
          "CREATE UNIQUE INDEX allocations_once ON allocations(seq_id, idx) WHERE state <> 'returned';"
          "CREATE INDEX allocations_pending ON allocations(seq_id, idx) "
          " WHERE state = 'returned' AND reissued = 0;"
+         /* Start-up reads the counts kept in sequences and the few values still taken or
+          * returned, through these partial indexes: its cost does not grow with the history. */
+         "CREATE INDEX allocations_taken ON allocations(seq_id) WHERE state = 'taken';"
          "CREATE INDEX allocations_job ON allocations(job_id);"
          "CREATE INDEX allocations_value ON allocations(value);"},
 };

@@ -293,6 +293,27 @@ int store_apply_allocate(Store *s, const StoreJobStart *j, char *const *sequence
         return 0;
 }
 
+/* Adds the job's taken values to the count of their new state (a column name from a fixed list). */
+static int store_sequences_count(Store *s, uint32_t job_id, const char *state) {
+        _cleanup_stmt_ sqlite3_stmt *st = NULL;
+        _cleanup_free_ char *sql = NULL;
+        int r;
+
+        if (asprintf(&sql,
+                     "UPDATE sequences SET %1$s = %1$s + (SELECT COUNT(*) FROM allocations a WHERE a.job_id "
+                     "= ?1 "
+                     "AND a.state = 'taken' AND a.seq_id = sequences.id) WHERE id IN (SELECT seq_id FROM "
+                     "allocations WHERE job_id = ?1 AND state = 'taken')",
+                     state) < 0)
+                return -ENOMEM;
+        r = prepare(s->db, sql, &st);
+        if (r < 0)
+                return r;
+        (void)sqlite3_bind_int64(st, 1, job_id);
+        r = step(st);
+        return r < 0 ? r : 0;
+}
+
 int store_apply_values_end(Store *s, uint32_t job_id, StoreValuesEnd how, uint64_t usec) {
         static const char *const states[] = {
                 [STORE_VALUES_SPOILED] = "spoiled",
@@ -304,6 +325,10 @@ int store_apply_values_end(Store *s, uint32_t job_id, StoreValuesEnd how, uint64
 
         if ((size_t)how >= ELEMENTSOF(states))
                 return -EINVAL;
+        /* The counts first, from the rows about to change (a job holds a few). */
+        r = store_sequences_count(s, job_id, states[how]);
+        if (r < 0)
+                return r;
         r = prepare(s->db,
                     "UPDATE allocations SET state = ?2, end_time = ?3 WHERE job_id = ?1 AND state = 'taken'",
                     &st);
@@ -320,9 +345,22 @@ int store_values_settle_interrupted(Store *s) {
         int r = store_exec(s->db, "BEGIN IMMEDIATE");
         if (r < 0)
                 return r;
-        r = store_exec(s->db, "UPDATE allocations SET state = CASE WHEN (SELECT leave_time FROM jobs "
-                              "WHERE jobs.id = allocations.job_id) > 0 THEN 'used' ELSE 'spoiled' END "
-                              "WHERE state = 'taken'");
+        /* Only the few values still taken are read, through their partial index. */
+        r = store_exec(
+                s->db,
+                "UPDATE sequences SET "
+                "used = used + (SELECT COUNT(*) FROM allocations a INDEXED BY allocations_taken "
+                "WHERE a.seq_id = sequences.id AND a.state = 'taken' AND "
+                "COALESCE((SELECT leave_time FROM jobs WHERE jobs.id = a.job_id), 0) > 0), "
+                "spoiled = spoiled + (SELECT COUNT(*) FROM allocations a INDEXED BY allocations_taken "
+                "WHERE a.seq_id = sequences.id AND a.state = 'taken' AND "
+                "COALESCE((SELECT leave_time FROM jobs WHERE jobs.id = a.job_id), 0) = 0)");
+        if (r >= 0)
+                r = store_exec(
+                        s->db,
+                        "UPDATE allocations INDEXED BY allocations_taken SET state = CASE WHEN "
+                        "COALESCE((SELECT leave_time FROM jobs WHERE jobs.id = allocations.job_id), 0) > 0 "
+                        "THEN 'used' ELSE 'spoiled' END WHERE state = 'taken'");
         if (r >= 0)
                 r = store_exec(s->db, "COMMIT");
         if (r < 0)
@@ -358,15 +396,14 @@ int store_load_sequences(Store *s, StoreState *state) {
         _cleanup_stmt_ sqlite3_stmt *st = NULL;
         int r;
 
-        r = prepare(s->db,
-                    "SELECT name, kind, start, step, last, next, count, exhausted, owner, created, "
-                    "(SELECT COUNT(*) FROM allocations a WHERE a.seq_id = q.id AND state = 'taken'), "
-                    "(SELECT COUNT(*) FROM allocations a WHERE a.seq_id = q.id AND state = 'used'), "
-                    "(SELECT COUNT(*) FROM allocations a WHERE a.seq_id = q.id AND state = 'spoiled'), "
-                    "(SELECT COUNT(*) FROM allocations a WHERE a.seq_id = q.id AND state = 'returned'), "
-                    "(SELECT COUNT(*) FROM allocations a WHERE a.seq_id = q.id AND state = 'returned' "
-                    "AND reissued = 0) FROM sequences q ORDER BY name",
-                    &st);
+        r = prepare(
+                s->db,
+                "SELECT name, kind, start, step, last, next, count, exhausted, owner, created, "
+                "(SELECT COUNT(*) FROM allocations a INDEXED BY allocations_taken WHERE a.seq_id = q.id "
+                "AND state = 'taken'), used, spoiled, returned, "
+                "(SELECT COUNT(*) FROM allocations a INDEXED BY allocations_pending WHERE a.seq_id = q.id "
+                "AND state = 'returned' AND reissued = 0) FROM sequences q ORDER BY name",
+                &st);
         if (r < 0)
                 return r;
         while ((r = step(st)) > 0) {
