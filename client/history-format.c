@@ -116,14 +116,33 @@ static int csv_end_row(FILE *f) {
         return fputs("\r\n", f) < 0 ? -EIO : 0;
 }
 
-int history_csv_header(FILE *f) {
+int history_csv_header(FILE *f, char *const *sequences) {
         for (size_t i = 0; i < ELEMENTSOF(columns); i++) {
                 if (i > 0 && fputc(',', f) == EOF)
                         return -EIO;
                 if (csv_write_field(f, columns[i].name) < 0)
                         return -EIO;
         }
+        for (char *const *q = sequences; q && *q; q++)
+                if (fputs(",value-", f) < 0 || csv_write_field(f, *q) < 0)
+                        return -EIO;
         return csv_end_row(f);
+}
+
+/* The value the entry took from sequence, or "". */
+static const char *value_of(json_object *entry, const char *sequence) {
+        json_object *values;
+
+        if (!json_object_object_get_ex(entry, "values", &values) ||
+            !json_object_is_type(values, json_type_array))
+                return "";
+        for (size_t k = 0; k < json_object_array_length(values); k++) {
+                json_object *pair = json_object_array_get_idx(values, k);
+                const char *name = json_object_get_string(json_object_array_get_idx(pair, 0));
+                if (name && streq(name, sequence))
+                        return json_object_get_string(json_object_array_get_idx(pair, 1)) ?: "";
+        }
+        return "";
 }
 
 /* "boards=1000 macs=02:80:E1:00:00:01" into buf. */
@@ -162,7 +181,7 @@ static const char *cell(json_object *entry, size_t i, char buf[HISTORY_CELL_MAX]
         return json_object_get_string(v) ?: "";
 }
 
-int history_csv_row(FILE *f, json_object *entry) {
+int history_csv_row(FILE *f, json_object *entry, char *const *sequences) {
         for (size_t i = 0; i < ELEMENTSOF(columns); i++) {
                 char buf[HISTORY_CELL_MAX];
 
@@ -171,6 +190,9 @@ int history_csv_row(FILE *f, json_object *entry) {
                 if (csv_write_field(f, cell(entry, i, buf)) < 0)
                         return -EIO;
         }
+        for (char *const *q = sequences; q && *q; q++)
+                if (fputc(',', f) == EOF || csv_write_field(f, value_of(entry, *q)) < 0)
+                        return -EIO;
         return csv_end_row(f);
 }
 

@@ -16,6 +16,7 @@
 #include "output.h"
 #include "parse-util.h"
 #include "progress.h"
+#include "strv.h"
 #include "verbs-bus.h"
 
 void verb_history_help(void) {
@@ -43,7 +44,8 @@ void verb_history_help(void) {
                "start-time, end-time (ISO 8601 UTC, \"2026-01-05T10:11:12Z\"), duration-usec, bytes,\n"
                "dropped-segments, interrupted (true/false), rule, then submit-time-usec,\n"
                "start-time-usec, end-time-usec (the same times as CLOCK_REALTIME microseconds), and\n"
-               "values: the per-board values as SEQUENCE=VALUE joined by spaces.\n"
+               "values: the per-board values as SEQUENCE=VALUE joined by spaces, then one column per\n"
+               "sequence dfusd knows, value-NAME, with the value the job took from it.\n"
                "A key an entry lacks is an empty field.\n"
                "--format jsonl: one JSON object per line, each entry as --json shows it.\n"
                "With --json: {\"entries\": [...]}, each entry as the daemon records it: \"id\",\n"
@@ -190,6 +192,7 @@ typedef struct Sink {
         Table *table;       /* the table form */
         json_object *array; /* --json */
         bool started;       /* csv: the header is out */
+        char **sequences;   /* csv: a column each */
 } Sink;
 
 static int sink_emit(json_object *e, void *userdata) {
@@ -201,12 +204,12 @@ static int sink_emit(json_object *e, void *userdata) {
         switch (s->format) {
         case HISTORY_FORMAT_CSV:
                 if (!s->started && !s->ctx->no_legend) {
-                        r = history_csv_header(stdout);
+                        r = history_csv_header(stdout, s->sequences);
                         if (r < 0)
                                 return r;
                 }
                 s->started = true;
-                return history_csv_row(stdout, e);
+                return history_csv_row(stdout, e, s->sequences);
         case HISTORY_FORMAT_JSONL:
                 return history_jsonl_row(stdout, e);
         default:
@@ -214,11 +217,39 @@ static int sink_emit(json_object *e, void *userdata) {
         }
 }
 
+static int compare_str(const void *a, const void *b) {
+        return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/* The sequences the daemon knows, by name: CSV gets a column for each. An older dfusd has none. */
+static char **history_sequences(sd_bus *bus) {
+        _cleanup_(sd_bus_message_unrefp) sd_bus_message *reply = NULL;
+        _cleanup_strv_free_ char **paths = NULL;
+        char **names;
+        size_t n = 0;
+
+        if (sd_bus_get_property(bus, DFUSD_BUS_NAME, DFUSD_PATH, DFUSD_IFACE_MGR, "Sequences", NULL, &reply,
+                                "ao") < 0 ||
+            sd_bus_message_read_strv(reply, &paths) < 0)
+                return NULL;
+        names = calloc(strv_length(paths) + 1, sizeof(char *));
+        for (char **p = paths; names && p && *p; p++) {
+                char buf[128];
+                names[n] = strdup(object_path_id_buf(*p, buf, sizeof(buf)));
+                if (!names[n])
+                        return strv_free(names);
+                n++;
+        }
+        if (names)
+                qsort(names, n, sizeof(char *), compare_str);
+        return names;
+}
+
 static int sink_finish(Sink *s) {
         if (s->array)
                 return output_json_member("entries", s->array, stdout);
         if (s->format == HISTORY_FORMAT_CSV && !s->started && !s->ctx->no_legend)
-                return history_csv_header(stdout);
+                return history_csv_header(stdout, s->sequences);
         if (s->format == HISTORY_FORMAT_TABLE)
                 return table_print_or_empty(s->table, stdout, "No jobs recorded.", !s->ctx->no_legend,
                                             s->ctx->color);
@@ -395,6 +426,7 @@ int verb_history(int argc, char *argv[], const DfusctlContext *ctx) {
         _cleanup_(history_args_done) HistoryArgs a = {.page_size = HISTORY_PAGE_MAX};
         _cleanup_(table_freep) Table *table = NULL;
         _cleanup_(json_object_putp) json_object *array = NULL;
+        _cleanup_strv_free_ char **sequences = NULL;
         Fetcher f = {.error = SD_BUS_ERROR_NULL, .args = &a};
         Sink sink = {.ctx = ctx};
         HistoryWalk w;
@@ -415,6 +447,8 @@ int verb_history(int argc, char *argv[], const DfusctlContext *ctx) {
         if (r != EXIT_ACCEPTED)
                 return r;
         f.bus = bus;
+        if (!ctx->json && a.format == HISTORY_FORMAT_CSV)
+                sink.sequences = sequences = history_sequences(bus);
         w = (HistoryWalk){
                 .fetch = fetch_page,
                 .fetch_userdata = &f,
