@@ -214,36 +214,33 @@ static int sequence_list(int argc, char *argv[], const DfusctlContext *ctx) {
         return print_sequences(list, ctx);
 }
 
-static int sequence_show(int argc, char *argv[], const DfusctlContext *ctx) {
-        _cleanup_(sd_bus_flush_close_unrefp) sd_bus *bus = NULL;
-        _cleanup_free_ char *path = NULL;
+/* `sequence show|remove NAME`: the object path of NAME and a bus. Returns an exit status. */
+static int sequence_connect(int argc, char *argv[], const DfusctlContext *ctx, char **ret_path,
+                            sd_bus **ret_bus) {
         int r;
 
         if (argc != 2) {
-                fprintf(stderr, "dfusctl sequence show: expected one sequence name.\n");
+                fprintf(stderr, "dfusctl sequence %s: expected one sequence name.\n", argv[0]);
                 return EXIT_USAGE;
         }
-        r = sequence_path(argv[1], &path);
-        if (r == EXIT_ACCEPTED)
-                r = bus_connect(ctx, &bus);
-        if (r != EXIT_ACCEPTED)
-                return r;
-        return print_one(bus, path, ctx);
+        r = sequence_path(argv[1], ret_path);
+        return r == EXIT_ACCEPTED ? bus_connect(ctx, ret_bus) : r;
+}
+
+static int sequence_show(int argc, char *argv[], const DfusctlContext *ctx) {
+        _cleanup_(sd_bus_flush_close_unrefp) sd_bus *bus = NULL;
+        _cleanup_free_ char *path = NULL;
+        int r = sequence_connect(argc, argv, ctx, &path, &bus);
+
+        return r == EXIT_ACCEPTED ? print_one(bus, path, ctx) : r;
 }
 
 static int sequence_remove(int argc, char *argv[], const DfusctlContext *ctx) {
         _cleanup_(sd_bus_flush_close_unrefp) sd_bus *bus = NULL;
         _cleanup_bus_error_ sd_bus_error error = SD_BUS_ERROR_NULL;
         _cleanup_free_ char *path = NULL;
-        int r;
+        int r = sequence_connect(argc, argv, ctx, &path, &bus);
 
-        if (argc != 2) {
-                fprintf(stderr, "dfusctl sequence remove: expected one sequence name.\n");
-                return EXIT_USAGE;
-        }
-        r = sequence_path(argv[1], &path);
-        if (r == EXIT_ACCEPTED)
-                r = bus_connect(ctx, &bus);
         if (r != EXIT_ACCEPTED)
                 return r;
         r = sd_bus_call_method(bus, DFUSD_BUS_NAME, path, DFUSD_IFACE_SEQUENCE, "Remove", &error, NULL,
