@@ -27,6 +27,8 @@ static const DfusctlVerb verbs[] = {
         {"watch", "", "Follow every board and job live", verb_watch, verb_watch_help},
         {"rule", "add|list|remove ...", "Flash boards automatically when they attach", verb_rule,
          verb_rule_help},
+        {"sequence", "add|list|show|remove", "Per-board values: counters and lists", verb_sequence,
+         verb_sequence_help},
         {"history", "[OPTIONS]", "Show the job history", verb_history, verb_history_help},
 #endif
 };

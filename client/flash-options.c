@@ -91,10 +91,49 @@ int flash_options_parse_option(int c, const char *arg, FlashOptions *o) {
                 break;
         case OPT_SIGNATURE:
                 return o->signatures ? flash_signatures_add_file(o->signatures, arg) : 0;
+        case OPT_PATCH:
+                return flash_options_add_patch(o, arg);
+        case OPT_PATCH_ERASE:
+                o->patch_erase = true;
+                break;
         default:
                 return 0;
         }
         return 1;
+}
+
+int flash_options_add_patch(FlashOptions *o, const char *arg) {
+        DfuError error = DFU_ERROR_INIT;
+
+        if (o->n_patches >= PATCH_MAX) {
+                fprintf(stderr, "dfusctl: --patch: at most %d patches per job.\n", PATCH_MAX);
+                return -EINVAL;
+        }
+        if (patch_parse(arg, &o->patches[o->n_patches], &error) < 0) {
+                fprintf(stderr, "dfusctl: --patch: %s\n", dfu_error_message(&error));
+                return -EINVAL;
+        }
+        o->n_patches++;
+        return 1;
+}
+
+static int append_patches(sd_bus_message *m, const FlashOptions *o) {
+        int r = sd_bus_message_open_container(m, 'e', "sv");
+
+        if (r >= 0)
+                r = sd_bus_message_append(m, "s", "patches");
+        if (r >= 0)
+                r = sd_bus_message_open_container(m, 'v', "a(uss)");
+        if (r >= 0)
+                r = sd_bus_message_open_container(m, 'a', "(uss)");
+        for (size_t i = 0; r >= 0 && i < o->n_patches; i++) {
+                char format[16];
+                patch_format_to_string(o->patches[i].format, o->patches[i].width, format);
+                r = sd_bus_message_append(m, "(uss)", o->patches[i].address, format, o->patches[i].sequence);
+        }
+        for (int k = 0; r >= 0 && k < 3; k++)
+                r = sd_bus_message_close_container(m);
+        return r;
 }
 
 static int append_bool(sd_bus_message *m, const char *key, bool value) {
@@ -148,6 +187,10 @@ int flash_options_append(sd_bus_message *m, const FlashOptions *o, bool targets)
                 r = append_str(m, "option-bytes", o->option_bytes);
         if (r >= 0 && o->signatures)
                 r = flash_signatures_append(m, o->signatures);
+        if (r >= 0 && o->n_patches > 0)
+                r = append_patches(m, o);
+        if (r >= 0 && o->patch_erase)
+                r = append_bool(m, "patch-erase", true);
         return r < 0 ? r : 0;
 }
 

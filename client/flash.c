@@ -43,8 +43,13 @@ void verb_flash_help(void) {
                "                     unprotect: erases the whole flash and resets the board)\n"
                "  --signature FILE   detached Ed25519 signature of the next image (repeatable, in image\n"
                "                     order); default: IMAGE.sig beside each image, when there is one\n"
+               "  --patch ADDRESS:FORMAT:SEQUENCE  write each board's own value of SEQUENCE at\n"
+               "                     ADDRESS (repeatable, at most 16); FORMAT: u32le, u32be, u64le,\n"
+               "                     u64be, dec:N, hex:N, mac, bytes:N, str:N\n"
+               "  --patch-erase      allow patches in sectors the image does not touch (erased)\n"
                "  --no-block         print the job paths and return at once\n\n"
-               "With --json: {\"jobs\": [{\"path\", \"success\", \"message\", and the Job properties}]}.\n");
+               "With --json: {\"jobs\": [{\"path\", \"success\", \"message\", and the Job properties}]}.\n"
+               "The Job property \"Values\" lists each board's (sequence, value) pairs.\n");
 }
 
 static int parse_flash_args(int argc, char *argv[], FlashOptions *o) {

@@ -10,6 +10,7 @@
 #include <systemd/sd-bus.h>
 
 #include "bus.h"
+#include "patch.h"
 
 /* dbus-daemon passes at most 16 file descriptors in one message (its max_message_unix_fds, whose
  * built-in default neither the system nor the session configuration raises); a message with more
@@ -35,6 +36,9 @@ typedef struct FlashOptions {
         bool have_base, have_timeout;
         uint64_t base, timeout;
         FlashSignatures *signatures; /* NULL: none */
+        Patch patches[PATCH_MAX];
+        size_t n_patches;
+        bool patch_erase;
 } FlashOptions;
 
 #define FLASH_OPTIONS_INIT \
@@ -69,6 +73,8 @@ enum {
         OPT_ALLOW_PERMANENT_LOCK,
         OPT_YES_PERMANENT,
         OPT_OPTION_BYTES,
+        OPT_PATCH,
+        OPT_PATCH_ERASE,
 };
 
 /* How to write: shared by flash and rule add. */
@@ -89,7 +95,9 @@ enum {
         {"lock", no_argument, NULL, OPT_LOCK},                                   \
         {"allow-permanent-lock", no_argument, NULL, OPT_ALLOW_PERMANENT_LOCK},   \
         {"yes-permanent", no_argument, NULL, OPT_YES_PERMANENT},                 \
-        {"option-bytes", required_argument, NULL, OPT_OPTION_BYTES}
+        {"option-bytes", required_argument, NULL, OPT_OPTION_BYTES}, \
+        {"patch", required_argument, NULL, OPT_PATCH},                           \
+        {"patch-erase", no_argument, NULL, OPT_PATCH_ERASE}
 // clang-format on
 
 /* Handles one option of WRITE_LONG_OPTIONS or flash's targets: 1 when it was one, 0 when it was
@@ -108,6 +116,8 @@ int flash_signatures_load(FlashSignatures *s, char *const *paths, size_t n);
 void flash_signatures_done(FlashSignatures *s);
 /* Appends {"signatures": aay} when there is any. */
 int flash_signatures_append(sd_bus_message *m, const FlashSignatures *s);
+/* --patch ADDRESS:FORMAT:SEQUENCE, checked here so that a typo is told before anything is sent. */
+int flash_options_add_patch(FlashOptions *o, const char *arg);
 
 /* Appends the a{sv} entries (inside an open array) for the options; targets: also port, serial,
  * station, wait and timeout. */

@@ -8,6 +8,9 @@
 #include "history.h"
 #include "macro.h"
 
+/* 16 values of at most 512 characters, with their sequences' names. */
+#define HISTORY_CELL_MAX (16 * (512 + 66))
+
 HistoryFormat history_format_from_string(const char *s) {
         static const char *const names[_HISTORY_FORMAT_MAX] = {
                 [HISTORY_FORMAT_TABLE] = "table",
@@ -78,6 +81,7 @@ int csv_write_field(FILE *f, const char *s) {
 typedef enum ColumnKind {
         COLUMN_VALUE,   /* the value as JSON writes a scalar: a string, a number, true/false */
         COLUMN_ISO8601, /* a time, as ISO 8601 UTC; empty when 0 */
+        COLUMN_PAIRS,   /* [[a, b], ...] as "a=b a=b" */
 } ColumnKind;
 
 static const struct {
@@ -105,27 +109,72 @@ static const struct {
         {"end-time-usec", "end-time", COLUMN_VALUE},
         {"trust", "trust", COLUMN_VALUE},
         {"protection", "protection", COLUMN_VALUE},
+        /* One column for every sequence: CSV is written page by page, before all the sequences of
+         * the history are known. */
+        {"values", "values", COLUMN_PAIRS},
 };
 
 static int csv_end_row(FILE *f) {
         return fputs("\r\n", f) < 0 ? -EIO : 0;
 }
 
-int history_csv_header(FILE *f) {
+int history_csv_header(FILE *f, char *const *sequences) {
         for (size_t i = 0; i < ELEMENTSOF(columns); i++) {
                 if (i > 0 && fputc(',', f) == EOF)
                         return -EIO;
                 if (csv_write_field(f, columns[i].name) < 0)
                         return -EIO;
         }
+        for (char *const *q = sequences; q && *q; q++)
+                if (fputs(",value-", f) < 0 || csv_write_field(f, *q) < 0)
+                        return -EIO;
         return csv_end_row(f);
 }
 
-static const char *cell(json_object *entry, size_t i, char buf[32]) {
+/* The value the entry took from sequence, or "". */
+static const char *value_of(json_object *entry, const char *sequence) {
+        json_object *values;
+
+        if (!json_object_object_get_ex(entry, "values", &values) ||
+            !json_object_is_type(values, json_type_array))
+                return "";
+        for (size_t k = 0; k < json_object_array_length(values); k++) {
+                json_object *pair = json_object_array_get_idx(values, k);
+                const char *name = json_object_get_string(json_object_array_get_idx(pair, 0));
+                if (name && streq(name, sequence))
+                        return json_object_get_string(json_object_array_get_idx(pair, 1)) ?: "";
+        }
+        return "";
+}
+
+/* "boards=1000 macs=02:80:E1:00:00:01" into buf. */
+static const char *pairs(json_object *v, char *buf, size_t size) {
+        size_t len = 0;
+
+        buf[0] = '\0';
+        for (size_t k = 0; json_object_is_type(v, json_type_array) && k < json_object_array_length(v); k++) {
+                json_object *pair = json_object_array_get_idx(v, k);
+                int n;
+
+                if (!json_object_is_type(pair, json_type_array) || json_object_array_length(pair) != 2)
+                        continue;
+                n = snprintf(buf + len, size - len, "%s%s=%s", len ? " " : "",
+                             json_object_get_string(json_object_array_get_idx(pair, 0)),
+                             json_object_get_string(json_object_array_get_idx(pair, 1)));
+                if (n < 0 || (size_t)n >= size - len)
+                        break;
+                len += (size_t)n;
+        }
+        return buf;
+}
+
+static const char *cell(json_object *entry, size_t i, char buf[HISTORY_CELL_MAX]) {
         json_object *v;
 
         if (!json_object_object_get_ex(entry, columns[i].key, &v) || json_object_is_type(v, json_type_null))
                 return "";
+        if (columns[i].kind == COLUMN_PAIRS)
+                return pairs(v, buf, HISTORY_CELL_MAX);
         if (columns[i].kind == COLUMN_ISO8601) {
                 format_iso8601_utc(buf,
                                    json_object_is_type(v, json_type_int) ? json_object_get_uint64(v) : 0);
@@ -134,15 +183,18 @@ static const char *cell(json_object *entry, size_t i, char buf[32]) {
         return json_object_get_string(v) ?: "";
 }
 
-int history_csv_row(FILE *f, json_object *entry) {
+int history_csv_row(FILE *f, json_object *entry, char *const *sequences) {
         for (size_t i = 0; i < ELEMENTSOF(columns); i++) {
-                char buf[32];
+                char buf[HISTORY_CELL_MAX];
 
                 if (i > 0 && fputc(',', f) == EOF)
                         return -EIO;
                 if (csv_write_field(f, cell(entry, i, buf)) < 0)
                         return -EIO;
         }
+        for (char *const *q = sequences; q && *q; q++)
+                if (fputc(',', f) == EOF || csv_write_field(f, value_of(entry, *q)) < 0)
+                        return -EIO;
         return csv_end_row(f);
 }
 

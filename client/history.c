@@ -16,11 +16,13 @@
 #include "output.h"
 #include "parse-util.h"
 #include "progress.h"
+#include "strv.h"
 #include "verbs-bus.h"
 
 void verb_history_help(void) {
         printf("dfusctl history [--since TIME] [--until TIME] [--port PATH] [--serial SERIAL]\n"
-               "                [--image SHA256] [--result done|failed|cancelled] [--limit N]\n"
+               "                [--image SHA256] [--result done|failed|cancelled] [--value VALUE]\n"
+               "                [--limit N]\n"
                "                [--format table|csv|jsonl] [--page-size N]\n\n"
                "Show the ended jobs dfusd recorded, oldest first: every one that matches, or with\n"
                "--limit N the newest N of them. The filters all must hold:\n"
@@ -29,6 +31,7 @@ void verb_history_help(void) {
                "  --image SHA256    of this image: 64 hex digits, or several joined by commas as\n"
                "                    the job's ImageSha256 shows them (a job of several images)\n"
                "  --result RESULT   ended done, failed or cancelled\n"
+               "  --value VALUE     took this per-board value (a serial number, a MAC address)\n"
                "TIME is \"YYYY-MM-DD [HH:MM[:SS]]\" (local time; a date alone is its midnight),\n"
                "\"today\", \"yesterday\", \"@UNIX-SECONDS\", or an age such as \"30min\", \"2h\", "
                "\"7d\".\n\n"
@@ -41,13 +44,17 @@ void verb_history_help(void) {
                "start-time, end-time (ISO 8601 UTC, \"2026-01-05T10:11:12Z\"), duration-usec, bytes,\n"
                "dropped-segments, interrupted (true/false), rule, then submit-time-usec,\n"
                "start-time-usec, end-time-usec (the same times as CLOCK_REALTIME microseconds), trust\n"
-               "(the key or allow-list that accepted the images), protection (what the job changed).\n"
+               "(the key or allow-list that accepted the images), protection (what the job changed), and\n"
+               "values: the per-board values as SEQUENCE=VALUE joined by spaces, then one column per\n"
+               "sequence dfusd knows, value-NAME, with the value the job took from it.\n"
                "A key an entry lacks is an empty field.\n"
                "--format jsonl: one JSON object per line, each entry as --json shows it.\n"
                "With --json: {\"entries\": [...]}, each entry as the daemon records it: \"id\",\n"
                "\"result\", \"error\", \"port\", \"serial\", \"station\", \"target\", \"image-sha256\",\n"
                "\"submit-time\", \"start-time\", \"end-time\", \"duration-usec\", \"bytes\",\n"
-               "\"dropped-segments\", \"interrupted\", \"rule\", \"cursor\", \"trust\", \"protection\".\n",
+               "\"dropped-segments\", \"interrupted\", \"rule\", \"cursor\", \"trust\", \"protection\", "
+               "\"values\"\n([[SEQUENCE, VALUE], ...], the per-board values the job took and did not "
+               "return).\n",
                HISTORY_PAGE_MAX, HISTORY_PAGE_MAX);
 }
 
@@ -169,7 +176,7 @@ static int table_add_history_row(Table *t, json_object *e) {
 typedef struct HistoryArgs {
         bool have_since, have_until, have_format;
         uint64_t since, until, limit;
-        const char *port, *serial, *result;
+        const char *port, *serial, *result, *value;
         char *image; /* lowercase */
         uint32_t page_size;
         HistoryFormat format;
@@ -186,6 +193,7 @@ typedef struct Sink {
         Table *table;       /* the table form */
         json_object *array; /* --json */
         bool started;       /* csv: the header is out */
+        char **sequences;   /* csv: a column each */
 } Sink;
 
 static int sink_emit(json_object *e, void *userdata) {
@@ -197,12 +205,12 @@ static int sink_emit(json_object *e, void *userdata) {
         switch (s->format) {
         case HISTORY_FORMAT_CSV:
                 if (!s->started && !s->ctx->no_legend) {
-                        r = history_csv_header(stdout);
+                        r = history_csv_header(stdout, s->sequences);
                         if (r < 0)
                                 return r;
                 }
                 s->started = true;
-                return history_csv_row(stdout, e);
+                return history_csv_row(stdout, e, s->sequences);
         case HISTORY_FORMAT_JSONL:
                 return history_jsonl_row(stdout, e);
         default:
@@ -210,11 +218,39 @@ static int sink_emit(json_object *e, void *userdata) {
         }
 }
 
+static int compare_str(const void *a, const void *b) {
+        return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/* The sequences the daemon knows, by name: CSV gets a column for each. An older dfusd has none. */
+static char **history_sequences(sd_bus *bus) {
+        _cleanup_(sd_bus_message_unrefp) sd_bus_message *reply = NULL;
+        _cleanup_strv_free_ char **paths = NULL;
+        char **names;
+        size_t n = 0;
+
+        if (sd_bus_get_property(bus, DFUSD_BUS_NAME, DFUSD_PATH, DFUSD_IFACE_MGR, "Sequences", NULL, &reply,
+                                "ao") < 0 ||
+            sd_bus_message_read_strv(reply, &paths) < 0)
+                return NULL;
+        names = calloc(strv_length(paths) + 1, sizeof(char *));
+        for (char **p = paths; names && p && *p; p++) {
+                char buf[128];
+                names[n] = strdup(object_path_id_buf(*p, buf, sizeof(buf)));
+                if (!names[n])
+                        return strv_free(names);
+                n++;
+        }
+        if (names)
+                qsort(names, n, sizeof(char *), compare_str);
+        return names;
+}
+
 static int sink_finish(Sink *s) {
         if (s->array)
                 return output_json_member("entries", s->array, stdout);
         if (s->format == HISTORY_FORMAT_CSV && !s->started && !s->ctx->no_legend)
-                return history_csv_header(stdout);
+                return history_csv_header(stdout, s->sequences);
         if (s->format == HISTORY_FORMAT_TABLE)
                 return table_print_or_empty(s->table, stdout, "No jobs recorded.", !s->ctx->no_legend,
                                             s->ctx->color);
@@ -245,6 +281,8 @@ static int history_filter(sd_bus_message *m, const HistoryArgs *a, uint64_t befo
                 r = sd_bus_message_append(m, "{sv}", "image", "s", a->image);
         if (r >= 0 && a->result)
                 r = sd_bus_message_append(m, "{sv}", "result", "s", a->result);
+        if (r >= 0 && a->value)
+                r = sd_bus_message_append(m, "{sv}", "value", "s", a->value);
         if (r >= 0)
                 r = sd_bus_message_append(m, "{sv}", "limit", "u", limit);
         if (r >= 0 && before > 0)
@@ -280,7 +318,14 @@ static const char *option_long_name(const struct option *options, int c) {
 }
 
 static int parse_history_args(int argc, char *argv[], const DfusctlContext *ctx, HistoryArgs *a) {
-        enum { OPT_UNTIL = OPT_HELP + 1, OPT_IMAGE, OPT_RESULT, OPT_FORMAT, OPT_PAGE_SIZE };
+        enum {
+                OPT_UNTIL = OPT_PATCH_ERASE + 1,
+                OPT_IMAGE,
+                OPT_RESULT,
+                OPT_FORMAT,
+                OPT_PAGE_SIZE,
+                OPT_VALUE
+        };
         static const struct option options[] = {
                 {"since", required_argument, NULL, OPT_SINCE},
                 {"until", required_argument, NULL, OPT_UNTIL},
@@ -291,6 +336,7 @@ static int parse_history_args(int argc, char *argv[], const DfusctlContext *ctx,
                 {"limit", required_argument, NULL, OPT_LIMIT},
                 {"format", required_argument, NULL, OPT_FORMAT},
                 {"page-size", required_argument, NULL, OPT_PAGE_SIZE},
+                {"value", required_argument, NULL, OPT_VALUE},
                 {},
         };
         const char *expected = NULL;
@@ -324,6 +370,9 @@ static int parse_history_args(int argc, char *argv[], const DfusctlContext *ctx,
                                 return EXIT_IO;
                         if (r < 0)
                                 expected = "64 hex digits (a SHA-256), or several such joined by commas";
+                        break;
+                case OPT_VALUE:
+                        a->value = optarg;
                         break;
                 case OPT_RESULT:
                         a->result = optarg;
@@ -378,6 +427,7 @@ int verb_history(int argc, char *argv[], const DfusctlContext *ctx) {
         _cleanup_(history_args_done) HistoryArgs a = {.page_size = HISTORY_PAGE_MAX};
         _cleanup_(table_freep) Table *table = NULL;
         _cleanup_(json_object_putp) json_object *array = NULL;
+        _cleanup_strv_free_ char **sequences = NULL;
         Fetcher f = {.error = SD_BUS_ERROR_NULL, .args = &a};
         Sink sink = {.ctx = ctx};
         HistoryWalk w;
@@ -398,6 +448,8 @@ int verb_history(int argc, char *argv[], const DfusctlContext *ctx) {
         if (r != EXIT_ACCEPTED)
                 return r;
         f.bus = bus;
+        if (!ctx->json && a.format == HISTORY_FORMAT_CSV)
+                sink.sequences = sequences = history_sequences(bus);
         w = (HistoryWalk){
                 .fetch = fetch_page,
                 .fetch_userdata = &f,

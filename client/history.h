@@ -66,7 +66,9 @@ void format_iso8601_utc(char buf[32], uint64_t usec);
  * CR or LF. Returns 0 or -EIO. */
 int csv_write_field(FILE *f, const char *s);
 /* The header row and one entry's row (CRLF-terminated), the columns in history_csv_columns order. */
-int history_csv_header(FILE *f);
-int history_csv_row(FILE *f, json_object *entry);
+/* After the fixed columns, one column per sequence named in sequences (may be NULL), "value-NAME",
+ * holding the value the job took from it. */
+int history_csv_header(FILE *f, char *const *sequences);
+int history_csv_row(FILE *f, json_object *entry, char *const *sequences);
 /* One entry as a line of JSON. */
 int history_jsonl_row(FILE *f, json_object *entry);

@@ -34,7 +34,7 @@ int inspect_device(int argc, char *argv[], const DfusctlContext *ctx) {
 #include "flash.h"
 #include "output.h"
 
-enum { OPT_DEVICE = OPT_HELP + 1 };
+enum { OPT_DEVICE = OPT_PATCH_ERASE + 1 };
 
 /* The [address, size] pairs of the plan's list key, one line each. */
 static void print_ranges(json_object *plan, const char *key, const char *label) {
@@ -68,8 +68,28 @@ static void print_plan(json_object *plan) {
         print_ranges(plan, "run-list", "write");
 }
 
+/* Where each patch goes, and what the next board would get (nothing is taken by inspecting). */
+static void print_patches(json_object *patches) {
+        printf("\nPatches:\n");
+        for (size_t i = 0; i < json_object_array_length(patches); i++) {
+                json_object *p = json_object_array_get_idx(patches, i);
+                const char *error = json_get_str(p, "sample-error", NULL);
+
+                printf("  0x%08" PRIX64 " %-9s %-16s %s\n", json_get_u64(p, "address"),
+                       json_get_str(p, "format", "?"), json_get_str(p, "sequence", "?"),
+                       json_get_str(p, "place", "?"));
+                if (error)
+                        printf("  %10s next: %s\n", "", error);
+                else
+                        printf("  %10s next: %s%s%s%s\n", "", json_get_str(p, "sample", "?"),
+                               json_get_str(p, "sample-bytes", NULL) ? " (" : "",
+                               json_get_str(p, "sample-bytes", ""),
+                               json_get_str(p, "sample-bytes", NULL) ? ")" : "");
+        }
+}
+
 static void print_result(json_object *result, const char *port, const DfusctlContext *ctx) {
-        json_object *segments = NULL, *plan = NULL;
+        json_object *segments = NULL, *plan = NULL, *patches = NULL;
         char kept[32], dropped[32];
         bool accepted = json_get_bool(result, "accepted");
 
@@ -85,6 +105,8 @@ static void print_result(json_object *result, const char *port, const DfusctlCon
                 printf("Reason:   %s\n", json_get_str(result, "reason", "-"));
         if (json_object_object_get_ex(result, "segments", &segments))
                 report_print_table(segments, ctx);
+        if (json_object_object_get_ex(result, "patches", &patches))
+                print_patches(patches);
         if (json_object_object_get_ex(result, "plan", &plan))
                 print_plan(plan);
 }

@@ -121,6 +121,13 @@ void inspect_print_text(const InspectResult *r, const DfusctlContext *ctx) {
                        output_color_off(ctx->color), rep->reject_reason);
                 return;
         }
+        for (size_t i = 0; i < r->n_patches; i++) {
+                char format[16];
+                patch_format_to_string(r->patches[i].format, r->patches[i].width, format);
+                printf("%s0x%08" PRIX32 " %-9s %-16s %s\n", i == 0 ? "Patches: " : "         ",
+                       r->patches[i].address, format, r->patches[i].sequence,
+                       patch_place_to_string(r->places[i]));
+        }
         for (size_t i = 0; i < r->n_plans; i++)
                 print_plan(r, r->plans[i], ctx);
 }
@@ -195,6 +202,24 @@ int inspect_print_json(const InspectResult *r) {
         for (size_t i = 0; i < r->n_plans; i++)
                 json_object_array_add(plans, plan_json(r, r->plans[i]));
         json_object_object_add(doc, "plans", plans);
+        if (r->n_patches > 0) {
+                json_object *patches = json_object_new_array();
+                for (size_t i = 0; i < r->n_patches; i++) {
+                        json_object *o = json_object_new_object();
+                        char format[16];
+
+                        patch_format_to_string(r->patches[i].format, r->patches[i].width, format);
+                        json_object_object_add(o, "address", json_object_new_int64(r->patches[i].address));
+                        json_object_object_add(o, "format", json_object_new_string(format));
+                        json_object_object_add(o, "sequence",
+                                               json_object_new_string(r->patches[i].sequence));
+                        json_object_object_add(o, "size", json_object_new_int(r->patches[i].width));
+                        json_object_object_add(o, "place",
+                                               json_object_new_string(patch_place_to_string(r->places[i])));
+                        json_object_array_add(patches, o);
+                }
+                json_object_object_add(doc, "patches", patches);
+        }
 
         k = output_json(doc, stdout);
         json_object_put(doc);

@@ -22,7 +22,9 @@ typedef struct InspectArgs {
         bool has_base;
         uint32_t base;
         uint16_t transfer_size;
-        bool strict, allow_option_bytes, mass_erase;
+        bool strict, allow_option_bytes, mass_erase, patch_erase;
+        Patch patches[PATCH_MAX];
+        size_t n_patches;
         const char *export_path;
         ImageFormat export_format;
         const char *option_bytes;
@@ -44,6 +46,8 @@ void verb_inspect_help(void) {
                "     --strict             Reject images with segments outside the device's memory\n"
                "     --allow-option-bytes Keep segments in option bytes / OTP\n"
                "     --mass-erase         Plan a mass erase instead of sector erases\n"
+               "     --patch=ADDRESS:FORMAT:SEQUENCE  Where a per-board value would go (repeatable)\n"
+               "     --patch-erase        Allow patches in sectors the image does not touch\n"
                "     --export=FILE        Write the kept segments (.hex, .dfu or .bin by extension)\n"
                "     --export-format=FMT  ihex, dfuse or binary, whatever the extension\n"
                "     --option-bytes=FIELD=VALUE,...  With --family: the option bytes a job would write,\n"
@@ -53,7 +57,8 @@ void verb_inspect_help(void) {
                "bytes_kept, bytes_dropped, segments[] {source, address, size, verdict (keep|drop|\n"
                "reject), kind, alt_setting, region, reason}, plans[] {alt_setting, region,\n"
                "transfer_size, flash_word, mass_erase, erases[] {address, size}, runs[] {address,\n"
-               "size, blocks}, bytes_total, blocks_total, estimate_ms, leave_address, skip_refused}.\n"
+               "size, blocks}, bytes_total, blocks_total, estimate_ms, leave_address, skip_refused},\n"
+               "patches[] {address, format, sequence, size, place} (with --patch).\n"
                "Addresses and sizes are numbers.\n\n"
                "Exit status: 0 accepted, 1 rejected, 2 bad command line, 3 unreadable or invalid file.\n");
 }
@@ -110,6 +115,8 @@ static int parse_args(int argc, char *argv[], InspectArgs *a) {
                 ARG_EFMT,
                 ARG_OB,
                 ARG_PERM,
+                ARG_PATCH,
+                ARG_PATCH_ERASE,
         };
         static const struct option options[] = {
                 {"family", required_argument, NULL, ARG_FAMILY},
@@ -123,6 +130,8 @@ static int parse_args(int argc, char *argv[], InspectArgs *a) {
                 {"export-format", required_argument, NULL, ARG_EFMT},
                 {"option-bytes", required_argument, NULL, ARG_OB},
                 {"allow-permanent-lock", no_argument, NULL, ARG_PERM},
+                {"patch", required_argument, NULL, ARG_PATCH},
+                {"patch-erase", no_argument, NULL, ARG_PATCH_ERASE},
                 {},
         };
         uint32_t v;
@@ -171,6 +180,20 @@ static int parse_args(int argc, char *argv[], InspectArgs *a) {
                         break;
                 case ARG_PERM:
                         a->allow_permanent_lock = true;
+                        break;
+                case ARG_PATCH: {
+                        DfuError error = DFU_ERROR_INIT;
+                        if (a->n_patches >= PATCH_MAX)
+                                return usage_error("at most 16 patches");
+                        if (patch_parse(optarg, &a->patches[a->n_patches], &error) < 0) {
+                                fprintf(stderr, "dfusctl inspect: --patch: %s\n", dfu_error_message(&error));
+                                return EXIT_USAGE;
+                        }
+                        a->n_patches++;
+                        break;
+                }
+                case ARG_PATCH_ERASE:
+                        a->patch_erase = true;
                         break;
                 case ARG_EFMT:
                         a->export_format = image_format_from_string(optarg);
@@ -278,6 +301,29 @@ static int build_plans(const InspectArgs *a, InspectResult *r) {
         return -1;
 }
 
+/* As the daemon's prepare step does: the patches' bytes join the kept image, or the image is rejected. */
+static int place_patches(const InspectArgs *a, InspectResult *r, PatchPlace *places) {
+        DfuError error = DFU_ERROR_INIT;
+        int k;
+
+        k = patch_place_all(r->report->kept, &r->map->layouts[0], a->patches, a->n_patches, a->mass_erase,
+                            a->patch_erase, places, &error);
+        if (k == -ENOMEM)
+                return EXIT_IO;
+        if (k < 0) {
+                free(r->report->reject_reason);
+                r->report->reject_reason = strdup(dfu_error_message(&error));
+                r->report->rejected = true;
+                if (!r->report->reject_reason)
+                        return EXIT_IO;
+                return -1;
+        }
+        r->patches = a->patches;
+        r->places = places;
+        r->n_patches = a->n_patches;
+        return -1;
+}
+
 static bool kept_beyond_alt0(const Image *kept) {
         for (size_t i = 0; i < kept->n_segments; i++)
                 if (kept->segments[i].alt_setting > 0)
@@ -329,6 +375,7 @@ int verb_inspect(int argc, char *argv[], const DfusctlContext *ctx) {
         _cleanup_(memmap_freep) MemMap *map = NULL;
         _cleanup_(image_freep) Image *image = NULL;
         _cleanup_(result_done) InspectResult r = {};
+        PatchPlace places[PATCH_MAX] = {};
         InspectArgs a = {};
         _cleanup_free_ char **layouts = NULL;
         DfuError error = DFU_ERROR_INIT;
@@ -373,6 +420,11 @@ int verb_inspect(int argc, char *argv[], const DfusctlContext *ctx) {
         if (sanitize_image(image, map, &so, &r.report, &error) < 0) {
                 fprintf(stderr, "dfusctl inspect: %s\n", dfu_error_message(&error));
                 return EXIT_IO;
+        }
+        if (!r.report->rejected && a.n_patches > 0) {
+                k = place_patches(&a, &r, places);
+                if (k >= 0)
+                        return k;
         }
         if (!r.report->rejected) {
                 k = build_plans(&a, &r);

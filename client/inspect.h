@@ -5,6 +5,7 @@
 #include "image/image.h"
 #include "memmap.h"
 #include "parts.h"
+#include "patch-place.h"
 #include "plan.h"
 #include "sanitize.h"
 
@@ -17,6 +18,9 @@ typedef struct InspectResult {
         SanitizeReport *report;
         Plan **plans; /* one per alternate setting that has kept bytes, in alt order */
         size_t n_plans;
+        const Patch *patches; /* --patch, with where each lands */
+        const PatchPlace *places;
+        size_t n_patches;
 } InspectResult;
 
 void inspect_print_text(const InspectResult *r, const DfusctlContext *ctx);

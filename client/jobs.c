@@ -33,7 +33,7 @@ void verb_job_help(void) {
                "\"ImageSha256\", \"Report\" ([{\"address\", \"size\", \"verdict\", \"kind\", \"source\",\n"
                "\"reason\"}]), \"Error\", \"Rule\", \"Trust\" (the key or allow-list that accepted the "
                "images),\n\"Protection\" (what the job changed: read protection removed, option bytes, "
-               "lock)}.\n");
+               "lock),\n\"Values\" ([[SEQUENCE, VALUE]]: the per-board values the job took)}.\n");
 }
 
 void verb_cancel_help(void) {
@@ -152,7 +152,7 @@ static void print_job(json_object *j, const DfusctlContext *ctx) {
         };
         const char *state = json_get_str(j, "State", "?");
         char done[32], total[32], rate[32], ts[32], phase[64];
-        json_object *report;
+        json_object *report, *values;
 
         format_bytes(json_get_u64(j, "BytesDone"), done);
         format_bytes(json_get_u64(j, "BytesTotal"), total);
@@ -185,6 +185,13 @@ static void print_job(json_object *j, const DfusctlContext *ctx) {
         if (json_get_str(j, "Error", "")[0])
                 printf("%14s: %s%s%s\n", "Error", output_color_on(ctx->color, OUTPUT_COLOR_RED),
                        json_get_str(j, "Error", ""), output_color_off(ctx->color));
+        if (json_object_object_get_ex(j, "Values", &values) && json_object_is_type(values, json_type_array))
+                for (size_t i = 0; i < json_object_array_length(values); i++) {
+                        json_object *pair = json_object_array_get_idx(values, i);
+                        printf("%14s: %s = %s\n", i == 0 ? "Values" : "",
+                               json_object_get_string(json_object_array_get_idx(pair, 0)),
+                               json_object_get_string(json_object_array_get_idx(pair, 1)));
+                }
         if (json_object_object_get_ex(j, "Report", &report))
                 report_print_table(report, ctx);
 }

@@ -201,6 +201,21 @@ void progress_update(Progress *p, JobView *jobs, size_t n) {
         fflush(p->out);
 }
 
+/* ", serial=1000 mac=02:80:E1:00:00:01": the per-board values the job wrote. */
+static void print_values(FILE *f, json_object *props) {
+        json_object *values;
+
+        if (!json_object_object_get_ex(props, "Values", &values) ||
+            !json_object_is_type(values, json_type_array))
+                return;
+        for (size_t i = 0; i < json_object_array_length(values); i++) {
+                json_object *pair = json_object_array_get_idx(values, i);
+                fprintf(f, "%s%s=%s", i == 0 ? ", " : " ",
+                        json_object_get_string(json_object_array_get_idx(pair, 0)),
+                        json_object_get_string(json_object_array_get_idx(pair, 1)));
+        }
+}
+
 void progress_finish(Progress *p, JobView *jobs, size_t n) {
         if (p->tty)
                 progress_update(p, jobs, n);
@@ -212,8 +227,10 @@ void progress_finish(Progress *p, JobView *jobs, size_t n) {
                 if (j->success) {
                         format_bytes(json_get_u64(j->props, "BytesTotal"), size);
                         format_done(j->props, done, sizeof done);
-                        fprintf(p->out, "%s: %s%s%s, %s written\n", job_label(j->props),
+                        fprintf(p->out, "%s: %s%s%s, %s written", job_label(j->props),
                                 state_color(p, "done"), done, color_reset(p), size);
+                        print_values(p->out, j->props);
+                        fputc('\n', p->out);
                 } else
                         fprintf(p->out, "%s: %s%s%s: %s\n", job_label(j->props), state_color(p, state),
                                 state, color_reset(p),

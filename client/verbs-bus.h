@@ -21,3 +21,5 @@ int verb_rule(int argc, char *argv[], const DfusctlContext *ctx);
 void verb_rule_help(void);
 int verb_history(int argc, char *argv[], const DfusctlContext *ctx);
 void verb_history_help(void);
+int verb_sequence(int argc, char *argv[], const DfusctlContext *ctx);
+void verb_sequence_help(void);

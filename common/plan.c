@@ -252,3 +252,26 @@ int plan_build(const Image *kept, const MemLayout *layout, uint16_t transfer_siz
         *ret = TAKE_PTR(p);
         return 0;
 }
+
+int plan_overwrite(Plan *p, uint32_t address, const uint8_t *bytes, size_t len) {
+        uint64_t a = address, end = (uint64_t)address + len;
+
+        /* Check first, then write: a patch is written whole or not at all. */
+        for (int pass = 0; pass < 2; pass++)
+                for (a = address; a < end;) {
+                        const PlanRun *run = NULL;
+                        for (size_t i = 0; i < p->n_runs; i++)
+                                if (p->runs[i].address <= a &&
+                                    a < (uint64_t)p->runs[i].address + p->runs[i].size) {
+                                        run = &p->runs[i];
+                                        break;
+                                }
+                        if (!run)
+                                return -ENOENT;
+                        uint64_t piece_end = MIN(end, (uint64_t)run->address + run->size);
+                        if (pass == 1)
+                                memcpy(run->data + (a - run->address), bytes + (a - address), piece_end - a);
+                        a = piece_end;
+                }
+        return 0;
+}

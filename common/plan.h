@@ -76,3 +76,7 @@ int plan_build(const Image *kept, const MemLayout *layout, uint16_t transfer_siz
                const PlanOptions *opts, Plan **ret, DfuError *error);
 Plan *plan_free(Plan *p);
 DEFINE_TRIVIAL_CLEANUP_FUNC(Plan *, plan_free);
+
+/* Replaces len bytes at address in the runs' data (a patch's value, once taken): -ENOENT when some of
+ * them are not in any run. */
+int plan_overwrite(Plan *p, uint32_t address, const uint8_t *bytes, size_t len);

@@ -122,9 +122,9 @@ static enum MHD_Result reply_csv(Request *r, json_object *entries) {
 
         if (!f)
                 return MHD_NO;
-        k = history_csv_header(f);
+        k = history_csv_header(f, NULL);
         for (size_t i = 0; k >= 0 && i < json_object_array_length(entries); i++)
-                k = history_csv_row(f, json_object_array_get_idx(entries, i));
+                k = history_csv_row(f, json_object_array_get_idx(entries, i), NULL);
         if (fclose(f) != 0 || k < 0)
                 return MHD_NO;
         return http_reply_text(r, MHD_HTTP_OK, "text/csv; charset=utf-8", TAKE_PTR(buf), size);

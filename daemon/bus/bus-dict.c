@@ -1,4 +1,6 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
+#include <inttypes.h>
+#include <stdio.h>
 #include <stdlib.h>
 
 #include "bus-dict.h"
@@ -64,8 +66,63 @@ static const char *kind_signature(OptionKind k) {
                 return "t";
         case OPT_STRV:
                 return "as";
+        case OPT_PATCHES:
+                return "a(uss)";
         }
         return "";
+}
+
+/* a(uss): (address, format, sequence) each, turned into the text form the core parses and checks. */
+static int patches_read(sd_bus_message *m, char ***ret) {
+        _cleanup_strv_free_ char **l = calloc(1, sizeof(char *));
+        const char *format, *sequence;
+        uint32_t address;
+        int r;
+
+        if (!l)
+                return -ENOMEM;
+        r = sd_bus_message_enter_container(m, 'a', "(uss)");
+        if (r < 0)
+                return r;
+        while ((r = sd_bus_message_read(m, "(uss)", &address, &format, &sequence)) > 0) {
+                _cleanup_free_ char *s = NULL;
+                /* Bounded here too: the core refuses more than PATCH_MAX, with a message. */
+                if (strv_length(l) > PATCH_MAX)
+                        break;
+                if (asprintf(&s, "0x%08" PRIX32 ":%.32s:%.80s", address, format, sequence) < 0 ||
+                    strv_extend(&l, s) < 0)
+                        return -ENOMEM;
+        }
+        if (r < 0)
+                return r;
+        if (strv_length(l) > PATCH_MAX)
+                return -E2BIG;
+        r = sd_bus_message_exit_container(m);
+        if (r < 0)
+                return r;
+        *ret = TAKE_PTR(l);
+        return 0;
+}
+
+static int patches_append(sd_bus_message *m, const char *key, char *const *patches) {
+        int r = bus_message_open_dict_entry(m, key, "a(uss)");
+
+        if (r >= 0)
+                r = sd_bus_message_open_container(m, 'a', "(uss)");
+        for (char *const *e = patches; r >= 0 && e && *e; e++) {
+                char format[16];
+                Patch p;
+
+                if (patch_parse(*e, &p, NULL) < 0)
+                        continue;
+                patch_format_to_string(p.format, p.width, format);
+                r = sd_bus_message_append(m, "(uss)", p.address, format, p.sequence);
+        }
+        if (r >= 0)
+                r = sd_bus_message_close_container(m);
+        if (r >= 0)
+                r = bus_message_close_dict_entry(m);
+        return r;
 }
 
 typedef struct OptionsRead {
@@ -110,6 +167,13 @@ static int option_read(sd_bus_message *m, const char *key, const char *signature
                 break;
         case OPT_STRV:
                 r = sd_bus_message_read_strv(m, &strv);
+                v.strv = strv;
+                break;
+        case OPT_PATCHES:
+                r = patches_read(m, &strv);
+                if (r == -E2BIG)
+                        return sd_bus_error_setf(error, SD_BUS_ERROR_INVALID_ARGS,
+                                                 "Option '%s' has more than %d patches.", key, PATCH_MAX);
                 v.strv = strv;
                 break;
         default:
@@ -171,6 +235,9 @@ int bus_job_options_append(sd_bus_message *m, const JobOptions *o) {
                                 r = sd_bus_message_append_strv(m, (char **)v.strv);
                         if (r >= 0)
                                 r = bus_message_close_dict_entry(m);
+                        break;
+                case OPT_PATCHES:
+                        r = patches_append(m, d->key, v.strv);
                         break;
                 }
         }

@@ -2,6 +2,7 @@
 #include <systemd/sd-daemon.h>
 
 #include "bus-events.h"
+#include "bus-sequence.h"
 #include "bus.h"
 #include "device.h"
 #include "job.h"
@@ -131,6 +132,32 @@ static void on_rule_changed(Rule *r, const char *const *properties, void *userda
                         "PropertiesChanged", p);
 }
 
+static void on_sequence_added(Sequence *q, void *userdata) {
+        Bus *b = userdata;
+        _cleanup_free_ char *p = NULL;
+
+        if (bus_sequence_path(q, &p) >= 0)
+                emitted(sd_bus_emit_object_added(b->bus, p), "InterfacesAdded", p);
+}
+
+static void on_sequence_removed(Sequence *q, void *userdata) {
+        Bus *b = userdata;
+        _cleanup_free_ char *p = NULL;
+
+        if (bus_sequence_path(q, &p) >= 0)
+                emitted(sd_bus_emit_object_removed(b->bus, p), "InterfacesRemoved", p);
+}
+
+static void on_sequence_changed(Sequence *q, void *userdata) {
+        Bus *b = userdata;
+        _cleanup_free_ char *p = NULL;
+
+        if (bus_sequence_path(q, &p) >= 0)
+                emitted(sd_bus_emit_properties_changed(b->bus, p, DFUSD_IFACE_SEQUENCE, "Next", "Taken",
+                                                       "Used", "Spoiled", "Returned", "Left", NULL),
+                        "PropertiesChanged", p);
+}
+
 const ManagerEvents bus_events = {
         .manager_changed = on_manager_changed,
         .device_added = on_device_added,
@@ -143,4 +170,7 @@ const ManagerEvents bus_events = {
         .rule_added = on_rule_added,
         .rule_removed = on_rule_removed,
         .rule_changed = on_rule_changed,
+        .sequence_added = on_sequence_added,
+        .sequence_removed = on_sequence_removed,
+        .sequence_changed = on_sequence_changed,
 };

@@ -14,8 +14,8 @@ static int filter_read(sd_bus_message *m, const char *key, const char *signature
         static const struct {
                 const char *key, *signature;
         } keys[] = {
-                {"since", "t"}, {"until", "t"},  {"port", "s"},  {"serial", "s"},
-                {"image", "s"}, {"result", "s"}, {"limit", "u"}, {"before", "t"},
+                {"since", "t"},  {"until", "t"}, {"port", "s"},   {"serial", "s"}, {"image", "s"},
+                {"result", "s"}, {"limit", "u"}, {"before", "t"}, {"value", "s"},
         };
         const char *want = NULL;
 
@@ -41,11 +41,28 @@ static int filter_read(sd_bus_message *m, const char *key, const char *signature
                 return sd_bus_message_read(m, "s", &f->serial);
         if (streq(key, "image"))
                 return sd_bus_message_read(m, "s", &f->image);
+        if (streq(key, "value"))
+                return sd_bus_message_read(m, "s", &f->value);
         return sd_bus_message_read(m, "s", &f->result);
 }
 
 static int append_string(sd_bus_message *m, const char *key, const char *v) {
         return v ? sd_bus_message_append(m, "{sv}", key, "s", v) : 0;
+}
+
+/* "values": a(ss), (sequence, value) for each value the job took and did not return. */
+static int append_values(sd_bus_message *m, char *const *values) {
+        int r = bus_message_open_dict_entry(m, "values", "a(ss)");
+
+        if (r >= 0)
+                r = sd_bus_message_open_container(m, 'a', "(ss)");
+        for (char *const *v = values; r >= 0 && v[0] && v[1]; v += 2)
+                r = sd_bus_message_append(m, "(ss)", v[0], v[1]);
+        if (r >= 0)
+                r = sd_bus_message_close_container(m);
+        if (r >= 0)
+                r = bus_message_close_dict_entry(m);
+        return r;
 }
 
 static int append_entry(sd_bus_message *m, const StoreHistoryEntry *e) {
@@ -80,6 +97,8 @@ static int append_entry(sd_bus_message *m, const StoreHistoryEntry *e) {
                                           "interrupted", "b", e->interrupted);
         if (r >= 0 && e->rule_id)
                 r = sd_bus_message_append(m, "{sv}", "rule", "u", e->rule_id);
+        if (r >= 0 && e->values)
+                r = append_values(m, e->values);
         if (r >= 0)
                 r = sd_bus_message_close_container(m);
         return r;

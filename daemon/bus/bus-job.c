@@ -79,6 +79,18 @@ static int property_get_progress(sd_bus *bus, const char *path, const char *inte
         return sd_bus_message_append(reply, "d", j->progress);
 }
 
+static int property_get_values(sd_bus *bus, const char *path, const char *interface, const char *property,
+                               sd_bus_message *reply, void *userdata, sd_bus_error *error) {
+        Job *j = userdata;
+        int r = sd_bus_message_open_container(reply, 'a', "(ss)");
+
+        for (char **v = j->values; r >= 0 && v && v[0] && v[1]; v += 2)
+                r = sd_bus_message_append(reply, "(ss)", v[0], v[1]);
+        if (r < 0)
+                return r;
+        return sd_bus_message_close_container(reply);
+}
+
 static int method_cancel(sd_bus_message *m, void *userdata, sd_bus_error *error) {
         Job *j = userdata;
         int r;
@@ -128,6 +140,7 @@ const sd_bus_vtable bus_job_vtable[] = {
                         SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
         SD_BUS_PROPERTY("Error", "s", property_get_error, 0, SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
         SD_BUS_PROPERTY("Rule", "o", property_get_rule, 0, SD_BUS_VTABLE_PROPERTY_CONST),
+        SD_BUS_PROPERTY("Values", "a(ss)", property_get_values, 0, SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
         SD_BUS_METHOD("Cancel", NULL, NULL, method_cancel, SD_BUS_VTABLE_UNPRIVILEGED),
         SD_BUS_SIGNAL_WITH_ARGS("Completed", SD_BUS_ARGS("b", success, "s", message), 0),
         SD_BUS_VTABLE_END,

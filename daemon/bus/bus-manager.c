@@ -9,6 +9,7 @@
 #include "bus-dict.h"
 #include "bus-history.h"
 #include "bus-manager.h"
+#include "bus-sequence.h"
 #include "bus-submit.h"
 #include "bus.h"
 #include "device.h"
@@ -93,6 +94,8 @@ const sd_bus_vtable bus_manager_vtable[] = {
         SD_BUS_PROPERTY("Jobs", "ao", property_get_jobs, 0, SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
         SD_BUS_PROPERTY("Devices", "ao", property_get_devices, 0, SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
         SD_BUS_PROPERTY("Rules", "ao", property_get_rules, 0, SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
+        SD_BUS_PROPERTY("Sequences", "ao", bus_sequence_property_get_all, 0,
+                        SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
         SD_BUS_METHOD_WITH_ARGS("Submit", SD_BUS_ARGS("ah", images, "a{sv}", options),
                                 SD_BUS_RESULT("o", job), bus_submit_method_submit,
                                 SD_BUS_VTABLE_UNPRIVILEGED),
@@ -101,6 +104,9 @@ const sd_bus_vtable bus_manager_vtable[] = {
                                 SD_BUS_VTABLE_UNPRIVILEGED),
         SD_BUS_METHOD_WITH_ARGS("AddRule", SD_BUS_ARGS("ah", images, "a{sv}", match_and_options),
                                 SD_BUS_RESULT("o", rule), bus_submit_method_add_rule,
+                                SD_BUS_VTABLE_UNPRIVILEGED),
+        SD_BUS_METHOD_WITH_ARGS("AddSequence", SD_BUS_ARGS("s", name, "a{sv}", spec),
+                                SD_BUS_RESULT("o", sequence), bus_sequence_method_add,
                                 SD_BUS_VTABLE_UNPRIVILEGED),
         SD_BUS_METHOD_WITH_ARGS("GetHistory", SD_BUS_ARGS("a{sv}", filter), SD_BUS_RESULT("aa{sv}", entries),
                                 bus_history_method_get, SD_BUS_VTABLE_UNPRIVILEGED),

@@ -85,6 +85,39 @@ static int submit_finish(Pending *p, ImageSet *set) {
         return 0;
 }
 
+/* "patches": aa{sv}, where each goes and a sample of what the next board would get there. */
+static int inspect_append_patches(sd_bus_message *reply, const InspectResult *res) {
+        int r = bus_message_open_dict_entry(reply, "patches", "aa{sv}");
+
+        if (r >= 0)
+                r = sd_bus_message_open_container(reply, 'a', "a{sv}");
+        FOREACH_ARRAY (p, res->patches, res->n_patches) {
+                char format[16];
+
+                patch_format_to_string(p->patch.format, p->patch.width, format);
+                if (r >= 0)
+                        r = sd_bus_message_open_container(reply, 'a', "{sv}");
+                if (r >= 0)
+                        r = sd_bus_message_append(reply, "{sv}{sv}{sv}{sv}{sv}", "address", "u",
+                                                  p->patch.address, "format", "s", format, "sequence", "s",
+                                                  p->patch.sequence, "size", "u", p->patch.width, "place",
+                                                  "s", patch_place_to_string(p->place));
+                if (r >= 0 && p->sample)
+                        r = sd_bus_message_append(reply, "{sv}", "sample", "s", p->sample);
+                if (r >= 0 && p->sample_bytes)
+                        r = sd_bus_message_append(reply, "{sv}", "sample-bytes", "s", p->sample_bytes);
+                if (r >= 0 && p->sample_error)
+                        r = sd_bus_message_append(reply, "{sv}", "sample-error", "s", p->sample_error);
+                if (r >= 0)
+                        r = sd_bus_message_close_container(reply);
+        }
+        if (r >= 0)
+                r = sd_bus_message_close_container(reply);
+        if (r >= 0)
+                r = bus_message_close_dict_entry(reply);
+        return r;
+}
+
 /* Inspect's answer: the verdicts always, the plan when there is one; both capped in size. */
 static int inspect_reply(Pending *p, const ImageSet *set, const InspectResult *res) {
         _cleanup_(sd_bus_message_unrefp) sd_bus_message *reply = NULL;
@@ -110,6 +143,8 @@ static int inspect_reply(Pending *p, const ImageSet *set, const InspectResult *r
                 r = bus_append_report(reply, report, BUS_REPORT_SEGMENTS_MAX);
         if (r >= 0)
                 r = bus_message_close_dict_entry(reply);
+        if (r >= 0 && res->n_patches > 0)
+                r = inspect_append_patches(reply, res);
         if (r >= 0 && res->plan) {
                 r = bus_message_open_dict_entry(reply, "plan", "a{sv}");
                 if (r >= 0)

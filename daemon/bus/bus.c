@@ -10,6 +10,7 @@
 #include "bus-job.h"
 #include "bus-manager.h"
 #include "bus-rule.h"
+#include "bus-sequence.h"
 #include "bus.h"
 #include "device.h"
 #include "log.h"
@@ -141,6 +142,12 @@ static int bus_register(Bus *b) {
                                                bus_rule_vtable, bus_rule_object_find, b);
         if (r >= 0)
                 r = sd_bus_add_node_enumerator(bus, NULL, DFUSD_RULE_PREFIX, bus_rule_node_enumerator, b);
+        if (r >= 0)
+                r = sd_bus_add_fallback_vtable(bus, NULL, DFUSD_SEQUENCE_PREFIX, DFUSD_IFACE_SEQUENCE,
+                                               bus_sequence_vtable, bus_sequence_object_find, b);
+        if (r >= 0)
+                r = sd_bus_add_node_enumerator(bus, NULL, DFUSD_SEQUENCE_PREFIX,
+                                               bus_sequence_node_enumerator, b);
         if (r < 0)
                 return log_error_errno(r, "Failed to register the bus objects: %m");
         r = sd_bus_add_object_manager(bus, NULL, DFUSD_MANAGER_PATH);

@@ -14,15 +14,17 @@ typedef struct Device Device;
 typedef struct Rule Rule;
 typedef struct BusCaller BusCaller;
 
-#define DFUSD_BUS_NAME      "org.dfusd.Flash1"
-#define DFUSD_MANAGER_PATH  "/org/dfusd/Flash1"
-#define DFUSD_DEVICE_PREFIX "/org/dfusd/Flash1/device"
-#define DFUSD_JOB_PREFIX    "/org/dfusd/Flash1/job"
-#define DFUSD_RULE_PREFIX   "/org/dfusd/Flash1/rule"
-#define DFUSD_IFACE_MANAGER "org.dfusd.Flash1.Manager"
-#define DFUSD_IFACE_DEVICE  "org.dfusd.Flash1.Device"
-#define DFUSD_IFACE_JOB     "org.dfusd.Flash1.Job"
-#define DFUSD_IFACE_RULE    "org.dfusd.Flash1.Rule"
+#define DFUSD_BUS_NAME        "org.dfusd.Flash1"
+#define DFUSD_MANAGER_PATH    "/org/dfusd/Flash1"
+#define DFUSD_DEVICE_PREFIX   "/org/dfusd/Flash1/device"
+#define DFUSD_JOB_PREFIX      "/org/dfusd/Flash1/job"
+#define DFUSD_RULE_PREFIX     "/org/dfusd/Flash1/rule"
+#define DFUSD_SEQUENCE_PREFIX "/org/dfusd/Flash1/sequence"
+#define DFUSD_IFACE_MANAGER   "org.dfusd.Flash1.Manager"
+#define DFUSD_IFACE_DEVICE    "org.dfusd.Flash1.Device"
+#define DFUSD_IFACE_JOB       "org.dfusd.Flash1.Job"
+#define DFUSD_IFACE_RULE      "org.dfusd.Flash1.Rule"
+#define DFUSD_IFACE_SEQUENCE  "org.dfusd.Flash1.Sequence"
 
 #define DFUSD_ERROR_IMAGE_REJECTED "org.dfusd.Flash1.Error.ImageRejected"
 #define DFUSD_ERROR_NO_DEVICE      "org.dfusd.Flash1.Error.NoDevice"

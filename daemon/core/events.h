@@ -10,6 +10,7 @@
 typedef struct Device Device;
 typedef struct Job Job;
 typedef struct Rule Rule;
+typedef struct Sequence Sequence;
 
 typedef struct ManagerEvents {
         void (*manager_changed)(const char *property, void *userdata);
@@ -24,4 +25,8 @@ typedef struct ManagerEvents {
         void (*rule_added)(Rule *r, void *userdata);
         void (*rule_removed)(Rule *r, void *userdata);
         void (*rule_changed)(Rule *r, const char *const *properties, void *userdata);
+        void (*sequence_added)(Sequence *q, void *userdata);
+        void (*sequence_removed)(Sequence *q, void *userdata);
+        /* its counts changed: Next, Used, Spoiled, Returned, Left */
+        void (*sequence_changed)(Sequence *q, void *userdata);
 } ManagerEvents;

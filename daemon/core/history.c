@@ -10,7 +10,7 @@
 typedef struct HistoryQuery {
         Store *store;
         StoreHistoryFilter filter;
-        char *port, *serial, *image, *result;
+        char *port, *serial, *image, *result, *value;
         HistoryDoneFn done;
         void *userdata;
         StoreHistory *page;
@@ -24,6 +24,7 @@ static HistoryQuery *history_query_free(HistoryQuery *q) {
         free(q->serial);
         free(q->image);
         free(q->result);
+        free(q->value);
         store_history_free(q->page);
         return mfree(q);
 }
@@ -61,12 +62,14 @@ int history_query(Manager *m, const StoreHistoryFilter *filter, HistoryDoneFn do
         q->done = done;
         q->userdata = userdata;
         if (copy(filter->port, &q->port) < 0 || copy(filter->serial, &q->serial) < 0 ||
-            copy(filter->image, &q->image) < 0 || copy(filter->result, &q->result) < 0)
+            copy(filter->image, &q->image) < 0 || copy(filter->result, &q->result) < 0 ||
+            copy(filter->value, &q->value) < 0)
                 return -ENOMEM;
         q->filter.port = q->port;
         q->filter.serial = q->serial;
         q->filter.image = q->image;
         q->filter.result = q->result;
+        q->filter.value = q->value;
         r = tasks_start(m, history_run, history_done, q);
         if (r < 0)
                 return r;

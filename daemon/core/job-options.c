@@ -32,6 +32,8 @@ static const OptionDef option_table[] = {
         {"skip-blank", OPT_BOOL, ALL, OFF(skip_blank)},
         {"allow-option-bytes", OPT_BOOL, ALL, OFF(allow_option_bytes)},
         {"base", OPT_ADDRESS, ALL, OFF(base)},
+        {"patches", OPT_PATCHES, ALL, OFF(patches)},
+        {"patch-erase", OPT_BOOL, ALL, OFF(patch_erase)},
         {"layouts", OPT_STRV, OPTION_SCOPE_INSPECT, OFF(layouts)},
         {"match-port", OPT_STRING, OPTION_SCOPE_RULE, OFF(match_port)},
         {"match-serial", OPT_STRING, OPTION_SCOPE_RULE, OFF(match_serial)},
@@ -54,7 +56,7 @@ void job_options_done(JobOptions *o) {
                 void *p = (uint8_t *)o + option_table[i].offset;
                 if (option_table[i].kind == OPT_STRING)
                         free(*(char **)p);
-                else if (option_table[i].kind == OPT_STRV)
+                else if (option_table[i].kind == OPT_STRV || option_table[i].kind == OPT_PATCHES)
                         strv_free(*(char ***)p);
         }
         job_options_init(o);
@@ -83,6 +85,44 @@ static int set_error(char **ret_error, const char *fmt, ...) {
                 va_end(ap);
         }
         return -EINVAL;
+}
+
+/* Each patch is parsed and kept in its canonical spelling: records and replies show one form. */
+static int job_option_set_patches(const OptionDef *d, JobOptions *o, char *const *l, char **ret_error) {
+        _cleanup_strv_free_ char **canonical = calloc(1, sizeof(char *));
+
+        if (!canonical)
+                return -ENOMEM;
+        if (strv_length(l) > PATCH_MAX)
+                return set_error(ret_error, "Option '%s' has more than %d patches.", d->key, PATCH_MAX);
+        for (char *const *e = l; e && *e; e++) {
+                DfuError error = DFU_ERROR_INIT;
+                _cleanup_free_ char *s = NULL;
+                Patch p;
+
+                if (patch_parse(*e, &p, &error) < 0)
+                        return set_error(ret_error, "Option '%s': %s", d->key, dfu_error_message(&error));
+                s = patch_to_string(&p);
+                if (!s || strv_extend(&canonical, s) < 0)
+                        return -ENOMEM;
+        }
+        strv_free(o->patches);
+        o->patches = canonical[0] ? TAKE_PTR(canonical) : NULL;
+        return 0;
+}
+
+int job_options_patches(const JobOptions *o, Patch **ret, size_t *ret_n) {
+        size_t n = MIN(strv_length(o->patches), (size_t)PATCH_MAX);
+        _cleanup_free_ Patch *p = calloc(MAX(n, 1u), sizeof(Patch));
+
+        if (!p)
+                return -ENOMEM;
+        for (size_t i = 0; i < n; i++)
+                if (patch_parse(o->patches[i], &p[i], NULL) < 0)
+                        return -EBADMSG;
+        *ret = TAKE_PTR(p);
+        *ret_n = n;
+        return 0;
 }
 
 int job_option_set(const OptionDef *d, JobOptions *o, const OptionValue *v, char **ret_error) {
@@ -126,6 +166,8 @@ int job_option_set(const OptionDef *d, JobOptions *o, const OptionValue *v, char
                 strv_free(*(char ***)p);
                 *(char ***)p = strv_copy(v->strv);
                 return *(char ***)p ? 0 : -ENOMEM;
+        case OPT_PATCHES:
+                return job_option_set_patches(d, o, v->strv, ret_error);
         }
         return -EINVAL;
 }
@@ -151,6 +193,7 @@ void job_option_get(const OptionDef *d, const JobOptions *o, OptionValue *ret) {
                 ret->u64 = o->base;
                 break;
         case OPT_STRV:
+        case OPT_PATCHES:
                 ret->strv = *(char **const *)p;
                 break;
         }
@@ -193,6 +236,7 @@ bool job_option_is_default(const OptionDef *d, const JobOptions *o) {
         case OPT_STRING:
                 return !*(char *const *)p;
         case OPT_STRV:
+        case OPT_PATCHES:
                 return !*(char **const *)p;
         case OPT_BOOL:
                 return *(const bool *)p == *(const bool *)q;
@@ -234,6 +278,7 @@ int job_options_to_json(const JobOptions *o, json_object **ret) {
                         v = json_object_new_uint64(o->base);
                         break;
                 case OPT_STRV:
+                case OPT_PATCHES:
                         v = json_object_new_array();
                         for (char **s = *(char **const *)p; v && s && *s; s++)
                                 json_object_array_add(v, json_object_new_string(*s));
@@ -279,6 +324,7 @@ int job_options_from_json(json_object *j, JobOptions *o) {
                         o->has_base = true;
                         break;
                 case OPT_STRV:
+                case OPT_PATCHES:
                         for (size_t k = 0; k < json_object_array_length(v); k++)
                                 if (strv_extend((char ***)p,
                                                 json_object_get_string(json_object_array_get_idx(v, k))) < 0)

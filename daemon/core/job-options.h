@@ -5,6 +5,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "patch.h"
 #include "plan.h"
 #include "sanitize.h"
 #include "strv.h"
@@ -39,6 +40,9 @@ typedef struct JobOptions {
          * option bytes by name ("bor_lev=1,..."); RDP level 2 allowed */
         bool unprotect, lock, allow_permanent_lock;
         char *option_bytes;
+        /* per-board data: "0x08001000:u32le:boards", canonical (patch_to_string()) */
+        char **patches;
+        bool patch_erase;
         /* Inspect only */
         char **layouts;
         /* AddRule only */
@@ -55,6 +59,7 @@ typedef enum OptionKind {
         OPT_U64,
         OPT_ADDRESS,
         OPT_STRV,
+        OPT_PATCHES, /* a strv of canonical patches; a(uss) on the bus */
 } OptionKind;
 
 typedef struct OptionDef {
@@ -87,6 +92,8 @@ void job_option_get(const OptionDef *d, const JobOptions *o, OptionValue *ret);
 /* Stores v; a value out of range fails with -EINVAL and a message in *ret_error. */
 int job_option_set(const OptionDef *d, JobOptions *o, const OptionValue *v, char **ret_error);
 /* What holds across options (one target, known parts, well-formed globs); -EINVAL and a message. */
+/* The job's patches, parsed (they were checked when set): n at most PATCH_MAX. */
+int job_options_patches(const JobOptions *o, Patch **ret, size_t *ret_n);
 int job_options_validate(const JobOptions *o, char **ret_error);
 
 int job_options_to_json(const JobOptions *o, json_object **ret);

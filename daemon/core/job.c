@@ -13,6 +13,7 @@
 #include "prepare.h"
 #include "queue.h"
 #include "rule.h"
+#include "sequence.h"
 #include "spool-refs.h"
 #include "tasks.h"
 #include "time-util.h"
@@ -94,6 +95,7 @@ Job *job_free(Job *j) {
         free(j->serial);
         free(j->station);
         free(j->error);
+        strv_free(j->values);
         pthread_mutex_destroy(&j->lock);
         free(j);
         return NULL;
@@ -316,6 +318,16 @@ uint64_t job_dropped_segments(const Job *j) {
         return n;
 }
 
+StoreValuesEnd job_values_end(const Job *j, JobState s) {
+        if (s == JOB_DONE)
+                return STORE_VALUES_USED;
+        /* A value reaches flash only in the write phase: a job that failed before never wrote it. The
+         * worker thread has ended when a started job finishes, so shared needs no lock here. */
+        if (j->shared.phase >= DFUSE_PHASE_WRITE || j->stats.bytes_written > 0)
+                return STORE_VALUES_SPOILED;
+        return STORE_VALUES_RETURNED;
+}
+
 /* The end record is on disk: now the outcome may be told. */
 static void job_finish_recorded(int result, void *userdata) {
         Job *j = userdata;
@@ -371,6 +383,10 @@ void job_finish(Job *j, JobState s, const char *error) {
         if (!j->running)
                 j->plan = plan_free(j->plan);
 
+        StoreValuesEnd values_end = job_values_end(j, s);
+        if (j->values)
+                sequence_values_settled(m, j->values, values_end);
+
         /* The record is on disk before anyone hears of the outcome. */
         r = store_job_end(m->store,
                           &(StoreJobEnd){
@@ -391,6 +407,7 @@ void job_finish(Job *j, JobState s, const char *error) {
                                   .rule_id = j->rule_id,
                                   .trust = j->trust,
                                   .protection = j->protection_done,
+                                  .values_end = values_end,
                           },
                           job_finish_recorded, j);
         if (r < 0)
@@ -400,7 +417,7 @@ void job_finish(Job *j, JobState s, const char *error) {
 int job_cancel(Job *j) {
         if (job_state_is_final(j->state) || j->finishing)
                 return -EALREADY;
-        if (j->running) {
+        if (j->running || j->allocating) {
                 atomic_store(&j->cancel, true);
                 return 0;
         }

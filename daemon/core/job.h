@@ -14,6 +14,7 @@
 #include "list.h"
 #include "plan.h"
 #include "sanitize.h"
+#include "store.h"
 
 typedef struct Manager Manager;
 typedef struct Device Device;
@@ -65,6 +66,8 @@ struct Job {
         uint32_t rule_id;
         uint64_t prepared_generation; /* the Device.generation the plan was built for, 0: none */
         bool interrupted;             /* re-queued after the daemon stopped while it ran */
+        bool allocating;              /* its start record and values are being written */
+        char **values;                /* pairs: sequence, value: what it took for its board */
         bool accepted;                /* its submit record is on disk: the job exists for everyone */
         bool finishing;               /* its end record is being written */
         bool lingering;               /* ended, still shown until JobLinger passes */
@@ -138,5 +141,7 @@ void job_finish(Job *j, JobState s, const char *error);
 /* -EALREADY when it has ended already. */
 int job_cancel(Job *j);
 int job_arm_timeout(Job *j);
+/* How the job's values end, from how far it got: used when done, returned when nothing was written. */
+StoreValuesEnd job_values_end(const Job *j, JobState s);
 /* How many of the image's bytes the job wrote, for the record. */
 uint64_t job_dropped_segments(const Job *j);

@@ -14,6 +14,7 @@
 #include "manager.h"
 #include "queue.h"
 #include "rule.h"
+#include "sequence.h"
 #include "spool-refs.h"
 #include "tasks.h"
 #include "time-util.h"
@@ -60,7 +61,7 @@ void manager_check_drained(Manager *m) {
         if (!m->draining || m->exiting)
                 return;
         LIST_FOREACH (jobs, j, m->jobs)
-                if (j->running || j->finishing)
+                if (j->running || j->allocating || j->finishing)
                         return;
         log_error("Running jobs are recorded; exiting so that the service manager restarts dfusd.");
         (void)sd_event_exit(m->event, -ENOTCONN);
@@ -79,6 +80,8 @@ Manager *manager_free(Manager *m) {
         job_free(j);
         LIST_FOREACH_SAFE(rules, r, n, m->rules)
         rule_free(r);
+        LIST_FOREACH_SAFE(sequences, q, n, m->sequences)
+        sequence_free(q);
         LIST_FOREACH_SAFE(devices, d, n, m->devices)
         device_free(d);
         /* After the jobs and rules: they let go of their files as they go. */
@@ -307,6 +310,11 @@ int manager_start(Manager *m, char **ret_error) {
         m->next_job_id = MAX(m->next_job_id, st->next_job_id);
         m->next_rule_id = MAX(m->next_rule_id, st->next_rule_id);
 
+        for (size_t i = 0; i < st->n_sequences; i++) {
+                r = sequence_load(m, &st->sequences[i]);
+                if (r < 0)
+                        return r;
+        }
         for (size_t i = 0; i < st->n_rules; i++) {
                 r = manager_load_rule(m, &st->rules[i]);
                 if (r < 0)

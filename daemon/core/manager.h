@@ -50,6 +50,8 @@ typedef struct Manager {
         Rule *rules;
         uint32_t next_rule_id;
 
+        Sequence *sequences;
+
         unsigned reads_pending; /* image sets being read by Submit, Inspect or AddRule */
 
         /* worker threads report here */

@@ -4,6 +4,7 @@
 
 #include "device.h"
 #include "macro.h"
+#include "patch-place.h"
 #include "prepare.h"
 #include "protect.h"
 
@@ -54,8 +55,37 @@ static int reject(SanitizeReport *report, DfuError *error, const char *reason) {
         return dfu_error_set(error, EMEDIUMTYPE, "%s", report->reject_reason);
 }
 
+/* Places the patches: their bytes join the kept image (as blanks where it had none) so that the plan
+ * erases and writes them; the worker puts each board's values there once it has taken them. */
+static int prepare_patches(SanitizeReport *report, const JobOptions *o, const MemLayout *layout,
+                           PatchPlace *places, DfuError *error) {
+        DfuError place_error = DFU_ERROR_INIT;
+        _cleanup_free_ Patch *patches = NULL;
+        size_t n;
+        int r;
+
+        if (!o->patches)
+                return 0;
+        r = job_options_patches(o, &patches, &n);
+        if (r < 0)
+                return r == -ENOMEM ? r : reject(report, error, "The job's patches are unreadable.");
+        r = patch_place_all(report->kept, layout, patches, n, o->mass_erase, o->patch_erase, places,
+                            &place_error);
+        if (r == -ENOMEM)
+                return r;
+        if (r < 0)
+                return reject(report, error, dfu_error_message(&place_error));
+        return 0;
+}
+
 int prepare_image(const Image *image, const JobOptions *o, const PrepareTarget *t, bool default_verify,
                   SanitizeReport **ret_report, Plan **ret_plan, DfuError *error) {
+        return prepare_image_places(image, o, t, default_verify, ret_report, ret_plan, NULL, error);
+}
+
+int prepare_image_places(const Image *image, const JobOptions *o, const PrepareTarget *t,
+                         bool default_verify, SanitizeReport **ret_report, Plan **ret_plan,
+                         PatchPlace *places, DfuError *error) {
         _cleanup_(sanitize_report_freep) SanitizeReport *report = NULL;
         _cleanup_(plan_freep) Plan *plan = NULL;
         DfuError plan_error = DFU_ERROR_INIT;
@@ -75,7 +105,10 @@ int prepare_image(const Image *image, const JobOptions *o, const PrepareTarget *
                 r = reject(report, error, report->reject_reason ? report->reject_reason : "Image rejected.");
         else if (t->map->n_layouts == 0)
                 r = reject(report, error, "The board reports no memory map.");
-        else {
+        else if ((r = prepare_patches(report, o, &t->map->layouts[0], places, error)) < 0) {
+                if (r == -ENOMEM)
+                        return r;
+        } else {
                 job_options_plan(o, default_verify, &po);
                 r = plan_build(report->kept, &t->map->layouts[0], t->transfer_size, t->part, &po, &plan,
                                &plan_error);

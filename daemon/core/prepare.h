@@ -9,6 +9,7 @@
 #include "job-options.h"
 #include "memmap.h"
 #include "parts.h"
+#include "patch-place.h"
 #include "plan.h"
 #include "sanitize.h"
 
@@ -35,3 +36,7 @@ int prepare_target_from_part(const PartInfo *part, MemMap **ret_map, PrepareTarg
  */
 int prepare_image(const Image *image, const JobOptions *o, const PrepareTarget *t, bool default_verify,
                   SanitizeReport **ret_report, Plan **ret_plan, DfuError *error);
+/* The same, and where each of the job's patches lands (places: PATCH_MAX entries, in their order). */
+int prepare_image_places(const Image *image, const JobOptions *o, const PrepareTarget *t,
+                         bool default_verify, SanitizeReport **ret_report, Plan **ret_plan,
+                         PatchPlace *places, DfuError *error);

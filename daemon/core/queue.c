@@ -73,7 +73,7 @@ void queue_dispatch(Manager *m) {
         if (m->exiting || m->draining || !m->boards_known || m->resumes_pending > 0)
                 return;
         LIST_FOREACH_SAFE(jobs, j, n, m->jobs) {
-                if (!j->accepted || j->running || j->finishing ||
+                if (!j->accepted || j->running || j->allocating || j->finishing ||
                     (j->state != JOB_QUEUED && j->state != JOB_WAITING))
                         continue;
                 if (m->n_running >= m->config.max_parallel) {

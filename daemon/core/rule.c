@@ -139,16 +139,6 @@ static int rule_start_job(Rule *rule, Device *d) {
         return 0;
 }
 
-static void rule_stop(Rule *rule, const char *why) {
-        Manager *m = rule->manager;
-
-        rule->stopped = strdup(why);
-        if (!rule->stopped)
-                return (void)log_oom();
-        journal_rule_stopped(rule->id, why);
-        manager_emit_rule_changed(m, rule, (const char *const[]){"Stopped", NULL});
-}
-
 void rule_check_trust(Manager *m) {
         _cleanup_(trust_store_freep) TrustStore *store = NULL;
         DfuError error = DFU_ERROR_INIT;
@@ -199,6 +189,19 @@ void rule_device_added(Manager *m, Device *d) {
                         log_error_errno(r, "Rule %" PRIu32 ": failed to start a job for port %s: %m",
                                         rule->id, d->port_path);
         }
+}
+
+void rule_stop(Rule *r, const char *why) {
+        char *copy;
+
+        if (r->stopped)
+                return;
+        copy = strdup(why);
+        if (!copy)
+                return (void)log_oom();
+        r->stopped = copy;
+        journal_rule_stopped(r->id, why);
+        manager_emit_rule_changed(r->manager, r, (const char *const[]){"Stopped", NULL});
 }
 
 void rule_job_finished(Manager *m, Job *j) {

@@ -27,7 +27,9 @@ struct Rule {
         bool images_held; /* in the spool, while the rule exists */
         char *image_sha256;
         char *trust; /* what [Trust] accepted the images by when the rule was added; NULL: off or unknown */
-        char *stopped;  /* why the rule no longer flashes (its images are no longer trusted); NULL: active */
+        /* why the rule no longer flashes (its images are no longer trusted, or a sequence it draws from ran
+         * out); NULL: active */
+        char *stopped;
         char **flashed; /* "port serial" keys of boards flashed under this rule */
         LIST_FIELDS(Rule, rules);
 };
@@ -50,5 +52,7 @@ void rule_check_trust(Manager *m);
 
 /* A board appeared: every rule that matches it gets a job for it. */
 void rule_device_added(Manager *m, Device *d);
+/* The rule starts no more jobs, for the reason given (until dfusd starts again). */
+void rule_stop(Rule *r, const char *why);
 /* A rule's job ended: a board flashed once is remembered. */
 void rule_job_finished(Manager *m, Job *j);

@@ -8,6 +8,7 @@
 #include "image-set.h"
 #include "job-options.h"
 #include "job.h"
+#include "patch-place.h"
 #include "rule.h"
 
 typedef struct Manager Manager;
@@ -40,10 +41,21 @@ int submit_resolve(Manager *m, JobOptions *o, Device **ret, DfuError *error);
 int submit_job(Manager *m, ImageSet *set, JobOptions *o, uid_t owner, JobRecordedFn done, void *userdata,
                DfuError *error);
 
+/* Where a patch goes and what the next board would get there, allocating nothing. */
+typedef struct InspectPatch {
+        Patch patch;
+        PatchPlace place;
+        char *sample;       /* the value the next board would get, or a description ("line 3") */
+        char *sample_bytes; /* as hex, or NULL */
+        char *sample_error; /* why the sample does not fit, or NULL */
+} InspectPatch;
+
 typedef struct InspectResult {
         SanitizeReport *report;
         Plan *plan; /* NULL when rejected */
         const PartInfo *part;
+        InspectPatch *patches;
+        size_t n_patches;
 } InspectResult;
 void submit_inspect_result_done(InspectResult *r);
 

@@ -7,9 +7,12 @@
 #include "job.h"
 #include "log.h"
 #include "manager.h"
+#include "patch.h"
 #include "progress.h"
 #include "protect.h"
 #include "queue.h"
+#include "rule.h"
+#include "sequence.h"
 #include "tasks.h"
 #include "time-util.h"
 #include "worker.h"
@@ -177,33 +180,10 @@ static void worker_done(Manager *m, void *userdata) {
                 job_finish(j, JOB_FAILED, dfu_error_message(&j->worker_error));
 }
 
-int worker_start(Job *j, Device *d) {
+/* The engine's thread takes over: from here on the job is running on its board. */
+static int worker_launch(Job *j, Device *d) {
         Manager *m = j->manager;
         int r;
-
-        if (free(j->port_path), !(j->port_path = strdup(d->port_path)))
-                return -ENOMEM;
-        free(j->serial);
-        j->serial = d->serial ? strdup(d->serial) : NULL;
-        free(j->station);
-        j->station = d->station ? strdup(d->station) : NULL;
-        if ((d->serial && !j->serial) || (d->station && !j->station))
-                return -ENOMEM;
-        j->start_usec = m->clock_realtime();
-        if (j->plan && j->plan->estimate_ms > 0)
-                j->expected_end_usec = j->start_usec + j->plan->estimate_ms * USEC_PER_MSEC;
-        j->shared = (JobShared){.phase = DFUSE_PHASE_CONNECT, .phase_start_usec = now_monotonic_usec()};
-        j->timeout_source = sd_event_source_disable_unref(j->timeout_source);
-
-        r = store_job_start(m->store,
-                            &(StoreJobStart){.id = j->id,
-                                             .start_usec = j->start_usec,
-                                             .port = j->port_path,
-                                             .serial = j->serial,
-                                             .station = j->station},
-                            NULL, NULL);
-        if (r < 0)
-                log_warning_errno(r, "Failed to record the start of job %" PRIu32 ": %m", j->id);
 
         /* From here on only the plan is needed: with 32 boards busy, the copies would add up. */
         j->image = image_free(j->image);
@@ -224,7 +204,8 @@ int worker_start(Job *j, Device *d) {
         j->state = JOB_ERASING;
         manager_emit_job_changed(m, j,
                                  (const char *const[]){"State", "Device", "PortPath", "StartTime",
-                                                       "ExpectedEndTime", "Report", "BytesTotal", NULL});
+                                                       "ExpectedEndTime", "Report", "BytesTotal", "Values",
+                                                       NULL});
         manager_emit_device_changed(m, d, NULL);
 
         if (!m->progress_timer) {
@@ -238,4 +219,155 @@ int worker_start(Job *j, Device *d) {
                 (void)sd_event_source_set_enabled(m->progress_timer, SD_EVENT_ONESHOT);
         }
         return 0;
+}
+
+/* Renders each patch's value and puts it in the plan; -ERANGE/-EINVAL with the reason in error. */
+static int worker_apply_values(Job *j, DfuError *error) {
+        _cleanup_free_ Patch *patches = NULL;
+        uint8_t buf[PATCH_WIDTH_MAX];
+        size_t n;
+        int r;
+
+        r = job_options_patches(&j->opts, &patches, &n);
+        if (r < 0)
+                return dfu_error_set(error, -r, "The job's patches are unreadable.");
+        for (size_t i = 0; i < n; i++) {
+                const char *value = NULL;
+                for (char **v = j->values; v && v[0] && v[1] && !value; v += 2)
+                        if (streq(v[0], patches[i].sequence))
+                                value = v[1];
+                if (!value)
+                        return dfu_error_set(error, ENOENT, "No value was taken from sequence %s.",
+                                             patches[i].sequence);
+                r = patch_render(&patches[i], value, buf, error);
+                if (r < 0)
+                        return r;
+                if (plan_overwrite(j->plan, patches[i].address, buf, patches[i].width) < 0)
+                        return dfu_error_set(error, EINVAL,
+                                             "The patch at 0x%08" PRIX32 " is not in what the plan writes.",
+                                             patches[i].address);
+        }
+        return 0;
+}
+
+static void worker_allocated(int result, const StoreValue *values, size_t n, const char *exhausted,
+                             void *userdata) {
+        DfuError error = DFU_ERROR_INIT;
+        Job *j = userdata;
+        Manager *m = j->manager;
+        Device *d;
+        int r;
+
+        if (m->exiting)
+                return;
+        j->allocating = false;
+        m->n_running--;
+        d = device_find(m, j->port_path);
+        if (d && d->current_job == j) {
+                d->current_job = NULL;
+                manager_emit_device_changed(m, d, NULL);
+        }
+        /* -ENOSPC is a full disk too: only a named sequence ran out. */
+        if (result == -ENOSPC && exhausted) {
+                (void)dfu_error_set(&error, ENOSPC, "Sequence %s is exhausted.", exhausted);
+                log_warning("Job %" PRIu32 ": %s", j->id, error.message);
+                /* Every later board of the rule would fail the same way. */
+                Rule *rule = j->rule_id ? rule_find(m, j->rule_id) : NULL;
+                if (rule)
+                        rule_stop(rule, error.message);
+                return job_finish(j, JOB_FAILED, error.message);
+        }
+        if (result < 0) {
+                log_error_errno(result, "Failed to take the values of job %" PRIu32 ": %m", j->id);
+                return job_finish(j, JOB_FAILED, "Failed to take values from the sequences.");
+        }
+        for (size_t i = 0; i < n; i++)
+                if (strv_extend(&j->values, values[i].sequence) < 0 ||
+                    strv_extend(&j->values, values[i].value) < 0) {
+                        log_oom();
+                        return job_finish(j, JOB_FAILED, "Out of memory.");
+                }
+        sequence_values_taken(m, values, n);
+        log_info("Job %" PRIu32 " took %zu value(s).", j->id, n);
+
+        /* Whatever fails from here on failed before anything was written: the values go back. */
+        if (atomic_load(&j->cancel))
+                return job_finish(j, JOB_CANCELLED, "Cancelled.");
+        if (!d)
+                return job_finish(j, JOB_FAILED, "The board went away before anything was written.");
+        r = worker_apply_values(j, &error);
+        if (r < 0)
+                return job_finish(j, JOB_FAILED, dfu_error_message(&error));
+        r = worker_launch(j, d);
+        if (r < 0) {
+                log_error_errno(r, "Failed to start job %" PRIu32 ": %m", j->id);
+                job_finish(j, JOB_FAILED, "Failed to start a worker thread.");
+        }
+}
+
+/* The sequences a job's patches draw from, each once. */
+static int worker_sequences(const Job *j, char ***ret) {
+        _cleanup_strv_free_ char **l = calloc(1, sizeof(char *));
+        _cleanup_free_ Patch *patches = NULL;
+        size_t n;
+        int r;
+
+        if (!l)
+                return -ENOMEM;
+        r = job_options_patches(&j->opts, &patches, &n);
+        if (r < 0)
+                return r;
+        for (size_t i = 0; i < n; i++)
+                if (!strv_contains(l, patches[i].sequence) && strv_extend(&l, patches[i].sequence) < 0)
+                        return -ENOMEM;
+        *ret = TAKE_PTR(l);
+        return 0;
+}
+
+int worker_start(Job *j, Device *d) {
+        Manager *m = j->manager;
+        int r;
+
+        if (free(j->port_path), !(j->port_path = strdup(d->port_path)))
+                return -ENOMEM;
+        free(j->serial);
+        j->serial = d->serial ? strdup(d->serial) : NULL;
+        free(j->station);
+        j->station = d->station ? strdup(d->station) : NULL;
+        if ((d->serial && !j->serial) || (d->station && !j->station))
+                return -ENOMEM;
+        j->start_usec = m->clock_realtime();
+        if (j->plan && j->plan->estimate_ms > 0)
+                j->expected_end_usec = j->start_usec + j->plan->estimate_ms * USEC_PER_MSEC;
+        j->shared = (JobShared){.phase = DFUSE_PHASE_CONNECT, .phase_start_usec = now_monotonic_usec()};
+        j->timeout_source = sd_event_source_disable_unref(j->timeout_source);
+        StoreJobStart start = {.id = j->id,
+                               .start_usec = j->start_usec,
+                               .port = j->port_path,
+                               .serial = j->serial,
+                               .station = j->station};
+
+        if (j->opts.patches) {
+                _cleanup_strv_free_ char **sequences = NULL;
+
+                /* The values are taken in the start record's transaction; the engine starts once both
+                 * are durable. Meanwhile the board is this job's and the job counts as running. */
+                j->values = strv_free(j->values);
+                r = worker_sequences(j, &sequences);
+                if (r < 0)
+                        return r;
+                r = store_job_start_allocate(m->store, &start, sequences, worker_allocated, j);
+                if (r < 0)
+                        return r;
+                j->allocating = true;
+                m->n_running++;
+                d->current_job = j;
+                manager_emit_device_changed(m, d, NULL);
+                return 0;
+        }
+
+        r = store_job_start(m->store, &start, NULL, NULL);
+        if (r < 0)
+                log_warning_errno(r, "Failed to record the start of job %" PRIu32 ": %m", j->id);
+        return worker_launch(j, d);
 }

@@ -173,6 +173,10 @@ int store_apply_job_end(Store *s, const StoreJobEnd *j) {
                 if (r < 0)
                         return r;
         }
+        /* The values are settled with the end record: in the same transaction, never apart. */
+        r = store_apply_values_end(s, j->id, j->values_end, j->end_usec);
+        if (r < 0)
+                return r;
         r = store_bump(s, STORE_STMT_END_SEQ_BUMP, 0);
         return r < 0 ? r : store_bump(s, STORE_STMT_JOB_ID_BUMP, j->id);
 }
@@ -256,8 +260,13 @@ int store_apply(Store *s, StoreWrite *w) {
         switch (w->kind) {
         case STORE_WRITE_SUBMIT:
                 return store_apply_job_submit(s, &w->submit);
-        case STORE_WRITE_START:
-                return store_apply_job_start(s, &w->start);
+        case STORE_WRITE_START: {
+                int r = store_apply_job_start(s, &w->start);
+                if (r < 0 || !w->allocated)
+                        return r;
+                return store_apply_allocate(s, &w->start, w->sequences, &w->values, &w->n_values,
+                                            &w->exhausted);
+        }
         case STORE_WRITE_LEAVE:
                 return store_apply_job_leave(s, w->leave.id, w->leave.usec);
         case STORE_WRITE_END:
@@ -270,6 +279,10 @@ int store_apply(Store *s, StoreWrite *w) {
                 return store_apply_rule_flashed(s, w->flashed.id, w->flashed.key);
         case STORE_WRITE_PRUNE:
                 return store_apply_prune(s, w->prune_before);
+        case STORE_WRITE_SEQUENCE_ADD:
+                return store_apply_sequence_add(s, &w->sequence);
+        case STORE_WRITE_SEQUENCE_REMOVE:
+                return store_apply_sequence_remove(s, w->sequence_name);
         }
         return -EINVAL;
 }

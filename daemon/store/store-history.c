@@ -50,6 +50,7 @@ static void store_history_entry_done(StoreHistoryEntry *e) {
         free(e->image_sha256);
         free(e->trust);
         free(e->protection);
+        strv_free(e->values);
 }
 
 StoreHistory *store_history_free(StoreHistory *h) {
@@ -71,12 +72,15 @@ static int store_history_sql(const StoreHistoryFilter *f, char **ret) {
         int r;
 
         r = asprintf(&sql,
-                     "SELECT " HISTORY_COLUMNS " FROM jobs WHERE end_seq IS NOT NULL%s%s%s%s%s%s%s "
+                     "SELECT " HISTORY_COLUMNS " FROM jobs WHERE end_seq IS NOT NULL%s%s%s%s%s%s%s%s "
                      "ORDER BY end_seq DESC LIMIT :limit",
                      f->since ? " AND end_time >= :since" : "", f->until ? " AND end_time <= :until" : "",
                      f->port ? " AND port = :port" : "", f->serial ? " AND serial = :serial" : "",
                      f->image ? " AND image_sha256 = :image" : "", f->result ? " AND result = :result" : "",
-                     f->before ? " AND end_seq < :before" : "");
+                     f->before ? " AND end_seq < :before" : "",
+                     f->value ? " AND id IN (SELECT job_id FROM allocations WHERE value = :value "
+                                "AND state <> 'returned')"
+                              : "");
         if (r < 0)
                 return -ENOMEM;
         *ret = sql;
@@ -97,7 +101,8 @@ static int store_history_bind(sqlite3_stmt *st, const StoreHistoryFilter *f, uin
         return bind_named_u64(st, ":since", f->since) | bind_named_u64(st, ":until", f->until) |
                bind_named_text(st, ":port", f->port) | bind_named_text(st, ":serial", f->serial) |
                bind_named_text(st, ":image", f->image) | bind_named_text(st, ":result", f->result) |
-               bind_named_u64(st, ":before", f->before) | bind_named_u64(st, ":limit", (uint64_t)limit + 1);
+               bind_named_text(st, ":value", f->value) | bind_named_u64(st, ":before", f->before) |
+               bind_named_u64(st, ":limit", (uint64_t)limit + 1);
 }
 
 static int column_str(sqlite3_stmt *st, int i, char **ret) {
@@ -174,6 +179,10 @@ static int store_history_run(sqlite3 *db, const StoreHistoryFilter *f, uint32_t 
         r = store_history_bind(st, f, limit);
         r = r != SQLITE_OK ? store_errno(r) : store_history_collect(st, limit, h);
         sqlite3_finalize(st);
+        /* A page is at most STORE_HISTORY_LIMIT_MAX entries, each one indexed look-up. */
+        FOREACH_ARRAY (e, h->entries, h->n)
+                if (r >= 0)
+                        r = store_history_values(db, e->id, &e->values);
         return r;
 }
 

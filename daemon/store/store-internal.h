@@ -42,6 +42,8 @@ typedef enum StoreWriteKind {
         STORE_WRITE_RULE_REMOVE,
         STORE_WRITE_RULE_FLASHED,
         STORE_WRITE_PRUNE,
+        STORE_WRITE_SEQUENCE_ADD,
+        STORE_WRITE_SEQUENCE_REMOVE,
 } StoreWriteKind;
 
 /* One queued write; the strings are the store's own copies. */
@@ -63,7 +65,15 @@ struct StoreWrite {
                 } flashed;
                 uint32_t rule_id;
                 uint64_t prune_before;
+                StoreSequence sequence;
+                char *sequence_name;
         };
+        /* A start that takes values: the sequences, and what was taken (or which one ran out). */
+        char **sequences;
+        StoreValue *values;
+        size_t n_values;
+        char *exhausted;
+        StoreAllocatedFn allocated;
         StoreDoneFn done;
         void *userdata;
         int result;
@@ -114,6 +124,21 @@ int store_apply_rule_flashed(Store *s, uint32_t id, const char *key);
 /* Raises next_job_id past id. */
 int store_apply_job_id_seen(Store *s, uint32_t id);
 void store_stmts_finalize(Store *s);
+
+/* store-sequence.c */
+int store_apply_sequence_add(Store *s, const StoreSequence *q);
+int store_apply_sequence_remove(Store *s, const char *name);
+/* Takes one value of each sequence for job j; on -ENOSPC *ret_exhausted names the sequence. */
+int store_apply_allocate(Store *s, const StoreJobStart *j, char *const *sequences, StoreValue **ret_values,
+                         size_t *ret_n, char **ret_exhausted);
+int store_apply_values_end(Store *s, uint32_t job_id, StoreValuesEnd how, uint64_t usec);
+/* At start: values taken by jobs that did not end are used if the job had asked its board to leave
+ * (all written and verified), else spoiled. */
+int store_values_settle_interrupted(Store *s);
+int store_load_sequences(Store *s, StoreState *state);
+void store_values_free(StoreValue *v, size_t n);
+/* Loads a history entry's values from a read connection. */
+int store_history_values(sqlite3 *db, uint32_t job_id, char ***ret);
 
 /* store-json.c */
 char *store_strv_to_json(char *const *l);

@@ -64,6 +64,52 @@ static const StoreMigration store_migrations[] = {
          "ALTER TABLE jobs ADD COLUMN trust TEXT;"
          "ALTER TABLE jobs ADD COLUMN protection TEXT;"
          "ALTER TABLE rules ADD COLUMN trust TEXT;"},
+        {3,
+         /* Sequences and what they handed out. id is never reused (AUTOINCREMENT), so a sequence
+          * created again under an old name does not collide with the old one's allocations, which
+          * are kept as the record of which board got which value. allocations_once is the promise
+          * that no value is taken twice: only a returned value may be taken again. */
+         "CREATE TABLE sequences ("
+         " id INTEGER PRIMARY KEY AUTOINCREMENT,"
+         " name TEXT NOT NULL UNIQUE,"
+         " kind TEXT NOT NULL CHECK (kind IN ('counter', 'list')),"
+         " start INTEGER NOT NULL DEFAULT 0,"
+         " step INTEGER NOT NULL DEFAULT 1,"
+         " last INTEGER,"
+         " next INTEGER NOT NULL DEFAULT 0,"
+         " count INTEGER NOT NULL DEFAULT 0,"
+         " exhausted INTEGER NOT NULL DEFAULT 0,"
+         " owner INTEGER NOT NULL DEFAULT 0,"
+         " created INTEGER NOT NULL DEFAULT 0,"
+         " used INTEGER NOT NULL DEFAULT 0,"
+         " spoiled INTEGER NOT NULL DEFAULT 0,"
+         " returned INTEGER NOT NULL DEFAULT 0);"
+         "CREATE TABLE sequence_values ("
+         " seq_id INTEGER NOT NULL,"
+         " idx INTEGER NOT NULL,"
+         " value TEXT NOT NULL,"
+         " PRIMARY KEY (seq_id, idx)) WITHOUT ROWID;"
+         "CREATE TABLE allocations ("
+         " id INTEGER PRIMARY KEY,"
+         " seq_id INTEGER NOT NULL,"
+         " sequence TEXT NOT NULL,"
+         " idx INTEGER NOT NULL,"
+         " value TEXT NOT NULL,"
+         " job_id INTEGER NOT NULL,"
+         " port TEXT,"
+         " serial TEXT,"
+         " state TEXT NOT NULL CHECK (state IN ('taken', 'used', 'spoiled', 'returned')),"
+         " reissued INTEGER NOT NULL DEFAULT 0,"
+         " taken_time INTEGER NOT NULL DEFAULT 0,"
+         " end_time INTEGER NOT NULL DEFAULT 0);"
+         "CREATE UNIQUE INDEX allocations_once ON allocations(seq_id, idx) WHERE state <> 'returned';"
+         "CREATE INDEX allocations_pending ON allocations(seq_id, idx) "
+         " WHERE state = 'returned' AND reissued = 0;"
+         /* Start-up reads the counts kept in sequences and the few values still taken or
+          * returned, through these partial indexes: its cost does not grow with the history. */
+         "CREATE INDEX allocations_taken ON allocations(seq_id) WHERE state = 'taken';"
+         "CREATE INDEX allocations_job ON allocations(job_id);"
+         "CREATE INDEX allocations_value ON allocations(value);"},
 };
 
 int store_errno(int sqlite_rc) {

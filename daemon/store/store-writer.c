@@ -117,7 +117,9 @@ static void store_writer_dispatch(Store *s) {
 
         for (StoreWrite *w = done; w; w = next) {
                 next = w->next;
-                if (w->done)
+                if (w->allocated)
+                        w->allocated(w->result, w->values, w->n_values, w->exhausted, w->userdata);
+                else if (w->done)
                         w->done(w->result, w->userdata);
                 store_write_free(w);
         }
@@ -196,9 +198,18 @@ StoreWrite *store_write_free(StoreWrite *w) {
         case STORE_WRITE_RULE_FLASHED:
                 free(w->flashed.key);
                 break;
+        case STORE_WRITE_SEQUENCE_ADD:
+                store_sequence_done(&w->sequence);
+                break;
+        case STORE_WRITE_SEQUENCE_REMOVE:
+                free(w->sequence_name);
+                break;
         default:
                 break;
         }
+        strv_free(w->sequences);
+        store_values_free(w->values, w->n_values);
+        free(w->exhausted);
         return mfree(w);
 }
 DEFINE_TRIVIAL_CLEANUP_FUNC(StoreWrite *, store_write_free);
@@ -261,6 +272,58 @@ int store_job_start(Store *s, const StoreJobStart *j, StoreDoneFn done, void *us
         w->start = (StoreJobStart){.id = j->id, .start_usec = j->start_usec};
         if (!dup_opt(&w->start.port, j->port) || !dup_opt(&w->start.serial, j->serial) ||
             !dup_opt(&w->start.station, j->station))
+                return -ENOMEM;
+        return store_enqueue(s, TAKE_PTR(w));
+}
+
+int store_job_start_allocate(Store *s, const StoreJobStart *j, char *const *sequences, StoreAllocatedFn done,
+                             void *userdata) {
+        _cleanup_(store_write_freep) StoreWrite *w = NULL;
+
+        if (!s || !j || j->id == 0 || !done)
+                return -EINVAL;
+        w = store_write_new(STORE_WRITE_START, NULL, userdata);
+        if (!w)
+                return -ENOMEM;
+        w->allocated = done;
+        w->start = (StoreJobStart){.id = j->id, .start_usec = j->start_usec};
+        if (!dup_opt(&w->start.port, j->port) || !dup_opt(&w->start.serial, j->serial) ||
+            !dup_opt(&w->start.station, j->station) || !dup_strv(&w->sequences, sequences))
+                return -ENOMEM;
+        return store_enqueue(s, TAKE_PTR(w));
+}
+
+int store_sequence_add(Store *s, const StoreSequence *q, StoreDoneFn done, void *userdata) {
+        _cleanup_(store_write_freep) StoreWrite *w = NULL;
+
+        if (!s || !q || !q->name)
+                return -EINVAL;
+        w = store_write_new(STORE_WRITE_SEQUENCE_ADD, done, userdata);
+        if (!w)
+                return -ENOMEM;
+        w->sequence = (StoreSequence){.kind = q->kind,
+                                      .start = q->start,
+                                      .step = q->step,
+                                      .last = q->last,
+                                      .has_last = q->has_last,
+                                      .owner = q->owner,
+                                      .created_usec = q->created_usec};
+        w->sequence.name = strdup(q->name);
+        if (!w->sequence.name || (q->values && !dup_strv(&w->sequence.values, q->values)))
+                return -ENOMEM;
+        return store_enqueue(s, TAKE_PTR(w));
+}
+
+int store_sequence_remove(Store *s, const char *name, StoreDoneFn done, void *userdata) {
+        _cleanup_(store_write_freep) StoreWrite *w = NULL;
+
+        if (!s || !name)
+                return -EINVAL;
+        w = store_write_new(STORE_WRITE_SEQUENCE_REMOVE, done, userdata);
+        if (!w)
+                return -ENOMEM;
+        w->sequence_name = strdup(name);
+        if (!w->sequence_name)
                 return -ENOMEM;
         return store_enqueue(s, TAKE_PTR(w));
 }

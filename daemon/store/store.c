@@ -27,6 +27,9 @@ StoreState *store_state_free(StoreState *st) {
                 free(r->trust);
         }
         free(st->rules);
+        FOREACH_ARRAY (q, st->sequences, st->n_sequences)
+                store_sequence_done(q);
+        free(st->sequences);
         return mfree(st);
 }
 
@@ -188,9 +191,13 @@ static int store_load_meta(Store *s, StoreState *state) {
 }
 
 static int store_load_state(Store *s, StoreState *state, char **ret_error) {
-        int r = store_load_jobs(s, state);
+        int r = store_values_settle_interrupted(s);
+        if (r >= 0)
+                r = store_load_jobs(s, state);
         if (r >= 0)
                 r = store_load_rules(s, state);
+        if (r >= 0)
+                r = store_load_sequences(s, state);
         if (r >= 0)
                 r = store_load_meta(s, state);
         if (r < 0)

@@ -43,6 +43,13 @@ typedef struct StoreJobStart {
         const char *port, *serial, *station; /* may be NULL */
 } StoreJobStart;
 
+/* How the values a job took end, settled with its end record. */
+typedef enum StoreValuesEnd {
+        STORE_VALUES_SPOILED,  /* the job failed after writing may have begun: never handed out again */
+        STORE_VALUES_USED,     /* the job wrote and verified them */
+        STORE_VALUES_RETURNED, /* nothing was written: they go back to the front of their sequence */
+} StoreValuesEnd;
+
 typedef struct StoreJobEnd {
         uint32_t id;
         const char *result; /* "done", "failed" or "cancelled" */
@@ -52,7 +59,51 @@ typedef struct StoreJobEnd {
         bool interrupted;
         uint32_t rule_id;
         const char *trust, *protection; /* may be NULL */
+        StoreValuesEnd values_end;      /* for the values the job took, if any */
 } StoreJobEnd;
+
+/*
+ * Sequences: named, persistent sources of per-board values. A counter hands out start, start + step,
+ * ... up to last (at most INT64_MAX: SQLite's integers are signed); a list hands out its lines in
+ * order. Values a job returned are handed out again first, lowest first. Every value taken is an
+ * allocation row, and a unique index makes sure no value is ever taken twice unless it was returned.
+ */
+typedef enum StoreSequenceKind {
+        STORE_SEQUENCE_COUNTER,
+        STORE_SEQUENCE_LIST,
+} StoreSequenceKind;
+
+#define STORE_SEQUENCE_VALUE_MAX INT64_MAX
+/* A list's lines at most: the list file is copied into the store. */
+#define STORE_SEQUENCE_LIST_MAX 1000000u
+
+typedef struct StoreSequence {
+        char *name;
+        StoreSequenceKind kind;
+        uint64_t start, step, last; /* counter; last: STORE_SEQUENCE_VALUE_MAX when unbounded */
+        bool has_last;
+        uint32_t owner;
+        uint64_t created_usec;
+        char **values; /* a list's lines: given to store_sequence_add(), not loaded back */
+        /* State, as loaded at start: */
+        uint64_t next;     /* counter: the next new value; list: the index of the next new line */
+        uint64_t n_values; /* list: how many lines */
+        bool exhausted;    /* no new value is left (returned ones may be) */
+        uint64_t taken, used, spoiled, returned;
+        uint64_t pending; /* returned and not handed out again */
+} StoreSequence;
+
+/* A value taken for a job: which sequence, the value as text, and its place (counter value or line). */
+typedef struct StoreValue {
+        char *sequence, *value;
+        uint64_t index;
+        bool reissued; /* a returned value handed out again */
+} StoreValue;
+
+/* Runs on the loop once the start record and the values are durable; values are borrowed for the call.
+ * -ENOSPC: the sequence named by exhausted has no value left, and nothing was taken or recorded. */
+typedef void (*StoreAllocatedFn)(int result, const StoreValue *values, size_t n_values,
+                                 const char *exhausted, void *userdata);
 
 /* A job that has a submit record and no end record: it was queued or running when the daemon stopped. */
 typedef struct StoreUnfinished {
@@ -79,6 +130,8 @@ typedef struct StoreState {
         size_t n_jobs;
         StoreRule *rules; /* by id, ascending */
         size_t n_rules;
+        StoreSequence *sequences; /* by name */
+        size_t n_sequences;
         uint32_t next_job_id, next_rule_id; /* one past the largest id ever recorded */
         /* Set when an old jobs.jsonl / rules.json was imported at this start: how much, and what was
          * skipped (a torn last line); the caller logs it. */
@@ -88,8 +141,9 @@ typedef struct StoreState {
 typedef struct StoreHistoryFilter {
         uint64_t since, until; /* end time in usec (realtime), inclusive; 0: unbounded */
         const char *port, *serial, *image, *result; /* exact match; NULL: any. image: a SHA-256 summary */
-        uint64_t before;                            /* cursor: only entries older than this one; 0: newest */
-        uint32_t limit; /* 0: STORE_HISTORY_LIMIT_DEFAULT; capped at STORE_HISTORY_LIMIT_MAX */
+        const char *value; /* jobs that took this value (of any sequence) and did not return it */
+        uint64_t before;   /* cursor: only entries older than this one; 0: newest */
+        uint32_t limit;    /* 0: STORE_HISTORY_LIMIT_DEFAULT; capped at STORE_HISTORY_LIMIT_MAX */
 } StoreHistoryFilter;
 
 typedef struct StoreHistoryEntry {
@@ -99,6 +153,7 @@ typedef struct StoreHistoryEntry {
         uint64_t submit_usec, start_usec, end_usec, duration_usec, bytes, dropped_segments;
         bool interrupted;
         char *trust, *protection; /* NULL when not recorded */
+        char **values;            /* pairs: sequence, value, ...: what the job took and did not return */
 } StoreHistoryEntry;
 
 typedef struct StoreHistory {
@@ -124,10 +179,17 @@ DEFINE_TRIVIAL_CLEANUP_FUNC(StoreState *, store_state_free);
 /* Asynchronous writes, in the order they are called; done may be NULL. From the event loop thread. */
 int store_job_submit(Store *s, const StoreJobSubmit *j, StoreDoneFn done, void *userdata);
 int store_job_start(Store *s, const StoreJobStart *j, StoreDoneFn done, void *userdata);
+/* Records the start and takes the next value of each sequence (each name once) in one transaction. */
+int store_job_start_allocate(Store *s, const StoreJobStart *j, char *const *sequences, StoreAllocatedFn done,
+                             void *userdata);
 int store_job_end(Store *s, const StoreJobEnd *j, StoreDoneFn done, void *userdata);
 int store_rule_add(Store *s, const StoreRule *r, StoreDoneFn done, void *userdata);
 int store_rule_remove(Store *s, uint32_t id, StoreDoneFn done, void *userdata);
 int store_rule_flashed(Store *s, uint32_t id, const char *board_key, StoreDoneFn done, void *userdata);
+/* -EEXIST when the name is taken; -ENOENT on removal of an unknown one. Allocations outlive removal. */
+int store_sequence_add(Store *s, const StoreSequence *q, StoreDoneFn done, void *userdata);
+int store_sequence_remove(Store *s, const char *name, StoreDoneFn done, void *userdata);
+void store_sequence_done(StoreSequence *q);
 /* Deletes ended jobs whose end time is before before_usec; done gets how many (>= 0) or a negative errno. */
 int store_prune(Store *s, uint64_t before_usec, StoreDoneFn done, void *userdata);
 

@@ -249,10 +249,11 @@ static void test_csv_field(void) {
 }
 
 static int write_rows(FILE *f, const void *entries) {
-        int r = history_csv_header(f);
+        int r = history_csv_header(f, (char *[]){"boards", "macs", NULL});
 
         for (size_t i = 0; r >= 0 && i < json_object_array_length((json_object *)entries); i++)
-                r = history_csv_row(f, json_object_array_get_idx((json_object *)entries, i));
+                r = history_csv_row(f, json_object_array_get_idx((json_object *)entries, i),
+                                    (char *[]){"boards", "macs", NULL});
         return r;
 }
 
@@ -268,7 +269,8 @@ static void test_csv_rows(void) {
                 "1767225600000000, \"start-time\": 1767225601500000, \"end-time\": 1767225662250000, "
                 "\"duration-usec\": 60750000, \"bytes\": 131072, \"dropped-segments\": 1, \"interrupted\": "
                 "true, "
-                "\"rule\": 3, \"cursor\": 99},"
+                "\"rule\": 3, \"cursor\": 99, \"values\": [[\"boards\", \"1000\"], [\"macs\", "
+                "\"02:80:E1:00:00:01\"]]},"
                 " {\"id\": 8, \"result\": \"done\", \"end-time\": 1767225700000000}]";
         g_autoptr(json_object) entries = json_tokener_parse(entries_json);
         g_autofree char *csv = NULL, *path = NULL, *out = NULL, *err = NULL, *expect_header = NULL;
@@ -281,12 +283,13 @@ static void test_csv_rows(void) {
         csv = capture(write_rows, entries);
         expect_header = g_strdup("id,result,error,port,serial,station,target,image-sha256,submit-time,"
                                  "start-time,end-time,duration-usec,bytes,dropped-segments,interrupted,rule,"
-                                 "submit-time-usec,start-time-usec,end-time-usec,trust,protection\r\n");
+                                 "submit-time-usec,start-time-usec,end-time-usec,trust,protection,values,"
+                                 "value-boards,value-macs\r\n");
         g_assert_true(g_str_has_prefix(csv, expect_header));
         g_assert_true(g_str_has_suffix(csv, "\r\n"));
         /* The second row: absent keys are empty fields. */
         g_assert_nonnull(
-                strstr(csv, "\r\n8,done,,,,,,,,,2026-01-01T00:01:40Z,,,,,,,,1767225700000000,,\r\n"));
+                strstr(csv, "\r\n8,done,,,,,,,,,2026-01-01T00:01:40Z,,,,,,,,1767225700000000,,,,,\r\n"));
 
         /* Read back as a CSV consumer does: Python's csv module, RFC 4180's dialect. */
         fd = g_file_open_tmp("history-XXXXXX.csv", &path, &error);
@@ -325,6 +328,10 @@ static void test_csv_rows(void) {
         g_assert_cmpstr(FIELD(row0, "end-time-usec"), ==, "1767225662250000");
         g_assert_cmpstr(FIELD(row0, "interrupted"), ==, "true");
         g_assert_cmpstr(FIELD(row0, "rule"), ==, "3");
+        g_assert_cmpstr(FIELD(row0, "values"), ==, "boards=1000 macs=02:80:E1:00:00:01");
+        g_assert_cmpstr(FIELD(row0, "value-boards"), ==, "1000");
+        g_assert_cmpstr(FIELD(row0, "value-macs"), ==, "02:80:E1:00:00:01");
+        g_assert_cmpstr(FIELD(row1, "value-boards"), ==, "");
         g_assert_null(json_object_object_get(row0, "cursor"));
         g_assert_cmpstr(FIELD(row1, "result"), ==, "done");
         g_assert_cmpstr(FIELD(row1, "start-time"), ==, "");

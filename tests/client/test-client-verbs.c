@@ -808,7 +808,7 @@ static void test_history_arguments(Integ *t, gconstpointer data) {
         /* An empty history: a CSV header, no JSON lines. */
         g_assert_cmpint(ctl_run(t, &r, "history", "--format", "csv", NULL), ==, 0);
         g_assert_true(g_str_has_prefix(r.out, "id,result,"));
-        g_assert_true(g_str_has_suffix(r.out, "end-time-usec,trust,protection\r\n"));
+        g_assert_true(g_str_has_suffix(r.out, "end-time-usec,trust,protection,values\r\n"));
         ctl_result_clear(&r);
         g_assert_cmpint(ctl_run(t, &r, "history", "--format", "csv", "--no-legend", NULL), ==, 0);
         g_assert_cmpstr(r.out, ==, "");

@@ -239,10 +239,15 @@ static void parse_options(const char *const *kv, JobOptions *o) {
                 g_auto(GStrv) f = g_strsplit(*p, "=", 2);
                 const OptionDef *d = job_option_find(f[0]);
                 g_autofree char *error = NULL;
+                g_auto(GStrv) list = NULL;
                 OptionValue v = {};
 
                 g_assert_nonnull(d);
-                if (d->kind == OPT_STRING)
+                if (d->kind == OPT_PATCHES) {
+                        /* patches=0x08000100:u32le:c;0x08000200:str:8:l */
+                        list = g_strsplit(f[1], ";", -1);
+                        v.strv = list;
+                } else if (d->kind == OPT_STRING)
                         v.string = f[1];
                 else if (d->kind == OPT_BOOL || d->kind == OPT_TRISTATE)
                         v.boolean = !f[1] || !g_str_equal(f[1], "no");

@@ -220,6 +220,62 @@ static void test_usage_and_errors(void) {
         result_clear(&r);
 }
 
+/* --patch offline: where each lands, the bytes the plan then writes, and the refusals. */
+static void test_patches(void) {
+        g_autofree char *dir = g_dir_make_tmp("dfusd-inspect-XXXXXX", NULL);
+        g_autofree char *bin = g_build_filename(dir, "fw.bin", NULL);
+        uint8_t data[512];
+        json_object *doc, *patches;
+
+        memset(data, 0x5A, sizeof(data));
+        g_assert_true(g_file_set_contents(bin, (const char *)data, sizeof(data), NULL));
+
+        Result r = dfusctl("inspect", "--json", "--family", "f405", "--base", "0x08000000", "--patch",
+                           "0x08000010:u32le:serial", "--patch", "0x08003FF0:str:16:names", bin, NULL);
+        g_assert_cmpint(r.status, ==, 0);
+        doc = parse_json(r.out);
+        patches = get(doc, "patches");
+        g_assert_cmpuint(json_object_array_length(patches), ==, 2);
+        g_assert_cmpstr(json_object_get_string(get(json_object_array_get_idx(patches, 0), "place")), ==,
+                        "in the image");
+        g_assert_cmpstr(json_object_get_string(get(json_object_array_get_idx(patches, 1), "place")), ==,
+                        "in erased flash of a sector the image erases");
+        /* The plan writes the patch's 16 bytes too. */
+        g_assert_cmpint(
+                json_object_get_int64(get(json_object_array_get_idx(get(doc, "plans"), 0), "bytes_total")),
+                ==, 512 + 16);
+        json_object_put(doc);
+        result_clear(&r);
+
+        /* A sector the image does not touch only with --patch-erase; RAM and overlaps never. */
+        r = dfusctl("inspect", "--family", "f405", "--base", "0x08000000", "--patch", "0x08004000:u32le:s",
+                    bin, NULL);
+        g_assert_cmpint(r.status, ==, 1);
+        g_assert_nonnull(strstr(r.out, "--patch-erase"));
+        result_clear(&r);
+        r = dfusctl("inspect", "--family", "f405", "--base", "0x08000000", "--patch", "0x08004000:u32le:s",
+                    "--patch-erase", bin, NULL);
+        g_assert_cmpint(r.status, ==, 0);
+        g_assert_nonnull(strstr(r.out, "in a sector erased for the patch"));
+        result_clear(&r);
+        r = dfusctl("inspect", "--family", "f405", "--base", "0x08000000", "--patch", "0x20000000:u32le:s",
+                    bin, NULL);
+        g_assert_cmpint(r.status, ==, 1);
+        g_assert_nonnull(strstr(r.out, "RAM"));
+        result_clear(&r);
+        r = dfusctl("inspect", "--family", "f405", "--base", "0x08000000", "--patch", "0x08000010:u64le:a",
+                    "--patch", "0x08000014:u32le:b", bin, NULL);
+        g_assert_cmpint(r.status, ==, 1);
+        g_assert_nonnull(strstr(r.out, "overlaps"));
+        result_clear(&r);
+        r = dfusctl("inspect", "--family", "f405", "--base", "0x08000000", "--patch", "0x08000010:dec:x",
+                    bin, NULL);
+        g_assert_cmpint(r.status, ==, 2);
+        result_clear(&r);
+        (void)unlink(bin);
+        (void)rmdir(dir);
+}
+
 static void test_rejects(void) {
         g_autofree char *dir = g_dir_make_tmp("dfusd-inspect-XXXXXX", NULL);
         g_autofree char *bin = g_build_filename(dir, "fw.bin", NULL);
@@ -412,6 +468,7 @@ int main(int argc, char *argv[]) {
         g_test_add_func("/inspect/formats", test_formats);
         g_test_add_func("/inspect/usage-and-errors", test_usage_and_errors);
         g_test_add_func("/inspect/rejects", test_rejects);
+        g_test_add_func("/inspect/patches", test_patches);
         g_test_add_func("/inspect/export", test_export);
         g_test_add_func("/inspect/color", test_color);
         g_test_add_func("/inspect/option-bytes", test_option_bytes);

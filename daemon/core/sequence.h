@@ -1,0 +1,67 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#pragma once
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "list.h"
+#include "store.h"
+
+typedef struct Manager Manager;
+
+/*
+ * Sequences: where per-board values come from. The store holds them and hands out their values; the
+ * core keeps their counts up to date from what it took and settled, for the bus to show.
+ */
+typedef struct Sequence Sequence;
+
+struct Sequence {
+        Manager *manager;
+        char *name;
+        StoreSequenceKind kind;
+        uint64_t start, step, last; /* counter */
+        bool has_last;
+        uint64_t next;     /* counter: the next new value; list: the index of the next new line */
+        uint64_t n_values; /* list */
+        bool exhausted;    /* no new value left */
+        uint64_t taken, used, spoiled, returned, pending;
+        uid_t owner;
+        uint64_t created_usec;
+        LIST_FIELDS(Sequence, sequences);
+};
+
+/* A list file: bounded, like everything a caller hands over. */
+#define SEQUENCE_LIST_FILE_MAX (UINT64_C(16) * 1024 * 1024)
+
+typedef struct SequenceSpec {
+        const char *name;
+        StoreSequenceKind kind;
+        uint64_t start, step, last; /* counter; step 0 means 1 */
+        bool has_last;
+        int list_fd; /* list: the file, read on a thread (not closed) */
+        uid_t owner;
+} SequenceSpec;
+
+/* Runs once the sequence is durable (q set) or failed (q NULL, error says why). */
+typedef void (*SequenceAddedFn)(Manager *m, Sequence *q, int result, const char *error, void *userdata);
+
+int sequence_load(Manager *m, const StoreSequence *sq);
+Sequence *sequence_free(Sequence *q);
+Sequence *sequence_find(Manager *m, const char *name);
+/* New values left, returned ones included: UINT64_MAX for an unbounded counter. */
+uint64_t sequence_left(const Sequence *q);
+
+/* A bad spec is -EINVAL (or -EEXIST) with a message in *ret_error, before anything is started. */
+int sequence_add(Manager *m, const SequenceSpec *spec, SequenceAddedFn done, void *userdata,
+                 char **ret_error);
+/* Refused (-EBUSY, message in *ret_error) while a job that has not ended or a rule uses it. */
+int sequence_remove(Sequence *q, char **ret_error);
+
+/* One value per line; blank lines and lines starting with '#' are skipped; surrounding blanks are
+ * trimmed. -EINVAL with "line N: ..." in *ret_error. */
+int sequence_list_parse(const char *data, size_t size, char ***ret, char **ret_error);
+
+/* The store took values for a job / settled them: keep the counts. */
+void sequence_values_taken(Manager *m, const StoreValue *values, size_t n);
+void sequence_values_settled(Manager *m, char *const *values, StoreValuesEnd how);
