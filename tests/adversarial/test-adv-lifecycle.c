@@ -184,12 +184,68 @@ static void test_bus_killed(Integ *t, gconstpointer data) {
         adv_assert_dump_blank(t, "1-1");
 }
 
+/* A job queued behind another on a board that goes away ends, with a message, because it did not ask
+ * to wait; one that asked waits until its timeout; the running job fails; nothing is left hanging. */
+static void test_queued_board_gone(Integ *t, gconstpointer data) {
+        g_autofree uint8_t *img = integ_pattern(64 * 1024, 9);
+        g_autofree char *file =
+                integ_write_ihex(t, "fw.hex", &(IntegSegment){ADV_FLASH_BASE, img, 64 * 1024}, 1);
+        g_autofree char *a = NULL, *b = NULL, *c = NULL, *state = NULL, *msg = NULL;
+        g_autoptr(GError) error = NULL;
+
+        /* One board that holds its first job in the erase: the others queue behind it, for sure. */
+        integ_start(t, &(IntegRun){.boards = 1, .hold_until_busy = 2});
+        integ_wait_devices(t, 1, 10);
+        a = integ_submit(t, (const char *[]){file, NULL},
+                         integ_options("port", g_variant_new_string("1-1"), "leave",
+                                       g_variant_new_boolean(FALSE), NULL),
+                         &error);
+        g_assert_no_error(error);
+        state = integ_wait_job_state(t, a, "erasing", 30);
+        g_assert_cmpstr(state, ==, "erasing");
+        b = integ_submit(t, (const char *[]){file, NULL},
+                         integ_options("port", g_variant_new_string("1-1"), NULL), &error);
+        g_assert_no_error(error);
+        c = integ_submit(t, (const char *[]){file, NULL},
+                         integ_options("port", g_variant_new_string("1-1"), "wait",
+                                       g_variant_new_boolean(TRUE), "timeout", g_variant_new_uint64(2),
+                                       NULL),
+                         &error);
+        g_assert_no_error(error);
+        g_free(state);
+        state = integ_get_string(t, b, DFUSD_JOB, "State");
+        g_assert_cmpstr(state, ==, "queued");
+
+        integ_sim_step(t, "unplug 1-1");
+        g_free(state);
+        state = integ_wait_job(t, b, 30);
+        g_assert_cmpstr(state, ==, "failed");
+        msg = integ_get_string(t, b, DFUSD_JOB, "Error");
+        g_assert_cmpstr(msg, ==, "No matching board is attached any more; pass wait to wait for one.");
+        g_free(state);
+        state = integ_wait_job(t, a, 30);
+        g_assert_cmpstr(state, ==, "failed");
+        g_free(state);
+        state = integ_wait_job(t, c, 30);
+        g_assert_cmpstr(state, ==, "failed");
+        g_free(msg);
+        msg = integ_get_string(t, c, DFUSD_JOB, "Error");
+        g_assert_cmpstr(msg, ==, "No matching board appeared within 2 s.");
+
+        g_assert_cmpuint(adv_history_count(t), ==, 3);
+        adv_assert_answers(t);
+        adv_assert_bounded(t, 100 * 1024, 64);
+        integ_stop(t);
+}
+
 int main(int argc, char **argv) {
         g_test_init(&argc, &argv, NULL);
         g_test_add("/adversarial/lifecycle/log-forging", Integ, NULL, integ_setup, test_log_forging,
                    integ_teardown);
         g_test_add("/adversarial/lifecycle/second-instance", Integ, NULL, integ_setup, test_second_instance,
                    integ_teardown);
+        g_test_add("/adversarial/lifecycle/queued-board-gone", Integ, NULL, integ_setup,
+                   test_queued_board_gone, integ_teardown);
         g_test_add("/adversarial/lifecycle/bus-killed", Integ, NULL, integ_setup, test_bus_killed,
                    integ_teardown);
         return g_test_run();

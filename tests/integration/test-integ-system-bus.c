@@ -42,6 +42,60 @@ static GDBusConnection *connect_bus(const char *address, GError **error) {
                                                       NULL, NULL, error);
 }
 
+typedef struct Flood {
+        unsigned pending, answered, busy, failed;
+} Flood;
+
+static void flood_reply(GObject *source, GAsyncResult *res, gpointer userdata) {
+        Flood *f = userdata;
+        g_autoptr(GError) e = NULL;
+        g_autoptr(GVariant) r =
+                g_dbus_connection_call_with_unix_fd_list_finish(G_DBUS_CONNECTION(source), NULL, res, &e);
+        g_autofree char *name = e ? g_dbus_error_get_remote_error(e) : NULL;
+
+        f->pending--;
+        if (r)
+                f->answered++;
+        else if (name && (g_str_equal(name, "org.dfusd.Flash1.Error.Busy") ||
+                          g_str_equal(name, "org.freedesktop.DBus.Error.LimitsExceeded")))
+                f->busy++;
+        else {
+                f->failed++;
+                printf("FAILED: flooded Inspect: %s\n", e ? e->message : "?");
+        }
+}
+
+/* An unprivileged caller floods Inspect (anyone may call it): every call gets an answer or a Busy
+ * refusal, none hangs, and dfusd still answers afterwards. */
+static int flood_inspect(GDBusConnection *c, const char *image, unsigned n) {
+        Flood f = {};
+        gint64 deadline = g_get_monotonic_time() + 120 * G_USEC_PER_SEC;
+
+        for (unsigned i = 0; i < n; i++) {
+                int fd = open(image, O_RDONLY | O_CLOEXEC);
+                g_autoptr(GUnixFDList) fds = NULL;
+                GVariantBuilder h;
+
+                if (fd < 0)
+                        return check(false, "open image", NULL);
+                fds = g_unix_fd_list_new_from_array(&fd, 1);
+                g_variant_builder_init(&h, G_VARIANT_TYPE("ah"));
+                g_variant_builder_add(&h, "h", 0);
+                g_dbus_connection_call_with_unix_fd_list(
+                        c, "org.dfusd.Flash1", DFUSD_PATH, DFUSD_MANAGER, "Inspect",
+                        g_variant_new("(ah@a{sv})", &h,
+                                      g_variant_new_array(G_VARIANT_TYPE("{sv}"), NULL, 0)),
+                        NULL, G_DBUS_CALL_FLAGS_NONE, 60000, fds, NULL, flood_reply, &f);
+                f.pending++;
+        }
+        while (f.pending > 0 && g_get_monotonic_time() < deadline)
+                g_main_context_iteration(NULL, TRUE);
+        printf("flood of %u Inspects: %u answered, %u refused as busy, %u failed, %u without reply\n", n,
+               f.answered, f.busy, f.failed, f.pending);
+        return check(f.pending == 0 && f.failed == 0 && f.answered > 0, "every flooded Inspect answered",
+                     NULL);
+}
+
 static int unprivileged_client(const char *address, const char *image, const char *job, const char *rule) {
         g_autoptr(GError) error = NULL;
         g_autoptr(GDBusConnection) c = NULL;
@@ -97,6 +151,13 @@ static int unprivileged_client(const char *address, const char *image, const cha
                 }
                 r = call(c, calls[i].path, calls[i].iface, calls[i].method, args, fds, &e);
                 failures += check(calls[i].allowed ? r != NULL : denied(e), what, e);
+        }
+        failures += flood_inspect(c, image, 300);
+        {
+                g_autoptr(GError) e = NULL;
+                g_autoptr(GVariant) r = call(c, DFUSD_PATH, "org.freedesktop.DBus.Properties", "Get",
+                                             g_variant_new("(ss)", DFUSD_MANAGER, "Version"), NULL, &e);
+                failures += check(r != NULL, "Get after the flood", e);
         }
         return failures ? 1 : 0;
 }
