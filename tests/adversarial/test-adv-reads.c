@@ -179,6 +179,51 @@ static void test_spool(Integ *t, gconstpointer data) {
         adv_assert_dump_blank(t, "1-1");
 }
 
+/* Files are read from their start whatever offset the caller left them at, the same fd may come twice,
+ * and the spool has a size cap: a Submit beyond it is refused by name, with nothing queued. */
+static void test_offsets_and_spool_cap(Integ *t, gconstpointer data) {
+        g_autofree uint8_t *a = integ_pattern(48 * 1024, 5), *b = integ_pattern(48 * 1024, 6);
+        g_autofree char *fa = integ_write_ihex(t, "a.hex", &(IntegSegment){ADV_FLASH_BASE, a, 48 * 1024}, 1);
+        g_autofree char *fb =
+                integ_write_ihex(t, "b.hex", &(IntegSegment){ADV_FLASH_BASE + 0x10000, b, 48 * 1024}, 1);
+        g_autofree char *job = NULL, *name = NULL;
+        g_autoptr(GError) error = NULL;
+        g_autoptr(GVariant) r = NULL, dict = NULL;
+        guint64 kept = 0;
+        int fd = open(fa, O_RDONLY | O_CLOEXEC), fds[2];
+
+        /* Room for one of these images in the spool, not for two. */
+        integ_start(t, &(IntegRun){.boards = 1, .config = "[Daemon]\nSpoolSizeCap=200K\n"});
+        integ_wait_devices(t, 1, 10);
+
+        g_assert_cmpint(fd, >=, 0);
+        g_assert_cmpint(lseek(fd, 100, SEEK_SET), ==, 100);
+        fds[0] = fds[1] = fd;
+        r = integ_call_fds(t, "Inspect", fds, 2, integ_options("port", g_variant_new_string("1-1"), NULL),
+                           "(a{sv})", &error);
+        g_assert_no_error(error);
+        dict = g_variant_get_child_value(r, 0);
+        g_assert_true(g_variant_lookup(dict, "bytes-kept", "t", &kept));
+        g_assert_cmpuint(kept, ==, 48 * 1024);
+        close(fd);
+
+        job = integ_submit(t, (const char *[]){fa, NULL},
+                           integ_options("port", g_variant_new_string("1-1"), "leave",
+                                         g_variant_new_boolean(FALSE), NULL),
+                           &error);
+        g_assert_no_error(error);
+        g_free(job);
+        job = integ_submit(t, (const char *[]){fb, NULL},
+                           integ_options("port", g_variant_new_string("1-1"), NULL), &error);
+        g_assert_null(job);
+        name = adv_error_name(error);
+        g_assert_cmpstr(name, ==, "org.dfusd.Flash1.Error.Failed");
+        g_assert_nonnull(strstr(error->message, "The spool for queued jobs and rules is full"));
+        g_assert_nonnull(strstr(error->message, "SpoolSizeCap=204800"));
+        adv_assert_answers(t);
+        integ_stop(t);
+}
+
 int main(int argc, char **argv) {
         g_test_init(&argc, &argv, NULL);
         g_test_add("/adversarial/reads/pending-pipes", Integ, NULL, integ_setup, test_pending_pipes,
@@ -186,5 +231,7 @@ int main(int argc, char **argv) {
         g_test_add("/adversarial/reads/concurrent", Integ, NULL, integ_setup, test_concurrent,
                    integ_teardown);
         g_test_add("/adversarial/reads/spool", Integ, NULL, integ_setup, test_spool, integ_teardown);
+        g_test_add("/adversarial/reads/offsets-and-spool-cap", Integ, NULL, integ_setup,
+                   test_offsets_and_spool_cap, integ_teardown);
         return g_test_run();
 }

@@ -40,6 +40,7 @@ static void test_unplug_mid_write(Integ *t, gconstpointer data) {
         g_autofree char *ok = NULL, *bad = NULL, *state = NULL, *message = NULL;
         g_autoptr(GError) error = NULL;
         g_autoptr(GBytes) dump = NULL;
+        guint64 bytes_done = 0;
 
         /* 1-2 drops off the bus at its tenth write request */
         integ_start(t, &(IntegRun){.boards = 2, .script = "board 1-2 unplug phase=write after=10\n"});
@@ -61,10 +62,29 @@ static void test_unplug_mid_write(Integ *t, gconstpointer data) {
         g_free(state);
         state = integ_wait_job(t, ok, 60);
         g_assert_cmpstr(state, ==, "done");
+        {
+                /* BytesDone of the failed job is what reached the board, not the last progress tick. */
+                g_autoptr(GVariant) v = integ_get(t, bad, DFUSD_JOB, "BytesDone", &error);
+                g_assert_no_error(error);
+                bytes_done = g_variant_get_uint64(v);
+        }
 
         integ_stop(t);
         dump = integ_dump(t, "1-1");
         integ_assert_flash(dump, FLASH_BASE, FLASH_BASE, img, SIZE);
+        {
+                g_autoptr(GBytes) bad_dump = integ_dump(t, "1-2");
+                const uint8_t *p = g_bytes_get_data(bad_dump, NULL);
+                size_t written = 0;
+
+                while (written < SIZE && p[written] == img[written])
+                        written++;
+                g_test_message("failed job: BytesDone %" G_GUINT64_FORMAT ", %zu bytes on the board",
+                               bytes_done, written);
+                g_assert_cmpuint(written, >, 0);
+                g_assert_cmpuint(written, <, SIZE);
+                g_assert_cmpuint(bytes_done, ==, written);
+        }
 }
 
 /*
