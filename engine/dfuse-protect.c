@@ -49,11 +49,27 @@ int dfuse_probe_protection(DfuseDevice *d, const atomic_bool *cancel, DfuseProte
         return 0;
 }
 
+/* The GETSTATUS after a command that resets the board: vanishing on the way is the reset itself; an
+ * error status is the board's refusal. With busy, the answer must say dfuDNBUSY. */
+static int expect_reset(DfuseDevice *d, const DfuseOp *op, bool busy, DfuError *error) {
+        DfuStatus st;
+        int r = dfu_get_status(d, &st, 0);
+
+        if (r == -ENODEV || r == -EIO || r == -EPIPE)
+                return 0;
+        if (r < 0)
+                return dfuse_fail(d, r, op, NULL, error);
+        if (st.status != 0 || st.state == DFU_STATE_ERROR)
+                return dfuse_fail(d, -EIO, op, &st, error);
+        if (busy && st.state != DFU_STATE_DNBUSY)
+                return dfuse_fail(d, -EPROTO, op, &st, error);
+        return 0;
+}
+
 int dfuse_read_unprotect(DfuseDevice *d, const atomic_bool *cancel, DfuError *error) {
         DfuseOp op = {.phase = DFUSE_PHASE_ERASE, .what = "read unprotect", .no_address = true};
         uint8_t cmd = DFUSE_CMD_READ_UNPROTECT;
         uint64_t start = now_us();
-        DfuStatus st;
         int r;
 
         if (!d)
@@ -70,17 +86,8 @@ int dfuse_read_unprotect(DfuseDevice *d, const atomic_bool *cancel, DfuError *er
         if (r < 0)
                 return dfuse_call_end(d, dfuse_fail(d, r, &op, NULL, error), start, error);
         /* The command runs at this GETSTATUS, which must say dfuDNBUSY; the board then resets and cannot
-         * answer another (AN3156, "Read Unprotect command"). Vanishing on the way is the reset. */
-        r = dfu_get_status(d, &st, 0);
-        if (r == -ENODEV || r == -EIO || r == -EPIPE)
-                return dfuse_call_end(d, 0, start, error);
-        if (r < 0)
-                return dfuse_call_end(d, dfuse_fail(d, r, &op, NULL, error), start, error);
-        if (st.status != 0 || st.state == DFU_STATE_ERROR)
-                return dfuse_call_end(d, dfuse_fail(d, -EIO, &op, &st, error), start, error);
-        if (st.state != DFU_STATE_DNBUSY)
-                return dfuse_call_end(d, dfuse_fail(d, -EPROTO, &op, &st, error), start, error);
-        return dfuse_call_end(d, 0, start, error);
+         * answer another (AN3156, "Read Unprotect command"). */
+        return dfuse_call_end(d, expect_reset(d, &op, true, error), start, error);
 }
 
 int dfuse_write_option_bytes(DfuseDevice *d, unsigned alt, uint32_t address, const uint8_t *data,
@@ -112,12 +119,5 @@ int dfuse_write_option_bytes(DfuseDevice *d, unsigned alt, uint32_t address, con
                 return dfuse_call_end(d, dfuse_fail(d, r, &op, NULL, error), start, error);
         }
         /* The option bytes are programmed at this GETSTATUS; the reload that follows resets the board. */
-        r = dfu_get_status(d, &st, 0);
-        if (r == -ENODEV || r == -EIO || r == -EPIPE)
-                return dfuse_call_end(d, 0, start, error);
-        if (r < 0)
-                return dfuse_call_end(d, dfuse_fail(d, r, &op, NULL, error), start, error);
-        if (st.status != 0 || st.state == DFU_STATE_ERROR)
-                return dfuse_call_end(d, dfuse_fail(d, -EIO, &op, &st, error), start, error);
-        return dfuse_call_end(d, 0, start, error);
+        return dfuse_call_end(d, expect_reset(d, &op, false, error), start, error);
 }
