@@ -94,27 +94,27 @@ int store_apply_sequence_add(Store *s, const StoreSequence *q) {
         return r < 0 ? r : 0;
 }
 
-int store_apply_sequence_remove(Store *s, const char *name) {
+/* Runs one statement whose only parameter is a sequence's name. */
+static int exec_for_name(Store *s, const char *sql, const char *name) {
         _cleanup_stmt_ sqlite3_stmt *st = NULL;
+        int r = prepare(s->db, sql, &st);
+
+        if (r < 0)
+                return r;
+        (void)sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
+        r = step(st);
+        return r < 0 ? r : 0;
+}
+
+int store_apply_sequence_remove(Store *s, const char *name) {
         int r;
 
         /* The lines go with it; the allocations stay: they are the record of who got what. */
-        r = prepare(s->db,
-                    "DELETE FROM sequence_values WHERE seq_id = (SELECT id FROM sequences WHERE name = ?1)",
-                    &st);
-        if (r < 0)
-                return r;
-        (void)sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
-        r = step(st);
-        if (r < 0)
-                return r;
-        sqlite3_finalize(st);
-        st = NULL;
-        r = prepare(s->db, "DELETE FROM sequences WHERE name = ?1", &st);
-        if (r < 0)
-                return r;
-        (void)sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
-        r = step(st);
+        r = exec_for_name(
+                s, "DELETE FROM sequence_values WHERE seq_id = (SELECT id FROM sequences WHERE name = ?1)",
+                name);
+        if (r >= 0)
+                r = exec_for_name(s, "DELETE FROM sequences WHERE name = ?1", name);
         if (r < 0)
                 return r;
         return sqlite3_changes(s->db) > 0 ? 0 : -ENOENT;
