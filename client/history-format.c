@@ -112,6 +112,8 @@ static const struct {
         /* One column for every sequence: CSV is written page by page, before all the sequences of
          * the history are known. */
         {"values", "values", COLUMN_PAIRS},
+        /* added after values: the columns before keep their places */
+        {"origin", "origin", COLUMN_VALUE},
 };
 
 static int csv_end_row(FILE *f) {

@@ -44,15 +44,17 @@ void verb_history_help(void) {
                "start-time, end-time (ISO 8601 UTC, \"2026-01-05T10:11:12Z\"), duration-usec, bytes,\n"
                "dropped-segments, interrupted (true/false), rule, then submit-time-usec,\n"
                "start-time-usec, end-time-usec (the same times as CLOCK_REALTIME microseconds), trust\n"
-               "(the key or allow-list that accepted the images), protection (what the job changed), and\n"
-               "values: the per-board values as SEQUENCE=VALUE joined by spaces, then one column per\n"
-               "sequence dfusd knows, value-NAME, with the value the job took from it.\n"
+               "(the key or allow-list that accepted the images), protection (what the job changed),\n"
+               "values: the per-board values as SEQUENCE=VALUE joined by spaces, origin (who asked:\n"
+               "Submit's \"origin\" option, web:NAME for a job sent through dfusd-web), then one column\n"
+               "per sequence dfusd knows, value-NAME, with the value the job took from it.\n"
                "A key an entry lacks is an empty field.\n"
                "--format jsonl: one JSON object per line, each entry as --json shows it.\n"
                "With --json: {\"entries\": [...]}, each entry as the daemon records it: \"id\",\n"
                "\"result\", \"error\", \"port\", \"serial\", \"station\", \"target\", \"image-sha256\",\n"
                "\"submit-time\", \"start-time\", \"end-time\", \"duration-usec\", \"bytes\",\n"
                "\"dropped-segments\", \"interrupted\", \"rule\", \"cursor\", \"trust\", \"protection\", "
+               "\"origin\", "
                "\"values\"\n([[SEQUENCE, VALUE], ...], the per-board values the job took and did not "
                "return).\n",
                HISTORY_PAGE_MAX, HISTORY_PAGE_MAX);
@@ -143,7 +145,8 @@ static const char *entry_str(json_object *e, const char *const *keys, char *buf,
         return "-";
 }
 
-static const char *const table_headers[] = {"TIME", "JOB", "PORT", "SERIAL", "RESULT", "IMAGE", "MESSAGE"};
+static const char *const table_headers[] = {"TIME",   "JOB",   "PORT",   "SERIAL",
+                                            "RESULT", "IMAGE", "ORIGIN", "MESSAGE"};
 
 static Table *history_table_new(void) {
         return table_new(ELEMENTSOF(table_headers), table_headers);
@@ -157,6 +160,7 @@ static int table_add_history_row(Table *t, json_object *e) {
                 {"serial", "Serial", NULL},
                 {"result", "state", "State", NULL},
                 {"image-sha256", "image_sha256", "sha256", NULL},
+                {"origin", NULL},
                 {"error", "message", "reason", NULL},
         };
         char buf[ELEMENTSOF(table_headers)][128];

@@ -33,7 +33,9 @@ void verb_job_help(void) {
                "\"ImageSha256\", \"Report\" ([{\"address\", \"size\", \"verdict\", \"kind\", \"source\",\n"
                "\"reason\"}]), \"Error\", \"Rule\", \"Trust\" (the key or allow-list that accepted the "
                "images),\n\"Protection\" (what the job changed: read protection removed, option bytes, "
-               "lock),\n\"Values\" ([[SEQUENCE, VALUE]]: the per-board values the job took)}.\n");
+               "lock),\n\"Values\" ([[SEQUENCE, VALUE]]: the per-board values the job took), \"Origin\" "
+               "(who "
+               "asked: Submit's\n\"origin\" option, \"web:NAME\" for dfusd-web's token NAME)}.\n");
 }
 
 void verb_cancel_help(void) {
@@ -175,8 +177,8 @@ static void print_job(json_object *j, const DfusctlContext *ctx) {
                 printf("%14s: %s\n", times[i].label, ts);
         }
         printf("%14s: %s\n", "Image SHA-256", json_get_str(j, "ImageSha256", "-"));
-        if (*json_get_str(j, "Protection", ""))
-                printf("%14s: %s\n", "Protection", json_get_str(j, "Protection", ""));
+        if (*json_get_str(j, "Origin", ""))
+                printf("%14s: %s\n", "Asked by", json_get_str(j, "Origin", ""));
         if (*json_get_str(j, "Protection", ""))
                 printf("%14s: %s\n", "Protection", json_get_str(j, "Protection", ""));
         if (*json_get_str(j, "Trust", ""))

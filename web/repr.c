@@ -74,6 +74,7 @@ json_object *repr_job(json_object *props, bool with_report) {
                 {"end_time", "EndTime"},
                 {"expected_end_time", "ExpectedEndTime"},
                 {"image_sha256", "ImageSha256"},
+                {"origin", "Origin"},
         };
         json_object *o = json_object_new_object();
 

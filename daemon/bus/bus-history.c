@@ -89,6 +89,8 @@ static int append_entry(sd_bus_message *m, const StoreHistoryEntry *e) {
                 r = append_string(m, "trust", e->trust);
         if (r >= 0 && e->protection)
                 r = append_string(m, "protection", e->protection);
+        if (r >= 0 && e->origin)
+                r = append_string(m, "origin", e->origin);
         if (r >= 0)
                 r = sd_bus_message_append(m, "{sv}{sv}{sv}{sv}{sv}{sv}{sv}", "submit-time", "t",
                                           e->submit_usec, "start-time", "t", e->start_usec, "end-time", "t",

@@ -34,6 +34,7 @@ JOB_STRING_GETTER(image_sha256, j->image_sha256)
 JOB_STRING_GETTER(error, j->error)
 JOB_STRING_GETTER(trust, j->trust)
 JOB_STRING_GETTER(protection, j->protection_done)
+JOB_STRING_GETTER(origin, j->opts.origin)
 
 static int property_get_device(sd_bus *bus, const char *path, const char *interface, const char *property,
                                sd_bus_message *reply, void *userdata, sd_bus_error *error) {
@@ -141,6 +142,7 @@ const sd_bus_vtable bus_job_vtable[] = {
         SD_BUS_PROPERTY("Error", "s", property_get_error, 0, SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
         SD_BUS_PROPERTY("Rule", "o", property_get_rule, 0, SD_BUS_VTABLE_PROPERTY_CONST),
         SD_BUS_PROPERTY("Values", "a(ss)", property_get_values, 0, SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
+        SD_BUS_PROPERTY("Origin", "s", property_get_origin, 0, SD_BUS_VTABLE_PROPERTY_CONST),
         SD_BUS_METHOD("Cancel", NULL, NULL, method_cancel, SD_BUS_VTABLE_UNPRIVILEGED),
         SD_BUS_SIGNAL_WITH_ARGS("Completed", SD_BUS_ARGS("b", success, "s", message), 0),
         SD_BUS_VTABLE_END,

@@ -50,6 +50,7 @@ static void store_history_entry_done(StoreHistoryEntry *e) {
         free(e->image_sha256);
         free(e->trust);
         free(e->protection);
+        free(e->origin);
         strv_free(e->values);
 }
 
@@ -64,7 +65,8 @@ StoreHistory *store_history_free(StoreHistory *h) {
 
 #define HISTORY_COLUMNS                                                                                \
         "end_seq, id, rule, result, error, port, serial, station, target, image_sha256, submit_time, " \
-        "start_time, end_time, duration, bytes, dropped_segments, interrupted, trust, protection"
+        "start_time, end_time, duration, bytes, dropped_segments, interrupted, trust, protection, "    \
+        "json_extract(options, '$.origin')"
 
 /* Builds the query for the filters that are set; parameters are bound by name. */
 static int store_history_sql(const StoreHistoryFilter *f, char **ret) {
@@ -138,7 +140,9 @@ static int store_history_entry_read(sqlite3_stmt *st, StoreHistoryEntry *e) {
         for (size_t i = 0; i < ELEMENTSOF(strings); i++)
                 if (column_str(st, 3 + (int)i, strings[i]) < 0)
                         return -ENOMEM;
-        if (column_str(st, 17, &e->trust) < 0 || column_str(st, 18, &e->protection) < 0)
+        /* the origin is one of the options kept at submit: no column of its own to migrate */
+        if (column_str(st, 17, &e->trust) < 0 || column_str(st, 18, &e->protection) < 0 ||
+            column_str(st, 19, &e->origin) < 0)
                 return -ENOMEM;
         return 0;
 }

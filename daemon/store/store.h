@@ -153,6 +153,7 @@ typedef struct StoreHistoryEntry {
         uint64_t submit_usec, start_usec, end_usec, duration_usec, bytes, dropped_segments;
         bool interrupted;
         char *trust, *protection; /* NULL when not recorded */
+        char *origin;             /* who asked (Submit's "origin"); NULL when nobody said */
         char **values;            /* pairs: sequence, value, ...: what the job took and did not return */
 } StoreHistoryEntry;
 

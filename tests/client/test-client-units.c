@@ -281,15 +281,16 @@ static void test_csv_rows(void) {
 
         g_assert_nonnull(entries);
         csv = capture(write_rows, entries);
-        expect_header = g_strdup("id,result,error,port,serial,station,target,image-sha256,submit-time,"
-                                 "start-time,end-time,duration-usec,bytes,dropped-segments,interrupted,rule,"
-                                 "submit-time-usec,start-time-usec,end-time-usec,trust,protection,values,"
-                                 "value-boards,value-macs\r\n");
+        expect_header =
+                g_strdup("id,result,error,port,serial,station,target,image-sha256,submit-time,"
+                         "start-time,end-time,duration-usec,bytes,dropped-segments,interrupted,rule,"
+                         "submit-time-usec,start-time-usec,end-time-usec,trust,protection,values,origin,"
+                         "value-boards,value-macs\r\n");
         g_assert_true(g_str_has_prefix(csv, expect_header));
         g_assert_true(g_str_has_suffix(csv, "\r\n"));
         /* The second row: absent keys are empty fields. */
         g_assert_nonnull(
-                strstr(csv, "\r\n8,done,,,,,,,,,2026-01-01T00:01:40Z,,,,,,,,1767225700000000,,,,,\r\n"));
+                strstr(csv, "\r\n8,done,,,,,,,,,2026-01-01T00:01:40Z,,,,,,,,1767225700000000,,,,,,\r\n"));
 
         /* Read back as a CSV consumer does: Python's csv module, RFC 4180's dialect. */
         fd = g_file_open_tmp("history-XXXXXX.csv", &path, &error);

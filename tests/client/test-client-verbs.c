@@ -594,6 +594,66 @@ static size_t history_count(Integ *t, const char *option, const char *value) {
         return json_object_array_length(jget(doc, "entries"));
 }
 
+/* CSV as Python's csv module reads it (RFC 4180, strict): a JSON array of one object per row. */
+static json_object *csv_rows(Integ *t, const char *text) {
+        g_autofree char *path = integ_write_file(t, "history.csv", text, strlen(text));
+        g_autofree char *out = NULL, *err = NULL;
+        g_autoptr(GError) error = NULL;
+        const char *script = "import csv, json, sys\n"
+                             "with open(sys.argv[1], newline='') as f:\n"
+                             "    print(json.dumps(list(csv.DictReader(f, strict=True))))\n";
+        json_object *rows;
+        int status;
+
+        g_assert_true(g_spawn_sync(NULL, (char *[]){"python3", "-c", (char *)script, path, NULL}, NULL,
+                                   G_SPAWN_SEARCH_PATH, NULL, NULL, &out, &err, &status, &error));
+        g_assert_no_error(error);
+        g_assert_cmpint(status, ==, 0);
+        rows = json_tokener_parse(out);
+        g_assert_nonnull(rows);
+        return rows;
+}
+
+/* Who asked is kept with the job and shown wherever the job is: Submit's origin, as dfusd-web passes
+ * it, in `job ID`, and in the history's table, JSON and CSV. */
+static void assert_history_origin(Integ *t, const char *image) {
+        const char *const images[] = {image, NULL};
+        g_auto(CtlResult) r = {};
+        g_autoptr(json_object) doc = NULL;
+        g_autoptr(GError) error = NULL;
+        g_autofree char *job = NULL, *state = NULL;
+        g_autoptr(json_object) rows = NULL;
+        json_object *entries;
+
+        job = integ_submit(t, images,
+                           integ_options("port", g_variant_new_string("1-1"), "leave",
+                                         g_variant_new_boolean(FALSE), "origin",
+                                         g_variant_new_string("web:line3-mes"), NULL),
+                           &error);
+        g_assert_no_error(error);
+        state = integ_wait_job(t, job, 30);
+        g_assert_cmpstr(state, ==, "done");
+
+        g_assert_cmpint(ctl_run(t, &r, "job", job, NULL), ==, 0);
+        g_assert_nonnull(strstr(r.out, "Asked by: web:line3-mes\n"));
+        ctl_result_clear(&r);
+        g_assert_cmpint(ctl_run(t, &r, "history", "--port", "1-1", "--json", NULL), ==, 0);
+        doc = ctl_json(&r);
+        entries = jget(doc, "entries");
+        g_assert_cmpuint(json_object_array_length(entries), ==, 1);
+        g_assert_cmpstr(jstr(json_object_array_get_idx(entries, 0), "origin"), ==, "web:line3-mes");
+        ctl_result_clear(&r);
+        g_assert_cmpint(ctl_run(t, &r, "history", "--port", "1-1", NULL), ==, 0);
+        g_assert_nonnull(strstr(r.out, "web:line3-mes"));
+        ctl_result_clear(&r);
+        /* the job flashed with dfusctl said nothing: its field is empty */
+        g_assert_cmpint(ctl_run(t, &r, "history", "--format", "csv", NULL), ==, 0);
+        rows = csv_rows(t, r.out);
+        g_assert_cmpuint(json_object_array_length(rows), ==, 2);
+        g_assert_cmpstr(jstr(json_object_array_get_idx(rows, 0), "origin"), ==, "");
+        g_assert_cmpstr(jstr(json_object_array_get_idx(rows, 1), "origin"), ==, "web:line3-mes");
+}
+
 static void test_history(Integ *t, gconstpointer data) {
         g_autofree char *image = ctl_image(t, "app.hex", IMAGE_SIZE, false, 8);
         g_auto(CtlResult) r = {};
@@ -621,6 +681,8 @@ static void test_history(Integ *t, gconstpointer data) {
         g_assert_cmpuint(history_count(t, "--since", "@4102444800"), ==, 0);
 
         g_assert_cmpint(ctl_run(t, &r, "history", "--since", "last tuesday", NULL), ==, 2);
+        ctl_result_clear(&r);
+        assert_history_origin(t, image);
 }
 
 /* dfusd pages its history: GetHistory knows until, image, result and before, and each entry carries a
@@ -713,14 +775,12 @@ static void test_history_paged(Integ *t, gconstpointer data) {
 /* --until, --result and --image filter in dfusd; CSV read back with Python's csv module. */
 static void test_history_filters(Integ *t, gconstpointer data) {
         g_autofree char *image = NULL, *other = NULL, *failed = NULL, *none = NULL, *until = NULL;
-        g_autofree char *by_image = NULL, *by_other = NULL, *csv = NULL, *script = NULL;
-        g_autofree char *out = NULL, *err = NULL, *sha = NULL, *other_sha = NULL;
+        g_autofree char *by_image = NULL, *by_other = NULL;
+        g_autofree char *sha = NULL, *other_sha = NULL;
         g_autofree char *until_none = NULL, *until_all = NULL;
         g_autoptr(json_object) doc = NULL, rows = NULL;
         g_auto(CtlResult) r = {};
-        g_autoptr(GError) error = NULL;
         json_object *entries;
-        int status;
 
         start(t, 2, "board 1-2 status errWRITE phase=write\n", NULL);
         history_jobs(t, &image, &other);
@@ -755,16 +815,7 @@ static void test_history_filters(Integ *t, gconstpointer data) {
         g_assert_cmpint(ctl_run(t, &r, "history", "--format", "csv", "--page-size", "2", NULL), ==, 0);
         g_assert_true(g_str_has_prefix(r.out, "id,result,error,port,serial,station,target,image-sha256,"));
         g_assert_true(g_str_has_suffix(r.out, "\r\n"));
-        csv = integ_write_file(t, "history.csv", r.out, strlen(r.out));
-        script = g_strdup("import csv, json, sys\n"
-                          "with open(sys.argv[1], newline='') as f:\n"
-                          "    print(json.dumps(list(csv.DictReader(f, strict=True))))\n");
-        g_assert_true(g_spawn_sync(NULL, (char *[]){"python3", "-c", script, csv, NULL}, NULL,
-                                   G_SPAWN_SEARCH_PATH, NULL, NULL, &out, &err, &status, &error));
-        g_assert_no_error(error);
-        g_assert_cmpint(status, ==, 0);
-        rows = json_tokener_parse(out);
-        g_assert_nonnull(rows);
+        rows = csv_rows(t, r.out);
         g_assert_cmpuint(json_object_array_length(rows), ==, 5);
         for (size_t i = 0; i < 5; i++) {
                 json_object *row = json_object_array_get_idx(rows, i),
@@ -808,7 +859,7 @@ static void test_history_arguments(Integ *t, gconstpointer data) {
         /* An empty history: a CSV header, no JSON lines. */
         g_assert_cmpint(ctl_run(t, &r, "history", "--format", "csv", NULL), ==, 0);
         g_assert_true(g_str_has_prefix(r.out, "id,result,"));
-        g_assert_true(g_str_has_suffix(r.out, "end-time-usec,trust,protection,values\r\n"));
+        g_assert_true(g_str_has_suffix(r.out, "end-time-usec,trust,protection,values,origin\r\n"));
         ctl_result_clear(&r);
         g_assert_cmpint(ctl_run(t, &r, "history", "--format", "csv", "--no-legend", NULL), ==, 0);
         g_assert_cmpstr(r.out, ==, "");

@@ -38,7 +38,7 @@ async function history(older) {
   const d = await get("/api/v1/history?" + q);
   before = d.next_before || 0;
   document.getElementById("older").disabled = !before;
-  show(table(d.entries, ["id", "result", "port", "station", "serial", "image-sha256", "duration-usec", "bytes", "error"]));
+  show(table(d.entries, ["id", "result", "port", "station", "serial", "image-sha256", "duration-usec", "bytes", "origin", "error"]));
 }
 
 async function main() {
@@ -50,7 +50,7 @@ async function main() {
       if (id) {
         const j = await get("/api/v1/jobs/" + encodeURIComponent(id));
         show(table(j.report || [], ["address", "size", "verdict", "kind", "source", "reason"]));
-      } else show(table((await get("/api/v1/jobs")).jobs, ["id", "state", "port", "progress", "target", "error"]));
+      } else show(table((await get("/api/v1/jobs")).jobs, ["id", "state", "port", "progress", "target", "origin", "error"]));
     } else if (page === "rules") {
       show(table((await get("/api/v1/rules")).rules, ["id", "match", "once", "image_sha256", "boards_flashed"]));
     } else {
