@@ -112,33 +112,69 @@ void metrics_job_ended(Metrics *m, const WebConfig *c, const Mirror *mirror, jso
         }
 }
 
-int metrics_load_today(Metrics *m, sd_bus *bus) {
-        _cleanup_(sd_bus_message_unrefp) sd_bus_message *reply = NULL;
+#define TODAY_PAGE 1000u
+
+/* One page of today's history, newest first from before (0: from now); counts it and returns the
+ * cursor to read on from, or 0 when this was the last page. */
+static int load_today_page(Metrics *m, sd_bus *bus, uint64_t before, uint64_t hour_ago, uint64_t *ret_next) {
+        _cleanup_(sd_bus_message_unrefp) sd_bus_message *call = NULL, *reply = NULL;
         _cleanup_(json_object_putp) json_object *entries = NULL;
-        uint64_t now = now_realtime_usec();
+        size_t n;
+        int r;
+
+        r = sd_bus_message_new_method_call(bus, &call, DFUSD_BUS_NAME, DFUSD_PATH, DFUSD_IFACE_MGR,
+                                           "GetHistory");
+        if (r >= 0)
+                r = sd_bus_message_open_container(call, 'a', "{sv}");
+        if (r >= 0)
+                r = sd_bus_message_append(call, "{sv}{sv}", "since", "t", m->day_start_usec, "limit", "u",
+                                          (uint32_t)TODAY_PAGE);
+        if (r >= 0 && before)
+                r = sd_bus_message_append(call, "{sv}", "before", "t", before);
+        if (r >= 0)
+                r = sd_bus_message_close_container(call);
+        if (r >= 0)
+                r = sd_bus_call(bus, call, 0, NULL, &reply);
+        if (r >= 0)
+                r = bus_message_read_json(reply, &entries);
+        if (r < 0)
+                return r;
+        n = json_object_array_length(entries);
+        for (size_t i = 0; i < n; i++) {
+                json_object *e = json_object_array_get_idx(entries, i);
+                const char *result = get_str(e, "result");
+                uint64_t end = json_object_get_uint64(get(e, "end-time"));
+                if (streq(result, "done")) {
+                        m->today_done++;
+                        /* only the last hour's count for the rate: older pages cannot push them out */
+                        if (end >= hour_ago && m->n_recent < METRICS_RECENT)
+                                m->recent_done[m->n_recent++] = end;
+                } else if (streq(result, "failed"))
+                        m->today_failed++;
+        }
+        /* the page is oldest first: its first cursor is where the next (older) page ends */
+        *ret_next = n < TODAY_PAGE
+                            ? 0
+                            : json_object_get_uint64(get(json_object_array_get_idx(entries, 0), "cursor"));
+        if (*ret_next && before && *ret_next >= before)
+                return -EBADMSG; /* a cursor that does not go back would never end */
+        return 0;
+}
+
+int metrics_load_today(Metrics *m, sd_bus *bus) {
+        uint64_t now = now_realtime_usec(), before = 0;
         int r;
 
         m->day_start_usec = local_midnight_usec(now);
         m->today_done = m->today_failed = 0;
         m->n_recent = 0;
-        /* one page: a station that flashes more than a thousand boards a day sees a floor, not a count */
-        r = sd_bus_call_method(bus, DFUSD_BUS_NAME, DFUSD_PATH, DFUSD_IFACE_MGR, "GetHistory", NULL, &reply,
-                               "a{sv}", 2, "since", "t", m->day_start_usec, "limit", "u", (uint32_t)1000);
-        if (r < 0)
-                return r;
-        r = bus_message_read_json(reply, &entries);
-        if (r < 0)
-                return r;
-        for (size_t i = 0; i < json_object_array_length(entries); i++) {
-                json_object *e = json_object_array_get_idx(entries, i);
-                const char *result = get_str(e, "result");
-                if (streq(result, "done")) {
-                        m->today_done++;
-                        m->recent_done[m->n_recent++ % METRICS_RECENT] =
-                                json_object_get_uint64(get(e, "end-time"));
-                } else if (streq(result, "failed"))
-                        m->today_failed++;
-        }
+        /* Page by page back to midnight: called when dfusd appears, not per request. A line that
+         * flashes ten thousand boards a day reads ten pages once. */
+        do {
+                r = load_today_page(m, bus, before, now - MIN(now, 3600 * USEC_PER_SEC), &before);
+                if (r < 0)
+                        return r;
+        } while (before);
         return 0;
 }
 

@@ -373,34 +373,54 @@ static void test_access_and_bad_input(WebTest *w, gconstpointer data) {
 }
 
 /* The event stream: a snapshot first, then the job's changes as they happen, to the end. */
+/* Opens the event stream and reads up to its snapshot; *ret_in reads on. Returns the snapshot's data. */
+static json_object *events_open(WebTest *w, GSocketConnection **ret_conn, GDataInputStream **ret_in) {
+        g_autoptr(GSocketClient) client = g_socket_client_new();
+        g_autoptr(GError) error = NULL;
+        static const char req[] =
+                "GET /api/v1/events HTTP/1.1\r\nHost: x\r\nAccept: text/event-stream\r\n\r\n";
+        bool snapshot = false;
+        char *line;
+
+        g_socket_client_set_timeout(client, 30);
+        *ret_conn = g_socket_client_connect_to_host(client, "127.0.0.1", w->port, NULL, &error);
+        g_assert_no_error(error);
+        g_assert_true(g_output_stream_write_all(g_io_stream_get_output_stream(G_IO_STREAM(*ret_conn)), req,
+                                                sizeof(req) - 1, NULL, NULL, &error));
+        *ret_in = g_data_input_stream_new(g_io_stream_get_input_stream(G_IO_STREAM(*ret_conn)));
+        while ((line = g_data_input_stream_read_line(*ret_in, NULL, NULL, &error))) {
+                g_autofree char *l = line;
+                json_object *data;
+
+                if (g_str_has_prefix(l, "event: snapshot"))
+                        snapshot = true;
+                else if (snapshot && g_str_has_prefix(l, "data: ")) {
+                        data = json_tokener_parse(l + 6);
+                        g_assert_nonnull(data);
+                        return data;
+                }
+        }
+        g_assert_no_error(error);
+        g_error("the event stream ended before its snapshot");
+}
+
+/* The event stream: a snapshot first, then the job's changes as they happen, to the end. */
 static void test_events(WebTest *w, gconstpointer data) {
         Integ *t = &w->integ;
         g_autofree uint8_t *pattern = integ_pattern(4096, 5);
         g_autoptr(GBytes) image = ihex_image(w, pattern, 4096, NULL);
-        g_autoptr(GSocketClient) client = g_socket_client_new();
         g_autoptr(GSocketConnection) conn = NULL;
         g_autoptr(GError) error = NULL;
         g_autoptr(GDataInputStream) in = NULL;
         g_autoptr(WebReply) created = NULL;
-        static const char req[] =
-                "GET /api/v1/events HTTP/1.1\r\nHost: x\r\nAccept: text/event-stream\r\n\r\n";
-        bool snapshot = false, done = false;
+        g_autoptr(json_object) snapshot = NULL;
+        bool done = false;
         char *line;
 
         integ_start(t, &(IntegRun){.boards = 1});
         integ_wait_devices(t, 1, 10);
         web_start(w, NULL);
-        g_socket_client_set_timeout(client, 30);
-        conn = g_socket_client_connect_to_host(client, "127.0.0.1", w->port, NULL, &error);
-        g_assert_no_error(error);
-        g_assert_true(g_output_stream_write_all(g_io_stream_get_output_stream(G_IO_STREAM(conn)), req,
-                                                sizeof(req) - 1, NULL, NULL, &error));
-        in = g_data_input_stream_new(g_io_stream_get_input_stream(G_IO_STREAM(conn)));
-        while (!snapshot && (line = g_data_input_stream_read_line(in, NULL, NULL, &error))) {
-                snapshot = g_str_has_prefix(line, "event: snapshot");
-                g_free(line);
-        }
-        g_assert_true(snapshot);
+        snapshot = events_open(w, &conn, &in);
         created = submit(w, OPERATOR, image, "{}");
         g_assert_cmpuint(created->status, ==, 201);
         /* chunked framing lines come in between; the event lines are what count */
@@ -410,6 +430,52 @@ static void test_events(WebTest *w, gconstpointer data) {
         }
         g_assert_no_error(error);
         g_assert_true(done);
+}
+
+/*
+ * Today's counts are all of today's jobs, however many pages of history they take: an old journal of
+ * more of today's jobs than one page (and some of yesterday's) is imported by dfusd at start, and the
+ * snapshot's strip counts exactly today's.
+ */
+static void test_today(WebTest *w, gconstpointer data) {
+        Integ *t = &w->integ;
+        g_autoptr(GDateTime) now_dt = g_date_time_new_now_local();
+        g_autoptr(GDateTime) midnight_dt =
+                g_date_time_new_local(g_date_time_get_year(now_dt), g_date_time_get_month(now_dt),
+                                      g_date_time_get_day_of_month(now_dt), 0, 0, 0);
+        guint64 now = (guint64)g_date_time_to_unix(now_dt) * G_USEC_PER_SEC,
+                midnight = (guint64)g_date_time_to_unix(midnight_dt) * G_USEC_PER_SEC;
+        /* the last few seconds: today and within the hour, unless this runs in the day's first seconds */
+        guint64 first = MAX(midnight, now - 10 * G_USEC_PER_SEC);
+        g_autoptr(GString) journal = g_string_new(NULL);
+        g_autoptr(GSocketConnection) conn = NULL;
+        g_autoptr(GDataInputStream) in = NULL;
+        g_autoptr(json_object) snapshot = NULL;
+        const unsigned n_done = 2300, n_failed = 150, n_yesterday = 40;
+        json_object *today;
+
+        for (unsigned i = 0; i < n_done + n_failed + n_yesterday; i++) {
+                guint64 end = i < n_yesterday ? midnight - 1000 - i : first + i;
+                const char *result = i < n_yesterday || i >= n_yesterday + n_failed ? "done" : "failed";
+                g_string_append_printf(journal,
+                                       "{\"event\":\"end\",\"id\":%u,\"time\":%" G_GUINT64_FORMAT
+                                       ",\"result\":\"%s\",\"port\":\"1-1\",\"target\":\"port=1-1\","
+                                       "\"start-time\":%" G_GUINT64_FORMAT ",\"end-time\":%" G_GUINT64_FORMAT
+                                       "}\n",
+                                       i + 1, end, result, end - 1, end);
+        }
+        {
+                g_autofree char *path = g_build_filename(t->state_dir, "jobs.jsonl", NULL);
+                g_assert_true(g_file_set_contents(path, journal->str, (gssize)journal->len, NULL));
+        }
+        integ_start(t, &(IntegRun){.boards = 1});
+        integ_wait_devices(t, 1, 10);
+        web_start(w, NULL);
+        snapshot = events_open(w, &conn, &in);
+        today = member(snapshot, "today");
+        g_assert_cmpuint(json_object_get_uint64(member(today, "done")), ==, n_done);
+        g_assert_cmpuint(json_object_get_uint64(member(today, "failed")), ==, n_failed);
+        g_assert_cmpuint(json_object_get_uint64(member(today, "per_hour")), ==, n_done);
 }
 
 /*
@@ -501,6 +567,7 @@ int main(int argc, char *argv[]) {
         g_test_add("/web/flash", WebTest, NULL, setup, test_flash, teardown);
         g_test_add("/web/access-and-bad-input", WebTest, NULL, setup, test_access_and_bad_input, teardown);
         g_test_add("/web/events", WebTest, NULL, setup, test_events, teardown);
+        g_test_add("/web/today", WebTest, NULL, setup, test_today, teardown);
         g_test_add("/web/openapi", WebTest, NULL, setup, test_openapi, teardown);
         g_test_add("/web/browser", WebTest, NULL, setup, test_browser, teardown);
         return test_run();
