@@ -547,7 +547,9 @@ static void test_browser(WebTest *w, gconstpointer data) {
                 return;
         }
         /* slow enough that a tile is seen writing: the boards run at a quarter of datasheet speed */
-        integ_start(t, &(IntegRun){.boards = 4, .time_scale = "0.25"});
+        integ_start(t, &(IntegRun){.boards = 4,
+                                   .time_scale = "0.25",
+                                   .script = "board 1-4 unplug phase=write after=10\n"});
         integ_wait_devices(t, 4, 10);
         image = ihex_image(w, pattern, 96 * 1024, &image_path);
         web_start(w, NULL);

@@ -2,7 +2,9 @@
 // the event stream (/api/v1/events). Nothing is polled; a reconnect gets a snapshot or what it missed.
 "use strict";
 
-const state = { devices: new Map(), jobs: new Map(), rules: new Map(), stations: [], last: new Map(), up: false };
+// pulled: ports whose board went away while its job ran, with the board as it was: their tiles stay
+// (red once the job fails) until a board comes back on the port or a new job starts there.
+const state = { devices: new Map(), jobs: new Map(), rules: new Map(), stations: [], last: new Map(), pulled: new Map(), up: false };
 
 function token() {
   const m = location.hash.match(/token=([^&]+)/);
@@ -28,10 +30,27 @@ function noteJob(j) {
   if (!j.port) return;
   const prev = state.last.get(j.port);
   if (!prev || prev.id <= j.id) state.last.set(j.port, j);
+  if (prev && prev.id < j.id) state.pulled.delete(j.port);
 }
 
-function tileState(dev, job) {
-  if (!dev) return { cls: "waiting", word: "waiting for board" };
+function deviceAdded(d) {
+  // a board on a port whose board was pulled: the new one starts clean
+  if (!state.devices.has(d.port) && state.pulled.delete(d.port)) state.last.delete(d.port);
+  state.devices.set(d.port, d);
+}
+
+function deviceRemoved(d) {
+  const job = state.last.get(d.port), dev = state.devices.get(d.port);
+  state.devices.delete(d.port);
+  // Pulled mid-job: the job fails after this, and the tile must show it. A board taken away after
+  // its job ended (the operator removing a failed board) clears its tile.
+  if (job && dev && dev.job === job.id && !FINAL.has(job.state)) state.pulled.set(d.port, dev);
+  else state.last.delete(d.port);
+}
+
+function tileState(dev, job, pulled) {
+  if (!dev && pulled && job && job.state !== "failed") return { cls: "failed", word: "board removed" };
+  if (!dev && !pulled) return { cls: "waiting", word: "waiting for board" };
   if (job && !FINAL.has(job.state)) {
     const pct = Math.floor((job.progress || 0) * 100);
     const word = job.state === "writing" ? `writing ${pct} %` : job.state;
@@ -46,20 +65,22 @@ function tileState(dev, job) {
 function render() {
   const tiles = document.getElementById("tiles");
   const ports = state.stations.map((s) => s.port);
-  const extra = [...state.devices.keys()].filter((p) => !ports.includes(p));
+  const extra = [...new Set([...state.devices.keys(), ...state.pulled.keys()])].filter((p) => !ports.includes(p));
   extra.sort((a, b) => a.localeCompare(b, undefined, { numeric: true }));
   const now = Date.now() * 1000;
   const frag = document.createDocumentFragment();
   for (const port of ports.concat(extra)) {
-    const dev = state.devices.get(port);
+    const pulled = state.devices.has(port) ? null : state.pulled.get(port);
+    const dev = state.devices.get(port) || pulled;
     const station = state.stations.find((s) => s.port === port);
     const job = (dev && dev.job && state.jobs.get(dev.job)) || state.last.get(port);
-    const t = tileState(dev, dev ? job : null);
+    const t = tileState(pulled ? null : dev, dev ? job : null, pulled);
     const tile = el("div", "tile s-" + t.cls);
     tile.dataset.port = port;
+    if (pulled) tile.dataset.pulled = "";
     tile.append(el("div", "name", (station && station.name) || (dev && dev.station) || port));
     tile.append(el("div", "port", `port ${port}` + (dev && dev.part ? ` · ${dev.part}` : "")));
-    tile.append(el("div", "meta", dev ? `serial ${dev.serial || "-"}${dev.serial_duplicated ? " (duplicated)" : ""}` : ""));
+    tile.append(el("div", "meta", dev ? `serial ${dev.serial || "-"}${dev.serial_duplicated ? " (duplicated)" : ""}${pulled ? " · board removed" : ""}` : ""));
     tile.append(el("div", "state", t.word));
     const bar = el("div", "bar");
     const fill = el("div");
@@ -96,7 +117,8 @@ function applySnapshot(s) {
   state.devices = new Map(s.devices.map((d) => [d.port, d]));
   state.jobs = new Map(s.jobs.map((j) => [j.id, j]));
   state.rules = new Map(s.rules.map((r) => [r.id, r]));
-  for (const port of [...state.last.keys()]) if (!state.devices.has(port)) state.last.delete(port);
+  for (const port of [...state.pulled.keys()]) if (state.devices.has(port)) state.pulled.delete(port);
+  for (const port of [...state.last.keys()]) if (!state.devices.has(port) && !state.pulled.has(port)) state.last.delete(port);
   s.jobs.forEach(noteJob);
   setToday(s.today);
 }
@@ -106,8 +128,8 @@ function connect() {
   const es = new EventSource("/api/v1/events" + (t ? "?access_token=" + encodeURIComponent(t) : ""));
   const on = (name, fn) => es.addEventListener(name, (ev) => { fn(JSON.parse(ev.data)); render(); });
   on("snapshot", applySnapshot);
-  on("device", (d) => state.devices.set(d.port, d));
-  on("device-removed", (d) => { state.devices.delete(d.port); state.last.delete(d.port); });
+  on("device", deviceAdded);
+  on("device-removed", deviceRemoved);
   on("job", (j) => { state.jobs.set(j.id, j); noteJob(j); });
   on("job-removed", (j) => state.jobs.delete(j.id));
   on("rule", (r) => state.rules.set(r.id, r));
