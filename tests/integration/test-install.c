@@ -2,8 +2,8 @@
 /*
  * `cmake --install` into a DESTDIR: every system integration file lands where the distribution's
  * service manager, udev and bus look for it, the files agree with each other (names, user, paths),
- * systemd accepts the unit, and the journal catalog explains every MESSAGE_ID the daemon logs. The
- * security exposure score is printed, not asserted.
+ * systemd accepts the units (dfusd's and dfusd-web's), and the journal catalog explains every
+ * MESSAGE_ID the daemon logs. The security exposure scores are printed, not asserted.
  */
 #include <stdio.h>
 #include <string.h>
@@ -118,28 +118,46 @@ static void test_layout(gconstpointer data) {
         g_assert_nonnull(strstr(conf, "[Daemon]"));
 }
 
-/* systemd-analyze verify on a copy of the installed unit whose ExecStart points into the DESTDIR. */
+/* Copies an installed unit into dir, with ExecStart= (when it has one) pointing into the DESTDIR. */
+static char *copy_unit(Installed *f, const char *dir, const char *name) {
+        g_autofree char *unit = read_installed(f, "DFUSD_SYSTEMD_UNIT_DIR", name);
+        g_autofree char *exec_start = strstr(unit, "\nExecStart=") ? ini_value(unit, "ExecStart") : NULL;
+        char *copy = g_build_filename(dir, name, NULL);
+        g_autofree char *text = NULL;
+
+        if (exec_start) {
+                g_autofree char *installed_exec = g_build_filename(f->destdir, exec_start, NULL);
+                g_autofree char *old = g_strconcat("ExecStart=", exec_start, NULL);
+                g_autofree char *new = g_strconcat("ExecStart=", installed_exec, NULL);
+                g_auto(GStrv) parts = g_strsplit(unit, old, 2);
+                text = g_strjoinv(new, parts);
+        } else
+                text = g_strdup(unit);
+        g_assert_true(g_file_set_contents(copy, text, -1, NULL));
+        return copy;
+}
+
+/* systemd-analyze verify on copies of the installed units (a socket's service next to it). */
 static void test_verify(gconstpointer data) {
         Installed *f = (Installed *)data;
-        g_autofree char *unit = read_installed(f, "DFUSD_SYSTEMD_UNIT_DIR", "dfusd.service");
-        g_autofree char *exec_start = ini_value(unit, "ExecStart");
+        static const char *const units[] = {"dfusd.service", "dfusd-web.service", "dfusd-web.socket"};
         g_autofree char *dir = g_build_filename(f->destdir, "verify", NULL);
-        g_autofree char *copy = g_build_filename(dir, "dfusd.service", NULL);
-        g_autofree char *installed_exec = g_build_filename(f->destdir, exec_start, NULL);
-        g_autofree char *out = NULL, *err = NULL, *old = g_strconcat("ExecStart=", exec_start, NULL);
-        g_autofree char *new = g_strconcat("ExecStart=", installed_exec, NULL);
-        g_auto(GStrv) parts = g_strsplit(unit, old, 2);
-        g_autofree char *text = g_strjoinv(new, parts);
-        g_autoptr(GError) error = NULL;
-        int status = 0;
 
         g_assert_cmpint(g_mkdir_with_parents(dir, 0755), ==, 0);
-        g_assert_true(g_file_set_contents(copy, text, -1, NULL));
-        g_spawn_sync(NULL, (char *[]){"systemd-analyze", "verify", "--man=no", copy, NULL}, NULL,
-                     G_SPAWN_SEARCH_PATH, NULL, NULL, &out, &err, &status, &error);
-        g_assert_no_error(error);
-        if (!g_spawn_check_wait_status(status, NULL) || (err && *err))
-                g_error("systemd-analyze verify %s:\n%s%s", copy, out, err);
+        for (size_t i = 0; i < G_N_ELEMENTS(units); i++)
+                g_free(copy_unit(f, dir, units[i]));
+        for (size_t i = 0; i < G_N_ELEMENTS(units); i++) {
+                g_autofree char *copy = g_build_filename(dir, units[i], NULL);
+                g_autofree char *out = NULL, *err = NULL;
+                g_autoptr(GError) error = NULL;
+                int status = 0;
+
+                g_spawn_sync(NULL, (char *[]){"systemd-analyze", "verify", "--man=no", copy, NULL}, NULL,
+                             G_SPAWN_SEARCH_PATH, NULL, NULL, &out, &err, &status, &error);
+                g_assert_no_error(error);
+                if (!g_spawn_check_wait_status(status, NULL) || (err && *err))
+                        g_error("systemd-analyze verify %s:\n%s%s", copy, out, err);
+        }
 }
 
 /* The installed sysusers.d and tmpfiles.d files, applied to the DESTDIR as to a new system image. */
@@ -222,22 +240,27 @@ static void test_catalog(gconstpointer data) {
         g_assert_cmpuint(n, >=, 3);
 }
 
+/* The exposure score of each service: a figure to read, not a pass mark. */
 static void test_security(gconstpointer data) {
         Installed *f = (Installed *)data;
-        g_autofree char *unit = installed_path(f, "DFUSD_SYSTEMD_UNIT_DIR", "dfusd.service");
-        g_autofree char *out = NULL, *err = NULL;
-        g_autoptr(GError) error = NULL;
-        const char *overall;
-        int status = 0;
+        static const char *const units[] = {"dfusd.service", "dfusd-web.service"};
 
-        g_spawn_sync(NULL,
-                     (char *[]){"systemd-analyze", "security", "--offline=true", "--no-pager", unit, NULL},
-                     NULL, G_SPAWN_SEARCH_PATH, NULL, NULL, &out, &err, &status, &error);
-        g_assert_no_error(error);
-        overall = strstr(out, "Overall exposure level");
-        g_assert_nonnull(overall);
-        /* the score itself is a figure to read, not a pass mark */
-        printf("# %.*s\n", (int)strcspn(overall, "\n"), overall);
+        for (size_t i = 0; i < G_N_ELEMENTS(units); i++) {
+                g_autofree char *unit = installed_path(f, "DFUSD_SYSTEMD_UNIT_DIR", units[i]);
+                g_autofree char *out = NULL, *err = NULL;
+                g_autoptr(GError) error = NULL;
+                const char *overall;
+                int status = 0;
+
+                g_spawn_sync(NULL,
+                             (char *[]){"systemd-analyze", "security", "--offline=true", "--no-pager", unit,
+                                        NULL},
+                             NULL, G_SPAWN_SEARCH_PATH, NULL, NULL, &out, &err, &status, &error);
+                g_assert_no_error(error);
+                overall = strstr(out, "Overall exposure level");
+                g_assert_nonnull(overall);
+                printf("# %s: %.*s\n", units[i], (int)strcspn(overall, "\n"), overall);
+        }
 }
 
 int main(int argc, char **argv) {
