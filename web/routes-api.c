@@ -144,10 +144,19 @@ static const struct {
         const char *method, *path;
         enum MHD_Result (*handler)(Request *r, const char *id);
 } api_routes[] = {
-        {"GET", "devices", on_devices}, {"GET", "jobs", on_jobs},        {"POST", "jobs", NULL},
-        {"GET", "jobs/{id}", on_job},   {"DELETE", "jobs/{id}", on_job}, {"GET", "rules", on_rules},
-        {"POST", "rules", NULL},        {"GET", "rules/{id}", on_rule},  {"DELETE", "rules/{id}", on_rule},
-        {"GET", "history", on_history}, {"GET", "events", on_events},
+        /* clang-format off */
+        {"GET",    "devices",    on_devices},
+        {"GET",    "jobs",       on_jobs},
+        {"POST",   "jobs",       NULL},
+        {"GET",    "jobs/{id}",  on_job},
+        {"DELETE", "jobs/{id}",  on_job},
+        {"GET",    "rules",      on_rules},
+        {"POST",   "rules",      NULL},
+        {"GET",    "rules/{id}", on_rule},
+        {"DELETE", "rules/{id}", on_rule},
+        {"GET",    "history",    on_history},
+        {"GET",    "events",     on_events},
+        /* clang-format on */
 };
 
 /* Whether PATH is the route's: the same name, and an id segment where the route has "{id}". */

@@ -187,7 +187,7 @@ def server_routes():
     routes = set()
     with open(f"{web_dir}/routes-api.c") as f:
         table = f.read().split("api_routes[] = {", 1)[1].split("};", 1)[0]
-    for method, path in re.findall(r'\{"(GET|POST|DELETE)", "([^"]+)",', table):
+    for method, path in re.findall(r'\{"(GET|POST|DELETE)", +"([^"]+)",', table):
         routes.add(("/api/v1/" + path, method))
     with open(f"{web_dir}/routes-static.c") as f:
         text = f.read()
