@@ -216,6 +216,8 @@ def main():
     request("GET", "/api/v1/devices", token="not-a-token", expect=401)
     request("PUT", "/api/v1/devices", as_op="GET", expect=405)
     request("DELETE", "/api/v1/devices", as_op="GET", expect=405)
+    request("DELETE", "/api/v1/jobs", as_op="GET", expect=405)
+    request("DELETE", "/api/v1/rules", as_op="GET", expect=405)
     request("GET", "/api/v1/jobs", expect=200)
     request("GET", "/api/v1/jobs", token="nope", expect=401)
     request("GET", "/api/v1/rules", expect=200)
