@@ -90,7 +90,9 @@ function render() {
     if (job && dev) {
       const end = job.end_time || now;
       const secs = job.start_time ? Math.max(0, (end - job.start_time) / 1e6) : 0;
-      const rate = job.rate ? ` · ${fmtBytes(job.rate)}/s` : "";
+      // Job.Rate is the current phase's; an ended job shows what the whole job averaged
+      const bps = job.end_time ? (secs > 0 ? Math.round((job.bytes_done || 0) / secs) : 0) : job.rate;
+      const rate = bps ? ` · ${fmtBytes(bps)}/s` : "";
       tile.append(el("div", "meta", `job ${job.id} · ${secs.toFixed(1)} s${rate}`));
       if (job.state === "failed" || job.state === "cancelled") tile.append(el("div", "msg", job.error || job.state));
     }
