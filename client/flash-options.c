@@ -13,8 +13,8 @@
 
 #include "exit-codes.h"
 #include "flash.h"
-#include "remote.h"
 #include "parse-util.h"
+#include "remote.h"
 
 static int parse_number(const char *option, const char *arg, uint64_t max, uint64_t *ret) {
         if (parse_uint64(arg, 0, max, ret) >= 0)
@@ -244,7 +244,8 @@ int images_open(const DfusctlContext *ctx, char **paths, size_t n, int **ret_fds
                 /* The daemon never opens a caller's path: it reads what we hand it. */
                 fds[i] = remote_open_input(ctx, paths[i]);
                 if (fds[i] < 0) {
-                        fprintf(stderr, "dfusctl: Failed to open image %s: %s\n", paths[i], strerror(-fds[i]));
+                        fprintf(stderr, "dfusctl: Failed to open image %s: %s\n", paths[i],
+                                strerror(-fds[i]));
                         images_close(fds, n);
                         return EXIT_IO;
                 }

@@ -2,31 +2,18 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
 #include <unistd.h>
 
+#include "error.h"
 #include "image-stream.h"
 #include "image/image-internal.h"
 #include "macro.h"
 
 #define CHUNK (64u * 1024)
-
-static _printf_(3, 4) int fail(char **ret_error, int r, const char *fmt, ...) {
-        va_list ap;
-
-        if (ret_error) {
-                free(*ret_error);
-                va_start(ap, fmt);
-                if (vasprintf(ret_error, fmt, ap) < 0)
-                        *ret_error = NULL;
-                va_end(ap);
-        }
-        return r;
-}
 
 bool image_stream_name_valid(const char *name) {
         size_t len = strlen(name);
@@ -66,15 +53,15 @@ static ssize_t read_upto(int fd, void *buf, size_t len) {
         return (ssize_t)got;
 }
 
-static int write_file(int out, const ImageStreamFile *f, uint8_t *buf, char **ret_error) {
+static int write_file(int out, const ImageStreamFile *f, uint8_t *buf, DfuError *error) {
         uint8_t head[10];
         size_t name_len = strlen(f->name);
         uint64_t done = 0;
         int r;
 
         if (!image_stream_name_valid(f->name))
-                return fail(ret_error, -EINVAL, "\"%s\" is not a base name of 1 to %u bytes", f->name,
-                            IMAGE_STREAM_NAME_MAX);
+                return dfu_error_set(error, -EINVAL, "\"%s\" is not a base name of 1 to %u bytes", f->name,
+                                     IMAGE_STREAM_NAME_MAX);
         put_le(head, f->size, 8);
         put_le(head + 8, name_len, 2);
         r = write_full(out, head, sizeof head);
@@ -85,18 +72,20 @@ static int write_file(int out, const ImageStreamFile *f, uint8_t *buf, char **re
                 if (k < 0 && errno == EINTR)
                         continue;
                 if (k < 0)
-                        return fail(ret_error, -errno, "Failed to read %s: %s", f->name, strerror(errno));
+                        return dfu_error_set(error, -errno, "Failed to read %s: %s", f->name,
+                                             strerror(errno));
                 if (k == 0)
-                        return fail(ret_error, -EIO,
-                                    "%s shrank to %" PRIu64 " bytes while it was sent (it had %" PRIu64 ")",
-                                    f->name, done, f->size);
+                        return dfu_error_set(error, -EIO,
+                                             "%s shrank to %" PRIu64
+                                             " bytes while it was sent (it had %" PRIu64 ")",
+                                             f->name, done, f->size);
                 r = write_full(out, buf, (size_t)k);
                 done += (uint64_t)k;
         }
         return r;
 }
 
-int image_stream_write(int out, const ImageStreamFile *files, size_t n, char **ret_error) {
+int image_stream_write(int out, const ImageStreamFile *files, size_t n, DfuError *error) {
         _cleanup_free_ uint8_t *buf = malloc(CHUNK);
         uint8_t head[IMAGE_STREAM_MAGIC_LEN + 8];
         int r;
@@ -104,13 +93,14 @@ int image_stream_write(int out, const ImageStreamFile *files, size_t n, char **r
         if (!buf)
                 return -ENOMEM;
         if (n > IMAGE_STREAM_FILES_MAX)
-                return fail(ret_error, -E2BIG, "%zu files to send, at most %u", n, IMAGE_STREAM_FILES_MAX);
+                return dfu_error_set(error, -E2BIG, "%zu files to send, at most %u", n,
+                                     IMAGE_STREAM_FILES_MAX);
         memcpy(head, IMAGE_STREAM_MAGIC, IMAGE_STREAM_MAGIC_LEN);
         put_le(head + IMAGE_STREAM_MAGIC_LEN, IMAGE_STREAM_VERSION, 4);
         put_le(head + IMAGE_STREAM_MAGIC_LEN + 4, n, 4);
         r = write_full(out, head, sizeof head);
         for (size_t i = 0; r >= 0 && i < n; i++)
-                r = write_file(out, files + i, buf, ret_error);
+                r = write_file(out, files + i, buf, error);
         return r;
 }
 
@@ -172,7 +162,7 @@ int image_stream_memfd_from(int in, uint64_t size_cap, const char *name, uint64_
 }
 
 /* The fixed part of file i: its size and name; "file 2 of 3" in messages until the name is known. */
-static int read_file_head(int in, size_t i, size_t n, uint64_t cap, ImageStreamFile *f, char **ret_error) {
+static int read_file_head(int in, size_t i, size_t n, uint64_t cap, ImageStreamFile *f, DfuError *error) {
         uint8_t head[10];
         char name[IMAGE_STREAM_NAME_MAX + 1];
         size_t name_len;
@@ -180,86 +170,93 @@ static int read_file_head(int in, size_t i, size_t n, uint64_t cap, ImageStreamF
 
         k = read_upto(in, head, sizeof head);
         if (k < 0)
-                return fail(ret_error, (int)k, "file %zu of %zu: %s", i + 1, n, strerror((int)-k));
+                return dfu_error_set(error, (int)k, "file %zu of %zu: %s", i + 1, n, strerror((int)-k));
         if (k < (ssize_t)sizeof head)
-                return fail(ret_error, -EBADMSG,
-                            "file %zu of %zu: stream ended after %zd of the 10 bytes of its size and name "
-                            "length",
-                            i + 1, n, k);
+                return dfu_error_set(
+                        error, -EBADMSG,
+                        "file %zu of %zu: stream ended after %zd of the 10 bytes of its size and name "
+                        "length",
+                        i + 1, n, k);
         f->size = get_le(head, 8);
         name_len = (size_t)get_le(head + 8, 2);
         if (name_len == 0 || name_len > IMAGE_STREAM_NAME_MAX)
-                return fail(ret_error, -EBADMSG, "file %zu of %zu: a name of %zu bytes, expected 1 to %u",
-                            i + 1, n, name_len, IMAGE_STREAM_NAME_MAX);
+                return dfu_error_set(error, -EBADMSG,
+                                     "file %zu of %zu: a name of %zu bytes, expected 1 to %u", i + 1, n,
+                                     name_len, IMAGE_STREAM_NAME_MAX);
         k = read_upto(in, name, name_len);
         if (k < 0)
-                return fail(ret_error, (int)k, "file %zu of %zu: %s", i + 1, n, strerror((int)-k));
+                return dfu_error_set(error, (int)k, "file %zu of %zu: %s", i + 1, n, strerror((int)-k));
         if ((size_t)k < name_len)
-                return fail(ret_error, -EBADMSG,
-                            "file %zu of %zu: stream ended after %zd of the %zu bytes of its name", i + 1, n,
-                            k, name_len);
+                return dfu_error_set(error, -EBADMSG,
+                                     "file %zu of %zu: stream ended after %zd of the %zu bytes of its name",
+                                     i + 1, n, k, name_len);
         name[name_len] = '\0';
         if (strlen(name) != name_len || !image_stream_name_valid(name))
-                return fail(ret_error, -EBADMSG,
-                            "file %zu of %zu: name \"%s\" is not a base name (no '/', NUL, \".\" or \"..\")",
-                            i + 1, n, name);
+                return dfu_error_set(
+                        error, -EBADMSG,
+                        "file %zu of %zu: name \"%s\" is not a base name (no '/', NUL, \".\" or \"..\")",
+                        i + 1, n, name);
         if (f->size > cap)
-                return fail(ret_error, -EFBIG,
-                            "file %zu of %zu (%s): %" PRIu64 " bytes, more than the %" PRIu64
-                            " bytes a file may have",
-                            i + 1, n, name, f->size, cap);
+                return dfu_error_set(error, -EFBIG,
+                                     "file %zu of %zu (%s): %" PRIu64 " bytes, more than the %" PRIu64
+                                     " bytes a file may have",
+                                     i + 1, n, name, f->size, cap);
         f->name = strdup(name);
         return f->name ? 0 : -ENOMEM;
 }
 
-static int read_file(int in, size_t i, size_t n, uint64_t cap, ImageStreamFile *f, char **ret_error) {
+static int read_file(int in, size_t i, size_t n, uint64_t cap, ImageStreamFile *f, DfuError *error) {
         uint64_t done;
         int r;
 
-        r = read_file_head(in, i, n, cap, f, ret_error);
+        r = read_file_head(in, i, n, cap, f, error);
         if (r < 0)
                 return r;
         f->fd = memfd_new("dfusctl-stream");
         if (f->fd < 0)
-                return fail(ret_error, f->fd, "file %zu of %zu (%s): %s", i + 1, n, f->name,
-                            strerror(-f->fd));
+                return dfu_error_set(error, f->fd, "file %zu of %zu (%s): %s", i + 1, n, f->name,
+                                     strerror(-f->fd));
         r = copy_into(in, f->fd, f->size, cap, &done);
         if (r >= 0 && done < f->size)
-                return fail(ret_error, -EBADMSG,
-                            "file %zu of %zu (%s): stream ended after %" PRIu64 " of %" PRIu64 " bytes",
-                            i + 1, n, f->name, done, f->size);
+                return dfu_error_set(error, -EBADMSG,
+                                     "file %zu of %zu (%s): stream ended after %" PRIu64 " of %" PRIu64
+                                     " bytes",
+                                     i + 1, n, f->name, done, f->size);
         if (r >= 0)
                 r = memfd_seal(f->fd);
         if (r < 0)
-                return fail(ret_error, r, "file %zu of %zu (%s): %s", i + 1, n, f->name, strerror(-r));
+                return dfu_error_set(error, r, "file %zu of %zu (%s): %s", i + 1, n, f->name, strerror(-r));
         return 0;
 }
 
-static int read_header(int in, size_t *ret_n, char **ret_error) {
+static int read_header(int in, size_t *ret_n, DfuError *error) {
         uint8_t head[IMAGE_STREAM_MAGIC_LEN + 8];
         uint64_t version, n;
         ssize_t k;
 
         k = read_upto(in, head, sizeof head);
         if (k < 0)
-                return fail(ret_error, (int)k, "header: %s", strerror((int)-k));
+                return dfu_error_set(error, (int)k, "header: %s", strerror((int)-k));
         if (k < (ssize_t)sizeof head)
-                return fail(ret_error, -EBADMSG, "stream ended after %zd of the %zu bytes of its header", k,
-                            sizeof head);
+                return dfu_error_set(error, -EBADMSG,
+                                     "stream ended after %zd of the %zu bytes of its header", k,
+                                     sizeof head);
         if (memcmp(head, IMAGE_STREAM_MAGIC, IMAGE_STREAM_MAGIC_LEN) != 0)
-                return fail(ret_error, -EBADMSG,
-                            "not an image stream: expected \"DFUSCTL\\n\" as its first 8 bytes (it is "
-                            "written by dfusctl -H, not by hand)");
+                return dfu_error_set(
+                        error, -EBADMSG,
+                        "not an image stream: expected \"DFUSCTL\\n\" as its first 8 bytes (it is "
+                        "written by dfusctl -H, not by hand)");
         version = get_le(head + IMAGE_STREAM_MAGIC_LEN, 4);
         if (version != IMAGE_STREAM_VERSION)
-                return fail(ret_error, -EPROTO,
-                            "stream version %" PRIu64 ", this dfusctl reads version %u: install the same "
-                            "dfusd version on both hosts",
-                            version, IMAGE_STREAM_VERSION);
+                return dfu_error_set(error, -EPROTO,
+                                     "stream version %" PRIu64
+                                     ", this dfusctl reads version %u: install the same "
+                                     "dfusd version on both hosts",
+                                     version, IMAGE_STREAM_VERSION);
         n = get_le(head + IMAGE_STREAM_MAGIC_LEN + 4, 4);
         if (n > IMAGE_STREAM_FILES_MAX)
-                return fail(ret_error, -E2BIG, "%" PRIu64 " files announced, at most %u", n,
-                            IMAGE_STREAM_FILES_MAX);
+                return dfu_error_set(error, -E2BIG, "%" PRIu64 " files announced, at most %u", n,
+                                     IMAGE_STREAM_FILES_MAX);
         *ret_n = (size_t)n;
         return 0;
 }
@@ -271,14 +268,14 @@ static ssize_t find(const ImageStreamFile *files, size_t n, const char *name) {
         return -1;
 }
 
-int image_stream_read(int in, uint64_t size_cap, ImageStreamFile **ret, size_t *ret_n, char **ret_error) {
+int image_stream_read(int in, uint64_t size_cap, ImageStreamFile **ret, size_t *ret_n, DfuError *error) {
         ImageStreamFile *files;
         size_t n = 0;
         uint8_t extra;
         ssize_t k;
         int r;
 
-        r = read_header(in, &n, ret_error);
+        r = read_header(in, &n, error);
         if (r < 0)
                 return r;
         files = calloc(MAX(n, (size_t)1), sizeof(*files));
@@ -287,17 +284,18 @@ int image_stream_read(int in, uint64_t size_cap, ImageStreamFile **ret, size_t *
         for (size_t i = 0; i < n; i++)
                 files[i].fd = -EBADF;
         for (size_t i = 0; r >= 0 && i < n; i++) {
-                r = read_file(in, i, n, size_cap, files + i, ret_error);
+                r = read_file(in, i, n, size_cap, files + i, error);
                 /* The remote command line names each file by its name. */
                 if (r >= 0 && find(files, i, files[i].name) >= 0)
-                        r = fail(ret_error, -EBADMSG, "file %zu of %zu (%s): a second file of that name",
-                                 i + 1, n, files[i].name);
+                        r = dfu_error_set(error, -EBADMSG,
+                                          "file %zu of %zu (%s): a second file of that name", i + 1, n,
+                                          files[i].name);
         }
         if (r >= 0) {
                 k = read_upto(in, &extra, 1);
                 if (k != 0)
-                        r = fail(ret_error, k < 0 ? (int)k : -EBADMSG,
-                                 "unexpected data after the last of %zu files", n);
+                        r = dfu_error_set(error, k < 0 ? (int)k : -EBADMSG,
+                                          "unexpected data after the last of %zu files", n);
         }
         if (r < 0) {
                 image_stream_files_free(files, n);

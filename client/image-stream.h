@@ -15,6 +15,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "error.h"
+
 #define IMAGE_STREAM_MAGIC     "DFUSCTL\n"
 #define IMAGE_STREAM_MAGIC_LEN 8
 #define IMAGE_STREAM_VERSION   1u
@@ -33,14 +35,14 @@ typedef struct ImageStreamFile {
 bool image_stream_name_valid(const char *name);
 
 /* Writes the stream: every file's size bytes from offset 0. A file that has fewer bytes than its size
- * by now is an error. Returns 0 or a negative errno (-EPIPE: the reader went away) with *ret_error
- * set to a message naming the file, where there is one. */
-int image_stream_write(int out, const ImageStreamFile *files, size_t n, char **ret_error);
+ * by now is an error. Returns 0 or a negative errno (-EPIPE: the reader went away), with error saying
+ * which file where there is more to say than the errno. */
+int image_stream_write(int out, const ImageStreamFile *files, size_t n, DfuError *error);
 
 /* Reads a whole stream, files of up to size_cap bytes each, and checks that nothing follows it.
- * Returns 0, or a negative errno with *ret_error saying what was expected where ("image 2 of 3
- * (app.hex): stream ended after 1024 of 4096 bytes"). */
-int image_stream_read(int in, uint64_t size_cap, ImageStreamFile **ret, size_t *ret_n, char **ret_error);
+ * Returns 0, or a negative errno with error saying what was expected where ("file 2 of 3 (app.hex):
+ * stream ended after 1024 of 4096 bytes"). */
+int image_stream_read(int in, uint64_t size_cap, ImageStreamFile **ret, size_t *ret_n, DfuError *error);
 
 /* Copies all of in (a pipe, a terminal...) into a new sealed memfd of at most size_cap bytes;
  * -EFBIG beyond that. Returns the memfd or a negative errno. */

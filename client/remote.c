@@ -98,14 +98,16 @@ static int add_to_send(const DfusctlContext *ctx, const char *path) {
         int fd;
 
         if (!image_stream_name_valid(name)) {
-                fprintf(stderr, "dfusctl: %s: over -H a file travels under its base name, and \"%s\" is not one.\n",
+                fprintf(stderr,
+                        "dfusctl: %s: over -H a file travels under its base name, and \"%s\" is not one.\n",
                         path, name);
                 return -EINVAL;
         }
         for (size_t i = 0; i < rf->n; i++)
                 if (streq(rf->files[i].name, name)) {
                         fprintf(stderr,
-                                "dfusctl: %s: over -H files travel under their base names, and another one is "
+                                "dfusctl: %s: over -H files travel under their base names, and another one "
+                                "is "
                                 "called %s too; rename one.\n",
                                 path, name);
                         return -ENOTUNIQ;
@@ -191,8 +193,8 @@ static char *remote_command(const DfusctlContext *ctx) {
 
                 for (k = 0; k < rf->n && rf->arg[k] != i; k++)
                         ;
-                if (k < rf->n && asprintf(&arg, "%.*s%s", (int)rf->arg_offset[k], ctx->argv[i],
-                                          rf->files[k].name) < 0)
+                if (k < rf->n &&
+                    asprintf(&arg, "%.*s%s", (int)rf->arg_offset[k], ctx->argv[i], rf->files[k].name) < 0)
                         return NULL;
                 r = append_quoted(&words, arg ?: ctx->argv[i]);
         }
@@ -245,7 +247,7 @@ static int ssh_wait(pid_t pid) {
 }
 
 int remote_run(const DfusctlContext *ctx) {
-        _cleanup_free_ char *error = NULL;
+        DfuError error = DFU_ERROR_INIT;
         struct sigaction ignore = {.sa_handler = SIG_IGN}, old;
         int pipe_fds[2], status, r, w;
         pid_t pid;
@@ -267,13 +269,14 @@ int remote_run(const DfusctlContext *ctx) {
         status = ssh_wait(pid);
         if (w < 0 && w != -EPIPE) {
                 fprintf(stderr, "dfusctl: Failed to send the files to %s: %s\n", ctx->host,
-                        error ?: strerror(-w));
+                        error.code ? error.message : strerror(-w));
                 return EXIT_IO;
         }
         if (status == SSH_FAILED || status == SHELL_NOT_FOUND || status < 0) {
                 _cleanup_free_ char *check = remote_ssh_command(ctx->host, "dfusctl --version");
 
-                fprintf(stderr, "dfusctl: Could not run dfusctl on %s over ssh (%s); check that \"%s\" works.\n",
+                fprintf(stderr,
+                        "dfusctl: Could not run dfusctl on %s over ssh (%s); check that \"%s\" works.\n",
                         ctx->host, status == SHELL_NOT_FOUND ? "it is not installed there" : "ssh failed",
                         check ?: "ssh HOST dfusctl --version");
                 return EXIT_NO_DAEMON;
@@ -282,7 +285,7 @@ int remote_run(const DfusctlContext *ctx) {
 }
 
 int remote_receive(RemoteFiles *files) {
-        _cleanup_free_ char *error = NULL;
+        DfuError error = DFU_ERROR_INIT;
         ImageStreamFile *got = NULL;
         size_t n = 0;
         int r;
@@ -290,7 +293,7 @@ int remote_receive(RemoteFiles *files) {
         r = image_stream_read(STDIN_FILENO, IMAGE_SIZE_CAP_DEFAULT, &got, &n, &error);
         if (r < 0) {
                 fprintf(stderr, "dfusctl: Failed to read the files sent by dfusctl -H: %s\n",
-                        error ?: strerror(-r));
+                        error.code ? error.message : strerror(-r));
                 return EXIT_STREAM;
         }
         /* image_stream_read() caps n at IMAGE_STREAM_FILES_MAX. */

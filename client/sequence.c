@@ -163,7 +163,8 @@ static int sequence_add(int argc, char *argv[], const DfusctlContext *ctx) {
                 fd = remote_open_input(ctx, list);
                 e = fd < 0 ? -fd : fstat(fd, &st) < 0 ? errno : S_ISDIR(st.st_mode) ? EISDIR : 0;
                 if (e != 0) {
-                        fprintf(stderr, "dfusctl sequence add: Failed to open list %s: %s\n", list, strerror(e));
+                        fprintf(stderr, "dfusctl sequence add: Failed to open list %s: %s\n", list,
+                                strerror(e));
                         return EXIT_IO;
                 }
         }
