@@ -103,15 +103,6 @@ static int add_to_send(const DfusctlContext *ctx, const char *path) {
                         path, name);
                 return -EINVAL;
         }
-        for (size_t i = 0; i < rf->n; i++)
-                if (streq(rf->files[i].name, name)) {
-                        fprintf(stderr,
-                                "dfusctl: %s: over -H files travel under their base names, and another one "
-                                "is "
-                                "called %s too; rename one.\n",
-                                path, name);
-                        return -ENOTUNIQ;
-                }
         if (rf->n >= IMAGE_STREAM_FILES_MAX)
                 return -E2BIG;
         fd = open_to_send(path, &size);
@@ -120,6 +111,16 @@ static int add_to_send(const DfusctlContext *ctx, const char *path) {
                         (unsigned long long)IMAGE_SIZE_CAP_DEFAULT);
         if (fd < 0)
                 return fd;
+        /* After the open: a missing IMAGE.sig is no signature, not a second file of its name. */
+        for (size_t i = 0; i < rf->n; i++)
+                if (streq(rf->files[i].name, name)) {
+                        fprintf(stderr,
+                                "dfusctl: %s: over -H files travel under their base names, and another "
+                                "one is called %s too; rename one.\n",
+                                path, name);
+                        safe_close(fd);
+                        return -ENOTUNIQ;
+                }
         *f = (ImageStreamFile){.name = strdup(name), .fd = fd, .size = size};
         if (!f->name) {
                 safe_close(fd);

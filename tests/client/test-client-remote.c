@@ -194,15 +194,16 @@ static int run_remote(Integ *t, Remote *remote, CtlResult *r, const char *const 
         return run_remote_stdin(t, remote, NULL, r, args);
 }
 
-/* dfusd with two boards and sshd in front of its bus; false when the test is skipped. */
-static bool remote_setup(Integ *t, Remote *remote) {
+/* dfusd with two boards (and config as its dfusd.conf) and sshd in front of its bus; false when the
+ * test is skipped. */
+static bool remote_setup(Integ *t, Remote *remote, const char *config) {
         const char *why = sshd_unavailable();
 
         if (why) {
                 test_skip(why);
                 return false;
         }
-        integ_start(t, &(IntegRun){.boards = 2, .parts = h743});
+        integ_start(t, &(IntegRun){.boards = 2, .parts = h743, .config = config});
         integ_wait_devices(t, 2, 10);
         remote_start(t, remote);
         return true;
@@ -214,7 +215,7 @@ static void test_remote(Integ *t, gconstpointer data) {
         g_auto(CtlResult) r = {};
         Remote remote = {};
 
-        if (!remote_setup(t, &remote))
+        if (!remote_setup(t, &remote, NULL))
                 return;
 
         g_assert_cmpint(run_remote(t, &remote, &r,
@@ -352,7 +353,7 @@ static void test_remote_images(Integ *t, gconstpointer data) {
         g_auto(CtlResult) r = {};
         Remote remote = {};
 
-        if (!remote_setup(t, &remote))
+        if (!remote_setup(t, &remote, NULL))
                 return;
         remote_verbs(t, &remote, image);
 
@@ -389,9 +390,58 @@ static void test_remote_images(Integ *t, gconstpointer data) {
         remote_stop(&remote);
 }
 
+/* Signatures travel with their images: IMAGE.sig found beside the image here, and --signature=FILE
+ * (the path inside an option's own argument). Two files of one base name cannot both travel. */
+static void test_remote_signed(Integ *t, gconstpointer data) {
+        g_autofree char *app = ctl_image(t, "app.hex", IMAGE_SIZE, false, 31);
+        g_autofree char *other = ctl_image(t, "other.hex", IMAGE_SIZE, false, 32);
+        g_autofree char *key = g_build_filename(t->dir, "line", NULL), *pem = g_strconcat(key, ".pem", NULL);
+        g_autofree char *keys = g_build_filename(t->dir, "keys.d", NULL);
+        g_autofree char *pub = g_strconcat(key, ".pub.pem", NULL), *pub_text = NULL;
+        g_autofree char *wrong = g_strconcat(other, ".sig", NULL),
+                        *wrong_arg = g_strconcat("--signature=", wrong, NULL);
+        g_autofree char *conf = g_strdup_printf("[Trust]\nMode=signed\nKeyDirectory=%s\n", keys);
+        g_autofree char *twin_dir = g_build_filename(t->dir, "twin", NULL);
+        g_autofree char *twin = g_build_filename(twin_dir, "app.hex", NULL), *kept = NULL;
+        g_auto(CtlResult) r = {};
+        Remote remote = {};
+
+        if (!remote_setup(t, &remote, conf))
+                return;
+        g_assert_cmpint(ctl_run(t, &r, "keygen", key, NULL), ==, 0);
+        ctl_result_clear(&r);
+        g_assert_cmpint(ctl_run(t, &r, "sign", "--key", pem, app, other, NULL), ==, 0);
+        ctl_result_clear(&r);
+        g_assert_true(g_file_get_contents(pub, &pub_text, NULL, NULL));
+        g_assert_cmpint(g_mkdir_with_parents(keys, 0755), ==, 0);
+        kept = g_build_filename(keys, "line.pub.pem", NULL);
+        g_assert_true(g_file_set_contents(kept, pub_text, -1, NULL));
+
+        g_assert_cmpint(run_remote(t, &remote, &r,
+                                   (const char *const[]){"-H", remote.host, "flash", "--no-leave", "--port",
+                                                         "1-1", app, NULL}),
+                        ==, 0);
+        ctl_result_clear(&r);
+        g_assert_cmpint(run_remote(t, &remote, &r,
+                                   (const char *const[]){"-H", remote.host, "flash", "--no-leave", "--port",
+                                                         "1-1", wrong_arg, app, NULL}),
+                        ==, 1);
+        g_assert_nonnull(strstr(r.err, "bad signature"));
+        ctl_result_clear(&r);
+
+        g_assert_cmpint(g_mkdir_with_parents(twin_dir, 0755), ==, 0);
+        g_assert_true(g_file_set_contents(twin, "", 0, NULL));
+        g_assert_cmpint(run_remote(t, &remote, &r,
+                                   (const char *const[]){"-H", remote.host, "flash", app, twin, NULL}),
+                        ==, 3);
+        g_assert_nonnull(strstr(r.err, "another one is called app.hex too"));
+        remote_stop(&remote);
+}
+
 int main(int argc, char **argv) {
         g_test_init(&argc, &argv, NULL);
         g_test_add("/client/remote", Integ, NULL, integ_setup, test_remote, integ_teardown);
         g_test_add("/client/remote/images", Integ, NULL, integ_setup, test_remote_images, integ_teardown);
+        g_test_add("/client/remote/signed", Integ, NULL, integ_setup, test_remote_signed, integ_teardown);
         return test_run();
 }
