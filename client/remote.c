@@ -3,6 +3,7 @@
 #include <fcntl.h>
 #include <signal.h>
 #include <spawn.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -58,11 +59,13 @@ char *remote_ssh_command(const char *host, const char *command) {
 
 /* Where in the verb's argv the path stands: argv element and offset, or -1 when none holds it. */
 static int arg_of(const DfusctlContext *ctx, const char *path, size_t *ret_offset) {
-        for (int i = 0; i < ctx->argc; i++) {
-                size_t len = strlen(ctx->argv[i]);
+        uintptr_t p = (uintptr_t)path;
 
-                if (path >= ctx->argv[i] && path <= ctx->argv[i] + len) {
-                        *ret_offset = (size_t)(path - ctx->argv[i]);
+        for (int i = 0; i < ctx->argc; i++) {
+                uintptr_t a = (uintptr_t)ctx->argv[i];
+
+                if (p >= a && p <= a + strlen(ctx->argv[i])) {
+                        *ret_offset = (size_t)(p - a);
                         return i;
                 }
         }
@@ -255,6 +258,8 @@ int remote_run(const DfusctlContext *ctx) {
 
         if (pipe2(pipe_fds, O_CLOEXEC) < 0)
                 return EXIT_IO;
+        /* What this side printed so far comes before what the remote side prints. */
+        fflush(NULL);
         r = ssh_spawn(ctx, pipe_fds[0], &pid);
         safe_close(pipe_fds[0]);
         if (r < 0) {
