@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 #include <gio/gio.h>
 #include <stdarg.h>
+#include <sys/wait.h>
 
 #include "ctl.h"
 
@@ -19,16 +20,33 @@ char **ctl_environ(Integ *t) {
         return env;
 }
 
+/* dfusctl with in on a pipe to its standard input. */
+static void spawn_with_stdin(char **argv, char **envp, GBytes *in, CtlResult *r) {
+        g_autoptr(GSubprocessLauncher) l =
+                g_subprocess_launcher_new(G_SUBPROCESS_FLAGS_STDIN_PIPE | G_SUBPROCESS_FLAGS_STDOUT_PIPE |
+                                          G_SUBPROCESS_FLAGS_STDERR_PIPE);
+        g_autoptr(GSubprocess) p = NULL;
+        g_autoptr(GBytes) out = NULL, err = NULL;
+        g_autoptr(GError) error = NULL;
+
+        g_subprocess_launcher_set_environ(l, envp);
+        p = g_subprocess_launcher_spawnv(l, (const char *const *)argv, &error);
+        g_assert_no_error(error);
+        g_assert_true(g_subprocess_communicate(p, in, NULL, &out, &err, &error));
+        g_assert_no_error(error);
+        /* Empty output is "", as g_spawn_sync() gives it. */
+        r->out = g_strndup(g_bytes_get_data(out, NULL) ?: "", g_bytes_get_size(out));
+        r->err = g_strndup(g_bytes_get_data(err, NULL) ?: "", g_bytes_get_size(err));
+        r->status = g_subprocess_get_if_exited(p) ? g_subprocess_get_exit_status(p)
+                                                  : 128 + g_subprocess_get_term_sig(p);
+}
+
 static int run(Integ *t, char **envp, bool user, GBytes *in, CtlResult *r, const char *const *args) {
         g_autoptr(GPtrArray) argv = g_ptr_array_new();
         g_autoptr(GError) error = NULL;
         g_auto(GStrv) env = envp ? NULL : ctl_environ(t);
         g_autoptr(GString) cmd = g_string_new(user ? "dfusctl --user" : "dfusctl");
-        g_autoptr(GSubprocessLauncher) l =
-                g_subprocess_launcher_new(G_SUBPROCESS_FLAGS_STDOUT_PIPE | G_SUBPROCESS_FLAGS_STDERR_PIPE |
-                                          (in ? G_SUBPROCESS_FLAGS_STDIN_PIPE : G_SUBPROCESS_FLAGS_NONE));
-        g_autoptr(GSubprocess) p = NULL;
-        g_autoptr(GBytes) out = NULL, err = NULL;
+        int wait_status = 0;
 
         g_ptr_array_add(argv, (char *)ctl_path());
         if (user)
@@ -39,16 +57,14 @@ static int run(Integ *t, char **envp, bool user, GBytes *in, CtlResult *r, const
         }
         g_ptr_array_add(argv, NULL);
         *r = (CtlResult){};
-        g_subprocess_launcher_set_environ(l, envp ?: env);
-        p = g_subprocess_launcher_spawnv(l, (const char *const *)argv->pdata, &error);
-        g_assert_no_error(error);
-        g_assert_true(g_subprocess_communicate(p, in, NULL, &out, &err, &error));
-        g_assert_no_error(error);
-        /* Empty output is "", as g_spawn_sync() gave it. */
-        r->out = g_strndup(g_bytes_get_data(out, NULL) ?: "", g_bytes_get_size(out));
-        r->err = g_strndup(g_bytes_get_data(err, NULL) ?: "", g_bytes_get_size(err));
-        r->status = g_subprocess_get_if_exited(p) ? g_subprocess_get_exit_status(p)
-                                                  : 128 + g_subprocess_get_term_sig(p);
+        if (in)
+                spawn_with_stdin((char **)argv->pdata, envp ?: env, in, r);
+        else {
+                g_assert_true(g_spawn_sync(NULL, (char **)argv->pdata, envp ?: env, G_SPAWN_DEFAULT, NULL,
+                                           NULL, &r->out, &r->err, &wait_status, &error));
+                g_assert_no_error(error);
+                r->status = WIFEXITED(wait_status) ? WEXITSTATUS(wait_status) : 128 + WTERMSIG(wait_status);
+        }
         g_test_message("$ %s%s\n-> %d\n%s%s", cmd->str, in ? " < stdin" : "", r->status, r->out, r->err);
         return r->status;
 }
