@@ -217,6 +217,9 @@ static int ssh_spawn(const DfusctlContext *ctx, int stdin_fd, pid_t *ret_pid) {
         if (!command || remote_host_split(ctx->host, &host, &port) < 0)
                 return -ENOMEM;
         argv[n++] = (char *)"ssh";
+        /* As sd-bus runs it: no X11, and never a terminal, whose line discipline would mangle the
+         * stream. */
+        argv[n++] = (char *)"-xT";
         if (port) {
                 argv[n++] = (char *)"-p";
                 argv[n++] = port;

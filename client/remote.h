@@ -5,7 +5,7 @@
  * Files over `dfusctl -H HOST`. File descriptors cannot cross ssh, so a command that hands files to
  * dfusd (flash, rule add, inspect --device, sequence add --list) runs whole on HOST:
  *
- *   ssh [-p PORT] -- [USER@]HOST dfusctl --images-from-stdin ARGS...
+ *   ssh -xT [-p PORT] -- [USER@]HOST dfusctl --images-from-stdin ARGS...
  *
  * with every file it opened streamed on ssh's standard input (image-stream.h), each under its base
  * name, which stands for its path in ARGS. The dfusctl there reads them into memfds first and opens
