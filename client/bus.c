@@ -12,6 +12,7 @@
 #include "exit-codes.h"
 #include "output.h"
 #include "parse-util.h"
+#include "remote.h"
 
 /* Nothing listens where the bus should be: its daemon is not running (or not installed). */
 static bool errno_means_no_bus(int e) {
@@ -71,14 +72,26 @@ int bus_connect(const DfusctlContext *args, sd_bus **ret) {
         return EXIT_ACCEPTED;
 }
 
-int bus_check_fd_passing(sd_bus *bus, const DfusctlContext *ctx) {
+/* Only a bus over ssh (-H, systemd-stdio-bridge) cannot carry descriptors, and -H never gets here
+ * with files: still, say so rather than have the call fail. */
+static int check_fd_passing(sd_bus *bus) {
         if (sd_bus_can_send(bus, SD_BUS_TYPE_UNIX_FD) > 0)
                 return EXIT_ACCEPTED;
-        fprintf(stderr,
-                "dfusctl: Images travel to dfusd as file descriptors, which this connection%s cannot "
-                "carry; copy the images to %s and run dfusctl there.\n",
-                ctx->host ? " over ssh" : "", ctx->host ?: "the daemon's host");
+        fprintf(stderr, "dfusctl: Files travel to dfusd as file descriptors, which this connection cannot "
+                        "carry.\n");
         return EXIT_USAGE;
+}
+
+int bus_connect_inputs(const DfusctlContext *ctx, sd_bus **ret) {
+        int r;
+
+        *ret = NULL;
+        if (ctx->host)
+                return remote_run(ctx);
+        r = bus_connect(ctx, ret);
+        if (r == EXIT_ACCEPTED)
+                r = check_fd_passing(*ret);
+        return r;
 }
 
 /* The bus knows dfusd but could not start it: dbus-daemon's own spawning, or systemd's unit. */
@@ -127,18 +140,6 @@ int bus_error_exit_status(const sd_bus_error *error, int r) {
         return EXIT_IO;
 }
 
-/* "ssh -p PORT USER@HOST systemd-stdio-bridge" for the [USER@]HOST[:PORT] that -H takes. */
-static const char *ssh_command(const char *host, char *buf, size_t size) {
-        const char *colon = strrchr(host, ':');
-
-        if (colon && colon[1] && strspn(colon + 1, "0123456789") == strlen(colon + 1) && !strchr(host, ']'))
-                snprintf(buf, size, "ssh -p %s %.*s systemd-stdio-bridge", colon + 1, (int)(colon - host),
-                         host);
-        else
-                snprintf(buf, size, "ssh %s systemd-stdio-bridge", host);
-        return buf;
-}
-
 int bus_log_error(const DfusctlContext *args, const char *what, const sd_bus_error *error, int r) {
         return bus_log_error_status(args, what, error, r, bus_error_exit_status(error, r));
 }
@@ -154,10 +155,10 @@ int bus_log_error_status(const DfusctlContext *args, const char *what, const sd_
 
         if (status == EXIT_NO_DAEMON && args->host &&
             !sd_bus_error_has_names(error, SD_BUS_ERROR_SERVICE_UNKNOWN, SD_BUS_ERROR_NAME_HAS_NO_OWNER)) {
-                char ssh[256];
+                _cleanup_free_ char *ssh = remote_ssh_command(args->host, "systemd-stdio-bridge");
 
                 fprintf(stderr, "dfusctl: Could not reach the system bus of %s; check that \"%s\" works.\n",
-                        args->host, ssh_command(args->host, ssh, sizeof ssh));
+                        args->host, ssh ?: "ssh HOST systemd-stdio-bridge");
         } else if (status == EXIT_NO_DAEMON) {
                 if (args->user && !args->host)
                         fprintf(stderr, "dfusctl: dfusd is not running on the session bus; start it with "

@@ -30,9 +30,11 @@
 /* Connects as the options say; prints why on failure. Returns an exit status (0 when connected). */
 int bus_connect(const DfusctlContext *args, sd_bus **ret);
 
-/* Images are passed as fds, which a connection over ssh (-H) cannot carry: says so and returns
- * EXIT_USAGE, or EXIT_ACCEPTED when fds can be sent. */
-int bus_check_fd_passing(sd_bus *bus, const DfusctlContext *ctx);
+/* A bus for a call that hands files to dfusd as descriptors. With -H, which cannot carry them, the
+ * whole command runs on the host instead (remote.h), with the files opened so far: returns its exit
+ * status and leaves *ret NULL. Otherwise bus_connect(), and EXIT_USAGE (printed) for a connection
+ * that cannot carry descriptors. */
+int bus_connect_inputs(const DfusctlContext *ctx, sd_bus **ret);
 
 /* Prints "Failed to WHAT: message (error name)" (and, with --json, an error document on stdout),
  * adds how to start dfusd when it is not running, and returns the matching exit status. */

@@ -6,6 +6,7 @@
 
 #include "dfusctl.h"
 #include "output.h"
+#include "remote.h"
 #include "verbs-bus.h"
 
 /*
@@ -55,6 +56,7 @@ static void help(void) {
                "  5  a board failed its job\n"
                "  6  the daemon could not be reached\n"
                "  7  a job was cancelled\n"
+               "  8  the files sent over -H arrived cut short or malformed\n"
                "\nColour is used on a terminal only, never when NO_COLOR is set.\n"
                "The JSON keys of each command are listed in its --help and stay stable.\n");
 }
@@ -79,6 +81,8 @@ static int parse_globals(int argc, char *argv[], DfusctlContext *ctx, int *ret_a
                         ctx->json = true;
                 else if (streq(a, "--user"))
                         ctx->user = true;
+                else if (streq(a, "--images-from-stdin"))
+                        ctx->images_from_stdin = true;
                 else if (streq(a, "--no-legend"))
                         ctx->no_legend = true;
                 else if (streq(a, "--version"))
@@ -104,7 +108,8 @@ static int parse_globals(int argc, char *argv[], DfusctlContext *ctx, int *ret_a
 }
 
 int main(int argc, char *argv[]) {
-        DfusctlContext ctx = {};
+        _cleanup_(remote_files_done) RemoteFiles files = {};
+        DfusctlContext ctx = {.files = &files};
         bool want_help = false, want_version = false;
         int n;
 
@@ -112,6 +117,10 @@ int main(int argc, char *argv[]) {
                 return EXIT_USAGE;
         ctx.color = !ctx.json && output_want_color(stdout);
 
+        if (ctx.images_from_stdin && ctx.host) {
+                fprintf(stderr, "dfusctl: --images-from-stdin is what -H runs on the host; not both.\n");
+                return EXIT_USAGE;
+        }
         if (want_version) {
                 printf("dfusctl %s\n", DFUSD_VERSION);
                 return EXIT_ACCEPTED;
@@ -135,6 +144,13 @@ int main(int argc, char *argv[]) {
                                 help();
                         return EXIT_ACCEPTED;
                 }
+                if (ctx.images_from_stdin) {
+                        int r = remote_receive(&files);
+                        if (r != EXIT_ACCEPTED)
+                                return r;
+                }
+                ctx.argc = n - 1;
+                ctx.argv = argv + 1;
                 return verbs[i].run(n - 1, argv + 1, &ctx);
         }
 

@@ -15,6 +15,12 @@ typedef struct DfusctlContext {
         bool no_legend;   /* no column headers, no totals */
         const char *host; /* -H: [user@]host, reached over ssh */
         bool color;       /* stdout is a terminal and NO_COLOR is unset */
+        /* Hidden, what -H runs on the host: the files come on stdin (remote.h). */
+        bool images_from_stdin;
+        /* The verb's own argv (argv[0] is its name), as its option parsing left it: what -H sends. */
+        int argc;
+        char **argv;
+        struct RemoteFiles *files; /* -H: the files to send; --images-from-stdin: those received */
 } DfusctlContext;
 
 /* Returns an exit code from exit-codes.h. */

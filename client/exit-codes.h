@@ -15,4 +15,5 @@ enum {
         EXIT_BOARD_FAILED = 5, /* a board failed its job */
         EXIT_NO_DAEMON = 6,    /* the daemon could not be reached */
         EXIT_CANCELLED = 7,    /* a job was cancelled */
+        EXIT_STREAM = 8,       /* the files sent by dfusctl -H arrived cut short or malformed */
 };

@@ -14,6 +14,7 @@
 #include "exit-codes.h"
 #include "flash.h"
 #include "parse-util.h"
+#include "remote.h"
 
 static int parse_number(const char *option, const char *arg, uint64_t max, uint64_t *ret) {
         if (parse_uint64(arg, 0, max, ret) >= 0)
@@ -230,7 +231,7 @@ void images_close(int *fds, size_t n) {
         free(fds);
 }
 
-int images_open(char **paths, size_t n, int **ret_fds) {
+int images_open(const DfusctlContext *ctx, char **paths, size_t n, int **ret_fds) {
         int *fds = calloc(n, sizeof(int));
         struct stat st;
         int e;
@@ -241,12 +242,10 @@ int images_open(char **paths, size_t n, int **ret_fds) {
                 fds[i] = -EBADF;
         for (size_t i = 0; i < n; i++) {
                 /* The daemon never opens a caller's path: it reads what we hand it. */
-                if (streq(paths[i], "-"))
-                        fds[i] = fcntl(STDIN_FILENO, F_DUPFD_CLOEXEC, 3);
-                else
-                        fds[i] = open(paths[i], O_RDONLY | O_CLOEXEC | O_NOCTTY);
+                fds[i] = remote_open_input(ctx, paths[i]);
                 if (fds[i] < 0) {
-                        fprintf(stderr, "dfusctl: Failed to open image %s: %s\n", paths[i], strerror(errno));
+                        fprintf(stderr, "dfusctl: Failed to open image %s: %s\n", paths[i],
+                                strerror(-fds[i]));
                         images_close(fds, n);
                         return EXIT_IO;
                 }
@@ -276,13 +275,11 @@ int images_open_connect(const DfusctlContext *ctx, char **paths, size_t n, int *
                         n, IMAGES_MAX);
                 return EXIT_USAGE;
         }
-        r = images_open(paths, n, &fds);
+        r = images_open(ctx, paths, n, &fds);
         if (r != EXIT_ACCEPTED)
                 return r;
-        r = bus_connect(ctx, ret_bus);
-        if (r == EXIT_ACCEPTED)
-                r = bus_check_fd_passing(*ret_bus, ctx);
-        if (r != EXIT_ACCEPTED) {
+        r = bus_connect_inputs(ctx, ret_bus);
+        if (r != EXIT_ACCEPTED || !*ret_bus) {
                 images_close(fds, n);
                 return r;
         }

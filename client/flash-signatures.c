@@ -11,6 +11,7 @@
 
 #include "exit-codes.h"
 #include "flash.h"
+#include "remote.h"
 #include "trust.h"
 
 int flash_signatures_add_file(FlashSignatures *s, const char *path) {
@@ -29,16 +30,18 @@ void flash_signatures_done(FlashSignatures *s) {
 }
 
 /* Reads one signature file, capped; with optional, a missing file is no signature. */
-static int read_signature(const char *path, bool optional, uint8_t **ret, size_t *ret_size) {
-        _cleanup_close_ int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+static int read_signature(const DfusctlContext *ctx, const char *path, bool optional, uint8_t **ret,
+                          size_t *ret_size) {
+        _cleanup_close_ int fd = remote_open_input(ctx, path);
         _cleanup_free_ uint8_t *buf = NULL;
         size_t size = 0;
         struct stat st;
 
-        if (fd < 0 && optional && errno == ENOENT)
+        if (fd == -ENOENT && optional)
                 return EXIT_ACCEPTED;
         if (fd < 0 || fstat(fd, &st) < 0) {
-                fprintf(stderr, "dfusctl: Failed to open signature %s: %s\n", path, strerror(errno));
+                fprintf(stderr, "dfusctl: Failed to open signature %s: %s\n", path,
+                        strerror(fd < 0 ? -fd : errno));
                 return EXIT_IO;
         }
         if (!S_ISREG(st.st_mode) || st.st_size > TRUST_SIGNATURE_MAX || st.st_size == 0) {
@@ -73,7 +76,7 @@ static int read_signature(const char *path, bool optional, uint8_t **ret, size_t
         return EXIT_ACCEPTED;
 }
 
-int flash_signatures_load(FlashSignatures *s, char *const *paths, size_t n) {
+int flash_signatures_load(FlashSignatures *s, const DfusctlContext *ctx, char *const *paths, size_t n) {
         bool any = false;
         int r;
 
@@ -95,7 +98,7 @@ int flash_signatures_load(FlashSignatures *s, char *const *paths, size_t n) {
                                 return EXIT_IO;
                         path = beside;
                 }
-                r = read_signature(path, s->n_files == 0, &s->data[i], &s->size[i]);
+                r = read_signature(ctx, path, s->n_files == 0, &s->data[i], &s->size[i]);
                 if (r != EXIT_ACCEPTED)
                         return r;
                 any = any || s->size[i] > 0;

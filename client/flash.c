@@ -273,14 +273,14 @@ int verb_flash(int argc, char *argv[], const DfusctlContext *ctx) {
         r = parse_flash_args(argc, argv, &o);
         if (r != EXIT_ACCEPTED)
                 return r;
-        r = flash_signatures_load(&sigs, argv + optind, argc - optind);
+        r = flash_signatures_load(&sigs, ctx, argv + optind, argc - optind);
         if (r != EXIT_ACCEPTED)
                 return r;
         r = flash_options_confirm_permanent(&o, "flash");
         if (r != EXIT_ACCEPTED)
                 return r;
         r = images_open_connect(ctx, argv + optind, argc - optind, &fds, &bus);
-        if (r != EXIT_ACCEPTED)
+        if (r != EXIT_ACCEPTED || !bus) /* without a bus: it ran on the host of -H */
                 return r;
         /* Matches go in before Submit, so that no signal of a short job can be missed. */
         r = follow_new(bus, &f);

@@ -112,7 +112,7 @@ int flash_options_confirm_permanent(const FlashOptions *o, const char *verb);
 int flash_signatures_add_file(FlashSignatures *s, const char *path);
 /* Reads the signatures of images paths: the --signature files (one per image), or else IMAGE.sig beside
  * each image where there is one. Returns an exit status (printed). */
-int flash_signatures_load(FlashSignatures *s, char *const *paths, size_t n);
+int flash_signatures_load(FlashSignatures *s, const DfusctlContext *ctx, char *const *paths, size_t n);
 void flash_signatures_done(FlashSignatures *s);
 /* Appends {"signatures": aay} when there is any. */
 int flash_signatures_append(sd_bus_message *m, const FlashSignatures *s);
@@ -123,12 +123,14 @@ int flash_options_add_patch(FlashOptions *o, const char *arg);
  * station, wait and timeout. */
 int flash_options_append(sd_bus_message *m, const FlashOptions *o, bool targets);
 
-/* Opens every image ("-" is standard input); prints which one failed. Returns an exit status. */
-int images_open(char **paths, size_t n, int **ret_fds);
+/* Opens every image ("-" is standard input) with remote_open_input(); prints which one failed.
+ * Returns an exit status. */
+int images_open(const DfusctlContext *ctx, char **paths, size_t n, int **ret_fds);
 void images_close(int *fds, size_t n);
-/* images_open(), then bus_connect() and bus_check_fd_passing(): the images and a bus that can carry
- * them. More than IMAGES_MAX images are refused (EXIT_USAGE) before anything is opened. On failure closes
- * what it opened (*ret_bus may still be set). Returns an exit status. */
+/* images_open(), then bus_connect_inputs(): the images and a bus that can carry them. More than
+ * IMAGES_MAX images are refused (EXIT_USAGE) before anything is opened. On failure closes what it
+ * opened (*ret_bus may still be set). With -H the command has run on the host by the time this
+ * returns: its exit status, with *ret_bus NULL. Returns an exit status. */
 int images_open_connect(const DfusctlContext *ctx, char **paths, size_t n, int **ret_fds, sd_bus **ret_bus);
 /* A call of the Manager's method (Submit, Inspect, AddRule) with the images as its "ah" argument and
  * its a{sv} opened for the caller's entries: the caller closes it. */

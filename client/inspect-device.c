@@ -162,11 +162,11 @@ int inspect_device(int argc, char *argv[], const DfusctlContext *ctx) {
                 return EXIT_USAGE;
         }
         n_fds = argc - optind;
-        r = flash_signatures_load(&sigs, argv + optind, n_fds);
+        r = flash_signatures_load(&sigs, ctx, argv + optind, n_fds);
         if (r != EXIT_ACCEPTED)
                 return r;
         r = images_open_connect(ctx, argv + optind, n_fds, &fds, &bus);
-        if (r != EXIT_ACCEPTED)
+        if (r != EXIT_ACCEPTED || !bus) /* without a bus: it ran on the host of -H */
                 return r;
         r = inspect_call(bus, ctx, port, &o, fds, n_fds, &result);
         images_close(fds, n_fds);

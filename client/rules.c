@@ -122,14 +122,14 @@ static int rule_add(int argc, char *argv[], const DfusctlContext *ctx) {
                 return EXIT_USAGE;
         }
         n_fds = argc - optind;
-        r = flash_signatures_load(&sigs, argv + optind, n_fds);
+        r = flash_signatures_load(&sigs, ctx, argv + optind, n_fds);
         if (r != EXIT_ACCEPTED)
                 return r;
         r = flash_options_confirm_permanent(&o, "rule add");
         if (r != EXIT_ACCEPTED)
                 return r;
         r = images_open_connect(ctx, argv + optind, n_fds, &fds, &bus);
-        if (r != EXIT_ACCEPTED)
+        if (r != EXIT_ACCEPTED || !bus) /* without a bus: it ran on the host of -H */
                 return r;
         r = images_method_new(bus, "AddRule", fds, n_fds, &m);
         if (r >= 0)

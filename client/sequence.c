@@ -15,6 +15,7 @@
 #include "output.h"
 #include "parse-util.h"
 #include "patch.h"
+#include "remote.h"
 #include "verbs-bus.h"
 
 #define DFUSD_SEQUENCE_PREFIX "/org/dfusd/Flash1/sequence"
@@ -157,22 +158,20 @@ static int sequence_add(int argc, char *argv[], const DfusctlContext *ctx) {
         }
         if (list) {
                 struct stat st;
-                fd = streq(list, "-") ? fcntl(STDIN_FILENO, F_DUPFD_CLOEXEC, 3)
-                                      : open(list, O_RDONLY | O_CLOEXEC | O_NOCTTY);
-                if (fd < 0 || fstat(fd, &st) < 0 || S_ISDIR(st.st_mode)) {
+                int e;
+
+                fd = remote_open_input(ctx, list);
+                e = fd < 0 ? -fd : fstat(fd, &st) < 0 ? errno : S_ISDIR(st.st_mode) ? EISDIR : 0;
+                if (e != 0) {
                         fprintf(stderr, "dfusctl sequence add: Failed to open list %s: %s\n", list,
-                                strerror(fd < 0 ? errno : EISDIR));
+                                strerror(e));
                         return EXIT_IO;
                 }
         }
-        r = bus_connect(ctx, &bus);
-        if (r != EXIT_ACCEPTED)
+        /* With a list and -H, the command runs on the host: no bus here. */
+        r = list ? bus_connect_inputs(ctx, &bus) : bus_connect(ctx, &bus);
+        if (r != EXIT_ACCEPTED || !bus)
                 return r;
-        if (list) {
-                r = bus_check_fd_passing(bus, ctx);
-                if (r != EXIT_ACCEPTED)
-                        return r;
-        }
         r = sd_bus_message_new_method_call(bus, &m, DFUSD_BUS_NAME, DFUSD_PATH, DFUSD_IFACE_MGR,
                                            "AddSequence");
         if (r >= 0)

@@ -1,4 +1,5 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
+#include <gio/gio.h>
 #include <stdarg.h>
 #include <sys/wait.h>
 
@@ -19,7 +20,28 @@ char **ctl_environ(Integ *t) {
         return env;
 }
 
-static int run(Integ *t, char **envp, bool user, CtlResult *r, const char *const *args) {
+/* dfusctl with in on a pipe to its standard input. */
+static void spawn_with_stdin(char **argv, char **envp, GBytes *in, CtlResult *r) {
+        g_autoptr(GSubprocessLauncher) l =
+                g_subprocess_launcher_new(G_SUBPROCESS_FLAGS_STDIN_PIPE | G_SUBPROCESS_FLAGS_STDOUT_PIPE |
+                                          G_SUBPROCESS_FLAGS_STDERR_PIPE);
+        g_autoptr(GSubprocess) p = NULL;
+        g_autoptr(GBytes) out = NULL, err = NULL;
+        g_autoptr(GError) error = NULL;
+
+        g_subprocess_launcher_set_environ(l, envp);
+        p = g_subprocess_launcher_spawnv(l, (const char *const *)argv, &error);
+        g_assert_no_error(error);
+        g_assert_true(g_subprocess_communicate(p, in, NULL, &out, &err, &error));
+        g_assert_no_error(error);
+        /* Empty output is "", as g_spawn_sync() gives it. */
+        r->out = g_strndup(g_bytes_get_data(out, NULL) ?: "", g_bytes_get_size(out));
+        r->err = g_strndup(g_bytes_get_data(err, NULL) ?: "", g_bytes_get_size(err));
+        r->status = g_subprocess_get_if_exited(p) ? g_subprocess_get_exit_status(p)
+                                                  : 128 + g_subprocess_get_term_sig(p);
+}
+
+static int run(Integ *t, char **envp, bool user, GBytes *in, CtlResult *r, const char *const *args) {
         g_autoptr(GPtrArray) argv = g_ptr_array_new();
         g_autoptr(GError) error = NULL;
         g_auto(GStrv) env = envp ? NULL : ctl_environ(t);
@@ -35,16 +57,24 @@ static int run(Integ *t, char **envp, bool user, CtlResult *r, const char *const
         }
         g_ptr_array_add(argv, NULL);
         *r = (CtlResult){};
-        g_assert_true(g_spawn_sync(NULL, (char **)argv->pdata, envp ?: env, G_SPAWN_DEFAULT, NULL, NULL,
-                                   &r->out, &r->err, &wait_status, &error));
-        g_assert_no_error(error);
-        r->status = WIFEXITED(wait_status) ? WEXITSTATUS(wait_status) : 128 + WTERMSIG(wait_status);
-        g_test_message("$ %s\n-> %d\n%s%s", cmd->str, r->status, r->out, r->err);
+        if (in)
+                spawn_with_stdin((char **)argv->pdata, envp ?: env, in, r);
+        else {
+                g_assert_true(g_spawn_sync(NULL, (char **)argv->pdata, envp ?: env, G_SPAWN_DEFAULT, NULL,
+                                           NULL, &r->out, &r->err, &wait_status, &error));
+                g_assert_no_error(error);
+                r->status = WIFEXITED(wait_status) ? WEXITSTATUS(wait_status) : 128 + WTERMSIG(wait_status);
+        }
+        g_test_message("$ %s%s\n-> %d\n%s%s", cmd->str, in ? " < stdin" : "", r->status, r->out, r->err);
         return r->status;
 }
 
 int ctl_runv(Integ *t, char **envp, CtlResult *r, const char *const *args) {
-        return run(t, envp, true, r, args);
+        return run(t, envp, true, NULL, r, args);
+}
+
+int ctl_runv_stdin(Integ *t, char **envp, GBytes *in, CtlResult *r, const char *const *args) {
+        return run(t, envp, true, in, r, args);
 }
 
 static GPtrArray *args_from(const char *first, va_list ap) {
@@ -75,7 +105,7 @@ int ctl_run_system(Integ *t, const char *system_bus_address, CtlResult *r, const
         va_start(ap, first);
         args = args_from(first, ap);
         va_end(ap);
-        return run(t, env, false, r, (const char *const *)args->pdata);
+        return run(t, env, false, NULL, r, (const char *const *)args->pdata);
 }
 
 void ctl_result_clear(CtlResult *r) {

@@ -21,6 +21,8 @@ char **ctl_environ(Integ *t);
 /* dfusctl --user ARGS...; returns the exit status. */
 int ctl_run(Integ *t, CtlResult *r, const char *first, ...) G_GNUC_NULL_TERMINATED;
 int ctl_runv(Integ *t, char **envp, CtlResult *r, const char *const *args);
+/* The same with in on its standard input, through a pipe. */
+int ctl_runv_stdin(Integ *t, char **envp, GBytes *in, CtlResult *r, const char *const *args);
 /* dfusctl ARGS... without --user, with DBUS_SYSTEM_BUS_ADDRESS set to system_bus_address. */
 int ctl_run_system(Integ *t, const char *system_bus_address, CtlResult *r, const char *first,
                    ...) G_GNUC_NULL_TERMINATED;
