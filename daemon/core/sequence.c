@@ -143,6 +143,8 @@ void sequence_values_settled(Manager *m, char *const *values, StoreValuesEnd how
                         q->pending++;
                 }
                 sequence_changed(q);
+                if (how == STORE_VALUES_RETURNED)
+                        rule_sequence_refilled(m, q->name);
         }
 }
 
@@ -255,6 +257,7 @@ static void sequence_add_recorded(int result, void *userdata) {
                         log_info("Sequence %s added.", q->name);
                         MANAGER_EMIT(m, sequence_added, q);
                         manager_emit_changed(m, "Sequences");
+                        rule_sequence_refilled(m, q->name);
                 }
         }
         sequence_add_finish(a, q);
@@ -366,15 +369,9 @@ int sequence_add(Manager *m, const SequenceSpec *spec, SequenceAddedFn done, voi
 }
 
 static bool options_use(const JobOptions *o, const char *name) {
-        _cleanup_free_ Patch *p = NULL;
-        size_t n;
+        _cleanup_strv_free_ char **l = NULL;
 
-        if (!o->patches || job_options_patches(o, &p, &n) < 0)
-                return false;
-        for (size_t i = 0; i < n; i++)
-                if (streq(p[i].sequence, name))
-                        return true;
-        return false;
+        return o->patches && job_options_sequences(o, &l) >= 0 && strv_contains(l, name);
 }
 
 int sequence_remove(Sequence *q, char **ret_error) {
@@ -385,8 +382,9 @@ int sequence_remove(Sequence *q, char **ret_error) {
                 if (!job_state_is_final(j->state) && !j->finishing && options_use(&j->opts, q->name))
                         return set_error(ret_error, -EBUSY, "Sequence %s is used by job %" PRIu32 ".",
                                          q->name, j->id);
+        /* A rule that stopped because this sequence ran out waits for it to come back, refilled. */
         LIST_FOREACH (rules, rule, m->rules)
-                if (options_use(&rule->opts, q->name))
+                if (options_use(&rule->opts, q->name) && !rule_waits_for_sequence(rule, q->name))
                         return set_error(ret_error, -EBUSY, "Sequence %s is used by rule %" PRIu32 ".",
                                          q->name, rule->id);
         r = store_sequence_remove(m->store, q->name, NULL, NULL);

@@ -200,4 +200,7 @@ int store_job_leave(Store *s, uint32_t id, uint64_t leave_usec);
 /* Blocking query on a read connection of its own: call it from a task thread, never from the loop. */
 int store_history_query(Store *s, const StoreHistoryFilter *f, StoreHistory **ret);
 StoreHistory *store_history_free(StoreHistory *h);
+/* The value the next job would take from the sequence, taking nothing: -ENOENT for no such sequence,
+ * -ENOSPC when it has none left. Blocking, on a read connection: from a task thread. */
+int store_sequence_peek(Store *s, const char *name, char **ret);
 DEFINE_TRIVIAL_CLEANUP_FUNC(StoreHistory *, store_history_free);
