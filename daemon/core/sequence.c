@@ -1,5 +1,4 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
-#include <ctype.h>
 #include <fcntl.h>
 #include <inttypes.h>
 #include <stdarg.h>
@@ -148,61 +147,6 @@ void sequence_values_settled(Manager *m, char *const *values, StoreValuesEnd how
         }
 }
 
-static char *trim(char *s) {
-        char *end;
-
-        while (*s == ' ' || *s == '\t' || *s == '\r')
-                s++;
-        end = s + strlen(s);
-        while (end > s && (end[-1] == ' ' || end[-1] == '\t' || end[-1] == '\r'))
-                *--end = '\0';
-        return s;
-}
-
-int sequence_list_parse(const char *data, size_t size, char ***ret, char **ret_error) {
-        _cleanup_strv_free_ char **l = calloc(1, sizeof(char *));
-        size_t line = 0, n = 0;
-
-        if (!l)
-                return -ENOMEM;
-        for (const char *p = data, *end = data + size; p < end; line++) {
-                const char *nl = memchr(p, '\n', (size_t)(end - p));
-                size_t len = nl ? (size_t)(nl - p) : (size_t)(end - p);
-                _cleanup_free_ char *copy = NULL;
-                char *v;
-
-                if (memchr(p, '\0', len))
-                        return set_error(ret_error, -EINVAL, "line %zu: a NUL byte; a list is text.",
-                                         line + 1);
-                if (len > SEQUENCE_VALUE_MAX + 64)
-                        return set_error(ret_error, -EINVAL, "line %zu: longer than %d characters.",
-                                         line + 1, SEQUENCE_VALUE_MAX);
-                copy = strndup(p, len);
-                if (!copy)
-                        return -ENOMEM;
-                p += len + 1;
-                v = trim(copy);
-                if (!*v || *v == '#')
-                        continue;
-                if (strlen(v) > SEQUENCE_VALUE_MAX)
-                        return set_error(ret_error, -EINVAL, "line %zu: longer than %d characters.",
-                                         line + 1, SEQUENCE_VALUE_MAX);
-                for (const char *c = v; *c; c++)
-                        if (iscntrl((unsigned char)*c) && *c != '\t')
-                                return set_error(ret_error, -EINVAL, "line %zu: a control character.",
-                                                 line + 1);
-                if (++n > STORE_SEQUENCE_LIST_MAX)
-                        return set_error(ret_error, -EINVAL, "more than %u values.",
-                                         STORE_SEQUENCE_LIST_MAX);
-                if (strv_extend(&l, v) < 0)
-                        return -ENOMEM;
-        }
-        if (n == 0)
-                return set_error(ret_error, -EINVAL, "no values (only blank lines and comments).");
-        *ret = TAKE_PTR(l);
-        return 0;
-}
-
 typedef struct SequenceAdd {
         Manager *manager;
         StoreSequence sq;
@@ -278,7 +222,6 @@ static void sequence_read_run(void *userdata) {
         SequenceAdd *a = userdata;
         DfuError error = DFU_ERROR_INIT;
         _cleanup_free_ uint8_t *data = NULL;
-        _cleanup_free_ char *why = NULL;
         size_t size;
 
         a->result = read_fd_capped(a->fd, "list", SEQUENCE_LIST_FILE_MAX, &data, &size, &error);
@@ -287,10 +230,10 @@ static void sequence_read_run(void *userdata) {
                                 dfu_error_message(&error));
                 return;
         }
-        a->result = sequence_list_parse((const char *)data, size, &a->sq.values, &why);
+        a->result = sequence_list_parse((const char *)data, size, &a->sq.values, &error);
         if (a->result < 0)
                 (void)set_error(&a->error, a->result, "The list for sequence '%s', %s", a->sq.name,
-                                why ? why : "out of memory");
+                                dfu_error_message(&error));
 }
 
 static void sequence_read_done(Manager *m, void *userdata) {

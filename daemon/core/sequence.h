@@ -6,6 +6,7 @@
 #include <sys/types.h>
 
 #include "list.h"
+#include "sequence-list.h"
 #include "store.h"
 
 typedef struct Manager Manager;
@@ -31,9 +32,6 @@ struct Sequence {
         LIST_FIELDS(Sequence, sequences);
 };
 
-/* A list file: bounded, like everything a caller hands over. */
-#define SEQUENCE_LIST_FILE_MAX (UINT64_C(16) * 1024 * 1024)
-
 typedef struct SequenceSpec {
         const char *name;
         StoreSequenceKind kind;
@@ -57,10 +55,6 @@ int sequence_add(Manager *m, const SequenceSpec *spec, SequenceAddedFn done, voi
                  char **ret_error);
 /* Refused (-EBUSY, message in *ret_error) while a job that has not ended or a rule uses it. */
 int sequence_remove(Sequence *q, char **ret_error);
-
-/* One value per line; blank lines and lines starting with '#' are skipped; surrounding blanks are
- * trimmed. -EINVAL with "line N: ..." in *ret_error. */
-int sequence_list_parse(const char *data, size_t size, char ***ret, char **ret_error);
 
 /* The store took values for a job / settled them: keep the counts. */
 void sequence_values_taken(Manager *m, const StoreValue *values, size_t n);

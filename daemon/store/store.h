@@ -74,8 +74,6 @@ typedef enum StoreSequenceKind {
 } StoreSequenceKind;
 
 #define STORE_SEQUENCE_VALUE_MAX INT64_MAX
-/* A list's lines at most: the list file is copied into the store. */
-#define STORE_SEQUENCE_LIST_MAX 1000000u
 
 typedef struct StoreSequence {
         char *name;

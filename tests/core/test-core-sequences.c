@@ -151,7 +151,7 @@ static void test_remove_in_use(void) {
 static void test_list_parse(void) {
         static const char text[] = "# header\n\n  a1 \r\nb2\n#c\n\tc3\nd4";
         g_auto(GStrv) l = NULL;
-        g_autofree char *why = NULL;
+        DfuError why = DFU_ERROR_INIT;
         g_autofree char *longline = g_strnfill(SEQUENCE_VALUE_MAX + 1, 'x');
 
         g_assert_cmpint(sequence_list_parse(text, sizeof(text) - 1, &l, &why), ==, 0);
@@ -160,11 +160,13 @@ static void test_list_parse(void) {
         g_assert_cmpstr(l[2], ==, "c3");
         g_assert_cmpstr(l[3], ==, "d4");
         g_assert_cmpint(sequence_list_parse("# only\n\n", 8, &l, &why), ==, -EINVAL);
-        g_assert_nonnull(strstr(why, "no values"));
+        g_assert_nonnull(strstr(why.message, "no values"));
+        why = (DfuError)DFU_ERROR_INIT;
         g_assert_cmpint(sequence_list_parse(longline, strlen(longline), &l, &why), ==, -EINVAL);
-        g_assert_nonnull(strstr(why, "line 1"));
+        g_assert_nonnull(strstr(why.message, "line 1"));
+        why = (DfuError)DFU_ERROR_INIT;
         g_assert_cmpint(sequence_list_parse("a\nb\0c\n", 6, &l, &why), ==, -EINVAL);
-        g_assert_nonnull(strstr(why, "line 2"));
+        g_assert_nonnull(strstr(why.message, "line 2"));
 }
 
 int main(int argc, char **argv) {
