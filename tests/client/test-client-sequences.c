@@ -173,6 +173,22 @@ static void test_sample_and_exhausted(Integ *t, gconstpointer data) {
         g_assert_cmpstr(none, ==, "");
         g_assert_cmpint(ctl_run(t, &r, "devices", NULL), ==, 0);
         g_assert_null(strstr(r.out, "Board 1-1, job"));
+        ctl_result_clear(&r);
+
+        /* The history's table shows each job's values; --value finds the job and board. */
+        g_assert_cmpint(ctl_run(t, &r, "history", NULL), ==, 0);
+        g_assert_nonnull(strstr(r.out, "VALUES"));
+        g_assert_nonnull(strstr(r.out, " names=first one=7 "));
+        g_assert_nonnull(strstr(r.out, " names=second "));
+        ctl_result_clear(&r);
+        g_assert_cmpint(ctl_run(t, &r, "history", "--value", "second", "--no-legend", NULL), ==, 0);
+        {
+                g_auto(GStrv) rows = g_strsplit(r.out, "\n", -1);
+                g_assert_cmpuint(g_strv_length(rows), ==, 2); /* one row and "" */
+                g_assert_nonnull(strstr(rows[0], " 3 "));
+                g_assert_nonnull(strstr(rows[0], " 1-1 "));
+                g_assert_nonnull(strstr(rows[0], " done "));
+        }
         integ_stop(t);
 }
 
