@@ -175,6 +175,11 @@ static void test_sample_and_exhausted(Integ *t, gconstpointer data) {
         g_assert_null(strstr(r.out, "Board 1-1, job"));
         ctl_result_clear(&r);
 
+        /* dfusctl job shows what the job took. */
+        g_assert_cmpint(ctl_run(t, &r, "job", "1", NULL), ==, 0);
+        g_assert_nonnull(strstr(r.out, "        Values: names = first\n              : one = 7\n"));
+        ctl_result_clear(&r);
+
         /* The history's table shows each job's values; --value finds the job and board. */
         g_assert_cmpint(ctl_run(t, &r, "history", NULL), ==, 0);
         g_assert_nonnull(strstr(r.out, "VALUES"));

@@ -169,11 +169,41 @@ static void test_list_parse(void) {
         g_assert_nonnull(strstr(why.message, "line 2"));
 }
 
+/* A job takes its value when it starts on its board, not when it is submitted: a job queued behind
+ * another on the same board holds nothing until then, and gets the next value in start order. */
+static void test_taken_at_start(void) {
+        CoreTest t = {};
+        Sequence *q;
+        Job *first, *queued;
+
+        core_test_setup(&t, NULL);
+        core_test_plug(&t, "1-1", "f405", "A1");
+        q = add_counter(&t, "c", 100, false, 0);
+        first = core_test_submit(
+                &t, (const char *[]){"port=1-1", "leave=no", "patches=0x08000010:u32le:c", NULL}, NULL);
+        core_test_wait_started(&t, 1);
+        queued = core_test_submit(
+                &t, (const char *[]){"port=1-1", "leave=no", "patches=0x08000010:u32le:c", NULL}, NULL);
+        core_test_wait_state(&t, queued->id, JOB_QUEUED);
+        g_assert_cmpstr(value_of(first), ==, "100");
+        g_assert_null(queued->values);
+        g_assert_cmpuint(q->taken, ==, 1);
+        g_assert_cmpuint(q->next, ==, 101);
+        core_test_release(&t, first->id, 0);
+        core_test_wait_started(&t, 2);
+        g_assert_cmpstr(value_of(queued), ==, "101");
+        core_test_release(&t, queued->id, 0);
+        g_assert_true(core_test_run_until(&t, job_ended, queued, 5000));
+        g_assert_cmpuint(q->used, ==, 2);
+        core_test_teardown(&t);
+}
+
 int main(int argc, char **argv) {
         g_test_init(&argc, &argv, NULL);
         g_test_add_func("/core/sequences/order-spoiled-returned-exhausted",
                         test_order_spoiled_returned_exhausted);
         g_test_add_func("/core/sequences/remove-in-use", test_remove_in_use);
         g_test_add_func("/core/sequences/list-parse", test_list_parse);
+        g_test_add_func("/core/sequences/taken-at-start", test_taken_at_start);
         return test_run();
 }
