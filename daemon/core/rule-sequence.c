@@ -22,7 +22,11 @@ void rule_stop_for_sequence(Rule *r, const char *sequence) {
 
         if (r->stopped)
                 return;
-        if (asprintf(&why, "Sequence %s is exhausted.", sequence) < 0)
+        /* Gone: removed while the rule was stopped for it, then dfusd restarted. */
+        if (asprintf(&why,
+                     sequence_find(r->manager, sequence) ? "Sequence %s is exhausted."
+                                                         : "Sequence %s no longer exists; add it again.",
+                     sequence) < 0)
                 return (void)log_oom();
         r->stopped_sequence = strdup(sequence);
         if (!r->stopped_sequence)

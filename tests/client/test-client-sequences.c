@@ -291,7 +291,23 @@ static void test_rule_exhausted(Integ *t, gconstpointer data) {
         g_assert_nonnull(strstr(r.out, "Rule 1 is stopped: Sequence boards is exhausted.\n"));
         ctl_result_clear(&r);
         g_assert_cmpuint(history_count(t), ==, 3);
+
+        /* Removed while the rule waits, across a restart: the rule says so, and resumes when it is
+         * added again, flashing the one board it has not flashed. */
+        g_assert_cmpint(ctl_run(t, &r, "sequence", "remove", "boards", NULL), ==, 0);
+        ctl_result_clear(&r);
         integ_stop(t);
+        integ_start(t, &(IntegRun){.boards = 4});
+        integ_wait_devices(t, 4, 20);
+        g_assert_cmpint(ctl_run(t, &r, "rule", "list", NULL), ==, 0);
+        g_assert_nonnull(
+                strstr(r.out, "Rule 1 is stopped: Sequence boards no longer exists; add it again.\n"));
+        ctl_result_clear(&r);
+        g_assert_cmpint(ctl_run(t, &r, "sequence", "add", "boards", "--start", "700", NULL), ==, 0);
+        ctl_result_clear(&r);
+        wait_count(t, "Used", 1);
+        integ_stop(t);
+        g_assert_cmpuint(serial_on(t, "1-4"), ==, 700);
 }
 
 int main(int argc, char **argv) {
