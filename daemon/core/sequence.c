@@ -311,6 +311,55 @@ int sequence_add(Manager *m, const SequenceSpec *spec, SequenceAddedFn done, voi
         return 0;
 }
 
+typedef struct SpoiledQuery {
+        Store *store;
+        char *name;
+        uint32_t limit;
+        StoreSpoiled *values;
+        size_t n;
+        int result;
+        SequenceSpoiledFn done;
+        void *userdata;
+} SpoiledQuery;
+
+static SpoiledQuery *spoiled_query_free(SpoiledQuery *q) {
+        if (!q)
+                return NULL;
+        free(q->name);
+        store_spoiled_free(q->values, q->n);
+        return mfree(q);
+}
+DEFINE_TRIVIAL_CLEANUP_FUNC(SpoiledQuery *, spoiled_query_free);
+
+static void spoiled_run(void *userdata) {
+        SpoiledQuery *q = userdata;
+        q->result = store_sequence_spoiled(q->store, q->name, q->limit, &q->values, &q->n);
+}
+
+static void spoiled_done(Manager *m, void *userdata) {
+        _cleanup_(spoiled_query_freep) SpoiledQuery *q = userdata;
+
+        q->done(m, m->exiting ? -ESHUTDOWN : q->result, q->values, q->n, q->userdata);
+}
+
+int sequence_spoiled_query(Manager *m, const char *name, uint32_t limit, SequenceSpoiledFn done,
+                           void *userdata) {
+        _cleanup_(spoiled_query_freep) SpoiledQuery *q = calloc(1, sizeof(SpoiledQuery));
+        int r;
+
+        if (!q)
+                return -ENOMEM;
+        *q = (SpoiledQuery){.store = m->store, .limit = limit, .done = done, .userdata = userdata};
+        q->name = strdup(name);
+        if (!q->name)
+                return -ENOMEM;
+        r = tasks_start(m, spoiled_run, spoiled_done, q);
+        if (r < 0)
+                return r;
+        TAKE_PTR(q);
+        return 0;
+}
+
 static bool options_use(const JobOptions *o, const char *name) {
         _cleanup_strv_free_ char **l = NULL;
 

@@ -56,6 +56,13 @@ int sequence_add(Manager *m, const SequenceSpec *spec, SequenceAddedFn done, voi
 /* Refused (-EBUSY, message in *ret_error) while a job that has not ended or a rule uses it. */
 int sequence_remove(Sequence *q, char **ret_error);
 
+/* Reads the sequence's spoiled values (at most limit) on a thread; done runs on the loop with them
+ * (borrowed for the call), or a negative errno (-ESHUTDOWN at exit). */
+typedef void (*SequenceSpoiledFn)(Manager *m, int result, const StoreSpoiled *values, size_t n,
+                                  void *userdata);
+int sequence_spoiled_query(Manager *m, const char *name, uint32_t limit, SequenceSpoiledFn done,
+                           void *userdata);
+
 /* The store took values for a job / settled them: keep the counts. */
 void sequence_values_taken(Manager *m, const StoreValue *values, size_t n);
 void sequence_values_settled(Manager *m, char *const *values, StoreValuesEnd how);

@@ -490,3 +490,74 @@ int store_history_values(sqlite3 *db, uint32_t job_id, char ***ret) {
         *ret = TAKE_PTR(l);
         return 0;
 }
+
+void store_spoiled_free(StoreSpoiled *v, size_t n) {
+        FOREACH_ARRAY (i, v, n) {
+                free(i->value);
+                free(i->port);
+                free(i->serial);
+        }
+        free(v);
+}
+
+static char *column_strdup(sqlite3_stmt *st, int i) {
+        const char *v = (const char *)sqlite3_column_text(st, i);
+        return v ? strdup(v) : NULL;
+}
+
+static int spoiled_run(sqlite3 *db, const char *name, uint32_t limit, StoreSpoiled *v, size_t *ret_n) {
+        _cleanup_stmt_ sqlite3_stmt *st = NULL;
+        size_t n = 0;
+        SeqRow q;
+        int r;
+
+        r = seq_row(db, name, &q);
+        if (r < 0)
+                return r;
+        /* state <> 'returned' lets allocations_once serve the query, in value order. */
+        r = prepare(db,
+                    "SELECT value, job_id, port, serial, end_time FROM allocations WHERE seq_id = ?1 AND "
+                    "state <> 'returned' AND state = 'spoiled' ORDER BY idx LIMIT ?2",
+                    &st);
+        if (r < 0)
+                return r;
+        (void)sqlite3_bind_int64(st, 1, q.id);
+        (void)sqlite3_bind_int64(st, 2, limit);
+        while (n < limit && (r = step(st)) > 0) {
+                v[n] = (StoreSpoiled){
+                        .value = column_strdup(st, 0),
+                        .job_id = (uint32_t)column_u64(st, 1),
+                        .port = column_strdup(st, 2),
+                        .serial = column_strdup(st, 3),
+                        .end_usec = column_u64(st, 4),
+                };
+                if (!v[n++].value)
+                        r = -ENOMEM;
+        }
+        *ret_n = n;
+        return r < 0 ? r : 0;
+}
+
+int store_sequence_spoiled(Store *s, const char *name, uint32_t limit, StoreSpoiled **ret, size_t *ret_n) {
+        size_t n = 0;
+        StoreSpoiled *v;
+        sqlite3 *db;
+        int r;
+
+        limit = MIN(MAX(limit, 1u), STORE_SPOILED_LIMIT_MAX);
+        v = calloc(limit, sizeof(StoreSpoiled));
+        if (!v)
+                return -ENOMEM;
+        r = store_read_acquire(s, &db);
+        if (r >= 0) {
+                r = spoiled_run(db, name, limit, v, &n);
+                store_read_release(s, db);
+        }
+        if (r < 0) {
+                store_spoiled_free(v, n);
+                return r;
+        }
+        *ret = v;
+        *ret_n = n;
+        return 0;
+}

@@ -310,11 +310,52 @@ static void test_rule_exhausted(Integ *t, gconstpointer data) {
         g_assert_cmpuint(serial_on(t, "1-4"), ==, 700);
 }
 
+/* A board pulled out mid-write spoils its value: sequence show lists it, with the job and board. */
+static void test_spoiled_listed(Integ *t, gconstpointer data) {
+        g_autofree char *image = ctl_image(t, "app.hex", 4096, false, 9);
+        g_auto(CtlResult) r = {};
+        g_autoptr(json_object) doc = NULL;
+        json_object *spoiled;
+
+        integ_start(t, &(IntegRun){.boards = 2, .script = "board 1-1 unplug phase=write after=2\n"});
+        integ_wait_devices(t, 2, 10);
+        g_assert_cmpint(ctl_run(t, &r, "sequence", "add", "boards", "--start", "40", NULL), ==, 0);
+        ctl_result_clear(&r);
+        /* Nothing spoiled yet: no list. */
+        g_assert_cmpint(ctl_run(t, &r, "sequence", "show", "boards", NULL), ==, 0);
+        g_assert_null(strstr(r.out, "Spoiled values"));
+        ctl_result_clear(&r);
+        g_assert_cmpint(
+                ctl_run(t, &r, "flash", image, "--port", "1-1", "--patch", "0x08000100:u32le:boards", NULL),
+                ==, 5);
+        ctl_result_clear(&r);
+        g_assert_cmpint(ctl_run(t, &r, "flash", image, "--port", "1-2", "--no-leave", "--patch",
+                                "0x08000100:u32le:boards", NULL),
+                        ==, 0);
+        ctl_result_clear(&r);
+
+        g_assert_cmpint(ctl_run(t, &r, "sequence", "show", "boards", NULL), ==, 0);
+        g_assert_nonnull(strstr(r.out, "\nSpoiled values (never handed out again):\n  40  job 1 on 1-1 ("));
+        g_assert_null(strstr(r.out, "  41  job"));
+        ctl_result_clear(&r);
+        g_assert_cmpint(ctl_run(t, &r, "sequence", "show", "boards", "--json", NULL), ==, 0);
+        doc = ctl_json(&r);
+        spoiled = jget(doc, "SpoiledValues");
+        g_assert_cmpuint(json_object_array_length(spoiled), ==, 1);
+        g_assert_cmpstr(jstr(json_object_array_get_idx(spoiled, 0), "value"), ==, "40");
+        g_assert_cmpuint(json_object_get_uint64(jget(json_object_array_get_idx(spoiled, 0), "job")), ==, 1);
+        g_assert_cmpstr(jstr(json_object_array_get_idx(spoiled, 0), "port"), ==, "1-1");
+        g_assert_cmpuint(json_object_get_uint64(jget(doc, "Used")), ==, 1);
+        integ_stop(t);
+}
+
 int main(int argc, char **argv) {
         g_test_init(&argc, &argv, NULL);
         g_test_add("/client/sequences", Integ, NULL, integ_setup, test_sequences, integ_teardown);
         g_test_add("/client/sequences/sample-and-exhausted", Integ, NULL, integ_setup,
                    test_sample_and_exhausted, integ_teardown);
+        g_test_add("/client/sequences/spoiled-listed", Integ, NULL, integ_setup, test_spoiled_listed,
+                   integ_teardown);
         g_test_add("/client/sequences/rule-exhausted", Integ, NULL, integ_setup, test_rule_exhausted,
                    integ_teardown);
         return test_run();

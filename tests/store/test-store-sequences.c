@@ -256,10 +256,48 @@ static void test_peek(void) {
         fixture_done(&f);
 }
 
+/* The spoiled values, lowest first, with their job and board; a limit; an unknown sequence. */
+static void test_spoiled(void) {
+        char *seq[] = {"c", NULL};
+        StoreSpoiled *v = NULL;
+        StoreFixture f;
+        DoneLog log = {};
+        Got g = {};
+        size_t n;
+
+        fixture_init(&f);
+        fixture_open(&f);
+        add_counter(&f, &log, "c", 1, 1, false, 0);
+        for (uint32_t id = 1; id <= 4; id++) {
+                submit(&f, &log, id);
+                start(&f, id, seq, &g);
+        }
+        end(&f, &log, 3, "failed", STORE_VALUES_SPOILED);
+        end(&f, &log, 1, "failed", STORE_VALUES_SPOILED);
+        end(&f, &log, 2, "done", STORE_VALUES_USED);
+        end(&f, &log, 4, "failed", STORE_VALUES_RETURNED);
+
+        g_assert_cmpint(store_sequence_spoiled(f.store, "c", 10, &v, &n), ==, 0);
+        g_assert_cmpuint(n, ==, 2);
+        g_assert_cmpstr(v[0].value, ==, "1");
+        g_assert_cmpuint(v[0].job_id, ==, 1);
+        g_assert_cmpstr(v[0].port, ==, "1-1");
+        g_assert_cmpstr(v[1].value, ==, "3");
+        g_assert_cmpuint(v[1].end_usec, ==, 5003);
+        store_spoiled_free(v, n);
+        g_assert_cmpint(store_sequence_spoiled(f.store, "c", 1, &v, &n), ==, 0);
+        g_assert_cmpuint(n, ==, 1);
+        store_spoiled_free(v, n);
+        g_assert_cmpint(store_sequence_spoiled(f.store, "nope", 10, &v, &n), ==, -ENOENT);
+        got_clear(&g);
+        fixture_done(&f);
+}
+
 int main(int argc, char **argv) {
         g_test_init(&argc, &argv, NULL);
         g_test_add_func("/store/sequences/counter-and-list", test_counter_and_list);
         g_test_add_func("/store/sequences/crash-spoils", test_crash_spoils);
         g_test_add_func("/store/sequences/peek", test_peek);
+        g_test_add_func("/store/sequences/spoiled", test_spoiled);
         return test_run();
 }
