@@ -22,7 +22,10 @@ void verb_devices_help(void) {
                "\"Station\",\n"
                "\"Serial\", \"SerialDuplicated\", \"VendorId\", \"ProductId\", \"BcdDevice\", "
                "\"TransferSize\",\n"
-               "\"MemoryMap\", \"Part\", \"Protection\", \"State\", \"CurrentJob\"}]}.\n");
+               "\"MemoryMap\", \"Part\", \"Protection\", \"State\", \"CurrentJob\", \"LastJob\",\n"
+               "\"LastError\"}]}: LastJob is the last job that ended on the board and LastError why it\n"
+               "failed (a sequence exhausted, the board gone), empty when it succeeded.\n\n"
+               "Below the table, each board whose last job failed or was cancelled says why.\n");
 }
 
 static OutputColor device_state_color(const char *state) {
@@ -63,6 +66,14 @@ static int print_devices(json_object *devices, const DfusctlContext *ctx) {
                 return EXIT_IO;
         if (n > 0 && !ctx->no_legend)
                 printf("\n%zu board%s attached.\n", n, n == 1 ? "" : "s");
+        /* A board left unflashed says why, like a stopped rule. */
+        for (size_t i = 0; i < n; i++) {
+                json_object *d = json_object_array_get_idx(devices, i);
+                if (*json_get_str(d, "LastError", ""))
+                        printf("Board %s, job %s: %s\n", json_get_str(d, "PortPath", "?"),
+                               object_path_id(json_get_str(d, "LastJob", "/")),
+                               json_get_str(d, "LastError", ""));
+        }
         return EXIT_ACCEPTED;
 }
 

@@ -9,7 +9,7 @@
 #include "macro.h"
 
 /* 16 values of at most 512 characters, with their sequences' names. */
-#define HISTORY_CELL_MAX (16 * (512 + 66))
+#define HISTORY_CELL_MAX HISTORY_VALUES_MAX
 
 HistoryFormat history_format_from_string(const char *s) {
         static const char *const names[_HISTORY_FORMAT_MAX] = {
@@ -168,6 +168,14 @@ static const char *pairs(json_object *v, char *buf, size_t size) {
                 len += (size_t)n;
         }
         return buf;
+}
+
+const char *history_values_string(json_object *entry, char buf[HISTORY_VALUES_MAX]) {
+        json_object *v;
+
+        if (!json_object_object_get_ex(entry, "values", &v))
+                return buf[0] = '\0', buf;
+        return pairs(v, buf, HISTORY_VALUES_MAX);
 }
 
 static const char *cell(json_object *entry, size_t i, char buf[HISTORY_CELL_MAX]) {

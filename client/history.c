@@ -25,7 +25,8 @@ void verb_history_help(void) {
                "                [--limit N]\n"
                "                [--format table|csv|jsonl] [--page-size N]\n\n"
                "Show the ended jobs dfusd recorded, oldest first: every one that matches, or with\n"
-               "--limit N the newest N of them. The filters all must hold:\n"
+               "--limit N the newest N of them; the table's VALUES column holds the per-board values\n"
+               "each job took (SEQUENCE=VALUE ...). The filters all must hold:\n"
                "  --since TIME, --until TIME  the job ended at or after / at or before TIME\n"
                "  --port PATH, --serial SERIAL  on this board\n"
                "  --image SHA256    of this image: 64 hex digits, or several joined by commas as\n"
@@ -145,8 +146,8 @@ static const char *entry_str(json_object *e, const char *const *keys, char *buf,
         return "-";
 }
 
-static const char *const table_headers[] = {"TIME",   "JOB",   "PORT",   "SERIAL",
-                                            "RESULT", "IMAGE", "ORIGIN", "MESSAGE"};
+static const char *const table_headers[] = {"TIME",  "JOB",    "PORT",   "SERIAL", "RESULT",
+                                            "IMAGE", "VALUES", "ORIGIN", "MESSAGE"};
 
 static Table *history_table_new(void) {
         return table_new(ELEMENTSOF(table_headers), table_headers);
@@ -160,17 +161,23 @@ static int table_add_history_row(Table *t, json_object *e) {
                 {"serial", "Serial", NULL},
                 {"result", "state", "State", NULL},
                 {"image-sha256", "image_sha256", "sha256", NULL},
+                {NULL}, /* VALUES */
                 {"origin", NULL},
                 {"error", "message", "reason", NULL},
         };
+        _cleanup_free_ char *values = malloc(HISTORY_VALUES_MAX);
         char buf[ELEMENTSOF(table_headers)][128];
         const char *cells[ELEMENTSOF(table_headers)];
         OutputColor color;
 
+        if (!values)
+                return -ENOMEM;
         for (size_t k = 0; k < ELEMENTSOF(table_headers); k++)
                 cells[k] = entry_str(e, keys[k], buf[k], sizeof buf[k]);
         if (strlen(cells[5]) > 12)
                 buf[5][12] = '\0';
+        /* The per-board values, as --format csv's values column. */
+        cells[6] = *history_values_string(e, values) ? values : "-";
         color = streq(cells[4], "done")     ? OUTPUT_COLOR_GREEN
                 : streq(cells[4], "failed") ? OUTPUT_COLOR_RED
                                             : OUTPUT_COLOR_YELLOW;

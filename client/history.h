@@ -70,5 +70,8 @@ int csv_write_field(FILE *f, const char *s);
  * holding the value the job took from it. */
 int history_csv_header(FILE *f, char *const *sequences);
 int history_csv_row(FILE *f, json_object *entry, char *const *sequences);
+/* The per-board values an entry took, "boards=1000 macs=02:80:E1:00:00:01", into buf ("" for none). */
+#define HISTORY_VALUES_MAX (16 * (512 + 66))
+const char *history_values_string(json_object *entry, char buf[HISTORY_VALUES_MAX]);
 /* One entry as a line of JSON. */
 int history_jsonl_row(FILE *f, json_object *entry);

@@ -37,7 +37,10 @@ void verb_sequence_help(void) {
                "With --json: add and show print the Sequence properties (\"Name\", \"Kind\", \"Start\",\n"
                "\"Step\", \"Last\", \"Next\", \"Taken\", \"Used\", \"Spoiled\", \"Returned\", \"Left\") "
                "with\n"
-               "\"path\"; list prints {\"sequences\": [...]}. Left and Last are 18446744073709551615 when\n"
+               "\"path\"; show adds \"SpoiledValues\" when some are: the first 100, lowest first, each\n"
+               "{\"value\", \"job\", \"port\", \"serial\", \"end-time\"}, as its text form lists them\n"
+               "below the counts. list prints {\"sequences\": [...]}. Left and Last are "
+               "18446744073709551615 when\n"
                "unbounded.\n");
 }
 
@@ -87,8 +90,36 @@ static int print_sequences(json_object *list, const DfusctlContext *ctx) {
                        : EXIT_ACCEPTED;
 }
 
+/* The spoiled values, at most SPOILED_SHOWN of them, as an array; NULL when there are none. */
+#define SPOILED_SHOWN 100u
+static int read_spoiled(sd_bus *bus, const char *path, json_object **ret, sd_bus_error *error) {
+        _cleanup_(sd_bus_message_unrefp) sd_bus_message *reply = NULL;
+        int r;
+
+        r = sd_bus_call_method(bus, DFUSD_BUS_NAME, path, DFUSD_IFACE_SEQUENCE, "GetSpoiled", error, &reply,
+                               "u", SPOILED_SHOWN);
+        if (r < 0)
+                return r;
+        return bus_message_read_json(reply, ret);
+}
+
+static void print_spoiled(json_object *spoiled, uint64_t total) {
+        printf("\nSpoiled values (never handed out again):\n");
+        for (size_t i = 0; i < json_object_array_length(spoiled); i++) {
+                json_object *v = json_object_array_get_idx(spoiled, i);
+                printf("  %s  job %" PRIu64 " on %s%s%s%s\n", json_get_str(v, "value", "?"),
+                       json_get_u64(v, "job"),
+                       *json_get_str(v, "port", "") ? json_get_str(v, "port", "") : "-",
+                       *json_get_str(v, "serial", "") ? " (" : "", json_get_str(v, "serial", ""),
+                       *json_get_str(v, "serial", "") ? ")" : "");
+        }
+        if (total > json_object_array_length(spoiled))
+                printf("  ... and %" PRIu64 " more (dfusctl history --result failed --json).\n",
+                       total - json_object_array_length(spoiled));
+}
+
 static int print_one(sd_bus *bus, const char *path, const DfusctlContext *ctx) {
-        _cleanup_(json_object_putp) json_object *props = NULL, *list = NULL;
+        _cleanup_(json_object_putp) json_object *props = NULL, *list = NULL, *spoiled = NULL;
         _cleanup_bus_error_ sd_bus_error error = SD_BUS_ERROR_NULL;
         int r;
 
@@ -96,6 +127,12 @@ static int print_one(sd_bus *bus, const char *path, const DfusctlContext *ctx) {
         if (r < 0)
                 return bus_log_error(ctx, "read the sequence", &error, r);
         json_object_object_add(props, "path", json_object_new_string(path));
+        if (json_get_u64(props, "Spoiled") > 0) {
+                r = read_spoiled(bus, path, &spoiled, &error);
+                if (r < 0)
+                        return bus_log_error(ctx, "read the spoiled values", &error, r);
+                json_object_object_add(props, "SpoiledValues", json_object_get(spoiled));
+        }
         if (ctx->json)
                 return output_json(props, stdout) < 0 ? EXIT_IO : EXIT_ACCEPTED;
         if (streq(json_get_str(props, "Kind", ""), "counter"))
@@ -108,7 +145,10 @@ static int print_one(sd_bus *bus, const char *path, const DfusctlContext *ctx) {
         list = json_object_new_array();
         if (!list || json_object_array_add(list, json_object_get(props)) < 0)
                 return EXIT_IO;
-        return print_sequences(list, ctx);
+        r = print_sequences(list, ctx);
+        if (r == EXIT_ACCEPTED && spoiled)
+                print_spoiled(spoiled, json_get_u64(props, "Spoiled"));
+        return r;
 }
 
 static int sequence_add(int argc, char *argv[], const DfusctlContext *ctx) {

@@ -42,13 +42,21 @@ static int property_get_current_job(sd_bus *bus, const char *path, const char *i
                                     const char *property, sd_bus_message *reply, void *userdata,
                                     sd_bus_error *error) {
         Device *d = userdata;
-        _cleanup_free_ char *p = NULL;
+        return bus_append_object_path(reply, DFUSD_JOB_PREFIX,
+                                      d->current_job && d->current_job->accepted ? d->current_job->id : 0);
+}
 
-        if (!d->current_job || !d->current_job->accepted)
-                return sd_bus_message_append(reply, "o", "/");
-        if (bus_object_path_new(DFUSD_JOB_PREFIX, d->current_job->id, &p) < 0)
-                return -ENOMEM;
-        return sd_bus_message_append(reply, "o", p);
+static int property_get_last_job(sd_bus *bus, const char *path, const char *interface, const char *property,
+                                 sd_bus_message *reply, void *userdata, sd_bus_error *error) {
+        Device *d = userdata;
+        return bus_append_object_path(reply, DFUSD_JOB_PREFIX, d->last_job_id);
+}
+
+static int property_get_last_error(sd_bus *bus, const char *path, const char *interface,
+                                   const char *property, sd_bus_message *reply, void *userdata,
+                                   sd_bus_error *error) {
+        Device *d = userdata;
+        return sd_bus_message_append(reply, "s", d->last_error ? d->last_error : "");
 }
 
 static int property_get_memory_map(sd_bus *bus, const char *path, const char *interface,
@@ -153,6 +161,8 @@ const sd_bus_vtable bus_device_vtable[] = {
         SD_BUS_PROPERTY("Protection", "s", property_get_protection, 0, SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
         SD_BUS_PROPERTY("State", "s", property_get_state, 0, SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
         SD_BUS_PROPERTY("CurrentJob", "o", property_get_current_job, 0, SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
+        SD_BUS_PROPERTY("LastJob", "o", property_get_last_job, 0, SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
+        SD_BUS_PROPERTY("LastError", "s", property_get_last_error, 0, SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
         SD_BUS_METHOD_WITH_ARGS("ReadOptionBytes", SD_BUS_NO_ARGS, SD_BUS_RESULT("a{sv}", option_bytes),
                                 method_read_option_bytes, SD_BUS_VTABLE_UNPRIVILEGED),
         SD_BUS_VTABLE_END,

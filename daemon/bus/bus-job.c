@@ -52,13 +52,7 @@ static int property_get_device(sd_bus *bus, const char *path, const char *interf
 static int property_get_rule(sd_bus *bus, const char *path, const char *interface, const char *property,
                              sd_bus_message *reply, void *userdata, sd_bus_error *error) {
         Job *j = userdata;
-        _cleanup_free_ char *p = NULL;
-
-        if (j->rule_id == 0)
-                return sd_bus_message_append(reply, "o", "/");
-        if (bus_object_path_new(DFUSD_RULE_PREFIX, j->rule_id, &p) < 0)
-                return -ENOMEM;
-        return sd_bus_message_append(reply, "o", p);
+        return bus_append_object_path(reply, DFUSD_RULE_PREFIX, j->rule_id);
 }
 
 static int property_get_report(sd_bus *bus, const char *path, const char *interface, const char *property,

@@ -57,6 +57,57 @@ static int method_remove(sd_bus_message *m, void *userdata, sd_bus_error *error)
         return sd_bus_reply_method_return(m, NULL);
 }
 
+static void spoiled_done(Manager *mgr, int result, const StoreSpoiled *values, size_t n, void *userdata) {
+        _cleanup_(sd_bus_message_unrefp) sd_bus_message *m = userdata, *reply = NULL;
+        int r;
+
+        if (result == -ESHUTDOWN)
+                return;
+        if (result < 0) {
+                (void)sd_bus_reply_method_errnof(m, result, "Failed to read the spoiled values: %m");
+                return;
+        }
+        r = sd_bus_message_new_method_return(m, &reply);
+        if (r >= 0)
+                r = sd_bus_message_open_container(reply, 'a', "a{sv}");
+        FOREACH_ARRAY (v, values, n) {
+                if (r >= 0)
+                        r = sd_bus_message_open_container(reply, 'a', "{sv}");
+                if (r >= 0)
+                        r = sd_bus_message_append(reply, "{sv}{sv}{sv}{sv}{sv}", "value", "s", v->value,
+                                                  "job", "u", v->job_id, "port", "s", v->port ?: "",
+                                                  "serial", "s", v->serial ?: "", "end-time", "t",
+                                                  v->end_usec);
+                if (r >= 0)
+                        r = sd_bus_message_close_container(reply);
+        }
+        if (r >= 0)
+                r = sd_bus_message_close_container(reply);
+        if (r >= 0)
+                r = sd_bus_send(NULL, reply, NULL);
+        if (r < 0) {
+                log_warning_errno(r, "Failed to reply to GetSpoiled: %m");
+                (void)sd_bus_reply_method_errnof(m, r, "Failed to list the spoiled values: %m");
+        }
+}
+
+/* GetSpoiled(u limit): read on a thread, like the history. */
+static int method_get_spoiled(sd_bus_message *m, void *userdata, sd_bus_error *error) {
+        Sequence *q = userdata;
+        uint32_t limit;
+        int r;
+
+        r = sd_bus_message_read(m, "u", &limit);
+        if (r < 0)
+                return r;
+        r = sequence_spoiled_query(q->manager, q->name, limit, spoiled_done, sd_bus_message_ref(m));
+        if (r < 0) {
+                sd_bus_message_unref(m);
+                return sd_bus_error_set_errnof(error, r, "Failed to read the spoiled values: %m");
+        }
+        return 1;
+}
+
 const sd_bus_vtable bus_sequence_vtable[] = {
         SD_BUS_VTABLE_START(0),
         SD_BUS_PROPERTY("Name", "s", NULL, offsetof(Sequence, name), SD_BUS_VTABLE_PROPERTY_CONST),
@@ -73,6 +124,8 @@ const sd_bus_vtable bus_sequence_vtable[] = {
                         SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
         SD_BUS_PROPERTY("Left", "t", property_get_left, 0, SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
         SD_BUS_METHOD("Remove", NULL, NULL, method_remove, SD_BUS_VTABLE_UNPRIVILEGED),
+        SD_BUS_METHOD_WITH_ARGS("GetSpoiled", SD_BUS_ARGS("u", limit), SD_BUS_RESULT("aa{sv}", values),
+                                method_get_spoiled, SD_BUS_VTABLE_UNPRIVILEGED),
         SD_BUS_VTABLE_END,
 };
 

@@ -119,14 +119,11 @@ static int inspect_append_patches(sd_bus_message *reply, const InspectResult *re
 }
 
 /* Inspect's answer: the verdicts always, the plan when there is one; both capped in size. */
-static int inspect_reply(Pending *p, const ImageSet *set, const InspectResult *res) {
+static int inspect_reply(Pending *p, const char *sha, const InspectResult *res) {
         _cleanup_(sd_bus_message_unrefp) sd_bus_message *reply = NULL;
-        _cleanup_free_ char *sha = image_set_sha256_summary(set->hashes);
         const SanitizeReport *report = res->report;
         int r;
 
-        if (!sha)
-                return -ENOMEM;
         r = sd_bus_message_new_method_return(p->message, &reply);
         if (r >= 0)
                 r = sd_bus_message_open_container(reply, 'a', "{sv}");
@@ -159,15 +156,59 @@ static int inspect_reply(Pending *p, const ImageSet *set, const InspectResult *r
         return sd_bus_send(NULL, reply, NULL);
 }
 
-static int inspect_finish(Pending *p, ImageSet *set) {
-        _cleanup_(submit_inspect_result_done) InspectResult res = {};
+/* An Inspect whose patch samples are being read from the store. */
+typedef struct InspectSampling {
+        Pending *pending;
+        char *sha;
+        InspectResult res;
+} InspectSampling;
+
+static InspectSampling *inspect_sampling_free(InspectSampling *s) {
+        if (!s)
+                return NULL;
+        pending_free(s->pending);
+        free(s->sha);
+        submit_inspect_result_done(&s->res);
+        return mfree(s);
+}
+DEFINE_TRIVIAL_CLEANUP_FUNC(InspectSampling *, inspect_sampling_free);
+
+static void inspect_sampled(Manager *m, int result, void *userdata) {
+        _cleanup_(inspect_sampling_freep) InspectSampling *s = userdata;
+        int r = result;
+
+        if (result == -ESHUTDOWN)
+                return;
+        if (r >= 0)
+                r = inspect_reply(s->pending, s->sha, &s->res);
+        if (r < 0) {
+                log_error_errno(r, "Failed to complete a method call: %m");
+                (void)sd_bus_reply_method_errnof(s->pending->message, r, "Failed: %m");
+        }
+}
+
+/* Takes *p when the reply waits for the samples. */
+static int inspect_finish(Pending **p, ImageSet *set) {
+        _cleanup_(inspect_sampling_freep) InspectSampling *s = calloc(1, sizeof(InspectSampling));
         DfuError error = DFU_ERROR_INIT;
         int r;
 
-        r = submit_inspect(p->bus->manager, set, &p->opts, &res, &error);
+        if (!s)
+                return -ENOMEM;
+        s->sha = image_set_sha256_summary(set->hashes);
+        if (!s->sha)
+                return -ENOMEM;
+        r = submit_inspect((*p)->bus->manager, set, &(*p)->opts, &s->res, &error);
         if (r < 0)
-                return bus_reply_core_error(p->message, &error);
-        return inspect_reply(p, set, &res);
+                return bus_reply_core_error((*p)->message, &error);
+        if (s->res.n_patches == 0)
+                return inspect_reply(*p, s->sha, &s->res);
+        r = submit_inspect_sample((*p)->bus->manager, &s->res, inspect_sampled, s);
+        if (r < 0)
+                return r;
+        s->pending = TAKE_PTR(*p);
+        TAKE_PTR(s);
+        return 0;
 }
 
 static void rule_recorded(Rule *rule, int result, void *userdata) {
@@ -226,7 +267,7 @@ static void pending_done(Manager *mgr, ImageSet *set_, void *userdata) {
         else if (p->kind == PENDING_SUBMIT)
                 r = submit_finish(p, set);
         else if (p->kind == PENDING_INSPECT)
-                r = inspect_finish(p, set);
+                r = inspect_finish(&p, set);
         else
                 r = rule_finish(p, set);
         if (r < 0) {

@@ -27,6 +27,16 @@ int bus_object_path_new(const char *prefix, uint32_t id, char **ret) {
         return asprintf(ret, "%s/%" PRIu32, prefix, id) < 0 ? -ENOMEM : 0;
 }
 
+int bus_append_object_path(sd_bus_message *m, const char *prefix, uint32_t id) {
+        _cleanup_free_ char *p = NULL;
+
+        if (id == 0)
+                return sd_bus_message_append(m, "o", "/");
+        if (bus_object_path_new(prefix, id, &p) < 0)
+                return -ENOMEM;
+        return sd_bus_message_append(m, "o", p);
+}
+
 uint32_t bus_object_path_id(const char *path, const char *prefix) {
         _cleanup_free_ char *id = NULL;
         uint64_t v;

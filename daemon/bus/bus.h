@@ -55,6 +55,8 @@ int bus_attach(Bus *b);
 
 /* PREFIX/ID: the object path of job or rule ID. */
 int bus_object_path_new(const char *prefix, uint32_t id, char **ret);
+/* Appends PREFIX/ID as an "o", or "/" for ID 0 (none). */
+int bus_append_object_path(sd_bus_message *m, const char *prefix, uint32_t id);
 /* The ID in PREFIX/ID, or 0 when path names no object under prefix. */
 uint32_t bus_object_path_id(const char *path, const char *prefix);
 int bus_device_path(const Device *d, char **ret);

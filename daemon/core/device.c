@@ -3,6 +3,7 @@
 #include <string.h>
 
 #include "device.h"
+#include "job.h"
 #include "log.h"
 #include "manager.h"
 #include "queue.h"
@@ -48,7 +49,19 @@ Device *device_free(Device *d) {
         free(d->serial);
         strv_free(d->alt_strings);
         memmap_free(d->map);
+        free(d->last_error);
         return mfree(d);
+}
+
+void device_job_ended(Device *d, const Job *j) {
+        d->last_job_id = j->id;
+        d->last_error = mfree(d->last_error);
+        if (j->state != JOB_DONE) {
+                d->last_error = strdup(j->error ? j->error : job_state_to_string(j->state));
+                if (!d->last_error)
+                        log_oom();
+        }
+        manager_emit_device_changed(d->manager, d, (const char *const[]){"LastJob", "LastError", NULL});
 }
 
 Device *device_find(Manager *m, const char *port_path) {

@@ -28,6 +28,8 @@ struct Device {
         const PartInfo *part;
         DfuseProtection protection; /* as the probe at attach found it */
         Job *current_job;
+        uint32_t last_job_id; /* the last job that ended on it, 0 for none */
+        char *last_error;     /* why that job did not succeed (failed or cancelled); NULL when it did */
         bool published;
         bool removed; /* gone while a probe was running */
         bool failed;  /* probe failed: State "error" */
@@ -58,6 +60,9 @@ int device_publish(Device *d, const DeviceInfo *info);
 void device_remove(Device *d);
 /* A job asked the board to leave: it takes no job until it drops off or a grace period passes. */
 void device_mark_left(Device *d);
+
+/* A job that ran (or was about to run) on the board ended: the board shows how, until the next one. */
+void device_job_ended(Device *d, const Job *j);
 
 const char *device_state(const Device *d);
 /* Usable at all (published, answered its probe), and free to take a job now. */

@@ -125,6 +125,24 @@ int job_options_patches(const JobOptions *o, Patch **ret, size_t *ret_n) {
         return 0;
 }
 
+int job_options_sequences(const JobOptions *o, char ***ret) {
+        _cleanup_strv_free_ char **l = calloc(1, sizeof(char *));
+        _cleanup_free_ Patch *patches = NULL;
+        size_t n;
+        int r;
+
+        if (!l)
+                return -ENOMEM;
+        r = job_options_patches(o, &patches, &n);
+        if (r < 0)
+                return r;
+        for (size_t i = 0; i < n; i++)
+                if (!strv_contains(l, patches[i].sequence) && strv_extend(&l, patches[i].sequence) < 0)
+                        return -ENOMEM;
+        *ret = TAKE_PTR(l);
+        return 0;
+}
+
 int job_option_set(const OptionDef *d, JobOptions *o, const OptionValue *v, char **ret_error) {
         void *p = (uint8_t *)o + d->offset;
 

@@ -94,6 +94,8 @@ int job_option_set(const OptionDef *d, JobOptions *o, const OptionValue *v, char
 /* What holds across options (one target, known parts, well-formed globs); -EINVAL and a message. */
 /* The job's patches, parsed (they were checked when set): n at most PATCH_MAX. */
 int job_options_patches(const JobOptions *o, Patch **ret, size_t *ret_n);
+/* The sequences the patches draw from, each once, in order: an empty strv for none. */
+int job_options_sequences(const JobOptions *o, char ***ret);
 int job_options_validate(const JobOptions *o, char **ret_error);
 
 int job_options_to_json(const JobOptions *o, json_object **ret);

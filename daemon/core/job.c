@@ -346,6 +346,9 @@ static void job_finish_recorded(int result, void *userdata) {
                         d->current_job = NULL;
                         manager_emit_device_changed(m, d, NULL);
                 }
+        Device *board = j->port_path ? device_find(m, j->port_path) : NULL;
+        if (board)
+                device_job_ended(board, j);
         rule_job_finished(m, j);
         job_release_images(j);
 

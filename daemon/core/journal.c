@@ -96,6 +96,13 @@ void journal_protection_changed(const Job *j, const char *kind, const char *what
                 log_debug_errno(r, "Failed to write to the journal: %m");
 }
 
+void journal_rule_resumed(uint32_t rule_id, const char *sequence) {
+        int r = sd_journal_send("MESSAGE=Rule %" PRIu32 " resumed: sequence %s has values again.", rule_id,
+                                sequence, "PRIORITY=5", "DFUSD_RULE=%" PRIu32, rule_id, NULL);
+        if (r < 0)
+                log_debug_errno(r, "Failed to write to the journal: %m");
+}
+
 void journal_rule_stopped(uint32_t rule_id, const char *why) {
         int r = sd_journal_send("MESSAGE=Rule %" PRIu32 " stopped: %s", rule_id, why,
                                 DFUSD_MESSAGE_RULE_STOPPED, "PRIORITY=4", "DFUSD_RULE=%" PRIu32, rule_id,

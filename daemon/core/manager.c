@@ -322,6 +322,7 @@ int manager_start(Manager *m, char **ret_error) {
         }
         /* [Trust] may have changed since the rules were added. */
         rule_check_trust(m);
+        rule_check_sequences(m);
         for (size_t i = 0; i < st->n_jobs; i++) {
                 r = manager_resume_job(m, &st->jobs[i]);
                 if (r < 0)

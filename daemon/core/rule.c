@@ -47,6 +47,7 @@ Rule *rule_free(Rule *r) {
         free(r->image_sha256);
         free(r->trust);
         free(r->stopped);
+        free(r->stopped_sequence);
         return mfree(r);
 }
 
@@ -164,31 +165,34 @@ void rule_check_trust(Manager *m) {
         }
 }
 
+void rule_offer_board(Rule *rule, Device *d) {
+        _cleanup_free_ char *key = NULL;
+        MatchSpec spec;
+        int r;
+
+        match_spec_from_rule_options(&rule->opts, &spec);
+        if (rule->stopped || !device_is_usable(d) || !match_board(&spec, d) ||
+            rule_has_job_for(rule->manager, rule, d))
+                return;
+        key = board_key(d->port_path, d->serial);
+        if (!key)
+                return (void)log_oom();
+        if (rule->opts.once && strv_contains(rule->flashed, key))
+                return;
+        r = rule_start_job(rule, d);
+        if (r < 0)
+                log_error_errno(r, "Rule %" PRIu32 ": failed to start a job for port %s: %m", rule->id,
+                                d->port_path);
+}
+
 void rule_device_added(Manager *m, Device *d) {
         if (!device_is_usable(d))
                 return;
         /* The trust directories may have changed since the rules were added. */
         rule_check_trust(m);
-        LIST_FOREACH (rules, rule, m->rules) {
-                _cleanup_free_ char *key = NULL;
-                MatchSpec spec;
-                int r;
-
-                match_spec_from_rule_options(&rule->opts, &spec);
-                if (rule->stopped || !match_board(&spec, d) || rule_has_job_for(m, rule, d))
-                        continue;
-                key = board_key(d->port_path, d->serial);
-                if (!key) {
-                        log_oom();
-                        continue;
-                }
-                if (rule->opts.once && strv_contains(rule->flashed, key))
-                        continue;
-                r = rule_start_job(rule, d);
-                if (r < 0)
-                        log_error_errno(r, "Rule %" PRIu32 ": failed to start a job for port %s: %m",
-                                        rule->id, d->port_path);
-        }
+        rule_check_sequences(m);
+        LIST_FOREACH (rules, rule, m->rules)
+                rule_offer_board(rule, d);
 }
 
 void rule_stop(Rule *r, const char *why) {

@@ -30,7 +30,8 @@ struct Rule {
         /* why the rule no longer flashes (its images are no longer trusted, or a sequence it draws from ran
          * out); NULL: active */
         char *stopped;
-        char **flashed; /* "port serial" keys of boards flashed under this rule */
+        char *stopped_sequence; /* set when it stopped because this sequence had nothing left */
+        char **flashed;         /* "port serial" keys of boards flashed under this rule */
         LIST_FIELDS(Rule, rules);
 };
 
@@ -54,5 +55,20 @@ void rule_check_trust(Manager *m);
 void rule_device_added(Manager *m, Device *d);
 /* The rule starts no more jobs, for the reason given (until dfusd starts again). */
 void rule_stop(Rule *r, const char *why);
+/* Offers an attached board to an active rule: it gets a job if the rule matches it and wants it. */
+void rule_offer_board(Rule *rule, Device *d);
+
+/* Sequences (rule-sequence.c). A rule stops, saying which, as soon as a sequence it draws from has no
+ * value left (none left at start, or one of its jobs found it exhausted): attaching boards then starts no
+ * job that could only fail. It resumes by itself once that sequence has values again: a value returned
+ * by a job that failed before writing, or the sequence removed and added again. */
+void rule_stop_for_sequence(Rule *r, const char *sequence);
+/* Stops every active rule that draws from a sequence with no value left (or no longer there). */
+void rule_check_sequences(Manager *m);
+/* The sequence has values again (added, or a value came back): the rules waiting for it resume and
+ * are offered the boards attached. */
+void rule_sequence_refilled(Manager *m, const char *sequence);
+bool rule_waits_for_sequence(const Rule *r, const char *sequence);
+
 /* A rule's job ended: a board flashed once is remembered. */
 void rule_job_finished(Manager *m, Job *j);

@@ -1,5 +1,4 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
-#include <ctype.h>
 #include <fcntl.h>
 #include <inttypes.h>
 #include <stdarg.h>
@@ -143,62 +142,9 @@ void sequence_values_settled(Manager *m, char *const *values, StoreValuesEnd how
                         q->pending++;
                 }
                 sequence_changed(q);
+                if (how == STORE_VALUES_RETURNED)
+                        rule_sequence_refilled(m, q->name);
         }
-}
-
-static char *trim(char *s) {
-        char *end;
-
-        while (*s == ' ' || *s == '\t' || *s == '\r')
-                s++;
-        end = s + strlen(s);
-        while (end > s && (end[-1] == ' ' || end[-1] == '\t' || end[-1] == '\r'))
-                *--end = '\0';
-        return s;
-}
-
-int sequence_list_parse(const char *data, size_t size, char ***ret, char **ret_error) {
-        _cleanup_strv_free_ char **l = calloc(1, sizeof(char *));
-        size_t line = 0, n = 0;
-
-        if (!l)
-                return -ENOMEM;
-        for (const char *p = data, *end = data + size; p < end; line++) {
-                const char *nl = memchr(p, '\n', (size_t)(end - p));
-                size_t len = nl ? (size_t)(nl - p) : (size_t)(end - p);
-                _cleanup_free_ char *copy = NULL;
-                char *v;
-
-                if (memchr(p, '\0', len))
-                        return set_error(ret_error, -EINVAL, "line %zu: a NUL byte; a list is text.",
-                                         line + 1);
-                if (len > SEQUENCE_VALUE_MAX + 64)
-                        return set_error(ret_error, -EINVAL, "line %zu: longer than %d characters.",
-                                         line + 1, SEQUENCE_VALUE_MAX);
-                copy = strndup(p, len);
-                if (!copy)
-                        return -ENOMEM;
-                p += len + 1;
-                v = trim(copy);
-                if (!*v || *v == '#')
-                        continue;
-                if (strlen(v) > SEQUENCE_VALUE_MAX)
-                        return set_error(ret_error, -EINVAL, "line %zu: longer than %d characters.",
-                                         line + 1, SEQUENCE_VALUE_MAX);
-                for (const char *c = v; *c; c++)
-                        if (iscntrl((unsigned char)*c) && *c != '\t')
-                                return set_error(ret_error, -EINVAL, "line %zu: a control character.",
-                                                 line + 1);
-                if (++n > STORE_SEQUENCE_LIST_MAX)
-                        return set_error(ret_error, -EINVAL, "more than %u values.",
-                                         STORE_SEQUENCE_LIST_MAX);
-                if (strv_extend(&l, v) < 0)
-                        return -ENOMEM;
-        }
-        if (n == 0)
-                return set_error(ret_error, -EINVAL, "no values (only blank lines and comments).");
-        *ret = TAKE_PTR(l);
-        return 0;
 }
 
 typedef struct SequenceAdd {
@@ -255,6 +201,7 @@ static void sequence_add_recorded(int result, void *userdata) {
                         log_info("Sequence %s added.", q->name);
                         MANAGER_EMIT(m, sequence_added, q);
                         manager_emit_changed(m, "Sequences");
+                        rule_sequence_refilled(m, q->name);
                 }
         }
         sequence_add_finish(a, q);
@@ -275,7 +222,6 @@ static void sequence_read_run(void *userdata) {
         SequenceAdd *a = userdata;
         DfuError error = DFU_ERROR_INIT;
         _cleanup_free_ uint8_t *data = NULL;
-        _cleanup_free_ char *why = NULL;
         size_t size;
 
         a->result = read_fd_capped(a->fd, "list", SEQUENCE_LIST_FILE_MAX, &data, &size, &error);
@@ -284,10 +230,10 @@ static void sequence_read_run(void *userdata) {
                                 dfu_error_message(&error));
                 return;
         }
-        a->result = sequence_list_parse((const char *)data, size, &a->sq.values, &why);
+        a->result = sequence_list_parse((const char *)data, size, &a->sq.values, &error);
         if (a->result < 0)
                 (void)set_error(&a->error, a->result, "The list for sequence '%s', %s", a->sq.name,
-                                why ? why : "out of memory");
+                                dfu_error_message(&error));
 }
 
 static void sequence_read_done(Manager *m, void *userdata) {
@@ -365,16 +311,59 @@ int sequence_add(Manager *m, const SequenceSpec *spec, SequenceAddedFn done, voi
         return 0;
 }
 
-static bool options_use(const JobOptions *o, const char *name) {
-        _cleanup_free_ Patch *p = NULL;
+typedef struct SpoiledQuery {
+        Store *store;
+        char *name;
+        uint32_t limit;
+        StoreSpoiled *values;
         size_t n;
+        int result;
+        SequenceSpoiledFn done;
+        void *userdata;
+} SpoiledQuery;
 
-        if (!o->patches || job_options_patches(o, &p, &n) < 0)
-                return false;
-        for (size_t i = 0; i < n; i++)
-                if (streq(p[i].sequence, name))
-                        return true;
-        return false;
+static SpoiledQuery *spoiled_query_free(SpoiledQuery *q) {
+        if (!q)
+                return NULL;
+        free(q->name);
+        store_spoiled_free(q->values, q->n);
+        return mfree(q);
+}
+DEFINE_TRIVIAL_CLEANUP_FUNC(SpoiledQuery *, spoiled_query_free);
+
+static void spoiled_run(void *userdata) {
+        SpoiledQuery *q = userdata;
+        q->result = store_sequence_spoiled(q->store, q->name, q->limit, &q->values, &q->n);
+}
+
+static void spoiled_done(Manager *m, void *userdata) {
+        _cleanup_(spoiled_query_freep) SpoiledQuery *q = userdata;
+
+        q->done(m, m->exiting ? -ESHUTDOWN : q->result, q->values, q->n, q->userdata);
+}
+
+int sequence_spoiled_query(Manager *m, const char *name, uint32_t limit, SequenceSpoiledFn done,
+                           void *userdata) {
+        _cleanup_(spoiled_query_freep) SpoiledQuery *q = calloc(1, sizeof(SpoiledQuery));
+        int r;
+
+        if (!q)
+                return -ENOMEM;
+        *q = (SpoiledQuery){.store = m->store, .limit = limit, .done = done, .userdata = userdata};
+        q->name = strdup(name);
+        if (!q->name)
+                return -ENOMEM;
+        r = tasks_start(m, spoiled_run, spoiled_done, q);
+        if (r < 0)
+                return r;
+        TAKE_PTR(q);
+        return 0;
+}
+
+static bool options_use(const JobOptions *o, const char *name) {
+        _cleanup_strv_free_ char **l = NULL;
+
+        return o->patches && job_options_sequences(o, &l) >= 0 && strv_contains(l, name);
 }
 
 int sequence_remove(Sequence *q, char **ret_error) {
@@ -385,8 +374,9 @@ int sequence_remove(Sequence *q, char **ret_error) {
                 if (!job_state_is_final(j->state) && !j->finishing && options_use(&j->opts, q->name))
                         return set_error(ret_error, -EBUSY, "Sequence %s is used by job %" PRIu32 ".",
                                          q->name, j->id);
+        /* A rule that stopped because this sequence ran out waits for it to come back, refilled. */
         LIST_FOREACH (rules, rule, m->rules)
-                if (options_use(&rule->opts, q->name))
+                if (options_use(&rule->opts, q->name) && !rule_waits_for_sequence(rule, q->name))
                         return set_error(ret_error, -EBUSY, "Sequence %s is used by rule %" PRIu32 ".",
                                          q->name, rule->id);
         r = store_sequence_remove(m->store, q->name, NULL, NULL);

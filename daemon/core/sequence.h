@@ -6,6 +6,7 @@
 #include <sys/types.h>
 
 #include "list.h"
+#include "sequence-list.h"
 #include "store.h"
 
 typedef struct Manager Manager;
@@ -31,9 +32,6 @@ struct Sequence {
         LIST_FIELDS(Sequence, sequences);
 };
 
-/* A list file: bounded, like everything a caller hands over. */
-#define SEQUENCE_LIST_FILE_MAX (UINT64_C(16) * 1024 * 1024)
-
 typedef struct SequenceSpec {
         const char *name;
         StoreSequenceKind kind;
@@ -58,9 +56,12 @@ int sequence_add(Manager *m, const SequenceSpec *spec, SequenceAddedFn done, voi
 /* Refused (-EBUSY, message in *ret_error) while a job that has not ended or a rule uses it. */
 int sequence_remove(Sequence *q, char **ret_error);
 
-/* One value per line; blank lines and lines starting with '#' are skipped; surrounding blanks are
- * trimmed. -EINVAL with "line N: ..." in *ret_error. */
-int sequence_list_parse(const char *data, size_t size, char ***ret, char **ret_error);
+/* Reads the sequence's spoiled values (at most limit) on a thread; done runs on the loop with them
+ * (borrowed for the call), or a negative errno (-ESHUTDOWN at exit). */
+typedef void (*SequenceSpoiledFn)(Manager *m, int result, const StoreSpoiled *values, size_t n,
+                                  void *userdata);
+int sequence_spoiled_query(Manager *m, const char *name, uint32_t limit, SequenceSpoiledFn done,
+                           void *userdata);
 
 /* The store took values for a job / settled them: keep the counts. */
 void sequence_values_taken(Manager *m, const StoreValue *values, size_t n);

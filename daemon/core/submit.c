@@ -210,32 +210,7 @@ void submit_inspect_result_done(InspectResult *r) {
         r->n_patches = 0;
 }
 
-/* A sample of what the next board gets: a counter's next value rendered; a list's next line is in the
- * store only, so it is named by its place. */
-static int inspect_sample(Manager *m, InspectPatch *ip) {
-        Sequence *q = sequence_find(m, ip->patch.sequence);
-        uint8_t buf[PATCH_WIDTH_MAX];
-        DfuError e = DFU_ERROR_INIT;
-
-        if (!q)
-                return asprintf(&ip->sample_error, "No sequence %s.", ip->patch.sequence) < 0 ? -ENOMEM : 0;
-        if (sequence_left(q) == 0)
-                return asprintf(&ip->sample_error, "Sequence %s is exhausted.", q->name) < 0 ? -ENOMEM : 0;
-        if (q->kind == STORE_SEQUENCE_LIST)
-                return asprintf(&ip->sample, "line %" PRIu64 " of the list", q->next + 1) < 0 ? -ENOMEM : 0;
-        if (asprintf(&ip->sample, "%" PRIu64, q->next) < 0)
-                return -ENOMEM;
-        if (patch_render(&ip->patch, ip->sample, buf, &e) < 0)
-                return (ip->sample_error = strdup(dfu_error_message(&e))) ? 0 : -ENOMEM;
-        ip->sample_bytes = malloc(ip->patch.width * 3);
-        if (!ip->sample_bytes)
-                return -ENOMEM;
-        for (unsigned i = 0; i < ip->patch.width; i++)
-                sprintf(ip->sample_bytes + 3 * i, i + 1 < ip->patch.width ? "%02X " : "%02X", buf[i]);
-        return 0;
-}
-
-static int inspect_patches(Manager *m, const JobOptions *o, const PatchPlace *places, InspectResult *ret) {
+static int inspect_patches(const JobOptions *o, const PatchPlace *places, InspectResult *ret) {
         _cleanup_free_ Patch *patches = NULL;
         size_t n;
         int r;
@@ -248,12 +223,8 @@ static int inspect_patches(Manager *m, const JobOptions *o, const PatchPlace *pl
         ret->patches = calloc(MAX(n, 1u), sizeof(InspectPatch));
         if (!ret->patches)
                 return -ENOMEM;
-        for (size_t i = 0; i < n; i++) {
+        for (size_t i = 0; i < n; i++)
                 ret->patches[ret->n_patches++] = (InspectPatch){.patch = patches[i], .place = places[i]};
-                r = inspect_sample(m, &ret->patches[i]);
-                if (r < 0)
-                        return r;
-        }
         return 0;
 }
 
@@ -315,7 +286,7 @@ int submit_inspect(Manager *m, const ImageSet *set, const JobOptions *o, Inspect
                 *error = (DfuError)DFU_ERROR_INIT;
                 return 0;
         }
-        if (r >= 0 && inspect_patches(m, o, places, ret) < 0)
+        if (r >= 0 && inspect_patches(o, places, ret) < 0)
                 r = dfu_error_set(error, ENOMEM, "Out of memory.");
         if (r < 0)
                 submit_inspect_result_done(ret);

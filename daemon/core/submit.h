@@ -45,7 +45,7 @@ int submit_job(Manager *m, ImageSet *set, JobOptions *o, uid_t owner, JobRecorde
 typedef struct InspectPatch {
         Patch patch;
         PatchPlace place;
-        char *sample;       /* the value the next board would get, or a description ("line 3") */
+        char *sample;       /* the value the next board would get */
         char *sample_bytes; /* as hex, or NULL */
         char *sample_error; /* why the sample does not fit, or NULL */
 } InspectPatch;
@@ -63,6 +63,12 @@ void submit_inspect_result_done(InspectResult *r);
  * (report->rejected), not an error. */
 int submit_inspect(Manager *m, const ImageSet *set, const JobOptions *o, InspectResult *ret,
                    DfuError *error);
+
+/* Fills in what the next board would get at each patch (sample, sample_bytes or sample_error), reading
+ * the store on a thread; done runs on the loop (-ESHUTDOWN at exit). res stays the caller's and must
+ * live until then. */
+typedef void (*InspectSampledFn)(Manager *m, int result, void *userdata);
+int submit_inspect_sample(Manager *m, InspectResult *res, InspectSampledFn done, void *userdata);
 
 /* Creates and records a rule from a loaded set and options (taken). */
 int submit_rule(Manager *m, ImageSet *set, JobOptions *o, uid_t owner, RuleRecordedFn done, void *userdata,

@@ -274,7 +274,7 @@ static void worker_allocated(int result, const StoreValue *values, size_t n, con
                 /* Every later board of the rule would fail the same way. */
                 Rule *rule = j->rule_id ? rule_find(m, j->rule_id) : NULL;
                 if (rule)
-                        rule_stop(rule, error.message);
+                        rule_stop_for_sequence(rule, exhausted);
                 return job_finish(j, JOB_FAILED, error.message);
         }
         if (result < 0) {
@@ -303,25 +303,6 @@ static void worker_allocated(int result, const StoreValue *values, size_t n, con
                 log_error_errno(r, "Failed to start job %" PRIu32 ": %m", j->id);
                 job_finish(j, JOB_FAILED, "Failed to start a worker thread.");
         }
-}
-
-/* The sequences a job's patches draw from, each once. */
-static int worker_sequences(const Job *j, char ***ret) {
-        _cleanup_strv_free_ char **l = calloc(1, sizeof(char *));
-        _cleanup_free_ Patch *patches = NULL;
-        size_t n;
-        int r;
-
-        if (!l)
-                return -ENOMEM;
-        r = job_options_patches(&j->opts, &patches, &n);
-        if (r < 0)
-                return r;
-        for (size_t i = 0; i < n; i++)
-                if (!strv_contains(l, patches[i].sequence) && strv_extend(&l, patches[i].sequence) < 0)
-                        return -ENOMEM;
-        *ret = TAKE_PTR(l);
-        return 0;
 }
 
 int worker_start(Job *j, Device *d) {
@@ -353,7 +334,7 @@ int worker_start(Job *j, Device *d) {
                 /* The values are taken in the start record's transaction; the engine starts once both
                  * are durable. Meanwhile the board is this job's and the job counts as running. */
                 j->values = strv_free(j->values);
-                r = worker_sequences(j, &sequences);
+                r = job_options_sequences(&j->opts, &sequences);
                 if (r < 0)
                         return r;
                 r = store_job_start_allocate(m->store, &start, sequences, worker_allocated, j);

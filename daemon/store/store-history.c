@@ -10,7 +10,7 @@
  * back oldest first. Read connections are pooled: opening one costs more than a small query.
  */
 
-static int store_read_acquire(Store *s, sqlite3 **ret) {
+int store_read_acquire(Store *s, sqlite3 **ret) {
         sqlite3 *db = NULL;
 
         pthread_mutex_lock(&s->read_lock);
@@ -24,7 +24,7 @@ static int store_read_acquire(Store *s, sqlite3 **ret) {
         return store_db_open(s->db_path, false, ret);
 }
 
-static void store_read_release(Store *s, sqlite3 *db) {
+void store_read_release(Store *s, sqlite3 *db) {
         pthread_mutex_lock(&s->read_lock);
         if (s->n_read_pool < STORE_READ_POOL_SIZE) {
                 s->read_pool[s->n_read_pool++] = db;

@@ -150,6 +150,9 @@ void store_writer_stop(Store *s);
 StoreWrite *store_write_free(StoreWrite *w);
 
 /* store-history.c */
+/* A read connection of the pool (or a new one), for a task thread; released back to the pool. */
+int store_read_acquire(Store *s, sqlite3 **ret);
+void store_read_release(Store *s, sqlite3 *db);
 void store_read_pool_close(Store *s);
 
 /* store-import.c: each runs in its own transaction and renames the file once it is committed. */

@@ -127,12 +127,11 @@ typedef struct SeqRow {
         bool has_last, exhausted;
 } SeqRow;
 
-static int seq_row(Store *s, const char *name, SeqRow *ret) {
+static int seq_row(sqlite3 *db, const char *name, SeqRow *ret) {
         _cleanup_stmt_ sqlite3_stmt *st = NULL;
         int r;
 
-        r = prepare(s->db,
-                    "SELECT id, kind, step, last, next, count, exhausted FROM sequences WHERE name = ?1",
+        r = prepare(db, "SELECT id, kind, step, last, next, count, exhausted FROM sequences WHERE name = ?1",
                     &st);
         if (r < 0)
                 return r;
@@ -153,12 +152,12 @@ static int seq_row(Store *s, const char *name, SeqRow *ret) {
         return 0;
 }
 
-/* A returned value, lowest first: handed out again before any new one. */
-static int take_returned(Store *s, const SeqRow *q, StoreValue *v) {
-        _cleanup_stmt_ sqlite3_stmt *st = NULL, *mark = NULL;
+/* The lowest returned value not handed out again, into v (1), or none (0); *ret_id is its row. */
+static int find_returned(sqlite3 *db, const SeqRow *q, StoreValue *v, sqlite3_int64 *ret_id) {
+        _cleanup_stmt_ sqlite3_stmt *st = NULL;
         int r;
 
-        r = prepare(s->db,
+        r = prepare(db,
                     "SELECT id, idx, value FROM allocations WHERE seq_id = ?1 AND state = 'returned' "
                     "AND reissued = 0 ORDER BY idx LIMIT 1",
                     &st);
@@ -171,30 +170,44 @@ static int take_returned(Store *s, const SeqRow *q, StoreValue *v) {
         v->index = column_u64(st, 1);
         v->value = strdup((const char *)sqlite3_column_text(st, 2));
         v->reissued = true;
-        if (!v->value)
-                return -ENOMEM;
+        *ret_id = sqlite3_column_int64(st, 0);
+        return v->value ? 1 : -ENOMEM;
+}
+
+/* A returned value, lowest first: handed out again before any new one. */
+static int take_returned(Store *s, const SeqRow *q, StoreValue *v) {
+        _cleanup_stmt_ sqlite3_stmt *mark = NULL;
+        sqlite3_int64 id;
+        int r;
+
+        r = find_returned(s->db, q, v, &id);
+        if (r <= 0)
+                return r;
         r = prepare(s->db, "UPDATE allocations SET reissued = 1 WHERE id = ?1", &mark);
         if (r < 0)
                 return r;
-        (void)sqlite3_bind_int64(mark, 1, sqlite3_column_int64(st, 0));
+        (void)sqlite3_bind_int64(mark, 1, id);
         r = step(mark);
         return r < 0 ? r : 1;
 }
 
-/* The next new value; -ENOSPC when there is none. */
-static int take_new(Store *s, const SeqRow *q, StoreValue *v) {
-        _cleanup_stmt_ sqlite3_stmt *st = NULL, *line = NULL;
-        uint64_t next = q->next + (q->list ? 1 : q->step);
-        bool exhausted;
+/* Past last, or past what SQLite can hold: no new counter value after q->next. */
+static bool counter_last(const SeqRow *q) {
+        uint64_t limit = q->has_last ? MIN(q->last, (uint64_t)STORE_SEQUENCE_VALUE_MAX)
+                                     : (uint64_t)STORE_SEQUENCE_VALUE_MAX;
+        return q->step > limit - MIN(q->next, limit) || q->next > limit;
+}
+
+/* The next new value into v, taking nothing; -ENOSPC when there is none. */
+static int new_value(sqlite3 *db, const SeqRow *q, StoreValue *v) {
+        _cleanup_stmt_ sqlite3_stmt *line = NULL;
         int r;
 
         if (q->exhausted || (q->list && q->next >= q->count))
                 return -ENOSPC;
         v->index = q->next;
         if (q->list) {
-                exhausted = next >= q->count;
-                r = prepare(s->db, "SELECT value FROM sequence_values WHERE seq_id = ?1 AND idx = ?2",
-                            &line);
+                r = prepare(db, "SELECT value FROM sequence_values WHERE seq_id = ?1 AND idx = ?2", &line);
                 if (r < 0)
                         return r;
                 (void)sqlite3_bind_int64(line, 1, q->id);
@@ -203,18 +216,28 @@ static int take_new(Store *s, const SeqRow *q, StoreValue *v) {
                 if (r <= 0)
                         return r < 0 ? r : -EBADMSG;
                 v->value = strdup((const char *)sqlite3_column_text(line, 0));
-        } else {
-                /* Past last, or past what SQLite can hold: no new value after this one. */
-                uint64_t limit = q->has_last ? MIN(q->last, (uint64_t)STORE_SEQUENCE_VALUE_MAX)
-                                             : (uint64_t)STORE_SEQUENCE_VALUE_MAX;
-                exhausted = q->step > limit - MIN(q->next, limit) || q->next > limit;
+        } else if (asprintf(&v->value, "%" PRIu64, q->next) < 0)
+                v->value = NULL;
+        return v->value ? 0 : -ENOMEM;
+}
+
+/* The next new value; -ENOSPC when there is none. */
+static int take_new(Store *s, const SeqRow *q, StoreValue *v) {
+        _cleanup_stmt_ sqlite3_stmt *st = NULL;
+        uint64_t next = q->next + (q->list ? 1 : q->step);
+        bool exhausted;
+        int r;
+
+        r = new_value(s->db, q, v);
+        if (r < 0)
+                return r;
+        if (q->list)
+                exhausted = next >= q->count;
+        else {
+                exhausted = counter_last(q);
                 if (exhausted)
                         next = q->next;
-                if (asprintf(&v->value, "%" PRIu64, q->next) < 0)
-                        v->value = NULL;
         }
-        if (!v->value)
-                return -ENOMEM;
         r = prepare(s->db, "UPDATE sequences SET next = ?2, exhausted = ?3 WHERE id = ?1", &st);
         if (r < 0)
                 return r;
@@ -223,6 +246,30 @@ static int take_new(Store *s, const SeqRow *q, StoreValue *v) {
         (void)sqlite3_bind_int(st, 3, exhausted);
         r = step(st);
         return r < 0 ? r : 0;
+}
+
+int store_sequence_peek(Store *s, const char *name, char **ret) {
+        StoreValue v = {};
+        sqlite3_int64 id;
+        sqlite3 *db;
+        SeqRow q;
+        int r;
+
+        r = store_read_acquire(s, &db);
+        if (r < 0)
+                return r;
+        r = seq_row(db, name, &q);
+        if (r >= 0)
+                r = find_returned(db, &q, &v, &id);
+        if (r == 0)
+                r = new_value(db, &q, &v);
+        store_read_release(s, db);
+        if (r < 0) {
+                free(v.value);
+                return r;
+        }
+        *ret = v.value;
+        return 0;
 }
 
 static int record_taken(Store *s, const SeqRow *q, const StoreJobStart *j, const StoreValue *v) {
@@ -274,7 +321,7 @@ int store_apply_allocate(Store *s, const StoreJobStart *j, char *const *sequence
                         r = -ENOMEM;
                         break;
                 }
-                r = seq_row(s, sequences[i], &q);
+                r = seq_row(s->db, sequences[i], &q);
                 if (r >= 0)
                         r = take_returned(s, &q, v);
                 if (r == 0)
@@ -441,5 +488,76 @@ int store_history_values(sqlite3 *db, uint32_t job_id, char ***ret) {
         if (r < 0)
                 return r;
         *ret = TAKE_PTR(l);
+        return 0;
+}
+
+void store_spoiled_free(StoreSpoiled *v, size_t n) {
+        FOREACH_ARRAY (i, v, n) {
+                free(i->value);
+                free(i->port);
+                free(i->serial);
+        }
+        free(v);
+}
+
+static char *column_strdup(sqlite3_stmt *st, int i) {
+        const char *v = (const char *)sqlite3_column_text(st, i);
+        return v ? strdup(v) : NULL;
+}
+
+static int spoiled_run(sqlite3 *db, const char *name, uint32_t limit, StoreSpoiled *v, size_t *ret_n) {
+        _cleanup_stmt_ sqlite3_stmt *st = NULL;
+        size_t n = 0;
+        SeqRow q;
+        int r;
+
+        r = seq_row(db, name, &q);
+        if (r < 0)
+                return r;
+        /* state <> 'returned' lets allocations_once serve the query, in value order. */
+        r = prepare(db,
+                    "SELECT value, job_id, port, serial, end_time FROM allocations WHERE seq_id = ?1 AND "
+                    "state <> 'returned' AND state = 'spoiled' ORDER BY idx LIMIT ?2",
+                    &st);
+        if (r < 0)
+                return r;
+        (void)sqlite3_bind_int64(st, 1, q.id);
+        (void)sqlite3_bind_int64(st, 2, limit);
+        while (n < limit && (r = step(st)) > 0) {
+                v[n] = (StoreSpoiled){
+                        .value = column_strdup(st, 0),
+                        .job_id = (uint32_t)column_u64(st, 1),
+                        .port = column_strdup(st, 2),
+                        .serial = column_strdup(st, 3),
+                        .end_usec = column_u64(st, 4),
+                };
+                if (!v[n++].value)
+                        r = -ENOMEM;
+        }
+        *ret_n = n;
+        return r < 0 ? r : 0;
+}
+
+int store_sequence_spoiled(Store *s, const char *name, uint32_t limit, StoreSpoiled **ret, size_t *ret_n) {
+        size_t n = 0;
+        StoreSpoiled *v;
+        sqlite3 *db;
+        int r;
+
+        limit = MIN(MAX(limit, 1u), STORE_SPOILED_LIMIT_MAX);
+        v = calloc(limit, sizeof(StoreSpoiled));
+        if (!v)
+                return -ENOMEM;
+        r = store_read_acquire(s, &db);
+        if (r >= 0) {
+                r = spoiled_run(db, name, limit, v, &n);
+                store_read_release(s, db);
+        }
+        if (r < 0) {
+                store_spoiled_free(v, n);
+                return r;
+        }
+        *ret = v;
+        *ret_n = n;
         return 0;
 }

@@ -74,8 +74,6 @@ typedef enum StoreSequenceKind {
 } StoreSequenceKind;
 
 #define STORE_SEQUENCE_VALUE_MAX INT64_MAX
-/* A list's lines at most: the list file is copied into the store. */
-#define STORE_SEQUENCE_LIST_MAX 1000000u
 
 typedef struct StoreSequence {
         char *name;
@@ -201,4 +199,18 @@ int store_job_leave(Store *s, uint32_t id, uint64_t leave_usec);
 /* Blocking query on a read connection of its own: call it from a task thread, never from the loop. */
 int store_history_query(Store *s, const StoreHistoryFilter *f, StoreHistory **ret);
 StoreHistory *store_history_free(StoreHistory *h);
+/* A spoiled value: it may have reached a board that failed, so it is never handed out again. */
+typedef struct StoreSpoiled {
+        char *value, *port, *serial; /* port and serial may be NULL */
+        uint32_t job_id;
+        uint64_t end_usec;
+} StoreSpoiled;
+#define STORE_SPOILED_LIMIT_MAX 1000u
+/* The sequence's spoiled values, lowest first, at most limit (capped at STORE_SPOILED_LIMIT_MAX):
+ * -ENOENT for no such sequence. Blocking, on a read connection: from a task thread. */
+int store_sequence_spoiled(Store *s, const char *name, uint32_t limit, StoreSpoiled **ret, size_t *ret_n);
+void store_spoiled_free(StoreSpoiled *v, size_t n);
+/* The value the next job would take from the sequence, taking nothing: -ENOENT for no such sequence,
+ * -ENOSPC when it has none left. Blocking, on a read connection: from a task thread. */
+int store_sequence_peek(Store *s, const char *name, char **ret);
 DEFINE_TRIVIAL_CLEANUP_FUNC(StoreHistory *, store_history_free);

@@ -358,6 +358,36 @@ static void test_watch_lines(Integ *t, gconstpointer data) {
         g_assert_true(writing);
 }
 
+/* A job that finds its sequence exhausted: watch says so, on its line and as the board's LastError. */
+static void test_watch_exhausted(Integ *t, gconstpointer data) {
+        g_autofree char *image = ctl_image(t, "app.hex", 4096, false, 15);
+        g_autoptr(GPtrArray) lines = g_ptr_array_new_with_free_func(g_free);
+        g_autoptr(GDataInputStream) in = NULL, json_in = NULL;
+        g_autoptr(GSubprocess) p = NULL, json = NULL;
+        g_auto(CtlResult) r = {};
+
+        start(t, 1);
+        g_assert_cmpint(ctl_run(t, &r, "sequence", "add", "one", "--start", "1", "--last", "1", NULL), ==,
+                        0);
+        ctl_result_clear(&r);
+        g_assert_cmpint(
+                ctl_run(t, &r, "flash", image, "--no-leave", "--patch", "0x08000100:u32le:one", NULL), ==,
+                0);
+        ctl_result_clear(&r);
+        p = spawn_watch(t, false, &in);
+        read_until(in, lines, "board 1-1 present");
+        json = spawn_watch(t, true, &json_in);
+        read_until(json_in, lines, "\"snapshot\"");
+        g_assert_cmpint(
+                ctl_run(t, &r, "flash", image, "--no-leave", "--patch", "0x08000100:u32le:one", NULL), ==,
+                5);
+        read_until(in, lines, "failed: Sequence one is exhausted.");
+        g_assert_nonnull(strstr(lines->pdata[lines->len - 1], "job 2 "));
+        read_until(json_in, lines, "\"LastError\":\"Sequence one is exhausted.\"");
+        stop_watch(p);
+        stop_watch(json);
+}
+
 static void test_watch_json(Integ *t, gconstpointer data) {
         g_autofree char *image = ctl_image(t, "app.hex", 64 * 1024, false, 14);
         g_autoptr(GPtrArray) lines = g_ptr_array_new_with_free_func(g_free);
@@ -457,6 +487,8 @@ int main(int argc, char **argv) {
                    integ_teardown);
         g_test_add("/client/watch/lines", Integ, NULL, integ_setup, test_watch_lines, integ_teardown);
         g_test_add("/client/watch/json", Integ, NULL, integ_setup, test_watch_json, integ_teardown);
+        g_test_add("/client/watch/exhausted", Integ, NULL, integ_setup, test_watch_exhausted,
+                   integ_teardown);
         g_test_add("/client/watch/restart", Integ, NULL, integ_setup, test_watch_restart, integ_teardown);
         g_test_add("/client/watch/screen", Integ, NULL, integ_setup, test_watch_screen, integ_teardown);
         return test_run();

@@ -151,7 +151,7 @@ static void test_remove_in_use(void) {
 static void test_list_parse(void) {
         static const char text[] = "# header\n\n  a1 \r\nb2\n#c\n\tc3\nd4";
         g_auto(GStrv) l = NULL;
-        g_autofree char *why = NULL;
+        DfuError why = DFU_ERROR_INIT;
         g_autofree char *longline = g_strnfill(SEQUENCE_VALUE_MAX + 1, 'x');
 
         g_assert_cmpint(sequence_list_parse(text, sizeof(text) - 1, &l, &why), ==, 0);
@@ -160,11 +160,42 @@ static void test_list_parse(void) {
         g_assert_cmpstr(l[2], ==, "c3");
         g_assert_cmpstr(l[3], ==, "d4");
         g_assert_cmpint(sequence_list_parse("# only\n\n", 8, &l, &why), ==, -EINVAL);
-        g_assert_nonnull(strstr(why, "no values"));
+        g_assert_nonnull(strstr(why.message, "no values"));
+        why = (DfuError)DFU_ERROR_INIT;
         g_assert_cmpint(sequence_list_parse(longline, strlen(longline), &l, &why), ==, -EINVAL);
-        g_assert_nonnull(strstr(why, "line 1"));
+        g_assert_nonnull(strstr(why.message, "line 1"));
+        why = (DfuError)DFU_ERROR_INIT;
         g_assert_cmpint(sequence_list_parse("a\nb\0c\n", 6, &l, &why), ==, -EINVAL);
-        g_assert_nonnull(strstr(why, "line 2"));
+        g_assert_nonnull(strstr(why.message, "line 2"));
+}
+
+/* A job takes its value when it starts on its board, not when it is submitted: a job queued behind
+ * another on the same board holds nothing until then, and gets the next value in start order. */
+static void test_taken_at_start(void) {
+        CoreTest t = {};
+        Sequence *q;
+        Job *first, *queued;
+
+        core_test_setup(&t, NULL);
+        core_test_plug(&t, "1-1", "f405", "A1");
+        q = add_counter(&t, "c", 100, false, 0);
+        first = core_test_submit(
+                &t, (const char *[]){"port=1-1", "leave=no", "patches=0x08000010:u32le:c", NULL}, NULL);
+        core_test_wait_started(&t, 1);
+        queued = core_test_submit(
+                &t, (const char *[]){"port=1-1", "leave=no", "patches=0x08000010:u32le:c", NULL}, NULL);
+        core_test_wait_state(&t, queued->id, JOB_QUEUED);
+        g_assert_cmpstr(value_of(first), ==, "100");
+        g_assert_null(queued->values);
+        g_assert_cmpuint(q->taken, ==, 1);
+        g_assert_cmpuint(q->next, ==, 101);
+        core_test_release(&t, first->id, 0);
+        core_test_wait_started(&t, 2);
+        g_assert_cmpstr(value_of(queued), ==, "101");
+        core_test_release(&t, queued->id, 0);
+        g_assert_true(core_test_run_until(&t, job_ended, queued, 5000));
+        g_assert_cmpuint(q->used, ==, 2);
+        core_test_teardown(&t);
 }
 
 int main(int argc, char **argv) {
@@ -173,5 +204,6 @@ int main(int argc, char **argv) {
                         test_order_spoiled_returned_exhausted);
         g_test_add_func("/core/sequences/remove-in-use", test_remove_in_use);
         g_test_add_func("/core/sequences/list-parse", test_list_parse);
+        g_test_add_func("/core/sequences/taken-at-start", test_taken_at_start);
         return test_run();
 }

@@ -186,9 +186,118 @@ static void test_crash_spoils(void) {
         fixture_done(&f);
 }
 
+/* The value the next job would take, or the errno saying why there is none. */
+static char *peek(StoreFixture *f, const char *name, int *ret) {
+        char *v = NULL;
+
+        *ret = store_sequence_peek(f->store, name, &v);
+        return v;
+}
+
+/* A peek shows what the next start takes (a returned value first) and takes nothing. */
+static void test_peek(void) {
+        char *both[] = {"boards", "macs", NULL};
+        char *lines[] = {"first", "second", NULL};
+        StoreFixture f;
+        DoneLog log = {};
+        Got g = {};
+        char *v;
+        int r;
+
+        fixture_init(&f);
+        fixture_open(&f);
+        add_counter(&f, &log, "boards", 1000, 2, true, 1002);
+        StoreSequence list = {.name = "macs", .kind = STORE_SEQUENCE_LIST, .values = lines};
+        g_assert_cmpint(store_sequence_add(f.store, &list, done_log, tag(&log)), ==, 0);
+        wait_done(&f, &log, 2);
+
+        v = peek(&f, "macs", &r);
+        g_assert_cmpint(r, ==, 0);
+        g_assert_cmpstr(v, ==, "first");
+        g_free(v);
+        v = peek(&f, "macs", &r);
+        g_assert_cmpstr(v, ==, "first");
+        g_free(v);
+        v = peek(&f, "nope", &r);
+        g_assert_cmpint(r, ==, -ENOENT);
+        g_assert_null(v);
+
+        for (uint32_t id = 1; id <= 3; id++)
+                submit(&f, &log, id);
+        start(&f, 1, both, &g);
+        g_assert_cmpstr(g.values[1], ==, "macs=first");
+        v = peek(&f, "macs", &r);
+        g_assert_cmpstr(v, ==, "second");
+        g_free(v);
+        v = peek(&f, "boards", &r);
+        g_assert_cmpstr(v, ==, "1002");
+        g_free(v);
+        /* Job 1 failed before writing: its values are what the next start takes, and a peek says so. */
+        end(&f, &log, 1, "failed", STORE_VALUES_RETURNED);
+        v = peek(&f, "macs", &r);
+        g_assert_cmpstr(v, ==, "first");
+        g_free(v);
+        v = peek(&f, "boards", &r);
+        g_assert_cmpstr(v, ==, "1000");
+        g_free(v);
+        start(&f, 2, both, &g);
+        g_assert_cmpstr(g.values[0], ==, "boards=1000");
+        g_assert_cmpstr(g.values[1], ==, "macs=first");
+        start(&f, 3, both, &g);
+        g_assert_cmpstr(g.values[0], ==, "boards=1002");
+        g_assert_cmpstr(g.values[1], ==, "macs=second");
+        v = peek(&f, "boards", &r);
+        g_assert_cmpint(r, ==, -ENOSPC);
+        g_assert_null(v);
+        v = peek(&f, "macs", &r);
+        g_assert_cmpint(r, ==, -ENOSPC);
+        g_assert_null(v);
+        got_clear(&g);
+        fixture_done(&f);
+}
+
+/* The spoiled values, lowest first, with their job and board; a limit; an unknown sequence. */
+static void test_spoiled(void) {
+        char *seq[] = {"c", NULL};
+        StoreSpoiled *v = NULL;
+        StoreFixture f;
+        DoneLog log = {};
+        Got g = {};
+        size_t n;
+
+        fixture_init(&f);
+        fixture_open(&f);
+        add_counter(&f, &log, "c", 1, 1, false, 0);
+        for (uint32_t id = 1; id <= 4; id++) {
+                submit(&f, &log, id);
+                start(&f, id, seq, &g);
+        }
+        end(&f, &log, 3, "failed", STORE_VALUES_SPOILED);
+        end(&f, &log, 1, "failed", STORE_VALUES_SPOILED);
+        end(&f, &log, 2, "done", STORE_VALUES_USED);
+        end(&f, &log, 4, "failed", STORE_VALUES_RETURNED);
+
+        g_assert_cmpint(store_sequence_spoiled(f.store, "c", 10, &v, &n), ==, 0);
+        g_assert_cmpuint(n, ==, 2);
+        g_assert_cmpstr(v[0].value, ==, "1");
+        g_assert_cmpuint(v[0].job_id, ==, 1);
+        g_assert_cmpstr(v[0].port, ==, "1-1");
+        g_assert_cmpstr(v[1].value, ==, "3");
+        g_assert_cmpuint(v[1].end_usec, ==, 5003);
+        store_spoiled_free(v, n);
+        g_assert_cmpint(store_sequence_spoiled(f.store, "c", 1, &v, &n), ==, 0);
+        g_assert_cmpuint(n, ==, 1);
+        store_spoiled_free(v, n);
+        g_assert_cmpint(store_sequence_spoiled(f.store, "nope", 10, &v, &n), ==, -ENOENT);
+        got_clear(&g);
+        fixture_done(&f);
+}
+
 int main(int argc, char **argv) {
         g_test_init(&argc, &argv, NULL);
         g_test_add_func("/store/sequences/counter-and-list", test_counter_and_list);
         g_test_add_func("/store/sequences/crash-spoils", test_crash_spoils);
+        g_test_add_func("/store/sequences/peek", test_peek);
+        g_test_add_func("/store/sequences/spoiled", test_spoiled);
         return test_run();
 }
