@@ -260,6 +260,42 @@ static void render_boards(FILE *f, const Mirror *mirror) {
                 queued);
 }
 
+static uint64_t get_u64(json_object *props, const char *key) {
+        json_object *v = get(props, key);
+        return v ? json_object_get_uint64(v) : 0;
+}
+
+/* A family of gauges, one sample per sequence; UINT64_MAX (an unbounded counter's Left) is +Inf. */
+static void render_sequence_gauge(FILE *f, const Mirror *mirror, const char *metric, const char *property,
+                                  const char *help) {
+        fprintf(f, "# HELP %s %s\n# TYPE %s gauge\n", metric, help, metric);
+        json_object_object_foreach(mirror->objects, path, ifaces) {
+                json_object *props;
+                uint64_t v;
+
+                const char *kind = mirror_kind(path);
+
+                if (!kind || !streq(kind, "sequence") || !(props = get(ifaces, DFUSD_IFACE_SEQUENCE)))
+                        continue;
+                v = get_u64(props, property);
+                fprintf(f, "%s{sequence=\"", metric);
+                label(f, get_str(props, "Name"));
+                if (v == UINT64_MAX)
+                        fputs("\"} +Inf\n", f);
+                else
+                        fprintf(f, "\"} %" PRIu64 "\n", v);
+        }
+}
+
+static void render_sequences(FILE *f, const Mirror *mirror) {
+        render_sequence_gauge(f, mirror, "dfusd_sequence_values_left", "Left",
+                              "Values a sequence can still hand out, returned ones included.");
+        render_sequence_gauge(f, mirror, "dfusd_sequence_values_used", "Used",
+                              "Values written to a board and verified.");
+        render_sequence_gauge(f, mirror, "dfusd_sequence_values_spoiled", "Spoiled",
+                              "Values that may be on a board whose job failed: never handed out again.");
+}
+
 int metrics_render(Metrics *m, const Mirror *mirror, unsigned sse_clients, char **ret, size_t *ret_size) {
         char *buf = NULL;
         size_t size = 0;
@@ -273,6 +309,7 @@ int metrics_render(Metrics *m, const Mirror *mirror, unsigned sse_clients, char 
                 "dfusd_up %d\n",
                 mirror->dfusd_up);
         render_boards(f, mirror);
+        render_sequences(f, mirror);
         fprintf(f,
                 "# HELP dfusd_jobs_total Jobs ended since dfusd-web started, by result.\n"
                 "# TYPE dfusd_jobs_total counter\n"

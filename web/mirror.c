@@ -8,10 +8,12 @@
 
 static const struct {
         const char *kind, *prefix, *iface;
+        bool reported; /* to MirrorCallbacks.changed, and so to the browsers */
 } kinds[] = {
-        {"device", DFUSD_DEVICE_PATH "/", DFUSD_IFACE_DEVICE},
-        {"job", DFUSD_JOB_PATH "/", DFUSD_IFACE_JOB},
-        {"rule", DFUSD_RULE_PATH "/", DFUSD_IFACE_RULE},
+        {"device", DFUSD_DEVICE_PATH "/", DFUSD_IFACE_DEVICE, true},
+        {"job", DFUSD_JOB_PATH "/", DFUSD_IFACE_JOB, true},
+        {"rule", DFUSD_RULE_PATH "/", DFUSD_IFACE_RULE, true},
+        {"sequence", DFUSD_SEQUENCE_PATH "/", DFUSD_IFACE_SEQUENCE, false},
 };
 
 const char *mirror_kind(const char *path) {
@@ -48,9 +50,10 @@ static const char *props_state(json_object *props) {
 }
 
 static void notify(Mirror *m, const char *path, bool removed) {
-        const char *kind = mirror_kind(path);
-        if (kind && m->cb.changed)
-                m->cb.changed(m->userdata, kind, path, removed);
+        for (size_t i = 0; i < ELEMENTSOF(kinds); i++)
+                if (kinds[i].reported && strncmp(path, kinds[i].prefix, strlen(kinds[i].prefix)) == 0 &&
+                    m->cb.changed)
+                        return m->cb.changed(m->userdata, kinds[i].kind, path, removed);
 }
 
 /* Merges {interface -> props} into the object at path, creating it. */

@@ -12,18 +12,21 @@
 #include <stdbool.h>
 #include <systemd/sd-bus.h>
 
-#define DFUSD_BUS_NAME     "org.dfusd.Flash1"
-#define DFUSD_PATH         "/org/dfusd/Flash1"
-#define DFUSD_DEVICE_PATH  "/org/dfusd/Flash1/device"
-#define DFUSD_JOB_PATH     "/org/dfusd/Flash1/job"
-#define DFUSD_RULE_PATH    "/org/dfusd/Flash1/rule"
-#define DFUSD_IFACE_MGR    "org.dfusd.Flash1.Manager"
-#define DFUSD_IFACE_DEVICE "org.dfusd.Flash1.Device"
-#define DFUSD_IFACE_JOB    "org.dfusd.Flash1.Job"
-#define DFUSD_IFACE_RULE   "org.dfusd.Flash1.Rule"
+#define DFUSD_BUS_NAME       "org.dfusd.Flash1"
+#define DFUSD_PATH           "/org/dfusd/Flash1"
+#define DFUSD_DEVICE_PATH    "/org/dfusd/Flash1/device"
+#define DFUSD_JOB_PATH       "/org/dfusd/Flash1/job"
+#define DFUSD_RULE_PATH      "/org/dfusd/Flash1/rule"
+#define DFUSD_SEQUENCE_PATH  "/org/dfusd/Flash1/sequence"
+#define DFUSD_IFACE_MGR      "org.dfusd.Flash1.Manager"
+#define DFUSD_IFACE_DEVICE   "org.dfusd.Flash1.Device"
+#define DFUSD_IFACE_JOB      "org.dfusd.Flash1.Job"
+#define DFUSD_IFACE_RULE     "org.dfusd.Flash1.Rule"
+#define DFUSD_IFACE_SEQUENCE "org.dfusd.Flash1.Sequence"
 
 typedef struct MirrorCallbacks {
-        /* An object of kind "device", "job" or "rule" came or changed (removed false), or went. */
+        /* An object of kind "device", "job" or "rule" came or changed (removed false), or went.
+         * Sequences ("sequence") are mirrored for the metrics only and not reported here. */
         void (*changed)(void *userdata, const char *kind, const char *path, bool removed);
         /* A job's State became final: props as they are now. Called once per job, before changed. */
         void (*job_ended)(void *userdata, const char *path, json_object *props);

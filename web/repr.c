@@ -53,6 +53,8 @@ json_object *repr_device(const WebConfig *c, const Mirror *m, json_object *props
         copy(o, "serial_duplicated", props, "SerialDuplicated");
         copy(o, "state", props, "State");
         add_id(o, "job", get_str(props, "CurrentJob"), DFUSD_JOB_PATH);
+        add_id(o, "last_job", get_str(props, "LastJob"), DFUSD_JOB_PATH);
+        copy(o, "last_error", props, "LastError");
         return o;
 }
 
@@ -99,6 +101,8 @@ json_object *repr_rule(json_object *props) {
         copy(o, "options", props, "Options");
         copy(o, "image_sha256", props, "ImageSha256");
         copy(o, "boards_flashed", props, "BoardsFlashed");
+        copy(o, "trust", props, "Trust");
+        copy(o, "stopped", props, "Stopped");
         return o;
 }
 

@@ -99,7 +99,7 @@ function render() {
     frag.append(tile);
   }
   tiles.replaceChildren(frag);
-  const rules = [...state.rules.values()].map((r) => `rule ${r.id}: ${r.match}`).join(" · ");
+  const rules = [...state.rules.values()].map((r) => `rule ${r.id}: ${r.match}` + (r.stopped ? ` (stopped: ${r.stopped})` : "")).join(" · ");
   document.getElementById("rules").textContent = rules;
   const link = document.getElementById("link");
   link.textContent = state.up ? "live" : "dfusd not running";
