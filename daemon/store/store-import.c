@@ -240,7 +240,7 @@ static int import_file(Store *s, const char *path, int (*fn)(ImportCtx *c, FILE 
 }
 
 static void import_error(char **ret_error, const char *path, const char *what, int r) {
-        (void)asprintf(ret_error, "%s: failed to import %s: %s", path, what, strerror(-r));
+        store_set_error(ret_error, "%s: failed to import %s: %s", path, what, strerror(-r));
 }
 
 int store_import_jobs(Store *s, StoreState *state, char **ret_error) {

@@ -108,6 +108,9 @@ struct Store {
 };
 
 /* store-schema.c */
+/* Sets *ret_error to the formatted message, or to NULL when there is no memory for it. */
+void store_set_error(char **ret_error, const char *fmt, ...) _printf_(2, 3);
+
 int store_schema_migrate(sqlite3 *db, char **ret_error);
 int store_db_open(const char *path, bool writer, sqlite3 **ret);
 int store_errno(int sqlite_rc);

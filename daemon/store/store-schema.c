@@ -209,12 +209,12 @@ int store_schema_migrate(sqlite3 *db, char **ret_error) {
 
         r = store_user_version(db, &version);
         if (r < 0) {
-                (void)asprintf(ret_error, "not an SQLite database or unreadable: %s", sqlite3_errmsg(db));
+                store_set_error(ret_error, "not an SQLite database or unreadable: %s", sqlite3_errmsg(db));
                 return r;
         }
         if (version > latest) {
-                (void)asprintf(ret_error, "schema version %d is newer than this dfusd knows (%d)", version,
-                               latest);
+                store_set_error(ret_error, "schema version %d is newer than this dfusd knows (%d)", version,
+                                latest);
                 return -EPROTO;
         }
         FOREACH_ARRAY (m, store_migrations, ELEMENTSOF(store_migrations)) {
@@ -222,8 +222,8 @@ int store_schema_migrate(sqlite3 *db, char **ret_error) {
                         continue;
                 r = store_migrate_one(db, m);
                 if (r < 0) {
-                        (void)asprintf(ret_error, "failed to migrate the schema to version %d: %s",
-                                       m->version, sqlite3_errmsg(db));
+                        store_set_error(ret_error, "failed to migrate the schema to version %d: %s",
+                                        m->version, sqlite3_errmsg(db));
                         return r;
                 }
         }

@@ -1,9 +1,19 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
+#include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
 
 #include "store-internal.h"
+
+void store_set_error(char **ret_error, const char *fmt, ...) {
+        va_list ap;
+
+        va_start(ap, fmt);
+        if (vasprintf(ret_error, fmt, ap) < 0)
+                *ret_error = NULL;
+        va_end(ap);
+}
 
 /*
  * Opening the store: create or migrate the database, import the files of older versions once, and read
@@ -201,8 +211,8 @@ static int store_load_state(Store *s, StoreState *state, char **ret_error) {
         if (r >= 0)
                 r = store_load_meta(s, state);
         if (r < 0)
-                (void)asprintf(ret_error, "%s: failed to read the jobs and rules: %s", s->db_path,
-                               r == -ENOMEM ? "out of memory" : sqlite3_errmsg(s->db));
+                store_set_error(ret_error, "%s: failed to read the jobs and rules: %s", s->db_path,
+                                r == -ENOMEM ? "out of memory" : sqlite3_errmsg(s->db));
         return r;
 }
 
@@ -228,19 +238,19 @@ static int store_open_db(Store *s, char **ret_error) {
 
         if (mkdir(s->state_dir, 0750) < 0 && errno != EEXIST) {
                 r = -errno;
-                (void)asprintf(ret_error, "%s: failed to create the state directory: %s", s->state_dir,
-                               strerror(-r));
+                store_set_error(ret_error, "%s: failed to create the state directory: %s", s->state_dir,
+                                strerror(-r));
                 return r;
         }
         r = store_db_open(s->db_path, true, &s->db);
         if (r < 0) {
-                (void)asprintf(ret_error, "%s: failed to open as an SQLite database in WAL mode: %s",
-                               s->db_path, strerror(-r));
+                store_set_error(ret_error, "%s: failed to open as an SQLite database in WAL mode: %s",
+                                s->db_path, strerror(-r));
                 return r;
         }
         r = store_schema_migrate(s->db, &why);
         if (r < 0)
-                (void)asprintf(ret_error, "%s: %s", s->db_path, why ? why : strerror(-r));
+                store_set_error(ret_error, "%s: %s", s->db_path, why ? why : strerror(-r));
         return r;
 }
 
@@ -269,8 +279,8 @@ int store_open(const char *state_dir, sd_event *event, Store **ret, StoreState *
         if (r >= 0) {
                 r = store_writer_start(s);
                 if (r < 0)
-                        (void)asprintf(&error, "%s: failed to start the writer: %s", s->db_path,
-                                       strerror(-r));
+                        store_set_error(&error, "%s: failed to start the writer: %s", s->db_path,
+                                        strerror(-r));
         }
         if (r < 0) {
                 if (ret_error)
