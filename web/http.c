@@ -218,14 +218,9 @@ static bool client_is_loopback(struct MHD_Connection *conn) {
  * downgraded to the loopback default, so a typo shows as 401 rather than as missing rights. */
 static void authenticate(Request *r, bool *bad_token) {
         const char *auth = http_header(r, MHD_HTTP_HEADER_AUTHORIZATION);
-        const char *secret = NULL;
+        const char *secret = auth_request_secret(auth, r->method, http_query(r, "access_token"));
 
         *bad_token = false;
-        if (auth && strncasecmp(auth, "Bearer ", 7) == 0)
-                secret = auth + 7 + strspn(auth + 7, " ");
-        /* EventSource cannot send headers: the event stream also takes the token as a query argument */
-        else if (!auth && streq(r->method, "GET"))
-                secret = http_query(r, "access_token");
         if (secret || auth) {
                 r->token = tokens_find(r->web->tokens, secret);
                 r->role = r->token ? r->token->role : ROLE_NONE;
