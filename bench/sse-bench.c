@@ -408,6 +408,31 @@ static void match(Bench *b) {
         g_free(sorted);
 }
 
+static void bench_done(Bench *b) {
+        for (unsigned i = 0; i < b->n_clients; i++) {
+                close(b->clients[i].fd);
+                g_string_free(b->clients[i].raw, TRUE);
+                g_string_free(b->clients[i].buf, TRUE);
+                g_array_unref(b->clients[i].seen);
+        }
+        g_free(b->clients);
+        for (guint k = 0; k < b->changes->len; k++) {
+                g_free(g_array_index(b->changes, Change, k).object);
+                json_object_put(g_array_index(b->changes, Change, k).values);
+        }
+        g_array_unref(b->changes);
+        g_hash_table_unref(b->events);
+        b->bus = sd_bus_flush_close_unref(b->bus);
+        close(b->stop_fd);
+}
+
+static void event_free(gpointer p) {
+        Event *e = p;
+        g_free(e->object);
+        json_object_put(e->data);
+        g_free(e);
+}
+
 static void open_monitor(Bench *b, const char *address) {
         int r = sd_bus_new(&b->bus);
 
@@ -476,7 +501,7 @@ int main(int argc, char **argv) {
         web_pid = (pid_t)g_ascii_strtoll(g_subprocess_get_identifier(web), NULL, 10);
 
         b.changes = g_array_new(FALSE, FALSE, sizeof(Change));
-        b.events = g_hash_table_new(g_int64_hash, g_int64_equal);
+        b.events = g_hash_table_new_full(g_int64_hash, g_int64_equal, NULL, event_free);
         b.n_clients = (unsigned)clients;
         b.clients = g_new0(Client, b.n_clients);
         b.stop_fd = eventfd(0, EFD_CLOEXEC);
@@ -584,8 +609,7 @@ int main(int argc, char **argv) {
                realtime ? "SCHED_FIFO" : "at normal priority (SCHED_FIFO not permitted)");
         printf("aims: p99 < 50 ms, missed 0, no event 0\n");
 
-        for (unsigned i = 0; i < b.n_clients; i++)
-                close(b.clients[i].fd);
+        bench_done(&b);
         g_subprocess_send_signal(web, SIGTERM);
         g_subprocess_wait(web, NULL, NULL);
         g_object_unref(web);
