@@ -153,7 +153,8 @@ int upload_new(struct MHD_Connection *conn, const char *content_type, const char
                        0;
         u->pp = MHD_create_post_processor(conn, UPLOAD_PP_BUFFER, on_part, p);
         if (!u->pp)
-                return fail(u, MHD_HTTP_BAD_REQUEST, "bad-request", "The Content-Type has no usable boundary= (2 characters or more)."),
+                return fail(u, MHD_HTTP_BAD_REQUEST, "bad-request",
+                            "The Content-Type has no usable boundary= (2 characters or more)."),
                        0;
         return 0;
 }
@@ -175,9 +176,11 @@ Upload *upload_free(Upload *u) {
 bool upload_feed(Upload *u, const char *data, size_t size) {
         if (u->pp && MHD_post_process(u->pp, data, size) != MHD_YES)
                 (void)fail(u, MHD_HTTP_BAD_REQUEST, "bad-request", "The multipart body is malformed.");
-        /* A body without Content-Length is cut off once it is well past the cap: it is not read to
-         * its end only to be refused. */
-        return !(u->status == MHD_HTTP_CONTENT_TOO_LARGE && u->bytes > 2 * u->size_cap);
+        /* A body without Content-Length is cut off once it is well past what an upload within the
+         * cap takes: it is not read to its end only to be refused, nor for ever when what follows
+         * is junk the parts never see (after an error, or after the closing boundary). */
+        u->received += size;
+        return u->received <= 2 * u->size_cap + UPLOAD_OPTIONS_MAX;
 }
 
 /* One JSON object and nothing after it, in UTF-8 (D-Bus strings must be). */

@@ -24,7 +24,8 @@ typedef struct Upload {
         struct MHD_PostProcessor *pp;
         int fds[UPLOAD_IMAGES_MAX];
         size_t n_fds;
-        uint64_t bytes; /* of the images so far */
+        uint64_t bytes;    /* of the images so far */
+        uint64_t received; /* of the body so far, framing and all */
         char *options;
         size_t options_len;
         unsigned n_options; /* parts named options */
@@ -41,7 +42,7 @@ int upload_new(struct MHD_Connection *conn, const char *content_type, const char
                uint64_t size_cap, Upload **ret);
 Upload *upload_free(Upload *u);
 /* Hands a piece of the body to the post processor. Returns false once the client should be cut off:
- * it sent well past the cap without announcing a length. */
+ * it sent well past what any upload within the cap takes, without announcing a length. */
 bool upload_feed(Upload *u, const char *data, size_t size);
 /* The body ended: checks that it was whole and holds an image, and that the options are one JSON
  * object whose values are strings, booleans, whole numbers >= 0 or lists of strings (not "origin",
