@@ -5,14 +5,16 @@
  * how the body was cut into pieces on the way (the same body fed whole to a second parser must give
  * the same images, options and status).
  *
- * Input: the first byte sets the size of the pieces the client writes (1..128 bytes); up to the
- * first newline is the Content-Type header; the rest is the body.
+ * Input: the first byte sets the size of the pieces the client writes (1..64 bytes, its low 6 bits)
+ * and whether the body goes with Content-Length or in chunks of that size (bit 6); up to the first
+ * newline is the Content-Type header; the rest is the body.
  */
 #include <errno.h>
 #include <json-c/json.h>
 #include <stdio.h>
 
 #include "fuzz-web.h"
+#include "macro.h"
 #include "upload-parse.h"
 
 /* small, so that the too-large path is reached by small inputs */
@@ -181,16 +183,26 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
                 return 0;
         if (!d)
                 d = fuzz_web_daemon(on_request, on_completed);
-        piece = 1 + (data[0] & 0x7f);
+        piece = 1 + (data[0] & 0x3f);
         body = fuzz_web_line(data + 1, size - 1, &type, &body_len);
         f = open_memstream(&req, &req_len);
         if (!f)
                 abort();
-        fprintf(f,
-                "POST /api/v1/jobs HTTP/1.1\r\nHost: fuzz\r\nContent-Type: %s\r\nContent-Length: "
-                "%zu\r\n\r\n",
-                type, body_len);
-        fwrite(body, 1, body_len, f);
+        fprintf(f, "POST /api/v1/jobs HTTP/1.1\r\nHost: fuzz\r\nContent-Type: %s\r\n", type);
+        if (data[0] & 0x40) {
+                /* no length announced: the body in chunks of the piece size */
+                fputs("Transfer-Encoding: chunked\r\n\r\n", f);
+                for (size_t off = 0; off < body_len; off += piece) {
+                        size_t n = MIN(piece, body_len - off);
+                        fprintf(f, "%zx\r\n", n);
+                        fwrite(body + off, 1, n, f);
+                        fputs("\r\n", f);
+                }
+                fputs("0\r\n\r\n", f);
+        } else {
+                fprintf(f, "Content-Length: %zu\r\n\r\n", body_len);
+                fwrite(body, 1, body_len, f);
+        }
         if (fclose(f) != 0)
                 abort();
         fuzz_web_request(d, req, req_len, piece);
