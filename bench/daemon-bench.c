@@ -15,6 +15,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "bench-proc.h"
 #include "harness.h"
 
 #define FLASH_BASE 0x08000000u
@@ -43,16 +44,6 @@ static double now_s(void) {
 static int compare_double(const void *a, const void *b) {
         double x = *(const double *)a, y = *(const double *)b;
         return (x > y) - (x < y);
-}
-
-static unsigned long peak_rss_kib(pid_t pid) {
-        g_autofree char *path = g_strdup_printf("/proc/%d/status", (int)pid);
-        g_autofree char *text = NULL;
-        const char *p;
-
-        if (!g_file_get_contents(path, &text, NULL, NULL) || !(p = strstr(text, "VmHWM:")))
-                return 0;
-        return strtoul(p + 6, NULL, 10);
 }
 
 static bool job_final(const char *s) {

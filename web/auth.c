@@ -139,3 +139,11 @@ const Token *tokens_find(const Tokens *t, const char *secret) {
                         found = &t->tokens[i];
         return found;
 }
+
+const char *auth_request_secret(const char *authorization, const char *method, const char *access_token) {
+        if (authorization)
+                return strncasecmp(authorization, "Bearer ", 7) == 0
+                               ? authorization + 7 + strspn(authorization + 7, " ")
+                               : NULL;
+        return method && streq(method, "GET") ? access_token : NULL;
+}

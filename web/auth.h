@@ -32,3 +32,7 @@ int tokens_load(const char *path, Tokens **ret);
 void tokens_free(Tokens *t);
 /* The token whose secret this is, or NULL. Compares every hash in constant time. */
 const Token *tokens_find(const Tokens *t, const char *secret);
+/* The secret a request presents: "Authorization: Bearer SECRET", or, for a GET without that header,
+ * the access_token= query argument (EventSource cannot send headers). NULL: none, or an Authorization
+ * header of another scheme, which the caller must treat as a wrong token. */
+const char *auth_request_secret(const char *authorization, const char *method, const char *access_token);

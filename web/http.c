@@ -17,6 +17,9 @@
 #include "sse.h"
 #include "web.h"
 
+/* after the bus (SD_EVENT_PRIORITY_NORMAL), before idle work */
+#define HTTP_PRIORITY (SD_EVENT_PRIORITY_NORMAL + 10)
+
 struct Http {
         Web *web;
         struct MHD_Daemon *mhd;
@@ -218,14 +221,9 @@ static bool client_is_loopback(struct MHD_Connection *conn) {
  * downgraded to the loopback default, so a typo shows as 401 rather than as missing rights. */
 static void authenticate(Request *r, bool *bad_token) {
         const char *auth = http_header(r, MHD_HTTP_HEADER_AUTHORIZATION);
-        const char *secret = NULL;
+        const char *secret = auth_request_secret(auth, r->method, http_query(r, "access_token"));
 
         *bad_token = false;
-        if (auth && strncasecmp(auth, "Bearer ", 7) == 0)
-                secret = auth + 7 + strspn(auth + 7, " ");
-        /* EventSource cannot send headers: the event stream also takes the token as a query argument */
-        else if (!auth && streq(r->method, "GET"))
-                secret = http_query(r, "access_token");
         if (secret || auth) {
                 r->token = tokens_find(r->web->tokens, secret);
                 r->role = r->token ? r->token->role : ROLE_NONE;
@@ -405,6 +403,14 @@ int http_start(Web *w, Http **ret) {
                 r = sd_event_add_defer(w->event, &h->kick, on_kick, h);
         if (r >= 0)
                 r = sd_event_source_set_enabled(h->kick, SD_EVENT_OFF);
+        /* dfusd's signals come in bursts (32 boards report at once): the server runs once the bus
+         * is read, so each stream gets the burst in one write rather than one write per signal */
+        if (r >= 0)
+                r = sd_event_source_set_priority(h->io, HTTP_PRIORITY);
+        if (r >= 0)
+                r = sd_event_source_set_priority(h->timer, HTTP_PRIORITY);
+        if (r >= 0)
+                r = sd_event_source_set_priority(h->kick, HTTP_PRIORITY);
         if (r < 0) {
                 http_free(h);
                 return log_error_errno(r, "Failed to add the HTTP server to the event loop: %m");

@@ -3,85 +3,28 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include "bus-json.h"
+#include "history-query.h"
 #include "history.h"
-#include "parse-util.h"
 #include "routes.h"
 #include "web.h"
 
-/* since= and until=: microseconds since the epoch as dfusd keeps them, or "2026-01-05T10:11:12Z". */
-static int parse_time(const char *s, uint64_t *ret) {
-        struct tm tm = {};
-        const char *end;
-        time_t t;
-
-        if (parse_uint64(s, 10, UINT64_MAX, ret) >= 0)
-                return 0;
-        end = strptime(s, "%Y-%m-%dT%H:%M:%S", &tm);
-        if (!end || (end[0] && !streq(end, "Z")))
-                return -EINVAL;
-        t = timegm(&tm);
-        if (t < 0)
-                return -EINVAL;
-        *ret = (uint64_t)t * 1000000ULL;
-        return 0;
-}
-
-typedef struct HistoryQuery {
-        uint64_t since, until, before;
-        uint32_t limit;
-        const char *port, *serial, *result;
-        char *image;
-} HistoryQuery;
-
-static void history_query_done(HistoryQuery *q) {
-        free(q->image);
+static const char *lookup(void *userdata, const char *name) {
+        return http_query(userdata, name);
 }
 
 typedef struct ArgCheck {
-        Request *r;
-        char *bad; /* the first argument that is not a filter */
+        const char *bad; /* the first argument that is not a filter (the connection's memory) */
 } ArgCheck;
 
 static enum MHD_Result check_arg(void *cls, enum MHD_ValueKind kind, const char *key, const char *value) {
-        static const char *const known[] = {"since",  "until", "port",   "serial", "image",
-                                            "result", "limit", "before", "format", "access_token"};
         ArgCheck *c = cls;
 
-        for (size_t i = 0; i < ELEMENTSOF(known); i++)
-                if (streq(key, known[i]))
-                        return MHD_YES;
-        c->bad = strdup(key);
+        if (history_query_arg_known(key))
+                return MHD_YES;
+        c->bad = key;
         return MHD_NO;
-}
-
-/* Fills q from the query; on bad input returns -EINVAL with *what naming the argument. */
-static int parse_query(Request *r, HistoryQuery *q, const char **what) {
-        const char *v;
-        uint64_t u;
-
-        *q = (HistoryQuery){.limit = 100};
-        if ((v = http_query(r, "since")) && parse_time(v, &q->since) < 0)
-                return *what = "since", -EINVAL;
-        if ((v = http_query(r, "until")) && parse_time(v, &q->until) < 0)
-                return *what = "until", -EINVAL;
-        if ((v = http_query(r, "before")) && parse_uint64(v, 10, UINT64_MAX, &q->before) < 0)
-                return *what = "before", -EINVAL;
-        if ((v = http_query(r, "limit"))) {
-                if (parse_uint64(v, 10, HISTORY_PAGE_MAX, &u) < 0 || u == 0)
-                        return *what = "limit", -EINVAL;
-                q->limit = (uint32_t)u;
-        }
-        if ((v = http_query(r, "result")) && !history_result_is_valid(v))
-                return *what = "result", -EINVAL;
-        q->result = v;
-        q->port = http_query(r, "port");
-        q->serial = http_query(r, "serial");
-        if ((v = http_query(r, "image")) && history_image_normalize(v, &q->image) < 0)
-                return *what = "image", -EINVAL;
-        return 0;
 }
 
 static int append_filter(sd_bus_message *m, const HistoryQuery *q) {
@@ -134,7 +77,7 @@ enum MHD_Result routes_history(Request *r) {
         _cleanup_bus_error_ sd_bus_error error = SD_BUS_ERROR_NULL;
         _cleanup_(sd_bus_message_unrefp) sd_bus_message *m = NULL, *reply = NULL;
         _cleanup_(json_object_putp) json_object *entries = NULL, *o = NULL;
-        ArgCheck check = {r, NULL};
+        ArgCheck check = {};
         const char *what = NULL;
         _cleanup_(history_query_done) HistoryQuery q = {};
         enum MHD_Result ret;
@@ -144,12 +87,10 @@ enum MHD_Result routes_history(Request *r) {
         if (!http_require(r, ROLE_VIEWER, &ret))
                 return ret;
         (void)MHD_get_connection_values(r->conn, MHD_GET_ARGUMENT_KIND, check_arg, &check);
-        if (check.bad) {
-                _cleanup_free_ char *bad = check.bad;
+        if (check.bad)
                 return http_reply_error(r, MHD_HTTP_BAD_REQUEST, "bad-request",
-                                        "Unknown history filter '%s'.", bad);
-        }
-        k = parse_query(r, &q, &what);
+                                        "Unknown history filter '%s'.", check.bad);
+        k = history_query_parse(&q, lookup, r, &what);
         if (k < 0)
                 return http_reply_error(r, MHD_HTTP_BAD_REQUEST, "bad-request", "Invalid value for '%s'.",
                                         what);

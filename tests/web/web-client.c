@@ -128,3 +128,38 @@ const char *web_reply_text(WebReply *r) {
         r->body = g_bytes_new_take(s, n + 1);
         return s;
 }
+
+guint16 web_spawn(Integ *t, const char *config, GSubprocess **ret) {
+        g_autoptr(GError) error = NULL;
+        g_autoptr(GSubprocessLauncher) l = g_subprocess_launcher_new(G_SUBPROCESS_FLAGS_STDOUT_PIPE);
+        g_autofree char *conf_path = integ_write_file(t, "web.conf", config, strlen(config));
+        g_autofree char *line = NULL;
+        g_autoptr(GDataInputStream) in = NULL;
+        GSubprocess *web;
+        const char *colon;
+        guint16 port;
+
+        g_subprocess_launcher_setenv(l, "DBUS_SESSION_BUS_ADDRESS", t->bus_address, TRUE);
+        web = g_subprocess_launcher_spawn(l, &error, g_getenv("DFUSD_WEB"), "--user", "--listen",
+                                          "127.0.0.1:0", "--config", conf_path, NULL);
+        g_assert_no_error(error);
+        *ret = web;
+        /* the server prints the port it bound first */
+        in = g_data_input_stream_new(g_subprocess_get_stdout_pipe(web));
+        line = g_data_input_stream_read_line(in, NULL, NULL, &error);
+        g_assert_no_error(error);
+        g_assert_nonnull(line);
+        colon = strrchr(line, ':');
+        g_assert_nonnull(colon);
+        port = (guint16)g_ascii_strtoull(colon + 1, NULL, 10);
+        g_assert_cmpuint(port, >, 0);
+        /* listening comes first; the copy of dfusd's objects follows within a bus round trip */
+        for (unsigned i = 0;; i++) {
+                g_autoptr(WebReply) r = web_request(port, "GET", "/api/v1/devices", NULL, NULL, NULL, 0);
+                if (r->status == 200)
+                        break;
+                g_assert_cmpuint(i, <, 1000);
+                g_usleep(10 * 1000);
+        }
+        return port;
+}

@@ -6,7 +6,10 @@
  * request bytes as given, so that malformed requests can be sent as well as good ones.
  */
 
+#include <gio/gio.h>
 #include <glib.h>
+
+#include "harness.h"
 
 typedef struct WebReply {
         unsigned status;
@@ -25,3 +28,7 @@ WebReply *web_request(guint16 port, const char *method, const char *path, const 
 /* A multipart/form-data body: image parts (name "image") then an options part, if given. */
 GBytes *web_multipart(const char *boundary, GBytes *const *images, gsize n_images, const char *options);
 const char *web_reply_text(WebReply *r);
+
+/* Starts dfusd-web --user on a free loopback port of the test's bus, with CONFIG as the text of its
+ * configuration file, and waits until it serves dfusd's objects. Returns the port; *ret the process. */
+guint16 web_spawn(Integ *t, const char *config, GSubprocess **ret);

@@ -42,9 +42,11 @@ function deviceAdded(d) {
 function deviceRemoved(d) {
   const job = state.last.get(d.port), dev = state.devices.get(d.port);
   state.devices.delete(d.port);
-  // Pulled mid-job: the job fails after this, and the tile must show it. A board taken away after
-  // its job ended (the operator removing a failed board) clears its tile.
-  if (job && dev && dev.job === job.id && !FINAL.has(job.state)) state.pulled.set(d.port, dev);
+  // Pulled mid-job: the job fails after this, and the tile must show it. The board's own job link
+  // may already be gone (dfusd lets go of a board as soon as its engine reports the loss, which can
+  // come before the removal), so the port's newest job decides. A board taken away after its job
+  // ended (the operator removing a failed board) clears its tile.
+  if (job && dev && !FINAL.has(job.state)) state.pulled.set(d.port, dev);
   else state.last.delete(d.port);
 }
 
