@@ -149,14 +149,17 @@ static char *python(const char *program, const char *input) {
 /* A counter sequence; last UINT64_MAX: unbounded. */
 static void add_counter(Integ *t, const char *name, uint64_t start, uint64_t last) {
         g_autoptr(GError) error = NULL;
-        g_autoptr(GVariant) r = integ_call(
-                t, DFUSD_PATH, DFUSD_MANAGER, "AddSequence",
-                g_variant_new("(s@a{sv})", name,
-                              last == UINT64_MAX ? integ_options("start", g_variant_new_uint64(start), NULL)
-                                                 : integ_options("start", g_variant_new_uint64(start),
-                                                                 "last", g_variant_new_uint64(last), NULL)),
-                "(o)", &error);
+        g_autoptr(GVariant) path = NULL;
+
+        path = integ_call(t, DFUSD_PATH, DFUSD_MANAGER, "AddSequence",
+                          g_variant_new("(s@a{sv})", name,
+                                        last == UINT64_MAX
+                                                ? integ_options("start", g_variant_new_uint64(start), NULL)
+                                                : integ_options("start", g_variant_new_uint64(start), "last",
+                                                                g_variant_new_uint64(last), NULL)),
+                          "(o)", &error);
         g_assert_no_error(error);
+        g_assert_nonnull(path);
 }
 
 /*
