@@ -460,6 +460,93 @@ static void test_events(WebTest *w, gconstpointer data) {
         g_assert_true(done);
 }
 
+/* Over TLS: a client that trusts the certificate reads the API and a wrong token is still 401; one
+ * that does not trust it stops at the handshake; plain HTTP to the port gets no HTTP answer. */
+static const char tls_client[] =
+        "import json, socket, ssl, sys, time, urllib.request, urllib.error\n"
+        "a = json.load(sys.stdin)\n"
+        "url = 'https://127.0.0.1:%d' % a['port']\n"
+        "ctx = ssl.create_default_context(cafile=a['ca'])\n"
+        "for i in range(1000):\n"
+        "    try:\n"
+        "        with urllib.request.urlopen(url + '/api/v1/devices', context=ctx, timeout=10) as r:\n"
+        "            body = json.load(r)\n"
+        "            break\n"
+        "    except urllib.error.HTTPError as e:\n"
+        "        assert e.code == 503, e.code  # dfusd's objects not read yet\n"
+        "        time.sleep(0.01)\n"
+        "assert [d['port'] for d in body['devices']] == ['1-1'], body\n"
+        "req = urllib.request.Request(url + '/api/v1/jobs', headers={'Authorization': 'Bearer wrong'})\n"
+        "try:\n"
+        "    urllib.request.urlopen(req, context=ctx, timeout=10)\n"
+        "    raise SystemExit('a wrong token was accepted')\n"
+        "except urllib.error.HTTPError as e:\n"
+        "    assert e.code == 401, e.code\n"
+        "try:\n"
+        "    urllib.request.urlopen(url + '/api/v1/devices', context=ssl.create_default_context(), "
+        "timeout=10)\n"
+        "    raise SystemExit('an untrusted certificate was accepted')\n"
+        "except urllib.error.URLError as e:\n"
+        "    assert isinstance(e.reason, ssl.SSLCertVerificationError), e\n"
+        "s = socket.create_connection(('127.0.0.1', a['port']), timeout=10)\n"
+        "s.sendall(b'GET /api/v1/devices HTTP/1.1\\r\\nHost: x\\r\\nConnection: close\\r\\n\\r\\n')\n"
+        "data = b''\n"
+        "while True:\n"
+        "    try:\n"
+        "        chunk = s.recv(4096)\n"
+        "    except (ConnectionResetError, socket.timeout):\n"
+        "        break\n"
+        "    if not chunk:\n"
+        "        break\n"
+        "    data += chunk\n"
+        "assert not data.startswith(b'HTTP/'), data[:80]\n"
+        "print('ok')\n";
+
+/* TLSCertificate= and TLSKey= serve the API over HTTPS only; off loopback, plain HTTP is refused
+ * unless AllowPlainHTTP=yes says otherwise. */
+static void test_tls(WebTest *w, gconstpointer data) {
+        Integ *t = &w->integ;
+        g_autofree char *key = g_build_filename(t->dir, "web.key", NULL);
+        g_autofree char *cert = g_build_filename(t->dir, "web.pem", NULL);
+        g_autofree char *extra = NULL, *input = NULL, *out = NULL, *err = NULL, *plain_conf = NULL;
+        g_autofree char *tokens = g_build_filename(t->dir, "web-tokens", NULL), *plain_path = NULL;
+        g_autoptr(GError) error = NULL;
+        g_auto(GStrv) env = NULL;
+        int status = 0;
+
+        integ_start(t, &(IntegRun){.boards = 1});
+        integ_wait_devices(t, 1, 10);
+        g_spawn_sync(NULL,
+                     (char *[]){"openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt",
+                                "ec_paramgen_curve:prime256v1", "-nodes", "-days", "2", "-subj",
+                                "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1", "-keyout", key,
+                                "-out", cert, NULL},
+                     NULL, G_SPAWN_SEARCH_PATH, NULL, NULL, &out, &err, &status, &error);
+        g_assert_no_error(error);
+        if (!g_spawn_check_wait_status(status, NULL))
+                g_error("openssl req failed: %s", err);
+        extra = g_strdup_printf("TLSCertificate=%s\nTLSKey=%s\n", cert, key);
+        web_start(w, extra);
+        input = g_strdup_printf("{\"port\": %u, \"ca\": \"%s\"}", w->port, cert);
+        g_free(out);
+        out = python(tls_client, input);
+        g_assert_cmpstr(out, ==, "ok\n");
+
+        /* the tokens file web_start() wrote, without TLS, on every address */
+        plain_conf = g_strdup_printf("[Web]\nTokensFile=%s\n", tokens);
+        plain_path = integ_write_file(t, "plain.conf", plain_conf, strlen(plain_conf));
+        env = g_environ_setenv(g_get_environ(), "DBUS_SESSION_BUS_ADDRESS", t->bus_address, TRUE);
+        g_clear_pointer(&out, g_free);
+        g_clear_pointer(&err, g_free);
+        g_spawn_sync(NULL,
+                     (char *[]){(char *)g_getenv("DFUSD_WEB"), "--user", "--listen", "0.0.0.0:0", "--config",
+                                plain_path, NULL},
+                     env, 0, NULL, NULL, &out, &err, &status, &error);
+        g_assert_no_error(error);
+        g_assert_false(g_spawn_check_wait_status(status, NULL));
+        g_assert_nonnull(strstr(err, "Refusing plain HTTP on a non-loopback address"));
+}
+
 /*
  * Today's counts are all of today's jobs, however many pages of history they take: an old journal of
  * more of today's jobs than one page (and some of yesterday's) is imported by dfusd at start, and the
@@ -598,6 +685,7 @@ int main(int argc, char *argv[]) {
         g_test_add("/web/access-and-bad-input", WebTest, NULL, setup, test_access_and_bad_input, teardown);
         g_test_add("/web/events", WebTest, NULL, setup, test_events, teardown);
         g_test_add("/web/today", WebTest, NULL, setup, test_today, teardown);
+        g_test_add("/web/tls", WebTest, NULL, setup, test_tls, teardown);
         g_test_add("/web/openapi", WebTest, NULL, setup, test_openapi, teardown);
         g_test_add("/web/browser", WebTest, NULL, setup, test_browser, teardown);
         return test_run();

@@ -30,5 +30,6 @@ GBytes *web_multipart(const char *boundary, GBytes *const *images, gsize n_image
 const char *web_reply_text(WebReply *r);
 
 /* Starts dfusd-web --user on a free loopback port of the test's bus, with CONFIG as the text of its
- * configuration file, and waits until it serves dfusd's objects. Returns the port; *ret the process. */
+ * configuration file, and waits until it serves dfusd's objects (with TLS, only until it listens:
+ * web_request() speaks plain HTTP). Returns the port; *ret the process. */
 guint16 web_spawn(Integ *t, const char *config, GSubprocess **ret);
