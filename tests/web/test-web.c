@@ -1,8 +1,10 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* dfusd-web in front of the real dfusd with simulated boards: the API, access, bad input, events. */
 #include <json-c/json.h>
+#include <netinet/in.h>
 #include <signal.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 
 #include "harness.h"
@@ -460,6 +462,58 @@ static void test_events(WebTest *w, gconstpointer data) {
         g_assert_true(done);
 }
 
+/* Socket activation as dfusd-web.socket does it: the listening socket arrives as fd 3 with LISTEN_FDS
+ * and LISTEN_PID, and dfusd-web serves on it rather than binding Listen= itself. */
+static void test_socket_activation(WebTest *w, gconstpointer data) {
+        Integ *t = &w->integ;
+        g_autoptr(GError) error = NULL;
+        g_autoptr(GSubprocessLauncher) l = g_subprocess_launcher_new(G_SUBPROCESS_FLAGS_STDOUT_PIPE);
+        g_autofree char *tokens = g_build_filename(t->dir, "web-tokens", NULL);
+        g_autofree char *conf = NULL, *conf_path = NULL, *line = NULL, *expect = NULL;
+        g_autoptr(GDataInputStream) in = NULL;
+        struct sockaddr_in sa = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+        socklen_t len = sizeof(sa);
+        int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+
+        g_assert_cmpint(fd, >=, 0);
+        g_assert_cmpint(bind(fd, (struct sockaddr *)&sa, sizeof(sa)), ==, 0);
+        g_assert_cmpint(listen(fd, 16), ==, 0);
+        g_assert_cmpint(getsockname(fd, (struct sockaddr *)&sa, &len), ==, 0);
+        w->port = ntohs(sa.sin_port);
+
+        integ_start(t, &(IntegRun){.boards = 1});
+        integ_wait_devices(t, 1, 10);
+        g_file_set_contents(tokens, "", 0, &error);
+        g_assert_no_error(error);
+        g_assert_cmpint(chmod(tokens, 0600), ==, 0);
+        /* a Listen= that would fail if it were used: the passed socket wins */
+        conf = g_strdup_printf("[Web]\nTokensFile=%s\nListen=192.0.2.1:1\nStaticDirectory=%s\n", tokens,
+                               g_getenv("DFUSD_WEB_STATIC"));
+        conf_path = integ_write_file(t, "web.conf", conf, strlen(conf));
+        g_subprocess_launcher_setenv(l, "DBUS_SESSION_BUS_ADDRESS", t->bus_address, TRUE);
+        g_subprocess_launcher_setenv(l, "LISTEN_FDS", "1", TRUE);
+        g_subprocess_launcher_take_fd(l, fd, 3);
+        /* LISTEN_PID is the pid of the process that reads it: the shell's, which exec keeps */
+        w->web = g_subprocess_launcher_spawn(l, &error, "/bin/sh", "-c",
+                                             "LISTEN_PID=$$ exec \"$0\" --user --config \"$1\"",
+                                             g_getenv("DFUSD_WEB"), conf_path, NULL);
+        g_assert_no_error(error);
+        in = g_data_input_stream_new(g_subprocess_get_stdout_pipe(w->web));
+        line = g_data_input_stream_read_line(in, NULL, NULL, &error);
+        g_assert_no_error(error);
+        expect = g_strdup_printf("dfusd-web: listening on http://(socket):%u/", w->port);
+        g_assert_cmpstr(line, ==, expect);
+        for (unsigned i = 0;; i++) {
+                g_autoptr(WebReply) r = web_request(w->port, "GET", "/api/v1/devices", NULL, NULL, NULL, 0);
+                if (r->status == 200) {
+                        g_assert_nonnull(strstr(web_reply_text(r), "\"port\":\"1-1\""));
+                        break;
+                }
+                g_assert_cmpuint(i, <, 1000);
+                g_usleep(10 * 1000);
+        }
+}
+
 /* Over TLS: a client that trusts the certificate reads the API and a wrong token is still 401; one
  * that does not trust it stops at the handshake; plain HTTP to the port gets no HTTP answer. */
 static const char tls_client[] =
@@ -686,6 +740,7 @@ int main(int argc, char *argv[]) {
         g_test_add("/web/events", WebTest, NULL, setup, test_events, teardown);
         g_test_add("/web/today", WebTest, NULL, setup, test_today, teardown);
         g_test_add("/web/tls", WebTest, NULL, setup, test_tls, teardown);
+        g_test_add("/web/socket-activation", WebTest, NULL, setup, test_socket_activation, teardown);
         g_test_add("/web/openapi", WebTest, NULL, setup, test_openapi, teardown);
         g_test_add("/web/browser", WebTest, NULL, setup, test_browser, teardown);
         return test_run();
