@@ -1,0 +1,90 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * Edges of common/ that only a one-line change would cross: a prefix on a full message stays inside
+ * the message, an empty image writes nothing, ...
+ */
+#include <errno.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "error.h"
+#include "image/image.h" /* before glib.h, which replaces MIN and MAX */
+#include "test-main.h"
+#include <glib.h>
+
+/* The byte after the message belongs to whatever follows the DfuError: a prefix must not touch it. */
+static void test_error_prefix_bounds(void) {
+        struct {
+                DfuError e;
+                char canary[8];
+        } s = {.e = DFU_ERROR_INIT};
+        char full[sizeof(s.e.message)];
+
+        memcpy(s.canary, "canary!", sizeof(s.canary));
+        memset(full, 'a', sizeof(full) - 1);
+        full[sizeof(full) - 1] = 0;
+        g_assert_cmpint(dfu_error_set(&s.e, ENOENT, "%s", full), ==, -ENOENT);
+        g_assert_cmpint(dfu_error_prefix(&s.e, "image.hex: "), ==, -ENOENT);
+        g_assert_cmpuint(strlen(s.e.message), ==, sizeof(s.e.message) - 1);
+        g_assert_true(g_str_has_prefix(s.e.message, "image.hex: aaa"));
+        g_assert_cmpmem(s.canary, sizeof(s.canary), "canary!", sizeof(s.canary));
+
+        /* no error to prefix: the caller still gets a failure */
+        g_assert_cmpint(dfu_error_prefix(NULL, "image.hex: "), ==, -EIO);
+        DfuError unset = DFU_ERROR_INIT;
+        g_assert_cmpint(dfu_error_prefix(&unset, "image.hex: "), ==, -EIO);
+        g_assert_cmpstr(unset.message, ==, "image.hex: ");
+}
+
+/* An image without segments writes an empty binary, not the bytes of a segment it does not have. */
+static void test_binary_empty(void) {
+        _cleanup_(image_freep) Image *image = image_new("empty");
+        DfuError error = DFU_ERROR_INIT;
+        int fds[2];
+
+        g_assert_cmpint(pipe(fds), ==, 0);
+        g_assert_cmpint(image_write_binary(image, fds[1], &error), ==, 0);
+        close(fds[1]);
+        char buf[16];
+        g_assert_cmpint(read(fds[0], buf, sizeof(buf)), ==, 0);
+        close(fds[0]);
+}
+
+/* Spaces and tabs before the first record are skipped like blank lines, whichever comes first. */
+static void test_detect_blanks(void) {
+        static const char *const texts[] = {" :00000001FF", "\t:00000001FF", " \t\r\n:00000001FF",
+                                            "\t S9030000FC"};
+        for (size_t i = 0; i < G_N_ELEMENTS(texts); i++)
+                g_assert_cmpint(image_detect_format((const uint8_t *)texts[i], strlen(texts[i])), ==,
+                                i < 3 ? IMAGE_FORMAT_IHEX : IMAGE_FORMAT_SREC);
+}
+
+static int write_dfuse(const Image *image, int fd, DfuError *error) {
+        return image_write_dfuse(image, 0, NULL, 0x0483, 0xdf11, 0x2200, fd, error);
+}
+
+/* Each writer refuses a missing image and a closed descriptor before it writes anything. */
+static void test_writers_refuse(void) {
+        static int (*const writers[])(const Image *, int, DfuError *) = {image_write_binary,
+                                                                         image_write_ihex, write_dfuse};
+        _cleanup_(image_freep) Image *image = image_new("app");
+        static const uint8_t data[4] = {1, 2, 3, 4};
+
+        g_assert_cmpint(image_add_segment(image, 0x08000000, data, sizeof(data), "app", -1, NULL), ==, 0);
+        for (size_t i = 0; i < G_N_ELEMENTS(writers); i++) {
+                DfuError e1 = DFU_ERROR_INIT, e2 = DFU_ERROR_INIT;
+                g_assert_cmpint(writers[i](NULL, STDERR_FILENO, &e1), ==, -EINVAL);
+                g_assert_nonnull(strstr(e1.message, "invalid arguments to image_write_"));
+                g_assert_cmpint(writers[i](image, -1, &e2), ==, -EINVAL);
+                g_assert_nonnull(strstr(e2.message, "invalid arguments to image_write_"));
+        }
+}
+
+int main(int argc, char **argv) {
+        g_test_init(&argc, &argv, NULL);
+        g_test_add_func("/common/error/prefix-bounds", test_error_prefix_bounds);
+        g_test_add_func("/common/image/binary-empty", test_binary_empty);
+        g_test_add_func("/common/image/detect-blanks", test_detect_blanks);
+        g_test_add_func("/common/image/writers-refuse", test_writers_refuse);
+        return test_run();
+}
