@@ -9,6 +9,11 @@
 
 #include "error.h"
 #include "image/image.h" /* before glib.h, which replaces MIN and MAX */
+#include "memmap.h"
+#include "parse-util.h"
+#include "parts.h"
+#include "patch-place.h"
+#include "patch.h"
 #include "test-main.h"
 #include <glib.h>
 
@@ -80,11 +85,98 @@ static void test_writers_refuse(void) {
         }
 }
 
+/* No bytes but a length, or nowhere to put the digest: refused, not hashed from whatever is there. */
+static void test_sha256_refuses(void) {
+        char hex[65] = "";
+
+        g_assert_cmpint(sha256_hex(NULL, 3, hex), ==, -EINVAL);
+        g_assert_cmpstr(hex, ==, "");
+        g_assert_cmpint(sha256_hex((const uint8_t *)"abc", 3, NULL), ==, -EINVAL);
+}
+
+static void test_boolean_words(void) {
+        static const char *const yes[] = {"yes", "YES", "true", "True", "on", "ON", "1"};
+        static const char *const no[] = {"no", "No", "false", "FALSE", "off", "Off", "0"};
+        static const char *const neither[] = {"", "2", "y", "n", "yes ", "enable"};
+
+        for (size_t i = 0; i < G_N_ELEMENTS(yes); i++) {
+                bool v = false;
+                g_assert_cmpint(parse_boolean(yes[i], &v), ==, 0);
+                g_assert_true(v);
+        }
+        for (size_t i = 0; i < G_N_ELEMENTS(no); i++) {
+                bool v = true;
+                g_assert_cmpint(parse_boolean(no[i], &v), ==, 0);
+                g_assert_false(v);
+        }
+        for (size_t i = 0; i < G_N_ELEMENTS(neither); i++) {
+                bool v = true;
+                g_assert_cmpint(parse_boolean(neither[i], &v), ==, -EINVAL);
+                g_assert_true(v);
+        }
+}
+
+static void test_memmap_add_no_map(void) {
+        DfuError e = DFU_ERROR_INIT;
+
+        g_assert_cmpint(memmap_add(NULL, "@Internal Flash  /0x08000000/04*016Kg", &e), ==, -EINVAL);
+        g_assert_cmpstr(e.message, ==, "No memory map");
+}
+
+/* No alternate settings, or a count of none: no part, whatever the strings hold. */
+static void test_part_match_nothing(void) {
+        const char *f405[] = {"@Internal Flash  /0x08000000/04*016Kg,01*064Kg,07*128Kg", NULL};
+
+        g_assert_null(part_match(NULL, 0, 0x2200));
+        g_assert_null(part_match(NULL, 1, 0x2200));
+        g_assert_null(part_match(f405, 0, 0x2200));
+        g_assert_true(part_match(f405, 1, 0x2200) == part_find("f405"));
+}
+
+/* A byte whose second digit is not hex is refused, not taken as its first digit and 0xF. */
+static void test_patch_bytes_half(void) {
+        DfuError e = DFU_ERROR_INIT;
+        uint8_t buf[PATCH_WIDTH_MAX];
+        Patch p;
+
+        g_assert_cmpint(patch_parse("0x08001000:bytes:2:s", &p, &e), ==, 0);
+        g_assert_cmpint(patch_render(&p, "AB0G", buf, &e), ==, -EINVAL);
+        g_assert_nonnull(strstr(e.message, "'AB0G' is not hex digits"));
+}
+
+/* The bytes a patch adds count against the image's segment cap like any others: the placement fails
+ * with the loader's complaint, it does not go on with an image past the cap. */
+static void test_patch_fill_past_cap(void) {
+        _cleanup_(image_freep) Image *kept = image_new("app");
+        DfuError e = DFU_ERROR_INIT;
+        static const uint8_t byte = 0x5A;
+        MemLayout layout;
+        Patch p;
+
+        /* every other byte: IMAGE_SEGMENT_CAP segments that do not touch */
+        for (uint32_t i = 0; i < IMAGE_SEGMENT_CAP; i++)
+                g_assert_cmpint(image_add_segment(kept, 0x08000000 + 2 * i, &byte, 1, "app", -1, &e), ==, 0);
+        g_assert_cmpuint(kept->n_segments, ==, IMAGE_SEGMENT_CAP);
+        g_assert_cmpint(
+                memlayout_parse("@Internal Flash  /0x08000000/04*016Kg,01*064Kg,07*128Kg", 0, &layout, &e),
+                ==, 0);
+        g_assert_cmpint(patch_parse("0x08000001:bytes:1:serial", &p, &e), ==, 0);
+        g_assert_cmpint(patch_place_all(kept, &layout, &p, 1, false, false, NULL, &e), ==, -EFBIG);
+        g_assert_nonnull(strstr(e.message, "more than 65536 separate segments"));
+        memlayout_done(&layout);
+}
+
 int main(int argc, char **argv) {
         g_test_init(&argc, &argv, NULL);
         g_test_add_func("/common/error/prefix-bounds", test_error_prefix_bounds);
         g_test_add_func("/common/image/binary-empty", test_binary_empty);
         g_test_add_func("/common/image/detect-blanks", test_detect_blanks);
         g_test_add_func("/common/image/writers-refuse", test_writers_refuse);
+        g_test_add_func("/common/image/sha256-refuses", test_sha256_refuses);
+        g_test_add_func("/common/parse/boolean-words", test_boolean_words);
+        g_test_add_func("/common/memmap/add-no-map", test_memmap_add_no_map);
+        g_test_add_func("/common/parts/match-nothing", test_part_match_nothing);
+        g_test_add_func("/common/patch/bytes-half", test_patch_bytes_half);
+        g_test_add_func("/common/patch/fill-past-cap", test_patch_fill_past_cap);
         return test_run();
 }
