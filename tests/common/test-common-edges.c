@@ -14,6 +14,7 @@
 #include "parts.h"
 #include "patch-place.h"
 #include "patch.h"
+#include "strv.h"
 #include "test-main.h"
 #include <glib.h>
 
@@ -166,6 +167,17 @@ static void test_patch_fill_past_cap(void) {
         memlayout_done(&layout);
 }
 
+/* The separator goes between the strings only. */
+static void test_strv_join(void) {
+        g_autofree char *three = strv_join((char *[]){(char *)"a", (char *)"bc", (char *)"d", NULL}, ", ");
+        g_autofree char *one = strv_join((char *[]){(char *)"a", NULL}, ", ");
+        g_autofree char *none = strv_join(NULL, ", ");
+
+        g_assert_cmpstr(three, ==, "a, bc, d");
+        g_assert_cmpstr(one, ==, "a");
+        g_assert_cmpstr(none, ==, "");
+}
+
 int main(int argc, char **argv) {
         g_test_init(&argc, &argv, NULL);
         g_test_add_func("/common/error/prefix-bounds", test_error_prefix_bounds);
@@ -178,5 +190,6 @@ int main(int argc, char **argv) {
         g_test_add_func("/common/parts/match-nothing", test_part_match_nothing);
         g_test_add_func("/common/patch/bytes-half", test_patch_bytes_half);
         g_test_add_func("/common/patch/fill-past-cap", test_patch_fill_past_cap);
+        g_test_add_func("/common/strv/join", test_strv_join);
         return test_run();
 }

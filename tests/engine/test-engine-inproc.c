@@ -234,6 +234,43 @@ static void test_real_window(void) {
         inproc_close();
 }
 
+/*
+ * The read-protection probe reads the start of the flash its map names, 0x08000000 without a usable
+ * map: a protected board's refusal is the answer READ, an unprotected one's bytes NONE.
+ */
+static void test_probe_protection(void) {
+        static const struct {
+                bool protected, with_map;
+                uint32_t address;
+                DfuseProtection want;
+        } cases[] = {
+                {false, false, 0x08000000, DFUSE_PROTECTION_NONE},
+                {true, false, 0x08000000, DFUSE_PROTECTION_READ},
+                {false, true, 0x08004000, DFUSE_PROTECTION_NONE},
+        };
+
+        for (size_t i = 0; i < G_N_ELEMENTS(cases); i++) {
+                SimBoardOptions o = {.part = part_find("f405"), .read_protected = cases[i].protected};
+                _cleanup_(memmap_freep) MemMap *map = memmap_new();
+                DfuseProtection p = DFUSE_PROTECTION_UNKNOWN;
+                DfuError error = DFU_ERROR_INIT;
+                DfuseDevice d;
+
+                inproc_open(&d, &o);
+                if (cases[i].with_map) {
+                        g_assert_cmpint(memmap_add(map, "@Internal Flash  /0x08004000/03*016Kg", &error), ==,
+                                        0);
+                        d.info.map = map;
+                }
+                g_assert_cmpint(dfuse_probe_protection(&d, NULL, &p, &error), ==, 0);
+                g_assert_cmpint(p, ==, cases[i].want);
+                g_assert_cmpuint(bus.set_addresses->len, ==, 1);
+                g_assert_cmphex(g_array_index(bus.set_addresses, uint32_t, 0), ==, cases[i].address);
+                d.info.map = NULL;
+                inproc_close();
+        }
+}
+
 int main(int argc, char **argv) {
         /* the engine's zero-length sleeps between polls then cost microseconds, not the default 50 */
         (void)prctl(PR_SET_TIMERSLACK, 1UL);
@@ -242,5 +279,6 @@ int main(int argc, char **argv) {
         g_test_add_func("/engine/inproc/skip-identical-middle", test_skip_identical_middle);
         g_test_add_func("/engine/inproc/failed-block", test_failed_block);
         g_test_add_func("/engine/inproc/no-plan", test_no_plan);
+        g_test_add_func("/engine/inproc/probe-protection", test_probe_protection);
         return test_run();
 }
