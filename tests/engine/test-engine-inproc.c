@@ -271,6 +271,62 @@ static void test_probe_protection(void) {
         }
 }
 
+/* After a refused block the engine clears the error: the board waits in dfuIDLE for the next job. */
+static void test_failed_block_clears(void) {
+        SimBoardOptions o = {.part = part_find("g431"), .time_scale = 1.0};
+        SimFaultSpec f = {.fault = SIM_FAULT_STATUS, .phase = SIM_PHASE_WRITE, .after = 1, .status = 6};
+        uint8_t data[2048];
+        DfuseDevice d;
+        DfuError error = DFU_ERROR_INIT;
+        DfuseStats stats = {0};
+        DfuStatus st;
+
+        memset(data, 0xA5, sizeof(data));
+        inproc_open(&d, &o);
+        g_assert_cmpint(sim_board_inject(bus.board, &f), ==, 0);
+        _cleanup_(plan_freep) Plan *plan =
+                plan_for(o.part, 0x08000000, data, sizeof(data), &(PlanOptions){});
+        g_assert_cmpint(dfuse_execute(&d, plan, NULL, NULL, NULL, NULL, &error), ==, -EIO);
+        g_assert_nonnull(strstr(error.message, "errPROG in state dfuERROR"));
+        d.stats = &stats; /* the engine's pointed into the finished call */
+        g_assert_cmpint(dfu_get_status(&d, &st, 0), ==, 0);
+        g_assert_cmpint(st.state, ==, DFU_STATE_IDLE);
+        g_assert_cmpint(st.status, ==, 0);
+        inproc_close();
+}
+
+/* A read-protected board stalls the first download; the status it then gives is the reason. */
+static void test_protected_write(void) {
+        SimBoardOptions o = {.part = part_find("g431"), .time_scale = 1.0, .read_protected = true};
+        uint8_t data[2048];
+        DfuseDevice d;
+        DfuError error = DFU_ERROR_INIT;
+
+        memset(data, 0xA5, sizeof(data));
+        inproc_open(&d, &o);
+        _cleanup_(plan_freep) Plan *plan =
+                plan_for(o.part, 0x08000000, data, sizeof(data), &(PlanOptions){});
+        g_assert_cmpint(dfuse_execute(&d, plan, NULL, NULL, NULL, NULL, &error), ==, -EACCES);
+        g_assert_nonnull(strstr(error.message, "device reports errVENDOR"));
+        g_assert_nonnull(strstr(error.message, "read-out protection is active"));
+        inproc_close();
+}
+
+/* A board that leaves during a read is gone, not refusing: no status is read from it. */
+static void test_read_unplugged(void) {
+        SimBoardOptions o = {.part = part_find("g431"), .time_scale = 1.0};
+        SimFaultSpec f = {.fault = SIM_FAULT_UNPLUG, .phase = SIM_PHASE_READ, .after = 1};
+        uint8_t buf[4096];
+        DfuseDevice d;
+        DfuError error = DFU_ERROR_INIT;
+
+        inproc_open(&d, &o);
+        g_assert_cmpint(sim_board_inject(bus.board, &f), ==, 0);
+        g_assert_cmpint(dfuse_read(&d, 0, 0x08000000, buf, sizeof(buf), NULL, &error), ==, -ENODEV);
+        g_assert_null(strstr(error.message, "device reports"));
+        inproc_close();
+}
+
 int main(int argc, char **argv) {
         /* the engine's zero-length sleeps between polls then cost microseconds, not the default 50 */
         (void)prctl(PR_SET_TIMERSLACK, 1UL);
@@ -280,5 +336,8 @@ int main(int argc, char **argv) {
         g_test_add_func("/engine/inproc/failed-block", test_failed_block);
         g_test_add_func("/engine/inproc/no-plan", test_no_plan);
         g_test_add_func("/engine/inproc/probe-protection", test_probe_protection);
+        g_test_add_func("/engine/inproc/failed-block-clears", test_failed_block_clears);
+        g_test_add_func("/engine/inproc/protected-write", test_protected_write);
+        g_test_add_func("/engine/inproc/read-unplugged", test_read_unplugged);
         return test_run();
 }
