@@ -1,0 +1,147 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * Edges of the core that a one-line change would cross unnoticed otherwise: the history's filters,
+ * serials that are empty or missing, memory maps that do not parse.
+ */
+#include <errno.h>
+
+#include "core-test.h"
+#include "device.h"
+#include "history.h"
+#include "store.h"
+#include "test-main.h"
+
+typedef struct HistoryWait {
+        bool done;
+        int result;
+        StoreHistory *page;
+} HistoryWait;
+
+static void history_done(Manager *m, int result, StoreHistory *page, void *userdata) {
+        HistoryWait *w = userdata;
+        (void)m;
+        *w = (HistoryWait){true, result, page};
+}
+
+static bool history_ready(CoreTest *t, void *userdata) {
+        (void)t;
+        return ((HistoryWait *)userdata)->done;
+}
+
+/* The ids of the entries the filter finds, oldest first: "1 2". */
+static char *history_ids(CoreTest *t, const StoreHistoryFilter *f) {
+        HistoryWait w = {};
+        GString *s = g_string_new(NULL);
+
+        g_assert_cmpint(history_query(t->m, f, history_done, &w), ==, 0);
+        g_assert_true(core_test_run_until(t, history_ready, &w, CORE_TEST_TIMEOUT_MS));
+        g_assert_cmpint(w.result, ==, 0);
+        for (size_t i = 0; i < w.page->n; i++)
+                g_string_append_printf(s, "%s%u", i ? " " : "", w.page->entries[i].id);
+        store_history_free(w.page);
+        return g_string_free(s, FALSE);
+}
+
+/* Each filter of a history query is applied, and only that one. */
+static void test_history_filters(void) {
+        CoreTest t = {};
+        Job *a, *b;
+
+        core_test_setup(&t, NULL);
+        core_test_plug(&t, "1-1", "f405", "A1");
+        core_test_plug(&t, "1-2", "f405", "B2");
+        a = core_test_submit(&t, (const char *[]){"port=1-1", "leave=no", NULL}, NULL);
+        g_assert_nonnull(a);
+        core_test_release(&t, a->id, 0);
+        b = core_test_submit(&t, (const char *[]){"port=1-2", "leave=no", NULL}, NULL);
+        g_assert_nonnull(b);
+        core_test_release(&t, b->id, -EIO);
+
+        static const struct {
+                StoreHistoryFilter f;
+                const char *ids;
+        } cases[] = {
+                {{}, "1 2"},
+                {{.port = "1-1"}, "1"},
+                {{.serial = "B2"}, "2"},
+                {{.port = "1-1", .serial = "B2"}, ""},
+                {{.result = "failed"}, "2"},
+                {{.result = "done"}, "1"},
+                {{.image = "0000000000000000000000000000000000000000000000000000000000000000"}, ""},
+                {{.serial = "A1",
+                  .image = "0000000000000000000000000000000000000000000000000000000000000000"},
+                 ""},
+        };
+        for (size_t i = 0; i < G_N_ELEMENTS(cases); i++) {
+                g_autofree char *ids = history_ids(&t, &cases[i].f);
+                g_assert_cmpstr(ids, ==, cases[i].ids);
+        }
+        core_test_teardown(&t);
+}
+
+static Device *plug_raw(CoreTest *t, const char *port, const char *serial, char *const *alt_strings) {
+        const PartInfo *part = part_find("f405");
+        Device *d;
+
+        g_assert_cmpint(device_new(t->m, port, NULL, 0x0483, 0xdf11, &d), ==, 0);
+        g_assert_cmpint(device_publish(d, &(DeviceInfo){.serial = serial,
+                                                        .vid = 0x0483,
+                                                        .pid = 0xdf11,
+                                                        .bcd_device = part->bcd_device,
+                                                        .transfer_size = part->transfer_size,
+                                                        .alt_strings = alt_strings,
+                                                        .part = part}),
+                        ==, 0);
+        return d;
+}
+
+/* Boards without a serial, or whose probe failed, are not duplicates of each other; two that report
+ * the same serial are. */
+static void test_duplicate_serials(void) {
+        char *const *alts = (char *const *)part_find("f405")->alt_strings;
+        CoreTest t = {};
+        Device *failed, *e1, *e2, *s1, *s2;
+
+        core_test_setup(&t, NULL);
+        g_assert_cmpint(device_new(t.m, "1-9", NULL, 0x0483, 0xdf11, &failed), ==, 0);
+        g_assert_cmpint(device_publish(failed, NULL), ==, 0);
+        e1 = plug_raw(&t, "1-1", "", alts);
+        e2 = plug_raw(&t, "1-2", "", alts);
+        s1 = plug_raw(&t, "1-3", "S1", alts);
+        s2 = plug_raw(&t, "1-4", "S1", alts);
+        g_assert_true(failed->failed);
+        g_assert_false(failed->serial_duplicated);
+        g_assert_false(e1->serial_duplicated);
+        g_assert_false(e2->serial_duplicated);
+        g_assert_true(s1->serial_duplicated);
+        g_assert_true(s2->serial_duplicated);
+        core_test_teardown(&t);
+}
+
+/* One layout per alternate setting, in order: one that does not parse stays, empty, in its place. */
+static void test_map_keeps_places(void) {
+        char *alts[] = {(char *)"garbled", (char *)"@Internal Flash  /0x08000000/04*016Kg", NULL};
+        char *both[] = {alts[1], (char *)"@Option Bytes  /0x1FFFC000/01*016 e", NULL};
+        CoreTest t = {};
+        Device *d, *ok;
+
+        core_test_setup(&t, NULL);
+        d = plug_raw(&t, "1-1", "G1", alts);
+        ok = plug_raw(&t, "1-2", "G2", both);
+        g_assert_cmpuint(d->map->n_layouts, ==, 2);
+        g_assert_cmpuint(d->map->layouts[0].n_regions, ==, 0);
+        g_assert_cmpuint(d->map->layouts[1].n_regions, ==, 1);
+        g_assert_cmphex(d->map->layouts[1].regions[0].address, ==, 0x08000000);
+        g_assert_cmpuint(ok->map->n_layouts, ==, 2);
+        g_assert_cmpuint(ok->map->layouts[1].alt_setting, ==, 1);
+        g_assert_cmphex(ok->map->layouts[1].regions[0].address, ==, 0x1FFFC000);
+        core_test_teardown(&t);
+}
+
+int main(int argc, char **argv) {
+        g_test_init(&argc, &argv, NULL);
+        g_test_add_func("/core/history/filters", test_history_filters);
+        g_test_add_func("/core/devices/duplicate-serials", test_duplicate_serials);
+        g_test_add_func("/core/devices/map-keeps-places", test_map_keeps_places);
+        return test_run();
+}
