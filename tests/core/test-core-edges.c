@@ -79,22 +79,6 @@ static void test_history_filters(void) {
         core_test_teardown(&t);
 }
 
-static Device *plug_raw(CoreTest *t, const char *port, const char *serial, char *const *alt_strings) {
-        const PartInfo *part = part_find("f405");
-        Device *d;
-
-        g_assert_cmpint(device_new(t->m, port, NULL, 0x0483, 0xdf11, &d), ==, 0);
-        g_assert_cmpint(device_publish(d, &(DeviceInfo){.serial = serial,
-                                                        .vid = 0x0483,
-                                                        .pid = 0xdf11,
-                                                        .bcd_device = part->bcd_device,
-                                                        .transfer_size = part->transfer_size,
-                                                        .alt_strings = alt_strings,
-                                                        .part = part}),
-                        ==, 0);
-        return d;
-}
-
 /* Boards without a serial, or whose probe failed, are not duplicates of each other; two that report
  * the same serial are. */
 static void test_duplicate_serials(void) {
@@ -105,10 +89,10 @@ static void test_duplicate_serials(void) {
         core_test_setup(&t, NULL);
         g_assert_cmpint(device_new(t.m, "1-9", NULL, 0x0483, 0xdf11, &failed), ==, 0);
         g_assert_cmpint(device_publish(failed, NULL), ==, 0);
-        e1 = plug_raw(&t, "1-1", "", alts);
-        e2 = plug_raw(&t, "1-2", "", alts);
-        s1 = plug_raw(&t, "1-3", "S1", alts);
-        s2 = plug_raw(&t, "1-4", "S1", alts);
+        e1 = core_test_plug_strings(&t, "1-1", "f405", "", alts);
+        e2 = core_test_plug_strings(&t, "1-2", "f405", "", alts);
+        s1 = core_test_plug_strings(&t, "1-3", "f405", "S1", alts);
+        s2 = core_test_plug_strings(&t, "1-4", "f405", "S1", alts);
         g_assert_true(failed->failed);
         g_assert_false(failed->serial_duplicated);
         g_assert_false(e1->serial_duplicated);
@@ -126,8 +110,8 @@ static void test_map_keeps_places(void) {
         Device *d, *ok;
 
         core_test_setup(&t, NULL);
-        d = plug_raw(&t, "1-1", "G1", alts);
-        ok = plug_raw(&t, "1-2", "G2", both);
+        d = core_test_plug_strings(&t, "1-1", "f405", "G1", alts);
+        ok = core_test_plug_strings(&t, "1-2", "f405", "G2", both);
         g_assert_cmpuint(d->map->n_layouts, ==, 2);
         g_assert_cmpuint(d->map->layouts[0].n_regions, ==, 0);
         g_assert_cmpuint(d->map->layouts[1].n_regions, ==, 1);
