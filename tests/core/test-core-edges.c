@@ -5,6 +5,12 @@
  */
 #include <errno.h>
 
+#include <fcntl.h>
+#include <glib/gstdio.h>
+#include <stdio.h>
+#include <unistd.h>
+
+#include "config.h"
 #include "core-test.h"
 #include "device.h"
 #include "history.h"
@@ -122,10 +128,50 @@ static void test_map_keeps_places(void) {
         core_test_teardown(&t);
 }
 
+/* A setting that is not understood or out of range is named in a warning and ignored; the good ones
+ * around it hold and are not complained about. */
+static void test_config_warnings(void) {
+        g_autofree char *dir = g_dir_make_tmp("dfusd-config-XXXXXX", NULL);
+        g_autofree char *path = g_build_filename(dir, "dfusd.conf", NULL);
+        g_autofree char *log_path = g_build_filename(dir, "log", NULL);
+        g_autofree char *log = NULL;
+        Config c;
+
+        g_assert_true(g_file_set_contents(path,
+                                          "[Daemon]\nMaxParallel=3\nBogus=1\nMaxParallel=0\n"
+                                          "[Elsewhere]\nKey=value\n",
+                                          -1, NULL));
+        config_init(&c);
+        /* the warnings go to stderr: catch them in a file for the call */
+        fflush(stderr);
+        int saved = dup(STDERR_FILENO), fd = open(log_path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+        g_assert_cmpint(saved, >=, 0);
+        g_assert_cmpint(fd, >=, 0);
+        g_assert_cmpint(dup2(fd, STDERR_FILENO), ==, STDERR_FILENO);
+        int r = config_load(&c, path);
+        fflush(stderr);
+        g_assert_cmpint(dup2(saved, STDERR_FILENO), ==, STDERR_FILENO);
+        close(saved);
+        close(fd);
+
+        g_assert_cmpint(r, ==, 0);
+        g_assert_cmpuint(c.max_parallel, ==, 3);
+        g_assert_true(g_file_get_contents(log_path, &log, NULL, NULL));
+        g_assert_nonnull(strstr(log, "dfusd.conf: ignoring [Daemon] Bogus=1: not understood."));
+        g_assert_nonnull(strstr(log, "dfusd.conf: ignoring [Daemon] MaxParallel=0: out of range."));
+        g_assert_nonnull(strstr(log, "dfusd.conf: ignoring [Elsewhere] Key=value: not understood."));
+        g_assert_null(strstr(log, "MaxParallel=3"));
+        config_done(&c);
+        (void)g_unlink(path);
+        (void)g_unlink(log_path);
+        (void)g_rmdir(dir);
+}
+
 int main(int argc, char **argv) {
         g_test_init(&argc, &argv, NULL);
         g_test_add_func("/core/history/filters", test_history_filters);
         g_test_add_func("/core/devices/duplicate-serials", test_duplicate_serials);
         g_test_add_func("/core/devices/map-keeps-places", test_map_keeps_places);
+        g_test_add_func("/core/config/warnings", test_config_warnings);
         return test_run();
 }
