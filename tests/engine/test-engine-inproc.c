@@ -327,6 +327,24 @@ static void test_read_unplugged(void) {
         inproc_close();
 }
 
+/* A read goes back to dfuIDLE through ABORT after its set-address; an ABORT the board refuses ends the
+ * read there (the 5th request: to-idle GETSTATUS, set-address DNLOAD, two polls, ABORT). */
+static void test_read_abort_refused(void) {
+        SimBoardOptions o = {.part = part_find("g431"), .time_scale = 1.0};
+        SimFaultSpec f = {.fault = SIM_FAULT_STALL, .phase = SIM_PHASE_ANY, .after = 4, .count = 1};
+        uint8_t buf[4096];
+        DfuseDevice d;
+        DfuError error = DFU_ERROR_INIT;
+
+        inproc_open(&d, &o);
+        g_assert_cmpint(sim_board_inject(bus.board, &f), ==, 0);
+        g_assert_cmpint(dfuse_read(&d, 0, 0x08000000, buf, sizeof(buf), NULL, &error), ==, -EPIPE);
+        g_assert_nonnull(strstr(error.message,
+                                "the board stalled the request (phase read, last state dfuDNLOAD-IDLE)"));
+        g_assert_cmpuint(sim_board_counters(bus.board)->upload, ==, 0);
+        inproc_close();
+}
+
 int main(int argc, char **argv) {
         /* the engine's zero-length sleeps between polls then cost microseconds, not the default 50 */
         (void)prctl(PR_SET_TIMERSLACK, 1UL);
@@ -339,5 +357,6 @@ int main(int argc, char **argv) {
         g_test_add_func("/engine/inproc/failed-block-clears", test_failed_block_clears);
         g_test_add_func("/engine/inproc/protected-write", test_protected_write);
         g_test_add_func("/engine/inproc/read-unplugged", test_read_unplugged);
+        g_test_add_func("/engine/inproc/read-abort-refused", test_read_abort_refused);
         return test_run();
 }
