@@ -4,6 +4,7 @@
  * the message, an empty image writes nothing, ...
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -178,6 +179,26 @@ static void test_strv_join(void) {
         g_assert_cmpstr(none, ==, "");
 }
 
+/* A descriptor that cannot be read (a file opened for writing) fails with the reason, not as an empty
+ * file. */
+static void test_read_fails(void) {
+        g_autofree char *dir = g_dir_make_tmp("common-edges-XXXXXX", NULL);
+        g_autofree char *path = g_build_filename(dir, "app.hex", NULL);
+        int fd = open(path, O_WRONLY | O_CREAT | O_CLOEXEC, 0600);
+        DfuError e = DFU_ERROR_INIT;
+        uint8_t *buf = NULL;
+        size_t size = 7;
+
+        g_assert_cmpint(fd, >=, 0);
+        g_assert_cmpint(write(fd, ":00000001FF\n", 12), ==, 12);
+        g_assert_cmpint(read_fd_capped(fd, "app.hex", 1024, &buf, &size, &e), ==, -EBADF);
+        g_assert_cmpstr(e.message, ==, "app.hex: cannot read: Bad file descriptor");
+        g_assert_null(buf);
+        close(fd);
+        g_assert_cmpint(unlink(path), ==, 0);
+        g_assert_cmpint(rmdir(dir), ==, 0);
+}
+
 int main(int argc, char **argv) {
         g_test_init(&argc, &argv, NULL);
         g_test_add_func("/common/error/prefix-bounds", test_error_prefix_bounds);
@@ -191,5 +212,6 @@ int main(int argc, char **argv) {
         g_test_add_func("/common/patch/bytes-half", test_patch_bytes_half);
         g_test_add_func("/common/patch/fill-past-cap", test_patch_fill_past_cap);
         g_test_add_func("/common/strv/join", test_strv_join);
+        g_test_add_func("/common/image/read-fails", test_read_fails);
         return test_run();
 }
