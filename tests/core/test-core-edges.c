@@ -8,12 +8,14 @@
 #include <fcntl.h>
 #include <glib/gstdio.h>
 #include <stdio.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "config.h"
 #include "core-test.h"
 #include "device.h"
 #include "history.h"
+#include "journal.h"
 #include "store.h"
 #include "test-main.h"
 
@@ -128,43 +130,89 @@ static void test_map_keeps_places(void) {
         core_test_teardown(&t);
 }
 
+/* What fn writes to stderr, caught in a file (the log goes there). */
+static char *stderr_of(void (*fn)(void *userdata), void *userdata) {
+        g_autofree char *dir = g_dir_make_tmp("dfusd-stderr-XXXXXX", NULL);
+        g_autofree char *path = g_build_filename(dir, "log", NULL);
+        char *text = NULL;
+
+        fflush(stderr);
+        int saved = dup(STDERR_FILENO), fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+        g_assert_cmpint(saved, >=, 0);
+        g_assert_cmpint(fd, >=, 0);
+        g_assert_cmpint(dup2(fd, STDERR_FILENO), ==, STDERR_FILENO);
+        fn(userdata);
+        fflush(stderr);
+        g_assert_cmpint(dup2(saved, STDERR_FILENO), ==, STDERR_FILENO);
+        close(saved);
+        close(fd);
+        g_assert_true(g_file_get_contents(path, &text, NULL, NULL));
+        (void)g_unlink(path);
+        (void)g_rmdir(dir);
+        return text;
+}
+
+typedef struct ConfigLoad {
+        Config c;
+        const char *path;
+        int r;
+} ConfigLoad;
+
+static void config_load_fn(void *userdata) {
+        ConfigLoad *l = userdata;
+        l->r = config_load(&l->c, l->path);
+}
+
 /* A setting that is not understood or out of range is named in a warning and ignored; the good ones
  * around it hold and are not complained about. */
 static void test_config_warnings(void) {
         g_autofree char *dir = g_dir_make_tmp("dfusd-config-XXXXXX", NULL);
         g_autofree char *path = g_build_filename(dir, "dfusd.conf", NULL);
-        g_autofree char *log_path = g_build_filename(dir, "log", NULL);
-        g_autofree char *log = NULL;
-        Config c;
+        ConfigLoad l = {.path = path};
 
         g_assert_true(g_file_set_contents(path,
                                           "[Daemon]\nMaxParallel=3\nBogus=1\nMaxParallel=0\n"
                                           "[Elsewhere]\nKey=value\n",
                                           -1, NULL));
-        config_init(&c);
-        /* the warnings go to stderr: catch them in a file for the call */
-        fflush(stderr);
-        int saved = dup(STDERR_FILENO), fd = open(log_path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-        g_assert_cmpint(saved, >=, 0);
-        g_assert_cmpint(fd, >=, 0);
-        g_assert_cmpint(dup2(fd, STDERR_FILENO), ==, STDERR_FILENO);
-        int r = config_load(&c, path);
-        fflush(stderr);
-        g_assert_cmpint(dup2(saved, STDERR_FILENO), ==, STDERR_FILENO);
-        close(saved);
-        close(fd);
-
-        g_assert_cmpint(r, ==, 0);
-        g_assert_cmpuint(c.max_parallel, ==, 3);
-        g_assert_true(g_file_get_contents(log_path, &log, NULL, NULL));
+        config_init(&l.c);
+        g_autofree char *log = stderr_of(config_load_fn, &l);
+        g_assert_cmpint(l.r, ==, 0);
+        g_assert_cmpuint(l.c.max_parallel, ==, 3);
         g_assert_nonnull(strstr(log, "dfusd.conf: ignoring [Daemon] Bogus=1: not understood."));
         g_assert_nonnull(strstr(log, "dfusd.conf: ignoring [Daemon] MaxParallel=0: out of range."));
         g_assert_nonnull(strstr(log, "dfusd.conf: ignoring [Elsewhere] Key=value: not understood."));
         g_assert_null(strstr(log, "MaxParallel=3"));
-        config_done(&c);
+        config_done(&l.c);
         (void)g_unlink(path);
-        (void)g_unlink(log_path);
         (void)g_rmdir(dir);
+}
+
+/* Under the unit stderr is the journal's stream ($JOURNAL_STREAM names it): the board's arrival is
+ * then logged once, as the structured entry, not a second time on stderr. */
+static void attached_as_journal_fn(void *userdata) {
+        struct stat st;
+        g_assert_cmpint(fstat(STDERR_FILENO, &st), ==, 0);
+        g_autofree char *stream =
+                g_strdup_printf("%llu:%llu", (unsigned long long)st.st_dev, (unsigned long long)st.st_ino);
+        g_assert_true(g_setenv("JOURNAL_STREAM", stream, TRUE));
+        journal_board_attached(userdata);
+        g_unsetenv("JOURNAL_STREAM");
+}
+
+static void attached_fn(void *userdata) {
+        journal_board_attached(userdata);
+}
+
+static void test_journal_stream(void) {
+        CoreTest t = {};
+
+        core_test_setup(&t, NULL);
+        Device *d = core_test_plug(&t, "1-1", "f405", "A1");
+        g_autofree char *as_journal = stderr_of(attached_as_journal_fn, d);
+        g_autofree char *by_hand = stderr_of(attached_fn, d);
+        g_assert_null(strstr(as_journal, "Board attached"));
+        g_assert_nonnull(strstr(by_hand, "Board attached on port 1-1: 0483:df11 serial 'A1', part f405."));
+        core_test_teardown(&t);
 }
 
 int main(int argc, char **argv) {
@@ -173,5 +221,6 @@ int main(int argc, char **argv) {
         g_test_add_func("/core/devices/duplicate-serials", test_duplicate_serials);
         g_test_add_func("/core/devices/map-keeps-places", test_map_keeps_places);
         g_test_add_func("/core/config/warnings", test_config_warnings);
+        g_test_add_func("/core/journal/stream", test_journal_stream);
         return test_run();
 }
