@@ -9,6 +9,8 @@
 #include <glib/gstdio.h>
 #include <stdio.h>
 #include <sys/stat.h>
+#include <syslog.h>
+#include <systemd/sd-journal.h>
 #include <unistd.h>
 
 #include "config.h"
@@ -16,6 +18,7 @@
 #include "device.h"
 #include "history.h"
 #include "journal.h"
+#include "log.h"
 #include "store.h"
 #include "test-main.h"
 
@@ -215,6 +218,37 @@ static void test_journal_stream(void) {
         core_test_teardown(&t);
 }
 
+static void journal_entries_fn(void *userdata) {
+        const Job *j = userdata;
+        journal_job_finished(j, 0);
+        journal_protection_changed(j, "unprotect", "read protection lifted");
+        journal_rule_stopped(7, "its image is no longer approved");
+}
+
+/* The journal's entries for a job and a rule: a failure to send one is a debug line of each, and only
+ * a failure (whether a journal listens decides which it is here). The rule's stop is a warning too. */
+static void test_journal_failures(void) {
+        bool journal = sd_journal_print(LOG_DEBUG, "dfusd test-core-edges: is a journal listening?") >= 0;
+        CoreTest t = {};
+
+        core_test_setup(&t, NULL);
+        core_test_plug(&t, "1-1", "f405", "A1");
+        Job *j = core_test_submit(&t, (const char *[]){"port=1-1", "leave=no", NULL}, NULL);
+        g_assert_nonnull(j);
+        core_test_release(&t, j->id, 0);
+        int level = log_get_max_level();
+        log_set_max_level(LOG_DEBUG);
+        g_autofree char *log = stderr_of(journal_entries_fn, j);
+        log_set_max_level(level);
+
+        unsigned n = 0;
+        for (const char *p = log; (p = strstr(p, "Failed to write to the journal")); p++)
+                n++;
+        g_assert_cmpuint(n, ==, journal ? 0 : 3);
+        g_assert_nonnull(strstr(log, "Rule 7 stopped: its image is no longer approved"));
+        core_test_teardown(&t);
+}
+
 int main(int argc, char **argv) {
         g_test_init(&argc, &argv, NULL);
         g_test_add_func("/core/history/filters", test_history_filters);
@@ -222,5 +256,6 @@ int main(int argc, char **argv) {
         g_test_add_func("/core/devices/map-keeps-places", test_map_keeps_places);
         g_test_add_func("/core/config/warnings", test_config_warnings);
         g_test_add_func("/core/journal/stream", test_journal_stream);
+        g_test_add_func("/core/journal/failures", test_journal_failures);
         return test_run();
 }
