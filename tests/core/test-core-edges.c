@@ -19,6 +19,8 @@
 #include "history.h"
 #include "journal.h"
 #include "log.h"
+#include "option-read.h"
+#include "prepare.h"
 #include "store.h"
 #include "test-main.h"
 
@@ -249,6 +251,55 @@ static void test_journal_failures(void) {
         core_test_teardown(&t);
 }
 
+/* A job's patch in a sector the image does not touch is refused (without patch-erase) when the image
+ * is prepared, not left out of the plan. */
+static void test_patch_outside_image(void) {
+        _cleanup_(memmap_freep) MemMap *map = NULL;
+        _cleanup_(image_freep) Image *image = image_new("app.hex");
+        _cleanup_(sanitize_report_freep) SanitizeReport *report = NULL;
+        _cleanup_(plan_freep) Plan *plan = NULL;
+        static const uint8_t data[1024] = {0x5A};
+        DfuError e = DFU_ERROR_INIT;
+        PrepareTarget target;
+        JobOptions o;
+
+        g_assert_cmpint(image_add_segment(image, CORE_FLASH_BASE, data, sizeof(data), "app.hex", -1, &e), ==,
+                        0);
+        g_assert_cmpint(prepare_target_from_part(part_find("f405"), &map, &target, &e), ==, 0);
+        job_options_init(&o);
+        o.patches = g_new0(char *, 2);
+        o.patches[0] = strdup("0x08060000:u32le:serial");
+        g_assert_cmpint(prepare_image(image, &o, &target, false, &report, &plan, &e), ==, -EMEDIUMTYPE);
+        g_assert_nonnull(strstr(
+                e.message,
+                "Patch at 0x08060000 (serial) is in sector 0x08060000 that the image does not touch"));
+        g_assert_null(plan);
+        job_options_done(&o);
+}
+
+static void option_read_nothing(Manager *m, int result, const OptionBytesFamily *f, const uint8_t *block,
+                                const DfuError *error, void *userdata) {
+        (void)m, (void)result, (void)f, (void)block, (void)error, (void)userdata;
+        g_assert_not_reached();
+}
+
+/* Reading a board's option bytes waits for no job: a board that is flashing is busy. */
+static void test_option_read_busy(void) {
+        DfuError e = DFU_ERROR_INIT;
+        CoreTest t = {};
+
+        core_test_setup(&t, NULL);
+        Device *d = core_test_plug(&t, "1-1", "f405", "A1");
+        Job *j = core_test_submit(&t, (const char *[]){"port=1-1", "leave=no", NULL}, NULL);
+        g_assert_nonnull(j);
+        core_test_wait_started(&t, 1);
+        g_assert_cmpint(option_read_start(t.m, d, option_read_nothing, NULL, &e), ==, -EBUSY);
+        g_assert_cmpstr(e.message, ==, "The board on port 1-1 is busy.");
+        g_assert_false(d->reading);
+        core_test_release(&t, j->id, 0);
+        core_test_teardown(&t);
+}
+
 int main(int argc, char **argv) {
         g_test_init(&argc, &argv, NULL);
         g_test_add_func("/core/history/filters", test_history_filters);
@@ -257,5 +308,7 @@ int main(int argc, char **argv) {
         g_test_add_func("/core/config/warnings", test_config_warnings);
         g_test_add_func("/core/journal/stream", test_journal_stream);
         g_test_add_func("/core/journal/failures", test_journal_failures);
+        g_test_add_func("/core/prepare/patch-outside-image", test_patch_outside_image);
+        g_test_add_func("/core/option-read/busy", test_option_read_busy);
         return test_run();
 }
