@@ -345,6 +345,27 @@ static void test_read_abort_refused(void) {
         inproc_close();
 }
 
+/* A download the board refuses with a stall leaves the reason in the status: the error names it. */
+static void test_stalled_block_status(void) {
+        SimBoardOptions o = {.part = part_find("g431"), .time_scale = 1.0};
+        SimFaultSpec stall = {.fault = SIM_FAULT_STALL, .phase = SIM_PHASE_WRITE, .after = 3, .count = 1};
+        SimFaultSpec status = {.fault = SIM_FAULT_STATUS, .phase = SIM_PHASE_WRITE, .after = 3, .status = 6};
+        uint8_t data[2048];
+        DfuseDevice d;
+        DfuError error = DFU_ERROR_INIT;
+
+        memset(data, 0xA5, sizeof(data));
+        inproc_open(&d, &o);
+        g_assert_cmpint(sim_board_inject(bus.board, &stall), ==, 0);
+        g_assert_cmpint(sim_board_inject(bus.board, &status), ==, 0);
+        _cleanup_(plan_freep) Plan *plan =
+                plan_for(o.part, 0x08000000, data, sizeof(data), &(PlanOptions){});
+        g_assert_cmpint(dfuse_execute(&d, plan, NULL, NULL, NULL, NULL, &error), ==, -EIO);
+        g_assert_cmpstr(error.message, ==,
+                        "write of block at 0x08000400 failed: device reports errPROG in state dfuERROR");
+        inproc_close();
+}
+
 int main(int argc, char **argv) {
         /* the engine's zero-length sleeps between polls then cost microseconds, not the default 50 */
         (void)prctl(PR_SET_TIMERSLACK, 1UL);
@@ -358,5 +379,6 @@ int main(int argc, char **argv) {
         g_test_add_func("/engine/inproc/protected-write", test_protected_write);
         g_test_add_func("/engine/inproc/read-unplugged", test_read_unplugged);
         g_test_add_func("/engine/inproc/read-abort-refused", test_read_abort_refused);
+        g_test_add_func("/engine/inproc/stalled-block-status", test_stalled_block_status);
         return test_run();
 }
