@@ -21,6 +21,7 @@
 #include "log.h"
 #include "option-read.h"
 #include "prepare.h"
+#include "progress.h"
 #include "store.h"
 #include "test-main.h"
 
@@ -300,6 +301,37 @@ static void test_option_read_busy(void) {
         core_test_teardown(&t);
 }
 
+/* The phase model fills its _DFUSE_PHASE_MAX entries and nothing after them. */
+static void test_progress_model_bounds(void) {
+        Plan plan = {.estimate_ms = 100,
+                     .estimate_erase_ms = 40,
+                     .estimate_write_ms = 50,
+                     .estimate_verify_ms = 10};
+        struct {
+                uint64_t model[_DFUSE_PHASE_MAX];
+                uint64_t canary;
+        } s = {.canary = 0x5A5A5A5A5A5A5A5Au};
+
+        progress_phase_model(&plan, s.model);
+        g_assert_cmpuint(s.model[DFUSE_PHASE_ERASE], ==, 40000);
+        g_assert_cmpuint(s.model[DFUSE_PHASE_WRITE], ==, 50000);
+        g_assert_cmphex(s.canary, ==, 0x5A5A5A5A5A5A5A5Au);
+}
+
+/* A phase without a count (a mass erase) has done none of its share by count: only its elapsed time
+ * shortens what is left. */
+static void test_progress_no_count(void) {
+        Plan plan = {.estimate_ms = 100, .estimate_erase_ms = 40, .estimate_write_ms = 60};
+        ProgressEstimate none, start;
+
+        progress_estimate(&plan, &(ProgressSample){.phase = DFUSE_PHASE_ERASE, .phase_elapsed_usec = 10000},
+                          &none);
+        progress_estimate(&plan, &(ProgressSample){.phase = DFUSE_PHASE_ERASE, .total = 100}, &start);
+        g_assert_cmpfloat(none.progress, ==, 0);
+        g_assert_cmpfloat(start.progress, ==, 0);
+        g_assert_cmpuint(none.remaining_usec, ==, 30000 + 60000);
+}
+
 int main(int argc, char **argv) {
         g_test_init(&argc, &argv, NULL);
         g_test_add_func("/core/history/filters", test_history_filters);
@@ -310,5 +342,7 @@ int main(int argc, char **argv) {
         g_test_add_func("/core/journal/failures", test_journal_failures);
         g_test_add_func("/core/prepare/patch-outside-image", test_patch_outside_image);
         g_test_add_func("/core/option-read/busy", test_option_read_busy);
+        g_test_add_func("/core/progress/model-bounds", test_progress_model_bounds);
+        g_test_add_func("/core/progress/no-count", test_progress_no_count);
         return test_run();
 }
