@@ -342,6 +342,8 @@ static void test_read_abort_refused(void) {
         g_assert_nonnull(strstr(error.message,
                                 "the board stalled the request (phase read, last state dfuDNLOAD-IDLE)"));
         g_assert_cmpuint(sim_board_counters(bus.board)->upload, ==, 0);
+        /* nothing after the ABORT */
+        g_assert_cmpuint(sim_board_counters(bus.board)->requests, ==, 5);
         inproc_close();
 }
 
