@@ -23,6 +23,9 @@ static struct {
         GArray *set_addresses;
         unsigned max_block;
         unsigned blocks;
+        unsigned uploads;
+        atomic_bool *cancel_after_uploads; /* set once cancel_uploads UPLOADs have been answered */
+        unsigned cancel_uploads;
 } bus;
 
 int LIBUSB_CALL libusb_control_transfer(libusb_device_handle *handle, uint8_t bmRequestType,
@@ -44,6 +47,9 @@ int LIBUSB_CALL libusb_control_transfer(libusb_device_handle *handle, uint8_t bm
                 bus.blocks++;
         }
         SimResult r = sim_board_control(bus.board, &s, data, &len, bus.now, &ready, &events);
+        if ((bmRequestType & 0xE0) == 0xA0 && bRequest == 2 && ++bus.uploads == bus.cancel_uploads &&
+            bus.cancel_after_uploads)
+                atomic_store(bus.cancel_after_uploads, true);
         bus.now = MAX(bus.now, ready);
         if ((bmRequestType & 0x60) == 0x20 && bRequest == 3 && r == SIM_OK && len == 6) {
                 /*
@@ -79,7 +85,8 @@ static void inproc_open(DfuseDevice *d, const SimBoardOptions *o) {
         bus.board = sim_board_new(o);
         g_assert_nonnull(bus.board);
         bus.now = 0;
-        bus.max_block = bus.blocks = 0;
+        bus.max_block = bus.blocks = bus.uploads = bus.cancel_uploads = 0;
+        bus.cancel_after_uploads = NULL;
         bus.set_addresses = g_array_new(FALSE, FALSE, sizeof(uint32_t));
         *d = (DfuseDevice){0};
         dfuse_device_init(d);
@@ -368,6 +375,22 @@ static void test_stalled_block_status(void) {
         inproc_close();
 }
 
+/* A read cancelled between two blocks stops there: no block after it is asked for. */
+static void test_read_cancelled(void) {
+        SimBoardOptions o = {.part = part_find("g431"), .time_scale = 1.0};
+        atomic_bool cancel = false;
+        uint8_t buf[8192];
+        DfuseDevice d;
+        DfuError error = DFU_ERROR_INIT;
+
+        inproc_open(&d, &o);
+        bus.cancel_after_uploads = &cancel;
+        bus.cancel_uploads = 2;
+        g_assert_cmpint(dfuse_read(&d, 0, 0x08000000, buf, sizeof(buf), &cancel, &error), ==, -ECANCELED);
+        g_assert_cmpuint(bus.uploads, ==, 2);
+        inproc_close();
+}
+
 int main(int argc, char **argv) {
         /* the engine's zero-length sleeps between polls then cost microseconds, not the default 50 */
         (void)prctl(PR_SET_TIMERSLACK, 1UL);
@@ -382,5 +405,6 @@ int main(int argc, char **argv) {
         g_test_add_func("/engine/inproc/read-unplugged", test_read_unplugged);
         g_test_add_func("/engine/inproc/read-abort-refused", test_read_abort_refused);
         g_test_add_func("/engine/inproc/stalled-block-status", test_stalled_block_status);
+        g_test_add_func("/engine/inproc/read-cancelled", test_read_cancelled);
         return test_run();
 }
