@@ -23,6 +23,7 @@
 #include "prepare.h"
 #include "progress.h"
 #include "store.h"
+#include "submit.h"
 #include "test-main.h"
 
 typedef struct HistoryWait {
@@ -332,6 +333,43 @@ static void test_progress_no_count(void) {
         g_assert_cmpuint(none.remaining_usec, ==, 30000 + 60000);
 }
 
+/* Inspect against layouts given as an option: they are parsed (a bad one named), the image judged
+ * against them, and each patch placed. */
+static void test_inspect_layouts(void) {
+        static const uint8_t data[1024] = {0x5A};
+        _cleanup_(image_set_freep) ImageSet *set = g_new0(ImageSet, 1);
+        DfuError e = DFU_ERROR_INIT;
+        InspectResult res = {};
+        CoreTest t = {};
+        JobOptions o;
+
+        core_test_setup(&t, NULL);
+        set->merged = image_new("app.hex");
+        g_assert_cmpint(
+                image_add_segment(set->merged, CORE_FLASH_BASE, data, sizeof(data), "app.hex", -1, &e), ==,
+                0);
+        job_options_init(&o);
+        o.layouts = g_new0(char *, 2);
+        o.layouts[0] = strdup("@Internal Flash  /0x08000000/04*016Kg");
+        o.patches = g_new0(char *, 2);
+        o.patches[0] = strdup("0x08000100:u32le:serial");
+        g_assert_cmpint(submit_inspect(t.m, set, &o, &res, &e), ==, 0);
+        g_assert_false(res.report->rejected);
+        g_assert_nonnull(res.plan);
+        g_assert_cmpuint(res.n_patches, ==, 1);
+        g_assert_cmphex(res.patches[0].patch.address, ==, 0x08000100);
+        g_assert_cmpint(res.patches[0].place, ==, PATCH_PLACE_IMAGE);
+        submit_inspect_result_done(&res);
+
+        free(o.layouts[0]);
+        o.layouts[0] = strdup("garbled");
+        res = (InspectResult){};
+        g_assert_cmpint(submit_inspect(t.m, set, &o, &res, &e), ==, -EINVAL);
+        g_assert_true(g_str_has_prefix(e.message, "Option 'layouts': memory map \"garbled\""));
+        job_options_done(&o);
+        core_test_teardown(&t);
+}
+
 int main(int argc, char **argv) {
         g_test_init(&argc, &argv, NULL);
         g_test_add_func("/core/history/filters", test_history_filters);
@@ -344,5 +382,6 @@ int main(int argc, char **argv) {
         g_test_add_func("/core/option-read/busy", test_option_read_busy);
         g_test_add_func("/core/progress/model-bounds", test_progress_model_bounds);
         g_test_add_func("/core/progress/no-count", test_progress_no_count);
+        g_test_add_func("/core/inspect/layouts", test_inspect_layouts);
         return test_run();
 }
