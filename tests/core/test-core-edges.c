@@ -24,6 +24,7 @@
 #include "progress.h"
 #include "store.h"
 #include "submit.h"
+#include "tasks.h"
 #include "test-main.h"
 
 typedef struct HistoryWait {
@@ -370,6 +371,56 @@ static void test_inspect_layouts(void) {
         core_test_teardown(&t);
 }
 
+typedef struct Blocked {
+        int fds[2];
+        bool done;
+} Blocked;
+
+static void blocked_run(void *userdata) {
+        Blocked *b = userdata;
+        char c;
+        g_assert_cmpint(read(b->fds[0], &c, 1), ==, 1);
+}
+
+static void blocked_done(Manager *m, void *userdata) {
+        (void)m;
+        ((Blocked *)userdata)->done = true;
+}
+
+static bool tasks_idle(CoreTest *t, void *userdata) {
+        (void)userdata;
+        pthread_mutex_lock(&t->m->tasks_lock);
+        bool idle = !t->m->tasks_running && !t->m->tasks_done;
+        pthread_mutex_unlock(&t->m->tasks_lock);
+        return idle;
+}
+
+static bool blocked_finished(CoreTest *t, void *userdata) {
+        (void)t;
+        return ((Blocked *)userdata)->done;
+}
+
+/* A task that runs is listed as running until its thread ends (what the exit waits for), and its
+ * completion then runs on the loop. */
+static void test_task_listed(void) {
+        Blocked b = {};
+        CoreTest t = {};
+
+        core_test_setup(&t, NULL);
+        g_assert_true(core_test_run_until(&t, tasks_idle, NULL, CORE_TEST_TIMEOUT_MS));
+        g_assert_cmpint(pipe(b.fds), ==, 0);
+        g_assert_cmpint(tasks_start(t.m, blocked_run, blocked_done, &b), ==, 0);
+        pthread_mutex_lock(&t.m->tasks_lock);
+        g_assert_nonnull(t.m->tasks_running);
+        pthread_mutex_unlock(&t.m->tasks_lock);
+        g_assert_cmpint(write(b.fds[1], "x", 1), ==, 1);
+        g_assert_true(core_test_run_until(&t, blocked_finished, &b, CORE_TEST_TIMEOUT_MS));
+        g_assert_true(core_test_run_until(&t, tasks_idle, NULL, CORE_TEST_TIMEOUT_MS));
+        close(b.fds[0]);
+        close(b.fds[1]);
+        core_test_teardown(&t);
+}
+
 int main(int argc, char **argv) {
         g_test_init(&argc, &argv, NULL);
         g_test_add_func("/core/history/filters", test_history_filters);
@@ -383,5 +434,6 @@ int main(int argc, char **argv) {
         g_test_add_func("/core/progress/model-bounds", test_progress_model_bounds);
         g_test_add_func("/core/progress/no-count", test_progress_no_count);
         g_test_add_func("/core/inspect/layouts", test_inspect_layouts);
+        g_test_add_func("/core/tasks/listed", test_task_listed);
         return test_run();
 }
