@@ -22,6 +22,7 @@
 #include "option-read.h"
 #include "prepare.h"
 #include "progress.h"
+#include "sequence.h"
 #include "store.h"
 #include "submit.h"
 #include "tasks.h"
@@ -421,6 +422,66 @@ static void test_task_listed(void) {
         core_test_teardown(&t);
 }
 
+typedef struct ListAdded {
+        bool done;
+        int result;
+        Sequence *q;
+        char *error;
+} ListAdded;
+
+static void list_added(Manager *m, Sequence *q, int result, const char *error, void *userdata) {
+        ListAdded *a = userdata;
+        (void)m;
+        *a = (ListAdded){true, result, q, g_strdup(error)};
+}
+
+static bool list_added_done(CoreTest *t, void *userdata) {
+        (void)t;
+        return ((ListAdded *)userdata)->done;
+}
+
+/* A list sequence is read from its file on a thread; the sequence exists once it is stored, and a
+ * list that does not parse is refused with the line that is wrong. */
+static ListAdded add_list(CoreTest *t, const char *name, const char *text) {
+        g_autofree char *dir = g_dir_make_tmp("dfusd-list-XXXXXX", NULL);
+        g_autofree char *path = g_build_filename(dir, "list", NULL);
+        g_autofree char *error = NULL;
+        ListAdded a = {};
+
+        g_assert_true(g_file_set_contents(path, text, -1, NULL));
+        int fd = open(path, O_RDONLY | O_CLOEXEC);
+        g_assert_cmpint(fd, >=, 0);
+        g_assert_cmpint(
+                sequence_add(t->m, &(SequenceSpec){.name = name, .kind = STORE_SEQUENCE_LIST, .list_fd = fd},
+                             list_added, &a, &error),
+                ==, 0);
+        g_assert_true(core_test_run_until(t, list_added_done, &a, 5000));
+        close(fd);
+        (void)g_unlink(path);
+        (void)g_rmdir(dir);
+        return a;
+}
+
+static void test_sequence_list(void) {
+        CoreTest t = {};
+
+        core_test_setup(&t, NULL);
+        ListAdded good = add_list(&t, "macs", "02:80:e1:00:00:01\n02:80:e1:00:00:02\n");
+        g_assert_cmpint(good.result, ==, 0);
+        g_assert_nonnull(good.q);
+        g_assert_cmpuint(good.q->n_values, ==, 2);
+        g_assert_true(sequence_find(t.m, "macs") == good.q);
+
+        ListAdded bad = add_list(&t, "bad", "one\ntw\x01o\n");
+        g_assert_cmpint(bad.result, ==, -EINVAL);
+        g_assert_null(bad.q);
+        g_assert_cmpstr(bad.error, ==, "The list for sequence 'bad', line 2: a control character.");
+        g_assert_null(sequence_find(t.m, "bad"));
+        g_free(good.error);
+        g_free(bad.error);
+        core_test_teardown(&t);
+}
+
 int main(int argc, char **argv) {
         g_test_init(&argc, &argv, NULL);
         g_test_add_func("/core/history/filters", test_history_filters);
@@ -435,5 +496,6 @@ int main(int argc, char **argv) {
         g_test_add_func("/core/progress/no-count", test_progress_no_count);
         g_test_add_func("/core/inspect/layouts", test_inspect_layouts);
         g_test_add_func("/core/tasks/listed", test_task_listed);
+        g_test_add_func("/core/sequences/list", test_sequence_list);
         return test_run();
 }
