@@ -23,6 +23,7 @@
 #include "prepare.h"
 #include "progress.h"
 #include "sequence.h"
+#include "spool.h"
 #include "store.h"
 #include "submit.h"
 #include "tasks.h"
@@ -482,6 +483,30 @@ static void test_sequence_list(void) {
         core_test_teardown(&t);
 }
 
+static int spool_has(CoreTest *t, const char *hash) {
+        DfuError e = DFU_ERROR_INIT;
+        g_autofree uint8_t *buf = NULL;
+        size_t size;
+        return spool_read(t->m->spool, hash, 1024 * 1024, &buf, &size, &e);
+}
+
+/* A refused Submit leaves nothing in the spool: its own image is collected, and only its own. */
+static void test_refused_submit_spool(void) {
+        DfuError e = DFU_ERROR_INIT;
+        CoreTest t = {};
+
+        core_test_setup(&t, NULL);
+        /* the image core_test_submit() hands over, and another one nobody holds either */
+        g_autofree char *own = core_test_spool_image(&t, 1024, 7);
+        g_autofree char *other = core_test_spool_image(&t, 1024, 8);
+        g_assert_null(core_test_submit(&t, (const char *[]){"port=9-9", NULL}, &e));
+        g_assert_cmpint(e.code, ==, ENODEV);
+        g_assert_true(core_test_run_until(&t, tasks_idle, NULL, CORE_TEST_TIMEOUT_MS));
+        g_assert_cmpint(spool_has(&t, own), ==, -ENOENT);
+        g_assert_cmpint(spool_has(&t, other), ==, 0);
+        core_test_teardown(&t);
+}
+
 int main(int argc, char **argv) {
         g_test_init(&argc, &argv, NULL);
         g_test_add_func("/core/history/filters", test_history_filters);
@@ -497,5 +522,6 @@ int main(int argc, char **argv) {
         g_test_add_func("/core/inspect/layouts", test_inspect_layouts);
         g_test_add_func("/core/tasks/listed", test_task_listed);
         g_test_add_func("/core/sequences/list", test_sequence_list);
+        g_test_add_func("/core/spool/refused-submit", test_refused_submit_spool);
         return test_run();
 }
