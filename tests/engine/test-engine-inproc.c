@@ -278,22 +278,30 @@ static void test_probe_protection(void) {
         }
 }
 
+/* Flashes 2 KiB at the flash base of a board of o with the faults armed; the board stays open. */
+static int flash_with_faults(DfuseDevice *d, const SimBoardOptions *o, const SimFaultSpec *faults, size_t n,
+                             DfuError *error) {
+        uint8_t data[2048];
+
+        memset(data, 0xA5, sizeof(data));
+        inproc_open(d, o);
+        for (size_t i = 0; i < n; i++)
+                g_assert_cmpint(sim_board_inject(bus.board, &faults[i]), ==, 0);
+        _cleanup_(plan_freep) Plan *plan =
+                plan_for(o->part, 0x08000000, data, sizeof(data), &(PlanOptions){});
+        return dfuse_execute(d, plan, NULL, NULL, NULL, NULL, error);
+}
+
 /* After a refused block the engine clears the error: the board waits in dfuIDLE for the next job. */
 static void test_failed_block_clears(void) {
         SimBoardOptions o = {.part = part_find("g431"), .time_scale = 1.0};
         SimFaultSpec f = {.fault = SIM_FAULT_STATUS, .phase = SIM_PHASE_WRITE, .after = 1, .status = 6};
-        uint8_t data[2048];
-        DfuseDevice d;
         DfuError error = DFU_ERROR_INIT;
         DfuseStats stats = {0};
+        DfuseDevice d;
         DfuStatus st;
 
-        memset(data, 0xA5, sizeof(data));
-        inproc_open(&d, &o);
-        g_assert_cmpint(sim_board_inject(bus.board, &f), ==, 0);
-        _cleanup_(plan_freep) Plan *plan =
-                plan_for(o.part, 0x08000000, data, sizeof(data), &(PlanOptions){});
-        g_assert_cmpint(dfuse_execute(&d, plan, NULL, NULL, NULL, NULL, &error), ==, -EIO);
+        g_assert_cmpint(flash_with_faults(&d, &o, &f, 1, &error), ==, -EIO);
         g_assert_nonnull(strstr(error.message, "errPROG in state dfuERROR"));
         d.stats = &stats; /* the engine's pointed into the finished call */
         g_assert_cmpint(dfu_get_status(&d, &st, 0), ==, 0);
@@ -305,15 +313,10 @@ static void test_failed_block_clears(void) {
 /* A read-protected board stalls the first download; the status it then gives is the reason. */
 static void test_protected_write(void) {
         SimBoardOptions o = {.part = part_find("g431"), .time_scale = 1.0, .read_protected = true};
-        uint8_t data[2048];
-        DfuseDevice d;
         DfuError error = DFU_ERROR_INIT;
+        DfuseDevice d;
 
-        memset(data, 0xA5, sizeof(data));
-        inproc_open(&d, &o);
-        _cleanup_(plan_freep) Plan *plan =
-                plan_for(o.part, 0x08000000, data, sizeof(data), &(PlanOptions){});
-        g_assert_cmpint(dfuse_execute(&d, plan, NULL, NULL, NULL, NULL, &error), ==, -EACCES);
+        g_assert_cmpint(flash_with_faults(&d, &o, NULL, 0, &error), ==, -EACCES);
         g_assert_nonnull(strstr(error.message, "device reports errVENDOR"));
         g_assert_nonnull(strstr(error.message, "read-out protection is active"));
         inproc_close();
@@ -357,19 +360,14 @@ static void test_read_abort_refused(void) {
 /* A download the board refuses with a stall leaves the reason in the status: the error names it. */
 static void test_stalled_block_status(void) {
         SimBoardOptions o = {.part = part_find("g431"), .time_scale = 1.0};
-        SimFaultSpec stall = {.fault = SIM_FAULT_STALL, .phase = SIM_PHASE_WRITE, .after = 3, .count = 1};
-        SimFaultSpec status = {.fault = SIM_FAULT_STATUS, .phase = SIM_PHASE_WRITE, .after = 3, .status = 6};
-        uint8_t data[2048];
-        DfuseDevice d;
+        const SimFaultSpec faults[] = {
+                {.fault = SIM_FAULT_STALL, .phase = SIM_PHASE_WRITE, .after = 3, .count = 1},
+                {.fault = SIM_FAULT_STATUS, .phase = SIM_PHASE_WRITE, .after = 3, .status = 6},
+        };
         DfuError error = DFU_ERROR_INIT;
+        DfuseDevice d;
 
-        memset(data, 0xA5, sizeof(data));
-        inproc_open(&d, &o);
-        g_assert_cmpint(sim_board_inject(bus.board, &stall), ==, 0);
-        g_assert_cmpint(sim_board_inject(bus.board, &status), ==, 0);
-        _cleanup_(plan_freep) Plan *plan =
-                plan_for(o.part, 0x08000000, data, sizeof(data), &(PlanOptions){});
-        g_assert_cmpint(dfuse_execute(&d, plan, NULL, NULL, NULL, NULL, &error), ==, -EIO);
+        g_assert_cmpint(flash_with_faults(&d, &o, faults, G_N_ELEMENTS(faults), &error), ==, -EIO);
         g_assert_cmpstr(error.message, ==,
                         "write of block at 0x08000400 failed: device reports errPROG in state dfuERROR");
         inproc_close();
