@@ -161,6 +161,14 @@ void core_test_teardown(CoreTest *t) {
 
 Device *core_test_plug(CoreTest *t, const char *port, const char *part_name, const char *serial) {
         const PartInfo *part = part_find(part_name);
+
+        g_assert_nonnull(part);
+        return core_test_plug_strings(t, port, part_name, serial, (char *const *)part->alt_strings);
+}
+
+Device *core_test_plug_strings(CoreTest *t, const char *port, const char *part_name, const char *serial,
+                               char *const *alt_strings) {
+        const PartInfo *part = part_find(part_name);
         Device *d;
 
         g_assert_nonnull(part);
@@ -170,7 +178,7 @@ Device *core_test_plug(CoreTest *t, const char *port, const char *part_name, con
                                                         .pid = 0xdf11,
                                                         .bcd_device = part->bcd_device,
                                                         .transfer_size = part->transfer_size,
-                                                        .alt_strings = (char *const *)part->alt_strings,
+                                                        .alt_strings = alt_strings,
                                                         .part = part}),
                         ==, 0);
         return d;

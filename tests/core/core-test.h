@@ -50,6 +50,9 @@ void core_test_stop(CoreTest *t);
 void core_test_teardown(CoreTest *t);
 
 Device *core_test_plug(CoreTest *t, const char *port, const char *part, const char *serial);
+/* The same with the board's own alternate setting strings (a map that does not parse, ...). */
+Device *core_test_plug_strings(CoreTest *t, const char *port, const char *part, const char *serial,
+                               char *const *alt_strings);
 void core_test_unplug(CoreTest *t, const char *port);
 
 /* Spools an image of size bytes at the flash base (pattern from seed); returns its hash. */

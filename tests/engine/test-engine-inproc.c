@@ -23,6 +23,9 @@ static struct {
         GArray *set_addresses;
         unsigned max_block;
         unsigned blocks;
+        unsigned uploads;
+        atomic_bool *cancel_after_uploads; /* set once cancel_uploads UPLOADs have been answered */
+        unsigned cancel_uploads;
 } bus;
 
 int LIBUSB_CALL libusb_control_transfer(libusb_device_handle *handle, uint8_t bmRequestType,
@@ -44,6 +47,9 @@ int LIBUSB_CALL libusb_control_transfer(libusb_device_handle *handle, uint8_t bm
                 bus.blocks++;
         }
         SimResult r = sim_board_control(bus.board, &s, data, &len, bus.now, &ready, &events);
+        if ((bmRequestType & 0xE0) == 0xA0 && bRequest == 2 && ++bus.uploads == bus.cancel_uploads &&
+            bus.cancel_after_uploads)
+                atomic_store(bus.cancel_after_uploads, true);
         bus.now = MAX(bus.now, ready);
         if ((bmRequestType & 0x60) == 0x20 && bRequest == 3 && r == SIM_OK && len == 6) {
                 /*
@@ -79,7 +85,8 @@ static void inproc_open(DfuseDevice *d, const SimBoardOptions *o) {
         bus.board = sim_board_new(o);
         g_assert_nonnull(bus.board);
         bus.now = 0;
-        bus.max_block = bus.blocks = 0;
+        bus.max_block = bus.blocks = bus.uploads = bus.cancel_uploads = 0;
+        bus.cancel_after_uploads = NULL;
         bus.set_addresses = g_array_new(FALSE, FALSE, sizeof(uint32_t));
         *d = (DfuseDevice){0};
         dfuse_device_init(d);
@@ -234,6 +241,154 @@ static void test_real_window(void) {
         inproc_close();
 }
 
+/*
+ * The read-protection probe reads the start of the flash its map names, 0x08000000 without a usable
+ * map: a protected board's refusal is the answer READ, an unprotected one's bytes NONE.
+ */
+static void test_probe_protection(void) {
+        static const struct {
+                bool protected, with_map;
+                uint32_t address;
+                DfuseProtection want;
+        } cases[] = {
+                {false, false, 0x08000000, DFUSE_PROTECTION_NONE},
+                {true, false, 0x08000000, DFUSE_PROTECTION_READ},
+                {false, true, 0x08004000, DFUSE_PROTECTION_NONE},
+        };
+
+        for (size_t i = 0; i < G_N_ELEMENTS(cases); i++) {
+                SimBoardOptions o = {.part = part_find("f405"), .read_protected = cases[i].protected};
+                _cleanup_(memmap_freep) MemMap *map = memmap_new();
+                DfuseProtection p = DFUSE_PROTECTION_UNKNOWN;
+                DfuError error = DFU_ERROR_INIT;
+                DfuseDevice d;
+
+                inproc_open(&d, &o);
+                if (cases[i].with_map) {
+                        g_assert_cmpint(memmap_add(map, "@Internal Flash  /0x08004000/03*016Kg", &error), ==,
+                                        0);
+                        d.info.map = map;
+                }
+                g_assert_cmpint(dfuse_probe_protection(&d, NULL, &p, &error), ==, 0);
+                g_assert_cmpint(p, ==, cases[i].want);
+                g_assert_cmpuint(bus.set_addresses->len, ==, 1);
+                g_assert_cmphex(g_array_index(bus.set_addresses, uint32_t, 0), ==, cases[i].address);
+                d.info.map = NULL;
+                inproc_close();
+        }
+}
+
+/* Flashes 2 KiB at the flash base of a board of o with the faults armed; the board stays open. */
+static int flash_with_faults(DfuseDevice *d, const SimBoardOptions *o, const SimFaultSpec *faults, size_t n,
+                             DfuError *error) {
+        uint8_t data[2048];
+
+        memset(data, 0xA5, sizeof(data));
+        inproc_open(d, o);
+        for (size_t i = 0; i < n; i++)
+                g_assert_cmpint(sim_board_inject(bus.board, &faults[i]), ==, 0);
+        _cleanup_(plan_freep) Plan *plan =
+                plan_for(o->part, 0x08000000, data, sizeof(data), &(PlanOptions){});
+        return dfuse_execute(d, plan, NULL, NULL, NULL, NULL, error);
+}
+
+/* After a refused block the engine clears the error: the board waits in dfuIDLE for the next job. */
+static void test_failed_block_clears(void) {
+        SimBoardOptions o = {.part = part_find("g431"), .time_scale = 1.0};
+        SimFaultSpec f = {.fault = SIM_FAULT_STATUS, .phase = SIM_PHASE_WRITE, .after = 1, .status = 6};
+        DfuError error = DFU_ERROR_INIT;
+        DfuseStats stats = {0};
+        DfuseDevice d;
+        DfuStatus st;
+
+        g_assert_cmpint(flash_with_faults(&d, &o, &f, 1, &error), ==, -EIO);
+        g_assert_nonnull(strstr(error.message, "errPROG in state dfuERROR"));
+        d.stats = &stats; /* the engine's pointed into the finished call */
+        g_assert_cmpint(dfu_get_status(&d, &st, 0), ==, 0);
+        g_assert_cmpint(st.state, ==, DFU_STATE_IDLE);
+        g_assert_cmpint(st.status, ==, 0);
+        inproc_close();
+}
+
+/* A read-protected board stalls the first download; the status it then gives is the reason. */
+static void test_protected_write(void) {
+        SimBoardOptions o = {.part = part_find("g431"), .time_scale = 1.0, .read_protected = true};
+        DfuError error = DFU_ERROR_INIT;
+        DfuseDevice d;
+
+        g_assert_cmpint(flash_with_faults(&d, &o, NULL, 0, &error), ==, -EACCES);
+        g_assert_nonnull(strstr(error.message, "device reports errVENDOR"));
+        g_assert_nonnull(strstr(error.message, "read-out protection is active"));
+        inproc_close();
+}
+
+/* A board that leaves during a read is gone, not refusing: no status is read from it. */
+static void test_read_unplugged(void) {
+        SimBoardOptions o = {.part = part_find("g431"), .time_scale = 1.0};
+        SimFaultSpec f = {.fault = SIM_FAULT_UNPLUG, .phase = SIM_PHASE_READ, .after = 1};
+        uint8_t buf[4096];
+        DfuseDevice d;
+        DfuError error = DFU_ERROR_INIT;
+
+        inproc_open(&d, &o);
+        g_assert_cmpint(sim_board_inject(bus.board, &f), ==, 0);
+        g_assert_cmpint(dfuse_read(&d, 0, 0x08000000, buf, sizeof(buf), NULL, &error), ==, -ENODEV);
+        g_assert_null(strstr(error.message, "device reports"));
+        inproc_close();
+}
+
+/* A read goes back to dfuIDLE through ABORT after its set-address; an ABORT the board refuses ends the
+ * read there (the 5th request: to-idle GETSTATUS, set-address DNLOAD, two polls, ABORT). */
+static void test_read_abort_refused(void) {
+        SimBoardOptions o = {.part = part_find("g431"), .time_scale = 1.0};
+        SimFaultSpec f = {.fault = SIM_FAULT_STALL, .phase = SIM_PHASE_ANY, .after = 4, .count = 1};
+        uint8_t buf[4096];
+        DfuseDevice d;
+        DfuError error = DFU_ERROR_INIT;
+
+        inproc_open(&d, &o);
+        g_assert_cmpint(sim_board_inject(bus.board, &f), ==, 0);
+        g_assert_cmpint(dfuse_read(&d, 0, 0x08000000, buf, sizeof(buf), NULL, &error), ==, -EPIPE);
+        g_assert_nonnull(strstr(error.message,
+                                "the board stalled the request (phase read, last state dfuDNLOAD-IDLE)"));
+        g_assert_cmpuint(sim_board_counters(bus.board)->upload, ==, 0);
+        /* nothing after the ABORT */
+        g_assert_cmpuint(sim_board_counters(bus.board)->requests, ==, 5);
+        inproc_close();
+}
+
+/* A download the board refuses with a stall leaves the reason in the status: the error names it. */
+static void test_stalled_block_status(void) {
+        SimBoardOptions o = {.part = part_find("g431"), .time_scale = 1.0};
+        const SimFaultSpec faults[] = {
+                {.fault = SIM_FAULT_STALL, .phase = SIM_PHASE_WRITE, .after = 3, .count = 1},
+                {.fault = SIM_FAULT_STATUS, .phase = SIM_PHASE_WRITE, .after = 3, .status = 6},
+        };
+        DfuError error = DFU_ERROR_INIT;
+        DfuseDevice d;
+
+        g_assert_cmpint(flash_with_faults(&d, &o, faults, G_N_ELEMENTS(faults), &error), ==, -EIO);
+        g_assert_cmpstr(error.message, ==,
+                        "write of block at 0x08000400 failed: device reports errPROG in state dfuERROR");
+        inproc_close();
+}
+
+/* A read cancelled between two blocks stops there: no block after it is asked for. */
+static void test_read_cancelled(void) {
+        SimBoardOptions o = {.part = part_find("g431"), .time_scale = 1.0};
+        atomic_bool cancel = false;
+        uint8_t buf[8192];
+        DfuseDevice d;
+        DfuError error = DFU_ERROR_INIT;
+
+        inproc_open(&d, &o);
+        bus.cancel_after_uploads = &cancel;
+        bus.cancel_uploads = 2;
+        g_assert_cmpint(dfuse_read(&d, 0, 0x08000000, buf, sizeof(buf), &cancel, &error), ==, -ECANCELED);
+        g_assert_cmpuint(bus.uploads, ==, 2);
+        inproc_close();
+}
+
 int main(int argc, char **argv) {
         /* the engine's zero-length sleeps between polls then cost microseconds, not the default 50 */
         (void)prctl(PR_SET_TIMERSLACK, 1UL);
@@ -242,5 +397,12 @@ int main(int argc, char **argv) {
         g_test_add_func("/engine/inproc/skip-identical-middle", test_skip_identical_middle);
         g_test_add_func("/engine/inproc/failed-block", test_failed_block);
         g_test_add_func("/engine/inproc/no-plan", test_no_plan);
+        g_test_add_func("/engine/inproc/probe-protection", test_probe_protection);
+        g_test_add_func("/engine/inproc/failed-block-clears", test_failed_block_clears);
+        g_test_add_func("/engine/inproc/protected-write", test_protected_write);
+        g_test_add_func("/engine/inproc/read-unplugged", test_read_unplugged);
+        g_test_add_func("/engine/inproc/read-abort-refused", test_read_abort_refused);
+        g_test_add_func("/engine/inproc/stalled-block-status", test_stalled_block_status);
+        g_test_add_func("/engine/inproc/read-cancelled", test_read_cancelled);
         return test_run();
 }

@@ -119,10 +119,45 @@ static void test_quirks(void) {
         g_assert_cmpuint(q.part_quirks, ==, 0);
 }
 
+/* The ST row's USB timeout holds for every part: the rows for part quirks carry none and change none. */
+static void test_quirk_timeouts(void) {
+        DfuseQuirks q;
+
+        for (unsigned i = 0; i < part_table_size; i++) {
+                lookup(part_table[i].name, &q);
+                g_assert_cmpuint(q.timeout_ms, ==, 5000);
+        }
+}
+
+/* The bus number ends at its '-': another separator, or a bus past 255, is no port path. */
+static void test_port_path_bus(void) {
+        const char *bad[] = {"1:1", "1.1", "256-1", "1_1-1"};
+        uint8_t bus = 0, ports[8];
+
+        for (size_t i = 0; i < G_N_ELEMENTS(bad); i++)
+                g_assert_cmpint(usb_port_path_parse(bad[i], &bus, ports, 8), ==, -EINVAL);
+        g_assert_cmpint(usb_port_path_parse("255-1", &bus, ports, 8), ==, 1);
+        g_assert_cmpuint(bus, ==, 255);
+}
+
+/* --timeout 0 (or none) keeps the quirk table's timeout; no device, nothing to set. */
+static void test_set_timeout(void) {
+        DfuseDevice d = {.quirks = {.timeout_ms = 5000}};
+
+        dfuse_set_timeout(&d, 0);
+        g_assert_cmpuint(d.quirks.timeout_ms, ==, 5000);
+        dfuse_set_timeout(&d, 250);
+        g_assert_cmpuint(d.quirks.timeout_ms, ==, 250);
+        dfuse_set_timeout(NULL, 250);
+}
+
 int main(int argc, char **argv) {
         g_test_init(&argc, &argv, NULL);
         g_test_add_func("/engine/port-path/parse", test_port_path_parse);
         g_test_add_func("/engine/port-path/format", test_port_path_format);
+        g_test_add_func("/engine/port-path/bus", test_port_path_bus);
+        g_test_add_func("/engine/quirks/timeouts", test_quirk_timeouts);
+        g_test_add_func("/engine/set-timeout", test_set_timeout);
         g_test_add_func("/engine/status/decode", test_status_decode);
         g_test_add_func("/engine/names", test_names);
         g_test_add_func("/engine/errno", test_errno);

@@ -243,6 +243,51 @@ static void test_off(Fixture *f, gconstpointer data) {
         g_assert_null(source);
 }
 
+/* A rule's images are checked again when the trust directories change: every hash against the
+ * allow-list (the message names which image), the keys named in its source against keys.d. */
+static void test_recheck(Fixture *f, gconstpointer data) {
+        (void)data;
+        _cleanup_(trust_store_freep) TrustStore *listed = NULL, *keyed = NULL;
+        g_autofree char *pub = g_build_filename(f->keys, "line.pem", NULL);
+        g_autofree char *foreign = g_build_filename(f->dir, "foreign.key", NULL);
+        g_autofree char *fp = NULL, *fp_foreign = NULL;
+        g_autofree uint8_t *bytes = NULL;
+        char sha[65], other[65];
+        DfuError e = DFU_ERROR_INIT;
+        size_t size;
+
+        if (!have_openssl())
+                return test_skip("no openssl command");
+        bytes = read_all(f->image, &size);
+        g_assert_cmpint(sha256_hex(bytes, size, sha), ==, 0);
+        g_assert_cmpint(sha256_hex(bytes, size - 1, other), ==, 0);
+
+        g_assert_cmpint(trust_store_load(TRUST_ALLOWLIST, f->approved, f->keys, &listed, &e), ==, 0);
+        g_assert_cmpint(trust_store_recheck(listed, (char *[]){sha, sha, NULL}, NULL, &e), ==, 0);
+        g_assert_cmpint(trust_store_recheck(listed, (char *[]){sha, other, NULL}, NULL, &e), ==,
+                        -EMEDIUMTYPE);
+        g_assert_nonnull(strstr(e.message, "image 2 is not approved"));
+        e = (DfuError)DFU_ERROR_INIT;
+        g_assert_cmpint(trust_store_recheck(listed, (char *[]){other, sha, NULL}, NULL, &e), ==,
+                        -EMEDIUMTYPE);
+        g_assert_nonnull(strstr(e.message, "image 1 is not approved"));
+
+        g_assert_cmpint(trust_key_file_fingerprint(pub, &fp, &e), ==, 0);
+        g_assert_cmpint(trust_key_file_fingerprint(foreign, &fp_foreign, &e), ==, 0);
+        g_autofree char *good = g_strdup_printf("key %s (line.pem)", fp);
+        g_autofree char *gone = g_strdup_printf("key %s (line.pem), key %s (old.pem)", fp, fp_foreign);
+        g_assert_cmpint(trust_store_load(TRUST_SIGNED, f->approved, f->keys, &keyed, &e), ==, 0);
+        g_assert_cmpint(trust_store_recheck(keyed, (char *[]){sha, NULL}, good, &e), ==, 0);
+        e = (DfuError)DFU_ERROR_INIT;
+        g_assert_cmpint(trust_store_recheck(keyed, (char *[]){sha, NULL}, gone, &e), ==, -EMEDIUMTYPE);
+        g_assert_nonnull(strstr(e.message, fp_foreign));
+        g_assert_nonnull(strstr(e.message, "is no longer in"));
+        e = (DfuError)DFU_ERROR_INIT;
+        g_assert_cmpint(trust_store_recheck(keyed, (char *[]){sha, NULL}, "allowlist release.sha256", &e),
+                        ==, -EMEDIUMTYPE);
+        g_assert_nonnull(strstr(e.message, "were not checked for signatures"));
+}
+
 int main(int argc, char **argv) {
         g_test_init(&argc, &argv, NULL);
         g_test_add_func("/trust/modes", test_modes);
@@ -252,5 +297,6 @@ int main(int argc, char **argv) {
         ADD("malformed-keys", test_malformed_keys);
         ADD("allowlist", test_allowlist);
         ADD("off", test_off);
+        ADD("recheck", test_recheck);
         return test_run();
 }
