@@ -561,6 +561,38 @@ static void test_bad_script(void) {
         (void)g_unlink(script);
 }
 
+/*
+ * A uevent listener that closes between dfusd-sim's connect and its send (a client exiting as its
+ * board leaves) must not take the rack down: the send counts as delivered and the dead listener's
+ * path goes. A refused send to a path that is no listener's stays an error.
+ */
+static void test_dead_listener(void) {
+        g_auto(Run) r = {};
+
+        run_sim(&r, (const char *const[]){NULL},
+                (const char *const[]){"python3", "-c",
+                                      "import os, socket\n"
+                                      "def refused_send(path):\n"
+                                      "    l = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)\n"
+                                      "    l.bind(path)\n"
+                                      "    c = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)\n"
+                                      "    c.connect(path)\n"
+                                      "    l.close()\n"
+                                      "    return c.sendmsg([b'remove@/devices/usb1/1-1', b'\\0'])\n"
+                                      "d = os.environ['UMOCKDEV_DIR']\n"
+                                      "assert refused_send(d + '/event98-1') == 25\n"
+                                      "assert not os.path.exists(d + '/event98-1')\n"
+                                      "try:\n"
+                                      "    refused_send(d + '/other')\n"
+                                      "    raise SystemExit('a refused send to another socket succeeded')\n"
+                                      "except ConnectionRefusedError:\n"
+                                      "    pass\n",
+                                      NULL});
+        if (r.status != 0)
+                g_printerr("%s", r.err);
+        g_assert_cmpint(r.status, ==, 0);
+}
+
 int main(int argc, char **argv) {
         g_test_init(&argc, &argv, NULL);
         g_test_add_func("/peer/dfu-util/list", test_list);
@@ -576,5 +608,6 @@ int main(int argc, char **argv) {
         g_test_add_func("/peer/dfu-util/unprotect-resets", test_unprotect_resets);
         g_test_add_func("/peer/runner/dump", test_dump_only);
         g_test_add_func("/peer/runner/bad-script", test_bad_script);
+        g_test_add_func("/peer/runner/dead-listener", test_dead_listener);
         return test_run();
 }
