@@ -11,6 +11,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "bus-patches.h"
 #include "exit-codes.h"
 #include "flash.h"
 #include "parse-util.h"
@@ -118,25 +119,6 @@ int flash_options_add_patch(FlashOptions *o, const char *arg) {
         return 1;
 }
 
-static int append_patches(sd_bus_message *m, const FlashOptions *o) {
-        int r = sd_bus_message_open_container(m, 'e', "sv");
-
-        if (r >= 0)
-                r = sd_bus_message_append(m, "s", "patches");
-        if (r >= 0)
-                r = sd_bus_message_open_container(m, 'v', "a(uss)");
-        if (r >= 0)
-                r = sd_bus_message_open_container(m, 'a', "(uss)");
-        for (size_t i = 0; r >= 0 && i < o->n_patches; i++) {
-                char format[16];
-                patch_format_to_string(o->patches[i].format, o->patches[i].width, format);
-                r = sd_bus_message_append(m, "(uss)", o->patches[i].address, format, o->patches[i].sequence);
-        }
-        for (int k = 0; r >= 0 && k < 3; k++)
-                r = sd_bus_message_close_container(m);
-        return r;
-}
-
 static int append_bool(sd_bus_message *m, const char *key, bool value) {
         return sd_bus_message_append(m, "{sv}", key, "b", (int)value);
 }
@@ -189,7 +171,7 @@ int flash_options_append(sd_bus_message *m, const FlashOptions *o, bool targets)
         if (r >= 0 && o->signatures)
                 r = flash_signatures_append(m, o->signatures);
         if (r >= 0 && o->n_patches > 0)
-                r = append_patches(m, o);
+                r = bus_append_patches(m, o->patches, o->n_patches);
         if (r >= 0 && o->patch_erase)
                 r = append_bool(m, "patch-erase", true);
         return r < 0 ? r : 0;

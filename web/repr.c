@@ -58,6 +58,29 @@ json_object *repr_device(const WebConfig *c, const Mirror *m, json_object *props
         return o;
 }
 
+/* The Job's Values, a(ss), as [{"sequence": ..., "value": ...}]: what each board got. */
+static json_object *job_values(json_object *props) {
+        json_object *in = get(props, "Values"), *out = json_object_new_array();
+
+        for (size_t i = 0;
+             out && in && json_object_is_type(in, json_type_array) && i < json_object_array_length(in);
+             i++) {
+                json_object *pair = json_object_array_get_idx(in, i), *o;
+
+                if (!json_object_is_type(pair, json_type_array) || json_object_array_length(pair) != 2)
+                        continue;
+                o = json_object_new_object();
+                if (!o || json_object_array_add(out, o) < 0) {
+                        json_object_put(o);
+                        json_object_put(out);
+                        return NULL;
+                }
+                json_object_object_add(o, "sequence", json_object_get(json_object_array_get_idx(pair, 0)));
+                json_object_object_add(o, "value", json_object_get(json_object_array_get_idx(pair, 1)));
+        }
+        return out;
+}
+
 json_object *repr_job(json_object *props, bool with_report) {
         static const struct {
                 const char *to, *from;
@@ -85,6 +108,7 @@ json_object *repr_job(json_object *props, bool with_report) {
         for (size_t i = 0; i < ELEMENTSOF(keys); i++)
                 copy(o, keys[i].to, props, keys[i].from);
         add_id(o, "rule", get_str(props, "Rule"), DFUSD_RULE_PATH);
+        json_object_object_add(o, "values", job_values(props));
         if (with_report)
                 copy(o, "report", props, "Report");
         return o;

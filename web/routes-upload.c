@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "bus-json.h"
+#include "bus-patches.h"
 #include "log.h"
 #include "repr.h"
 #include "routes.h"
@@ -50,7 +51,8 @@ enum MHD_Result routes_upload_feed(Request *r, const char *data, size_t *size) {
         return MHD_YES;
 }
 
-/* The options as Submit's a{sv}; upload_finish() let through only what maps to s, b, t or as. */
+/* The options as Submit's a{sv}; upload_finish() let through only what maps to s, b, t or as, and
+ * "patches", which goes as a(uss). */
 static int append_options(Request *r, sd_bus_message *m, json_object *opts) {
         _cleanup_free_ char *origin = NULL;
         int k;
@@ -70,6 +72,17 @@ static int append_options(Request *r, sd_bus_message *m, json_object *opts) {
                         k = sd_bus_message_append(m, "{sv}", key, "t", json_object_get_uint64(v));
                         break;
                 case json_type_array:
+                        if (streq(key, "patches")) {
+                                Patch patches[PATCH_MAX];
+                                DfuError error = DFU_ERROR_INIT;
+                                size_t n = 0;
+
+                                /* upload_finish() checked them already */
+                                k = upload_options_patches(v, patches, &n, &error);
+                                if (k >= 0)
+                                        k = bus_append_patches(m, patches, n);
+                                break;
+                        }
                         k = sd_bus_message_open_container(m, 'e', "sv");
                         if (k >= 0)
                                 k = sd_bus_message_append(m, "s", key);

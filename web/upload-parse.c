@@ -220,12 +220,46 @@ static bool string_ok(json_object *s) {
         return strlen(json_object_get_string(s)) == (size_t)json_object_get_string_len(s);
 }
 
-/* Each value as Submit's a{sv} can carry it: s, b, t or as. */
+int upload_options_patches(json_object *v, Patch patches[static PATCH_MAX], size_t *ret_n, DfuError *error) {
+        size_t n = json_object_is_type(v, json_type_array) ? json_object_array_length(v) : 0;
+
+        if (!json_object_is_type(v, json_type_array))
+                return dfu_error_set(error, EINVAL,
+                                     "Option 'patches' must be a list of ADDRESS:FORMAT:SEQUENCE.");
+        if (n > PATCH_MAX)
+                return dfu_error_set(error, EINVAL,
+                                     "Option 'patches' has %zu entries; at most %d are allowed.", n,
+                                     PATCH_MAX);
+        for (size_t i = 0; i < n; i++) {
+                json_object *e = json_object_array_get_idx(v, i);
+
+                if (!json_object_is_type(e, json_type_string))
+                        return dfu_error_set(error, EINVAL,
+                                             "Option 'patches', entry %zu: expected a string.", i + 1);
+                if (patch_parse(json_object_get_string(e), &patches[i], error) < 0)
+                        return dfu_error_prefix(error, "Option 'patches', entry %zu: ", i + 1);
+        }
+        *ret_n = n;
+        return 0;
+}
+
+/* Each value as Submit's a{sv} can carry it: s, b, t or as; "patches" as a(uss). */
 static int check_options(Upload *u, json_object *opts) {
         json_object_object_foreach(opts, key, v) {
                 if (streq(key, "origin"))
                         return fail(u, MHD_HTTP_BAD_REQUEST, "bad-request",
                                     "Option 'origin' is set by dfusd-web from the token.");
+                if (streq(key, "patches")) {
+                        Patch patches[PATCH_MAX];
+                        DfuError error = DFU_ERROR_INIT;
+                        size_t n;
+                        int r = upload_options_patches(v, patches, &n, &error);
+
+                        if (r < 0)
+                                return fail(u, MHD_HTTP_BAD_REQUEST, "bad-request", "%s",
+                                            dfu_error_message(&error));
+                        continue;
+                }
                 switch (json_object_get_type(v)) {
                 case json_type_string:
                         if (!string_ok(v))

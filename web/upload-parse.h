@@ -15,6 +15,9 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "error.h"
+#include "patch.h"
+
 /* dfusd takes at most 16 images in one call (dbus-daemon's fd limit per message). */
 #define UPLOAD_IMAGES_MAX  16
 #define UPLOAD_OPTIONS_MAX (64 * 1024)
@@ -49,3 +52,7 @@ bool upload_feed(Upload *u, const char *data, size_t size);
  * which the web service sets). Rewinds and seals the images. Returns 0 with *ret_options (an empty
  * object when the part was absent), or -EINVAL with the reason in u. */
 int upload_finish(Upload *u, json_object **ret_options);
+
+/* The "patches" option: a list of ADDRESS:FORMAT:SEQUENCE texts, as `dfusctl --patch` takes them, at
+ * most PATCH_MAX. Fills patches[] and *ret_n; on a bad entry -EINVAL with error naming it. */
+int upload_options_patches(json_object *v, Patch patches[static PATCH_MAX], size_t *ret_n, DfuError *error);

@@ -193,7 +193,17 @@ static void test_flash(WebTest *w, gconstpointer data) {
         g_assert_cmpstr(member_str(json_object_array_get_idx(list, 0), "port"), ==, "1-1");
         g_assert_cmpstr(member_str(json_object_array_get_idx(list, 0), "station"), ==, "A");
 
-        created = submit(w, OPERATOR, image, "{\"port\": \"1-2\"}");
+        /* a patch that is no ADDRESS:FORMAT:SEQUENCE is refused before dfusd sees it, naming the entry */
+        {
+                g_autoptr(WebReply) bad = submit(w, OPERATOR, image,
+                                                 "{\"port\": \"1-2\", \"patches\": "
+                                                 "[\"0x08000100:u32le:serials\", \"0x100:u33:serials\"]}");
+                g_assert_cmpuint(bad->status, ==, 400);
+                g_assert_nonnull(strstr(web_reply_text(bad), "Option 'patches', entry 2: "));
+                g_assert_nonnull(strstr(web_reply_text(bad), "u33"));
+        }
+        created = submit(w, OPERATOR, image,
+                         "{\"port\": \"1-2\", \"patches\": [\"0x08000100:u32le:serials\"]}");
         if (created->status != 201)
                 g_printerr("%s\n", web_reply_text(created));
         g_assert_cmpuint(created->status, ==, 201);
@@ -208,6 +218,17 @@ static void test_flash(WebTest *w, gconstpointer data) {
         g_assert_nonnull(member(job, "report"));
         state = wait_job(w, id);
         g_assert_cmpstr(state, ==, "done");
+        /* the board's value, taken from the counter as it started */
+        {
+                g_autofree char *path = g_strdup_printf("/api/v1/jobs/%" G_GINT64_FORMAT, id);
+                g_autoptr(WebReply) ended = web_request(w->port, "GET", path, NULL, NULL, NULL, 0);
+                g_autoptr(json_object) en = parse_json(ended);
+                json_object *values = member(en, "values");
+
+                g_assert_cmpuint(json_object_array_length(values), ==, 1);
+                g_assert_cmpstr(member_str(json_object_array_get_idx(values, 0), "sequence"), ==, "serials");
+                g_assert_cmpstr(member_str(json_object_array_get_idx(values, 0), "value"), ==, "1000");
+        }
 
         history = web_request(w->port, "GET", "/api/v1/history?port=1-2&limit=10", NULL, NULL, NULL, 0);
         g_assert_cmpuint(history->status, ==, 200);
@@ -255,6 +276,7 @@ static void test_flash(WebTest *w, gconstpointer data) {
         integ_stop(t);
         dump = integ_dump(t, "1-2");
         g_assert_nonnull(dump);
+        memcpy(pattern + 0x100, (const uint8_t[]){0xe8, 0x03, 0x00, 0x00}, 4); /* 1000, u32le */
         integ_assert_flash(dump, FLASH_BASE, FLASH_BASE, pattern, 6000);
 }
 

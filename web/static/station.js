@@ -96,6 +96,7 @@ function render() {
       const bps = job.end_time ? (secs > 0 ? Math.round((job.bytes_done || 0) / secs) : 0) : job.rate;
       const rate = bps ? ` · ${fmtBytes(bps)}/s` : "";
       tile.append(el("div", "meta", `job ${job.id} · ${secs.toFixed(1)} s${rate}`));
+      if (job.values && job.values.length) tile.append(el("div", "values", job.values.map((v) => `${v.sequence} ${v.value}`).join(" · ")));
       if (job.state === "failed" || job.state === "cancelled") tile.append(el("div", "msg", job.error || job.state));
     }
     frag.append(tile);
