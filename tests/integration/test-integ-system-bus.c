@@ -96,7 +96,8 @@ static int flood_inspect(GDBusConnection *c, const char *image, unsigned n) {
                      NULL);
 }
 
-static int unprivileged_client(const char *address, const char *image, const char *job, const char *rule) {
+static int unprivileged_client(const char *address, const char *image, const char *job, const char *rule,
+                               const char *sequence) {
         g_autoptr(GError) error = NULL;
         g_autoptr(GDBusConnection) c = NULL;
         int failures = 0;
@@ -125,6 +126,13 @@ static int unprivileged_client(const char *address, const char *image, const cha
                 {DFUSD_PATH, DFUSD_MANAGER, "AddRule", NULL, true, false},
                 {job, DFUSD_JOB, "Cancel", NULL, false, false},
                 {rule, DFUSD_RULE, "Remove", NULL, false, false},
+                {sequence, "org.dfusd.Flash1.Sequence", "GetSpoiled", g_variant_new("(u)", 10), false, true},
+                {sequence, "org.freedesktop.DBus.Properties", "Get",
+                 g_variant_new("(ss)", "org.dfusd.Flash1.Sequence", "Left"), false, true},
+                {sequence, "org.dfusd.Flash1.Sequence", "Remove", NULL, false, false},
+                {DFUSD_PATH, DFUSD_MANAGER, "AddSequence",
+                 g_variant_new("(s@a{sv})", "more", integ_options("start", g_variant_new_uint64(1), NULL)),
+                 false, false},
                 {DFUSD_PATH, "org.freedesktop.DBus.Properties", "Set",
                  g_variant_new("(ssv)", DFUSD_MANAGER, "MaxParallel", g_variant_new_uint32(1)), false,
                  false},
@@ -185,7 +193,7 @@ static int cancel_client(const char *address, const char *job, bool expect_allow
 static void test_policy(Integ *t, gconstpointer data) {
         g_autofree uint8_t *img = integ_pattern(1024, 1);
         g_autofree char *file = integ_write_ihex(t, "app.hex", &(IntegSegment){0x08000000, img, 1024}, 1);
-        g_autofree char *job = NULL, *rule = NULL, *out = NULL, *err = NULL, *state = NULL;
+        g_autofree char *job = NULL, *rule = NULL, *out = NULL, *err = NULL, *state = NULL, *sequence = NULL;
         g_autofree char *self = g_file_read_link("/proc/self/exe", NULL);
         g_autoptr(GError) error = NULL;
         g_autoptr(GVariant) r = NULL, rules = NULL;
@@ -208,17 +216,28 @@ static void test_policy(Integ *t, gconstpointer data) {
         rule = integ_add_rule(t, (const char *[]){file, NULL},
                               integ_options("match-port", g_variant_new_string("1-14"), NULL), &error);
         g_assert_no_error(error);
+        r = integ_call(t, DFUSD_PATH, DFUSD_MANAGER, "AddSequence",
+                       g_variant_new("(s@a{sv})", "serials",
+                                     integ_options("start", g_variant_new_uint64(1000), NULL)),
+                       "(o)", &error);
+        g_assert_no_error(error);
+        g_variant_get(r, "(o)", &sequence);
+        g_clear_pointer(&r, g_variant_unref);
 
         g_spawn_sync(NULL,
                      (char *[]){"setpriv", "--reuid=nobody", "--regid=nogroup", "--clear-groups", self,
-                                "--client", t->bus_address, file, job, rule, NULL},
+                                "--client", t->bus_address, file, job, rule, sequence, NULL},
                      NULL, G_SPAWN_SEARCH_PATH, NULL, NULL, &out, &err, &status, &error);
         g_assert_no_error(error);
         g_test_message("unprivileged client:\n%s%s", out, err);
         if (!g_spawn_check_wait_status(status, NULL))
                 g_error("the unprivileged client saw the wrong answers:\n%s%s", out, err);
 
-        /* the rule is still there */
+        /* the rule and the sequence are still there */
+        g_free(state);
+        state = integ_get_string(t, sequence, "org.dfusd.Flash1.Sequence", "Name");
+        g_assert_cmpstr(state, ==, "serials");
+        g_clear_pointer(&state, g_free);
         rules = integ_get(t, DFUSD_PATH, DFUSD_MANAGER, "Rules", &error);
         g_assert_no_error(error);
         g_assert_cmpuint(g_variant_n_children(rules), ==, 1);
@@ -293,8 +312,8 @@ static void test_group_member(Integ *t, gconstpointer data) {
 }
 
 int main(int argc, char **argv) {
-        if (argc == 6 && g_str_equal(argv[1], "--client"))
-                return unprivileged_client(argv[2], argv[3], argv[4], argv[5]);
+        if (argc == 7 && g_str_equal(argv[1], "--client"))
+                return unprivileged_client(argv[2], argv[3], argv[4], argv[5], argv[6]);
         if (argc == 4 && g_str_has_prefix(argv[1], "--cancel-"))
                 return cancel_client(argv[2], argv[3], g_str_equal(argv[1], "--cancel-allowed"));
 
