@@ -179,15 +179,9 @@ int bus_log_error_status(const DfusctlContext *args, const char *what, const sd_
                                 args->host ? " on " : "", args->host ?: "");
         }
 
-        if (args->json) {
-                _cleanup_(json_object_putp) json_object *o = json_object_new_object();
-                json_object_object_add(
-                        o, "error",
-                        json_object_new_string(sd_bus_error_is_set(error) ? error->name : "errno"));
-                json_object_object_add(o, "message", json_object_new_string(message));
-                json_object_object_add(o, "exit_status", json_object_new_int(status));
-                (void)output_json(o, stdout);
-        }
+        if (args->json)
+                (void)output_json_error(sd_bus_error_is_set(error) ? error->name : "errno", message, status,
+                                        stdout);
         return status;
 }
 

@@ -183,6 +183,20 @@ int output_json(json_object *doc, FILE *f) {
         return 0;
 }
 
+int output_json_error(const char *name, const char *message, int exit_status, FILE *f) {
+        json_object *o = json_object_new_object();
+        int r;
+
+        if (!o)
+                return -ENOMEM;
+        json_object_object_add(o, "error", json_object_new_string(name));
+        json_object_object_add(o, "message", json_object_new_string(message));
+        json_object_object_add(o, "exit_status", json_object_new_int(exit_status));
+        r = output_json(o, f);
+        json_object_put(o);
+        return r;
+}
+
 int output_json_member(const char *key, json_object *value, FILE *f) {
         json_object *doc = json_object_new_object();
         int r;

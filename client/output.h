@@ -48,6 +48,8 @@ void format_duration_ms(uint64_t ms, char buf[32]);
 
 /* Prints the document followed by a newline: pretty on a terminal, one line otherwise. */
 int output_json(json_object *doc, FILE *f);
+/* With --json, a failure's document: {"error": name, "message": ..., "exit_status": ...}. */
+int output_json_error(const char *name, const char *message, int exit_status, FILE *f);
 /* Prints the document {key: value} (value's reference is shared, not taken). */
 int output_json_member(const char *key, json_object *value, FILE *f);
 /* json_object_new_* that never returns NULL for a NULL string: gives JSON null. */

@@ -3,6 +3,7 @@
 #include <fcntl.h>
 #include <signal.h>
 #include <spawn.h>
+#include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -13,6 +14,7 @@
 
 #include "image/image.h"
 #include "macro.h"
+#include "output.h"
 #include "remote.h"
 #include "strv.h"
 
@@ -253,6 +255,23 @@ static int ssh_wait(pid_t pid) {
         return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
 }
 
+/* A failure of this side of -H: told on stderr, and as a document with --json like the bus's. */
+static int remote_fail(const DfusctlContext *ctx, int status, const char *name, const char *fmt, ...)
+        _printf_(4, 5);
+static int remote_fail(const DfusctlContext *ctx, int status, const char *name, const char *fmt, ...) {
+        _cleanup_free_ char *message = NULL;
+        va_list ap;
+
+        va_start(ap, fmt);
+        if (vasprintf(&message, fmt, ap) < 0)
+                message = NULL;
+        va_end(ap);
+        fprintf(stderr, "dfusctl: %s\n", message ?: "out of memory");
+        if (ctx->json)
+                (void)output_json_error(name, message ?: "out of memory", status, stdout);
+        return status;
+}
+
 int remote_run(const DfusctlContext *ctx) {
         DfuError error = DFU_ERROR_INIT;
         struct sigaction ignore = {.sa_handler = SIG_IGN}, old;
@@ -267,8 +286,8 @@ int remote_run(const DfusctlContext *ctx) {
         safe_close(pipe_fds[0]);
         if (r < 0) {
                 safe_close(pipe_fds[1]);
-                fprintf(stderr, "dfusctl: Failed to run ssh for -H %s: %s\n", ctx->host, strerror(-r));
-                return EXIT_NO_DAEMON;
+                return remote_fail(ctx, EXIT_NO_DAEMON, "ssh", "Failed to run ssh for -H %s: %s", ctx->host,
+                                   strerror(-r));
         }
         /* ssh going away shows as EPIPE here, and its exit status says why. */
         sigaction(SIGPIPE, &ignore, &old);
@@ -277,18 +296,17 @@ int remote_run(const DfusctlContext *ctx) {
         sigaction(SIGPIPE, &old, NULL);
         status = ssh_wait(pid);
         if (w < 0 && w != -EPIPE) {
-                fprintf(stderr, "dfusctl: Failed to send the files to %s: %s\n", ctx->host,
-                        error.code ? error.message : strerror(-w));
-                return EXIT_IO;
+                return remote_fail(ctx, EXIT_IO, "io", "Failed to send the files to %s: %s", ctx->host,
+                                   error.code ? error.message : strerror(-w));
         }
         if (status == SSH_FAILED || status == SHELL_NOT_FOUND || status < 0) {
                 _cleanup_free_ char *check = remote_ssh_command(ctx->host, "dfusctl --version");
 
-                fprintf(stderr,
-                        "dfusctl: Could not run dfusctl on %s over ssh (%s); check that \"%s\" works.\n",
-                        ctx->host, status == SHELL_NOT_FOUND ? "it is not installed there" : "ssh failed",
-                        check ?: "ssh HOST dfusctl --version");
-                return EXIT_NO_DAEMON;
+                return remote_fail(ctx, EXIT_NO_DAEMON, "ssh",
+                                   "Could not run dfusctl on %s over ssh (%s); check that \"%s\" works.",
+                                   ctx->host,
+                                   status == SHELL_NOT_FOUND ? "it is not installed there" : "ssh failed",
+                                   check ?: "ssh HOST dfusctl --version");
         }
         return status;
 }

@@ -364,6 +364,17 @@ static void test_remote_images(Integ *t, gconstpointer data) {
                 ==, 3);
         g_assert_nonnull(strstr(r.err, "nothere.hex"));
         ctl_result_clear(&r);
+        /* ssh itself failing (nothing listens on port 1) is told as a document too with --json */
+        g_assert_cmpint(
+                run_remote(t, &remote, &r,
+                           (const char *const[]){"-H", "root@127.0.0.1:1", "flash", "--json", image, NULL}),
+                ==, 6);
+        doc = ctl_json(&r);
+        g_assert_cmpstr(jstr(doc, "error"), ==, "ssh");
+        g_assert_nonnull(strstr(jstr(doc, "message"), "Could not run dfusctl on root@127.0.0.1:1 over ssh"));
+        g_assert_cmpint(json_object_get_int(jget(doc, "exit_status")), ==, 6);
+        g_clear_pointer(&doc, json_object_put);
+        ctl_result_clear(&r);
         remote_truncated(t, &remote);
 
         /* The flash's JSON and exit status come back through ssh; the name's quotes survive. */
