@@ -264,6 +264,8 @@ int bus_sequence_method_add(sd_bus_message *m, void *userdata, sd_bus_error *err
                                                  why ? why : "Invalid sequence.");
                 if (r == -EEXIST)
                         return sd_bus_error_setf(error, DFUSD_ERROR_FAILED, "%s", why);
+                if (r == -EBUSY)
+                        return sd_bus_error_setf(error, DFUSD_ERROR_BUSY, "%s", why);
                 return sd_bus_error_set_errnof(error, r, "Failed to add the sequence: %m");
         }
         return 1;

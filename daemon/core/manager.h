@@ -51,6 +51,7 @@ typedef struct Manager {
         uint32_t next_rule_id;
 
         Sequence *sequences;
+        unsigned n_sequences_adding; /* AddSequence calls not recorded yet */
 
         unsigned reads_pending; /* image sets being read by Submit, Inspect or AddRule */
 

@@ -160,6 +160,8 @@ typedef struct SequenceAdd {
 static SequenceAdd *sequence_add_free(SequenceAdd *a) {
         if (!a)
                 return NULL;
+        if (a->manager)
+                a->manager->n_sequences_adding--;
         store_sequence_done(&a->sq);
         safe_close(a->fd);
         free(a->error);
@@ -252,6 +254,7 @@ int sequence_add(Manager *m, const SequenceSpec *spec, SequenceAddedFn done, voi
                  char **ret_error) {
         _cleanup_(sequence_add_freep) SequenceAdd *a = NULL;
         uint64_t step = spec->step ? spec->step : 1;
+        unsigned n;
         int r;
 
         if (!sequence_name_is_valid(spec->name))
@@ -259,6 +262,13 @@ int sequence_add(Manager *m, const SequenceSpec *spec, SequenceAddedFn done, voi
                                  spec->name ? spec->name : "", SEQUENCE_NAME_MAX);
         if (sequence_find(m, spec->name))
                 return set_error(ret_error, -EEXIST, "A sequence named '%s' exists already.", spec->name);
+        n = m->n_sequences_adding;
+        LIST_FOREACH (sequences, q, m->sequences)
+                n++;
+        if (n >= SEQUENCES_MAX)
+                return set_error(ret_error, -EBUSY,
+                                 "dfusd keeps at most %d sequences and has %u; remove one first.",
+                                 SEQUENCES_MAX, n);
         if (spec->kind == STORE_SEQUENCE_LIST) {
                 if (spec->list_fd < 0)
                         return set_error(ret_error, -EINVAL, "A list sequence needs the list file.");
@@ -294,6 +304,7 @@ int sequence_add(Manager *m, const SequenceSpec *spec, SequenceAddedFn done, voi
                        .owner = (uint32_t)spec->owner,
                        .created_usec = m->clock_realtime()},
         };
+        m->n_sequences_adding++; /* undone when a is freed */
         a->sq.name = strdup(spec->name);
         if (!a->sq.name)
                 return -ENOMEM;

@@ -41,6 +41,9 @@ typedef struct SequenceSpec {
         uid_t owner;
 } SequenceSpec;
 
+/* Sequences dfusd keeps at most: each may hold a list of up to SEQUENCE_LIST_FILE_MAX in the store. */
+#define SEQUENCES_MAX 256
+
 /* Runs once the sequence is durable (q set) or failed (q NULL, error says why). */
 typedef void (*SequenceAddedFn)(Manager *m, Sequence *q, int result, const char *error, void *userdata);
 
@@ -50,7 +53,8 @@ Sequence *sequence_find(Manager *m, const char *name);
 /* New values left, returned ones included: UINT64_MAX for an unbounded counter. */
 uint64_t sequence_left(const Sequence *q);
 
-/* A bad spec is -EINVAL (or -EEXIST) with a message in *ret_error, before anything is started. */
+/* A bad spec is -EINVAL (or -EEXIST, or -EBUSY past SEQUENCES_MAX) with a message in *ret_error,
+ * before anything is started. */
 int sequence_add(Manager *m, const SequenceSpec *spec, SequenceAddedFn done, void *userdata,
                  char **ret_error);
 /* Refused (-EBUSY, message in *ret_error) while a job that has not ended or a rule uses it. */

@@ -198,6 +198,34 @@ static void test_taken_at_start(void) {
         core_test_teardown(&t);
 }
 
+/* The number of sequences is bounded: past SEQUENCES_MAX (those being added count too) AddSequence is
+ * refused with a message, and removing one makes room. */
+static void test_count_capped(void) {
+        g_autofree char *error = NULL;
+        char name[16];
+        CoreTest t = {};
+        Added a = {};
+
+        core_test_setup(&t, NULL);
+        for (unsigned i = 0; i < SEQUENCES_MAX - 1; i++) {
+                snprintf(name, sizeof(name), "s%u", i);
+                g_assert_nonnull(add_counter(&t, name, 1, false, 0));
+        }
+        /* the last free place, taken by an add that is not recorded yet */
+        g_assert_cmpint(sequence_add(t.m, &(SequenceSpec){.name = "pending", .start = 1, .list_fd = -EBADF},
+                                     on_added, &a, NULL),
+                        ==, 0);
+        g_assert_cmpint(sequence_add(t.m, &(SequenceSpec){.name = "one-more", .start = 1, .list_fd = -EBADF},
+                                     on_added, NULL, &error),
+                        ==, -EBUSY);
+        g_assert_nonnull(strstr(error, "at most 256 sequences and has 256; remove one first"));
+        g_assert_true(core_test_run_until(&t, added, &a, 5000));
+        g_assert_cmpint(a.result, ==, 0);
+        g_assert_cmpint(sequence_remove(sequence_find(t.m, "s0"), NULL), ==, 0);
+        g_assert_nonnull(add_counter(&t, "one-more", 1, false, 0));
+        core_test_teardown(&t);
+}
+
 int main(int argc, char **argv) {
         g_test_init(&argc, &argv, NULL);
         g_test_add_func("/core/sequences/order-spoiled-returned-exhausted",
@@ -205,5 +233,6 @@ int main(int argc, char **argv) {
         g_test_add_func("/core/sequences/remove-in-use", test_remove_in_use);
         g_test_add_func("/core/sequences/list-parse", test_list_parse);
         g_test_add_func("/core/sequences/taken-at-start", test_taken_at_start);
+        g_test_add_func("/core/sequences/count-capped", test_count_capped);
         return test_run();
 }
