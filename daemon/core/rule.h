@@ -35,6 +35,9 @@ struct Rule {
         LIST_FIELDS(Rule, rules);
 };
 
+/* Rules dfusd keeps at most: each is looked at for every board that attaches. */
+#define RULES_MAX 256
+
 int rule_new(Manager *m, uint32_t id, Rule **ret);
 /* Holds the rule's spooled images for as long as it exists. */
 int rule_hold_images(Rule *r);

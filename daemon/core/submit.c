@@ -295,9 +295,16 @@ int submit_inspect(Manager *m, const ImageSet *set, const JobOptions *o, Inspect
 
 static int submit_rule_create(Manager *m, ImageSet *set, JobOptions *o, uid_t owner, RuleRecordedFn done,
                               void *userdata, DfuError *error) {
+        unsigned n = 0;
         Rule *rule;
         int r;
 
+        LIST_FOREACH (rules, other, m->rules)
+                n++;
+        if (n >= RULES_MAX)
+                return dfu_error_set(error, EBUSY,
+                                     "dfusd keeps at most %d rules and has %u; remove one first.", RULES_MAX,
+                                     n);
         /* With a part to match, the image can be checked now rather than on the first board. */
         if (o->match_part) {
                 _cleanup_(memmap_freep) MemMap *map = NULL;

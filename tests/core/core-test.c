@@ -319,20 +319,36 @@ static void rule_recorded(Rule *rule, int result, void *userdata) {
         *r = (Recorded){true, result, rule->id};
 }
 
-Rule *core_test_add_rule(CoreTest *t, const char *const *options) {
-        DfuError error = DFU_ERROR_INIT;
+static int add_rule(CoreTest *t, const char *const *options, Recorded *rec, DfuError *error) {
         ImageSet *set = image_set(t, 1024, 9);
-        Recorded rec = {};
         JobOptions o;
+        int r;
 
         job_options_init(&o);
         parse_options(options, &o);
-        g_assert_cmpint(submit_rule(t->m, set, &o, 0, rule_recorded, &rec, &error), ==, 0);
+        r = submit_rule(t->m, set, &o, 0, rule_recorded, rec, error);
         image_set_free(set);
         job_options_done(&o);
+        return r;
+}
+
+Rule *core_test_add_rule(CoreTest *t, const char *const *options) {
+        DfuError error = DFU_ERROR_INIT;
+        Recorded rec = {};
+
+        if (add_rule(t, options, &rec, &error) < 0)
+                g_error("%s", dfu_error_message(&error));
         g_assert_true(core_test_run_until(t, recorded, &rec, CORE_TEST_TIMEOUT_MS));
         g_assert_cmpint(rec.result, ==, 0);
         return rule_find(t->m, rec.id);
+}
+
+int core_test_add_rule_refused(CoreTest *t, const char *const *options, DfuError *error) {
+        Recorded rec = {};
+        int r = add_rule(t, options, &rec, error);
+
+        g_assert_cmpint(r, <, 0);
+        return r;
 }
 
 bool core_test_run_until(CoreTest *t, bool (*cond)(CoreTest *t, void *userdata), void *userdata,

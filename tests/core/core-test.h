@@ -63,6 +63,8 @@ char *core_test_spool_image(CoreTest *t, size_t size, uint8_t seed);
 Job *core_test_submit(CoreTest *t, const char *const *options, DfuError *error);
 /* Adds a rule as AddRule does (match-port=, match-part=, once=no, ...); waits until it is recorded. */
 Rule *core_test_add_rule(CoreTest *t, const char *const *options);
+/* The same for a rule the core must refuse at once: returns its error (negative), message in error. */
+int core_test_add_rule_refused(CoreTest *t, const char *const *options, DfuError *error);
 
 /* Runs the loop until cond() holds or timeout_ms pass; returns whether it holds. */
 bool core_test_run_until(CoreTest *t, bool (*cond)(CoreTest *t, void *userdata), void *userdata,

@@ -99,10 +99,33 @@ static void test_added_with_boards(void) {
         core_test_teardown(&t);
 }
 
+/* The number of rules is bounded: past RULES_MAX AddRule is refused as busy with a message, and
+ * removing one makes room. */
+static void test_count_capped(void) {
+        DfuError error = DFU_ERROR_INIT;
+        char port[32];
+        CoreTest t = {};
+        Rule *first = NULL;
+
+        core_test_setup(&t, NULL);
+        for (unsigned i = 0; i < RULES_MAX; i++) {
+                snprintf(port, sizeof(port), "match-port=9-%u", i);
+                Rule *r = core_test_add_rule(&t, (const char *[]){port, NULL});
+                first = first ?: r;
+        }
+        g_assert_cmpint(core_test_add_rule_refused(&t, (const char *[]){"match-port=9-999", NULL}, &error),
+                        ==, -EBUSY);
+        g_assert_nonnull(strstr(error.message, "at most 256 rules and has 256; remove one first"));
+        g_assert_cmpint(rule_remove(first), ==, 0);
+        g_assert_nonnull(core_test_add_rule(&t, (const char *[]){"match-port=9-999", NULL}));
+        core_test_teardown(&t);
+}
+
 int main(int argc, char **argv) {
         g_test_init(&argc, &argv, NULL);
         g_test_add_func("/core/rules/once", test_once);
         g_test_add_func("/core/rules/every-time-and-restart", test_every_time_and_restart);
         g_test_add_func("/core/rules/added-with-boards", test_added_with_boards);
+        g_test_add_func("/core/rules/count-capped", test_count_capped);
         return test_run();
 }
