@@ -92,6 +92,8 @@ static void worker_run(void *userdata) {
         j->result = j->manager->run_job(j);
 }
 
+/* Publishes the engine's latest progress: for running jobs on each tick, and once more from
+ * worker_done(), after the thread ended, so that its last report (phase "done") is never lost. */
 static void job_flush_progress(Job *j) {
         JobShared s;
         uint64_t now = now_monotonic_usec();
@@ -100,7 +102,7 @@ static void job_flush_progress(Job *j) {
         s = j->shared;
         j->shared.dirty = false;
         pthread_mutex_unlock(&j->lock);
-        if (!s.dirty || !j->running)
+        if (!s.dirty)
                 return;
 
         JobState state = phase_to_state(j, s.phase);

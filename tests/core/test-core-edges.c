@@ -507,6 +507,25 @@ static void test_refused_submit_spool(void) {
         core_test_teardown(&t);
 }
 
+/* The engine's last progress (phase "done") is what a job that ended done shows, even when its thread
+ * has ended by the time the loop hears of both. */
+static void test_done_phase(void) {
+        CoreTest t = {};
+        Job *j;
+
+        core_test_setup(&t, NULL);
+        core_test_plug(&t, "1-1", "f405", "P1");
+        j = core_test_submit(&t, (const char *[]){"port=1-1", "leave=no", NULL}, NULL);
+        g_assert_nonnull(j);
+        core_test_wait_started(&t, 1);
+        core_test_release(&t, j->id, 0);
+        g_assert_cmpint(j->state, ==, JOB_DONE);
+        g_assert_true(j->has_phase);
+        g_assert_cmpint(j->phase, ==, DFUSE_PHASE_DONE);
+        g_assert_cmpuint(j->bytes_done, ==, j->bytes_total);
+        core_test_teardown(&t);
+}
+
 int main(int argc, char **argv) {
         g_test_init(&argc, &argv, NULL);
         g_test_add_func("/core/history/filters", test_history_filters);
@@ -523,5 +542,6 @@ int main(int argc, char **argv) {
         g_test_add_func("/core/tasks/listed", test_task_listed);
         g_test_add_func("/core/sequences/list", test_sequence_list);
         g_test_add_func("/core/spool/refused-submit", test_refused_submit_spool);
+        g_test_add_func("/core/jobs/done-phase", test_done_phase);
         return test_run();
 }
